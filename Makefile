@@ -1,0 +1,49 @@
+# Quick start: `make demo` (creates .venv/ and scores the sample data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= out/demo
+
+.PHONY: demo test lint typecheck unit venv test-venv system-deps bench clean sample
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Stamp files make the installs idempotent; they are redone when pyproject.toml changes.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[test,napari]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+test-venv: $(VENV)/.test-installed
+
+demo: $(VENV)/.installed
+	@bash scripts/demo.sh "$(BIN)" "$(OUT)"
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+lint: test-venv
+	$(BIN)/ruff check src plugins tests bench
+	$(BIN)/ruff format --check src plugins tests bench
+	$(BIN)/lint-imports
+
+typecheck: test-venv
+	$(BIN)/mypy
+
+unit: test-venv
+	$(BIN)/python -m pytest
+
+test: system-deps test-venv lint typecheck unit
+
+bench: venv
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) out build dist src/*.egg-info

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives for real: dicom3tools (dciodvfy),
+# dcmtk (dsrdump), Xvfb and Qt's X11 libraries (napari GUI tests), Chromium (report rendering).
+# Idempotent: installs only what is missing. Needs root or sudo.
+set -euo pipefail
+need=()
+command -v dciodvfy >/dev/null || need+=(dicom3tools)
+command -v dsrdump >/dev/null || need+=(dcmtk)
+command -v Xvfb >/dev/null || need+=(xvfb)
+command -v chromium >/dev/null || need+=(chromium)
+# Qt6 xcb platform plugin runtime libraries (napari under Xvfb).
+for pkg in libegl1 libgl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
+           libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 \
+           libxcb-cursor0 libdbus-1-3 libfontconfig1 fonts-dejavu-core; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "Installing system packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,295 @@
+"""Immutable values the RECIST 1.1 engine reads and returns.
+
+Sizes are :class:`decimal.Decimal` millimetres so that the inclusive thresholds of RECIST 1.1
+(−30 %, +20 %, +5.0 mm) are decided exactly; dates are :class:`datetime.date`; durations are days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+MONTH_DAYS = Decimal("30.4375")
+"""Days per month used for every month figure (365.25 / 12)."""
+
+
+class Role(StrEnum):
+    """What a lesion is for RECIST: chosen at baseline, except new lesions."""
+
+    TARGET = "target"
+    NON_TARGET = "non_target"
+    NEW = "new"
+
+
+class LesionState(StrEnum):
+    """What the reader recorded for a lesion at one scan.
+
+    Target: ``measured``, ``too_small`` (counts 5.0 mm), ``absent`` (0 mm), ``merged`` (0 mm,
+    coalesced into a lesion that carries the size) or ``not_evaluable``. Non-target: ``present``,
+    ``absent``, ``progression`` (unequivocal) or ``not_evaluable``. New lesion: ``present`` or
+    ``equivocal``.
+    """
+
+    MEASURED = "measured"
+    TOO_SMALL = "too_small"
+    ABSENT = "absent"
+    MERGED = "merged"
+    NOT_EVALUABLE = "not_evaluable"
+    PRESENT = "present"
+    PROGRESSION = "progression"
+    EQUIVOCAL = "equivocal"
+
+
+STATES_BY_ROLE: Mapping[Role, frozenset[LesionState]] = {
+    Role.TARGET: frozenset(
+        {
+            LesionState.MEASURED,
+            LesionState.TOO_SMALL,
+            LesionState.ABSENT,
+            LesionState.MERGED,
+            LesionState.NOT_EVALUABLE,
+        }
+    ),
+    Role.NON_TARGET: frozenset(
+        {
+            LesionState.PRESENT,
+            LesionState.ABSENT,
+            LesionState.PROGRESSION,
+            LesionState.NOT_EVALUABLE,
+        }
+    ),
+    Role.NEW: frozenset({LesionState.PRESENT, LesionState.EQUIVOCAL}),
+}
+
+
+class TargetResponse(StrEnum):
+    """Target-lesion response at one time point (RECIST 1.1 §4.3.1)."""
+
+    CR = "CR"
+    PR = "PR"
+    SD = "SD"
+    PD = "PD"
+    NE = "NE"
+
+
+class NonTargetResponse(StrEnum):
+    """Non-target response at one time point (RECIST 1.1 §4.3.3)."""
+
+    CR = "CR"
+    NON_CR_NON_PD = "NON_CR_NON_PD"
+    PD = "PD"
+    NE = "NE"
+
+
+class NewLesions(StrEnum):
+    """New lesions seen at one time point (RECIST 1.1 §4.3.5)."""
+
+    NONE = "none"
+    PRESENT = "present"
+    EQUIVOCAL = "equivocal"
+
+
+class Response(StrEnum):
+    """Overall time-point response and best overall response (RECIST 1.1 Tables 1–3)."""
+
+    CR = "CR"
+    PR = "PR"
+    SD = "SD"
+    NON_CR_NON_PD = "NON_CR_NON_PD"
+    PD = "PD"
+    NE = "NE"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a value came from, for error messages and the audit trail.
+
+    ``row`` is the 1-based data row of a table (the header is not counted).
+    """
+
+    path: str | None = None
+    row: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One row of the measurement table: one lesion of one patient at one scan date.
+
+    Attributes
+    ----------
+    long_axis_mm, short_axis_mm
+        Diameters in millimetres, ``None`` when not recorded. A non-nodal target counts its long
+        axis, a nodal target its short axis.
+    slice_thickness_mm
+        Reconstructed slice thickness of the image measured on, when known (sets the minimum
+        measurable size to 2 × thickness when that is above 10 mm).
+    extra
+        Optional columns passed through untouched (reader, measured_at, study_uid, series_uid,
+        sop_instance_uid, krenning, suv_max, notes …), as text.
+    """
+
+    patient_id: str
+    date: dt.date
+    lesion_id: str
+    role: Role
+    site: str
+    nodal: bool
+    state: LesionState
+    long_axis_mm: Decimal | None = None
+    short_axis_mm: Decimal | None = None
+    slice_thickness_mm: Decimal | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+    source: Source = field(default_factory=Source)
+
+    @property
+    def counted_axis_mm(self) -> Decimal | None:
+        """The diameter RECIST counts for this lesion: short axis if nodal, else long axis."""
+        return self.short_axis_mm if self.nodal else self.long_axis_mm
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicalRecord:
+    """One row of the clinical table.
+
+    ``treatment_start`` is the origin of PFS, OS and the SD minimum duration; when it is ``None``
+    the baseline scan date is used. ``covariates`` holds every other column as text.
+    """
+
+    patient_id: str
+    treatment_start: dt.date | None = None
+    last_followup: dt.date | None = None
+    death_date: dt.date | None = None
+    covariates: Mapping[str, str] = field(default_factory=dict)
+    source: Source = field(default_factory=Source)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """Everything the engine needs for one patient."""
+
+    patient_id: str
+    measurements: tuple[Measurement, ...]
+    clinical: ClinicalRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentOptions:
+    """How to score: RECIST 1.1 defaults, with the analysis-plan choices as parameters.
+
+    Attributes
+    ----------
+    confirm
+        Best overall response by RECIST Table 3 (CR and PR need confirmation).
+    confirm_days
+        Minimum days between a response and the scan that confirms it (RECIST 1.1 §4.6.1: 4 weeks).
+    sd_min_days
+        Minimum days from treatment start for SD (and non-CR/non-PD) to count as best response.
+    max_ne_between
+        NE time points allowed between a response and its confirmation (admiralonco default 1).
+    strict
+        Baseline selection breaches are errors instead of warnings.
+    """
+
+    confirm: bool = False
+    confirm_days: int = 28
+    sd_min_days: int = 42
+    max_ne_between: int = 1
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LesionValue:
+    """A lesion's value at one time point as the engine counted it.
+
+    ``counted_mm`` is what entered the sum of diameters (``None`` when missing or not
+    evaluable); ``rows`` are the table rows behind it (several for a split lesion).
+    """
+
+    lesion_id: str
+    role: Role
+    site: str
+    nodal: bool
+    state: LesionState | None
+    counted_mm: Decimal | None
+    rows: tuple[Measurement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TimepointAssessment:
+    """The RECIST call of one follow-up scan, with the numbers and reasons behind it.
+
+    ``target_response`` and ``overall_response`` are the carried categories (a PR is kept while PD
+    is not met, RECIST committee FAQ); ``target_response_strict`` is the category of this scan
+    alone. ``reasons`` are sentences with the numbers and the rule for every call made here.
+    """
+
+    date: dt.date
+    target_sum_mm: Decimal | None
+    complete: bool
+    nadir_mm: Decimal | None
+    nadir_date: dt.date | None
+    change_from_baseline_pct: Decimal | None
+    change_from_nadir_pct: Decimal | None
+    target_response: TargetResponse | None
+    target_response_strict: TargetResponse | None
+    non_target_response: NonTargetResponse | None
+    new_lesions: NewLesions
+    overall_response: Response
+    reasons: tuple[str, ...]
+    lesions: tuple[LesionValue, ...] = ()
+    rescored_from: Response | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientAssessment:
+    """One patient's RECIST 1.1 result: baseline, every time point, best response and dates.
+
+    Durations are days from ``origin_date`` (treatment start, else the baseline scan).
+    ``best_overall_response`` follows ``options.confirm``; both the unconfirmed and confirmed
+    readings are kept for the cohort tables. ``first_response_date`` is the first scan meeting CR
+    or PR (duration of response starts there).
+    """
+
+    patient_id: str
+    options: AssessmentOptions
+    baseline_date: dt.date
+    origin_date: dt.date
+    baseline_sum_mm: Decimal | None
+    baseline_lesions: tuple[LesionValue, ...]
+    measurable: bool
+    warnings: tuple[str, ...]
+    timepoints: tuple[TimepointAssessment, ...]
+    best_overall_response: Response
+    best_overall_response_unconfirmed: Response
+    best_overall_response_confirmed: Response
+    best_response_reasons: tuple[str, ...]
+    first_response_date: dt.date | None
+    progression_date: dt.date | None
+    pfs_days: int
+    pfs_event: bool
+    os_days: int | None
+    os_event: bool | None
+    covariates: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def pfs_months(self) -> Decimal:
+        """PFS in months (days / 30.4375)."""
+        return Decimal(self.pfs_days) / MONTH_DAYS
+
+    @property
+    def os_months(self) -> Decimal | None:
+        """OS in months (days / 30.4375), ``None`` without a clinical table."""
+        return None if self.os_days is None else Decimal(self.os_days) / MONTH_DAYS
+
+    @property
+    def best_change_from_baseline_pct(self) -> Decimal | None:
+        """Smallest % change of the target sum from baseline over complete time points."""
+        changes = [
+            tp.change_from_baseline_pct
+            for tp in self.timepoints
+            if tp.complete and tp.change_from_baseline_pct is not None
+        ]
+        return min(changes) if changes else None
