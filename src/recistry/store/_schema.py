@@ -1,0 +1,167 @@
+"""The store's SQLite schema as an ordered list of migrations.
+
+``PRAGMA user_version`` holds the number of migrations applied. A migration is never edited once
+released: change the schema by appending one, so that every existing store upgrades in place.
+
+Append-only is enforced by the database itself: triggers abort any UPDATE or DELETE on the tables
+that hold readings, so no code path (or hand-written SQL) can overwrite history.
+"""
+
+from __future__ import annotations
+
+_APPEND_ONLY_TABLES = (
+    "imports",
+    "measurements",
+    "axis_endpoints",
+    "clinical",
+    "acceptances",
+    "lesions",
+)
+
+
+def _append_only_triggers() -> str:
+    statements = []
+    for table in _APPEND_ONLY_TABLES:
+        for action in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: write a new revision'); END;"
+            )
+    return "\n".join(statements)
+
+
+_V1 = """
+CREATE TABLE imports (
+    import_id    INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('table', 'sr', 'index', 'clinical', 'accept')),
+    source       TEXT NOT NULL,
+    author       TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL,   -- UTC, ISO 8601
+    software     TEXT NOT NULL    -- 'recistry <version>'
+);
+
+CREATE TABLE patients (
+    patient_pk   INTEGER PRIMARY KEY,
+    patient_id   TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE studies (
+    study_pk     INTEGER PRIMARY KEY,
+    study_uid    TEXT NOT NULL UNIQUE,
+    patient_pk   INTEGER NOT NULL REFERENCES patients (patient_pk),
+    study_date   TEXT,
+    description  TEXT
+);
+
+CREATE TABLE series (
+    series_pk    INTEGER PRIMARY KEY,
+    series_uid   TEXT NOT NULL UNIQUE,
+    study_pk     INTEGER NOT NULL REFERENCES studies (study_pk),
+    modality     TEXT,
+    frame_of_reference_uid TEXT,
+    description  TEXT
+);
+
+CREATE TABLE instances (
+    instance_pk      INTEGER PRIMARY KEY,
+    sop_instance_uid TEXT NOT NULL UNIQUE,
+    series_pk        INTEGER NOT NULL REFERENCES series (series_pk),
+    sop_class_uid    TEXT,
+    instance_number  INTEGER,
+    path             TEXT NOT NULL,
+    import_id        INTEGER NOT NULL REFERENCES imports (import_id)
+);
+
+CREATE TABLE readers (
+    reader_pk    INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE
+);
+
+-- The read a cohort uses for a patient is the reader of the patient's latest acceptance.
+CREATE TABLE acceptances (
+    acceptance_pk INTEGER PRIMARY KEY,
+    patient_pk    INTEGER NOT NULL REFERENCES patients (patient_pk),
+    reader_pk     INTEGER NOT NULL REFERENCES readers (reader_pk),
+    import_id     INTEGER NOT NULL REFERENCES imports (import_id)
+);
+
+-- A lesion's identity; the tracking UID is kept across time points and readers (TID 4108).
+CREATE TABLE lesions (
+    lesion_pk    INTEGER PRIMARY KEY,
+    patient_pk   INTEGER NOT NULL REFERENCES patients (patient_pk),
+    lesion_id    TEXT NOT NULL,
+    tracking_uid TEXT NOT NULL UNIQUE,
+    UNIQUE (patient_pk, lesion_id)
+);
+
+-- One row per revision of one lesion x scan date x reader; the highest revision is in force.
+CREATE TABLE measurements (
+    measurement_pk   INTEGER PRIMARY KEY,
+    lesion_pk        INTEGER NOT NULL REFERENCES lesions (lesion_pk),
+    reader_pk        INTEGER NOT NULL REFERENCES readers (reader_pk),
+    scan_date        TEXT NOT NULL,             -- ISO date
+    revision         INTEGER NOT NULL CHECK (revision >= 1),
+    supersedes       INTEGER REFERENCES measurements (measurement_pk),
+    import_id        INTEGER NOT NULL REFERENCES imports (import_id),
+    role             TEXT NOT NULL CHECK (role IN ('target', 'non_target', 'new')),
+    site             TEXT NOT NULL,
+    nodal            INTEGER NOT NULL CHECK (nodal IN (0, 1)),
+    state            TEXT NOT NULL,
+    -- Sizes and SUVs are exact decimal text (mm; SUVbw g/ml) so a re-score is bit-identical.
+    long_axis_mm     TEXT,
+    short_axis_mm    TEXT,
+    slice_thickness_mm TEXT,
+    study_uid        TEXT,
+    series_uid       TEXT,
+    sop_instance_uid TEXT,
+    frame_of_reference_uid TEXT,
+    suv_max          TEXT,
+    suv_peak         TEXT,
+    liver_suv_mean   TEXT,
+    spleen_suv_mean  TEXT,
+    krenning         INTEGER CHECK (krenning BETWEEN 0 AND 4),
+    tool             TEXT,
+    measured_at      TEXT,
+    extra_json       TEXT NOT NULL DEFAULT '{}',
+    source_path      TEXT,
+    source_row       INTEGER,
+    UNIQUE (lesion_pk, reader_pk, scan_date, revision)
+);
+CREATE INDEX measurements_by_reader ON measurements (reader_pk, lesion_pk, scan_date);
+
+-- Two-point line of a measured axis in patient coordinates (LPS, mm) of the frame of reference
+-- recorded with the measurement.
+CREATE TABLE axis_endpoints (
+    measurement_pk INTEGER NOT NULL REFERENCES measurements (measurement_pk),
+    axis           TEXT NOT NULL CHECK (axis IN ('long', 'short')),
+    x1 REAL NOT NULL, y1 REAL NOT NULL, z1 REAL NOT NULL,
+    x2 REAL NOT NULL, y2 REAL NOT NULL, z2 REAL NOT NULL,
+    PRIMARY KEY (measurement_pk, axis)
+);
+
+CREATE TABLE clinical (
+    clinical_pk      INTEGER PRIMARY KEY,
+    patient_pk       INTEGER NOT NULL REFERENCES patients (patient_pk),
+    revision         INTEGER NOT NULL CHECK (revision >= 1),
+    import_id        INTEGER NOT NULL REFERENCES imports (import_id),
+    treatment_start  TEXT,
+    last_followup    TEXT,
+    death_date       TEXT,
+    covariates_json  TEXT NOT NULL DEFAULT '{}',
+    source_path      TEXT,
+    source_row       INTEGER,
+    UNIQUE (patient_pk, revision)
+);
+
+CREATE VIEW measurements_in_force AS
+SELECT m.* FROM measurements AS m
+WHERE m.revision = (
+    SELECT MAX(n.revision) FROM measurements AS n
+    WHERE n.lesion_pk = m.lesion_pk AND n.reader_pk = m.reader_pk AND n.scan_date = m.scan_date
+);
+""" + _append_only_triggers()
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+"""Migration ``i`` (0-based) brings a store from ``user_version`` i to i + 1."""
+
+SCHEMA_VERSION = len(MIGRATIONS)

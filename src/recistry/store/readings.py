@@ -1,0 +1,681 @@
+"""Writing measurements and clinical data into a store, and reading back what is in force.
+
+A *reading* is one reader's measurement of one lesion at one scan date. The store keeps every
+revision of it: writing a value that differs from the one in force appends revision n + 1 (which
+names the revision it supersedes); writing an identical value is a no-op, so re-importing a table
+is idempotent. Nothing is updated or deleted (the schema's triggers refuse it).
+
+The values travel as :class:`~recistry.recist.model.Measurement`. Besides its typed fields, the
+store gives these ``extra`` keys their own validated columns (all optional):
+
+==========================  ===============================================================
+``reader``                  who measured (a reader's name; see :data:`UNSPECIFIED_READER`)
+``measured_at``             when the reader measured (ISO 8601 text)
+``tool``                    what measured (e.g. ``napari-recistry 0.1``, ``table``)
+``tracking_uid``            DICOM UID tracking the lesion across time points (TID 4108)
+``study_uid``               Study Instance UID of the image measured on
+``series_uid``              Series Instance UID of the image measured on
+``sop_instance_uid``        SOP Instance UID of the image (slice) measured on
+``frame_of_reference_uid``  frame of reference of the axis endpoints
+``long_axis_start_mm`` …    ``long_axis_start_mm``, ``long_axis_end_mm``, ``short_axis_start_mm``,
+                            ``short_axis_end_mm``: an axis endpoint as ``"x y z"`` in patient
+                            coordinates (LPS, mm)
+``suv_max``, ``suv_peak``   lesion SUVbw maximum and peak (g/ml)
+``liver_suv_mean``          liver reference SUVbw mean (g/ml) of that scan
+``spleen_suv_mean``         spleen reference SUVbw mean (g/ml) of that scan
+``krenning``                Krenning uptake grade 0–4
+==========================  ===============================================================
+
+Other ``extra`` keys are kept verbatim as JSON and returned unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pydicom.uid import UID, generate_uid
+
+from recistry.errors import InputError, StoreError
+from recistry.recist.model import (
+    ClinicalRecord,
+    LesionState,
+    Measurement,
+    PatientRecord,
+    Role,
+    Source,
+)
+from recistry.store.database import Store
+
+logger = logging.getLogger(__name__)
+
+UNSPECIFIED_READER = "unspecified"
+"""Reader name given to measurements that name no reader (and no ``--reader`` was given)."""
+
+UID_KEYS = ("study_uid", "series_uid", "sop_instance_uid", "frame_of_reference_uid")
+DECIMAL_KEYS = ("suv_max", "suv_peak", "liver_suv_mean", "spleen_suv_mean")
+TEXT_KEYS = ("tool", "measured_at")
+ENDPOINT_KEYS = {
+    "long": ("long_axis_start_mm", "long_axis_end_mm"),
+    "short": ("short_axis_start_mm", "short_axis_end_mm"),
+}
+_TYPED_KEYS = frozenset(
+    (
+        "reader",
+        "tracking_uid",
+        "krenning",
+        *UID_KEYS,
+        *DECIMAL_KEYS,
+        *TEXT_KEYS,
+        *(k for pair in ENDPOINT_KEYS.values() for k in pair),
+    )
+)
+
+# The columns that make up a revision's content: a write equal to the one in force on all of
+# them (and on the endpoints) is not a new revision.
+_CONTENT_COLUMNS = (
+    "role",
+    "site",
+    "nodal",
+    "state",
+    "long_axis_mm",
+    "short_axis_mm",
+    "slice_thickness_mm",
+    *UID_KEYS,
+    *DECIMAL_KEYS,
+    "krenning",
+    *TEXT_KEYS,
+    "extra_json",
+)
+
+Endpoints = tuple[float, float, float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What one write did to the store.
+
+    ``new_revisions`` counts readings appended (first revisions and edits); ``unchanged`` counts
+    readings identical to the revision already in force.
+    """
+
+    import_id: int
+    source: str
+    readings: int
+    new_revisions: int
+    unchanged: int
+    patients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A measurement validated into the store's columns."""
+
+    patient_id: str
+    lesion_id: str
+    reader: str
+    scan_date: str
+    tracking_uid: str | None
+    content: tuple[Any, ...]
+    endpoints: tuple[tuple[str, Endpoints], ...]
+    source_path: str | None
+    source_row: int | None
+
+
+def _fail(m: Measurement, key: str, message: str) -> InputError:
+    return InputError(message, path=m.source.path, row=m.source.row, column=key)
+
+
+def _decimal_text(m: Measurement, key: str, text: str) -> str:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise _fail(m, key, f"'{text}' is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise _fail(m, key, f"'{text}' must be a finite number ≥ 0")
+    return str(value)
+
+
+def _uid(m: Measurement, key: str, text: str) -> str:
+    uid = text.strip()
+    if not UID(uid).is_valid:
+        raise _fail(m, key, f"'{text}' is not a valid DICOM UID (digits and dots, ≤ 64 chars)")
+    return uid
+
+
+def parse_point_mm(text: str) -> tuple[float, float, float]:
+    """Parse ``"x y z"`` (patient LPS coordinates in mm) into three finite floats."""
+    parts = text.replace(",", " ").split()
+    if len(parts) != 3:
+        raise ValueError(f"'{text}' is not three coordinates 'x y z' in mm")
+    values = tuple(float(p) for p in parts)
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"'{text}' has a non-finite coordinate")
+    return values[0], values[1], values[2]
+
+
+def format_point_mm(point: Sequence[float]) -> str:
+    """Format a patient point as ``"x y z"`` (shortest text that reads back as the same floats)."""
+    return " ".join(repr(float(v)) for v in point)
+
+
+def _validate(m: Measurement, default_reader: str | None) -> _Row:
+    extra = dict(m.extra)
+    reader = (extra.get("reader") or "").strip() or default_reader or UNSPECIFIED_READER
+    values: dict[str, Any] = {}
+    for key in UID_KEYS:
+        text = (extra.get(key) or "").strip()
+        values[key] = _uid(m, key, text) if text else None
+    for key in DECIMAL_KEYS:
+        text = (extra.get(key) or "").strip()
+        values[key] = _decimal_text(m, key, text) if text else None
+    for key in TEXT_KEYS:
+        values[key] = (extra.get(key) or "").strip() or None
+    krenning_text = (extra.get("krenning") or "").strip()
+    if krenning_text:
+        if krenning_text not in {"0", "1", "2", "3", "4"}:
+            raise _fail(m, "krenning", f"'{krenning_text}' is not a Krenning grade 0-4")
+        values["krenning"] = int(krenning_text)
+    else:
+        values["krenning"] = None
+    tracking_text = (extra.get("tracking_uid") or "").strip()
+    tracking_uid = _uid(m, "tracking_uid", tracking_text) if tracking_text else None
+    endpoints: list[tuple[str, Endpoints]] = []
+    for axis, (start_key, end_key) in ENDPOINT_KEYS.items():
+        start, end = (extra.get(start_key) or "").strip(), (extra.get(end_key) or "").strip()
+        if not start and not end:
+            continue
+        if not (start and end):
+            missing = end_key if start else start_key
+            raise _fail(m, missing, f"the {axis} axis needs both endpoints")
+        try:
+            endpoints.append((axis, (*parse_point_mm(start), *parse_point_mm(end))))
+        except ValueError as exc:
+            raise _fail(m, start_key, str(exc)) from None
+    if endpoints and values["frame_of_reference_uid"] is None:
+        raise _fail(
+            m, "frame_of_reference_uid", "axis endpoints in mm need their frame of reference UID"
+        )
+    rest = {k: v for k, v in sorted(extra.items()) if k not in _TYPED_KEYS}
+    content = (
+        m.role.value,
+        m.site,
+        int(m.nodal),
+        m.state.value,
+        None if m.long_axis_mm is None else str(m.long_axis_mm),
+        None if m.short_axis_mm is None else str(m.short_axis_mm),
+        None if m.slice_thickness_mm is None else str(m.slice_thickness_mm),
+        *(values[k] for k in UID_KEYS),
+        *(values[k] for k in DECIMAL_KEYS),
+        values["krenning"],
+        *(values[k] for k in TEXT_KEYS),
+        json.dumps(rest, sort_keys=True, ensure_ascii=False),
+    )
+    return _Row(
+        patient_id=m.patient_id,
+        lesion_id=m.lesion_id,
+        reader=reader,
+        scan_date=m.date.isoformat(),
+        tracking_uid=tracking_uid,
+        content=content,
+        endpoints=tuple(endpoints),
+        source_path=m.source.path,
+        source_row=m.source.row,
+    )
+
+
+class _Keys:
+    """Get-or-create of patients, readers and lesions, cached for one transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.patients: dict[str, int] = {}
+        self.readers: dict[str, int] = {}
+        self.lesions: dict[tuple[int, str], int] = {}
+
+    def patient(self, patient_id: str) -> int:
+        if patient_id not in self.patients:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO patients (patient_id) VALUES (?)", (patient_id,)
+            )
+            row = self.conn.execute(
+                "SELECT patient_pk FROM patients WHERE patient_id = ?", (patient_id,)
+            ).fetchone()
+            self.patients[patient_id] = row[0]
+        return self.patients[patient_id]
+
+    def reader(self, name: str) -> int:
+        if name not in self.readers:
+            self.conn.execute("INSERT OR IGNORE INTO readers (name) VALUES (?)", (name,))
+            row = self.conn.execute(
+                "SELECT reader_pk FROM readers WHERE name = ?", (name,)
+            ).fetchone()
+            self.readers[name] = row[0]
+        return self.readers[name]
+
+    def lesion(self, patient_pk: int, row: _Row) -> int:
+        key = (patient_pk, row.lesion_id)
+        if key not in self.lesions:
+            found = self.conn.execute(
+                "SELECT lesion_pk, tracking_uid FROM lesions "
+                "WHERE patient_pk = ? AND lesion_id = ?",
+                key,
+            ).fetchone()
+            if found is None:
+                # Derived from the patient and lesion so that re-creating a store gives the
+                # same UIDs (deterministic SR export); the hash does not reveal the inputs.
+                uid = row.tracking_uid or generate_uid(
+                    entropy_srcs=["recistry-lesion", row.patient_id, row.lesion_id]
+                )
+                cur = self.conn.execute(
+                    "INSERT INTO lesions (patient_pk, lesion_id, tracking_uid) VALUES (?, ?, ?)",
+                    (patient_pk, row.lesion_id, uid),
+                )
+                self.lesions[key] = int(cur.lastrowid or 0)
+            else:
+                if row.tracking_uid and row.tracking_uid != found[1]:
+                    logger.warning(
+                        "lesion %s: tracking UID %s differs from the stored %s; keeping the stored",
+                        row.lesion_id,
+                        row.tracking_uid,
+                        found[1],
+                    )
+                self.lesions[key] = found[0]
+        return self.lesions[key]
+
+
+def save_measurements(
+    store: Store,
+    measurements: Iterable[Measurement],
+    *,
+    source: str,
+    kind: str = "table",
+    reader: str | None = None,
+    accept: bool = False,
+) -> ImportSummary:
+    """Append measurements to the store as one transaction.
+
+    Parameters
+    ----------
+    store
+        The open store.
+    measurements
+        The readings; sizes in mm, endpoints in patient LPS mm (see the module docstring).
+    source
+        What the readings came from (a file or folder path), recorded with the import.
+    kind
+        ``'table'`` or ``'sr'``.
+    reader
+        Reader name for measurements whose ``extra`` names none.
+    accept
+        Mark the reads written here as the accepted read of their patients.
+
+    Returns
+    -------
+    ImportSummary
+
+    Raises
+    ------
+    InputError
+        A value is invalid (the message names the file, row and column) or one reading appears
+        twice in the input; nothing is written.
+    """
+    rows = [_validate(m, reader) for m in measurements]
+    seen: dict[tuple[str, str, str, str], _Row] = {}
+    for row in rows:
+        key = (row.patient_id, row.lesion_id, row.reader, row.scan_date)
+        if key in seen:
+            first = seen[key]
+            raise InputError(
+                f"lesion {row.lesion_id} of patient {row.patient_id} on {row.scan_date} "
+                f"by reader {row.reader} is given twice (first at row {first.source_row})",
+                path=row.source_path,
+                row=row.source_row,
+            )
+        seen[key] = row
+    with store.transaction() as conn:
+        import_id = store.new_import(kind, source)
+        keys = _Keys(conn)
+        new = unchanged = 0
+        for row in rows:
+            patient_pk = keys.patient(row.patient_id)
+            lesion_pk = keys.lesion(patient_pk, row)
+            reader_pk = keys.reader(row.reader)
+            if _append_revision(conn, import_id, lesion_pk, reader_pk, row):
+                new += 1
+            else:
+                unchanged += 1
+        if accept:
+            pairs = sorted({(keys.patient(r.patient_id), keys.reader(r.reader)) for r in rows})
+            patients_readers = defaultdict(set)
+            for patient_pk, reader_pk in pairs:
+                patients_readers[patient_pk].add(reader_pk)
+            for patient_pk, reader_pks in patients_readers.items():
+                if len(reader_pks) > 1:
+                    raise InputError(
+                        "--accept needs one reader per patient, but the input has several; "
+                        "accept a reader with 'recistry import --accept-reader NAME'",
+                        path=source,
+                    )
+                conn.execute(
+                    "INSERT INTO acceptances (patient_pk, reader_pk, import_id) VALUES (?, ?, ?)",
+                    (patient_pk, next(iter(reader_pks)), import_id),
+                )
+    patients = tuple(sorted({r.patient_id for r in rows}))
+    logger.info(
+        "import %d from %s: %d readings, %d new revisions, %d unchanged, %d patients",
+        import_id,
+        source,
+        len(rows),
+        new,
+        unchanged,
+        len(patients),
+    )
+    return ImportSummary(import_id, source, len(rows), new, unchanged, patients)
+
+
+def _append_revision(
+    conn: sqlite3.Connection, import_id: int, lesion_pk: int, reader_pk: int, row: _Row
+) -> bool:
+    current = conn.execute(
+        f"SELECT measurement_pk, revision, {', '.join(_CONTENT_COLUMNS)} FROM measurements "
+        "WHERE lesion_pk = ? AND reader_pk = ? AND scan_date = ? "
+        "ORDER BY revision DESC LIMIT 1",
+        (lesion_pk, reader_pk, row.scan_date),
+    ).fetchone()
+    if current is not None:
+        current_endpoints = tuple(
+            (axis, tuple(point))
+            for axis, *point in conn.execute(
+                "SELECT axis, x1, y1, z1, x2, y2, z2 FROM axis_endpoints "
+                "WHERE measurement_pk = ? ORDER BY axis",
+                (current[0],),
+            )
+        )
+        if tuple(current[2:]) == row.content and current_endpoints == tuple(sorted(row.endpoints)):
+            return False
+    revision = 1 if current is None else current[1] + 1
+    supersedes = None if current is None else current[0]
+    placeholders = ", ".join("?" * (len(_CONTENT_COLUMNS) + 8))
+    cur = conn.execute(
+        "INSERT INTO measurements (lesion_pk, reader_pk, scan_date, revision, supersedes, "
+        f"import_id, source_path, source_row, {', '.join(_CONTENT_COLUMNS)}) "
+        f"VALUES ({placeholders})",
+        (
+            lesion_pk,
+            reader_pk,
+            row.scan_date,
+            revision,
+            supersedes,
+            import_id,
+            row.source_path,
+            row.source_row,
+            *row.content,
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO axis_endpoints (measurement_pk, axis, x1, y1, z1, x2, y2, z2) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(cur.lastrowid, axis, *points) for axis, points in row.endpoints],
+    )
+    return True
+
+
+def save_clinical(
+    store: Store, clinical: Mapping[str, ClinicalRecord], *, source: str
+) -> ImportSummary:
+    """Append clinical records (one revision per patient whose record changed), atomically."""
+    records = sorted(clinical.values(), key=lambda r: r.patient_id)
+    with store.transaction() as conn:
+        import_id = store.new_import("clinical", source)
+        keys = _Keys(conn)
+        new = unchanged = 0
+        for record in records:
+            patient_pk = keys.patient(record.patient_id)
+            content = (
+                _iso(record.treatment_start),
+                _iso(record.last_followup),
+                _iso(record.death_date),
+                json.dumps(dict(sorted(record.covariates.items())), ensure_ascii=False),
+            )
+            current = conn.execute(
+                "SELECT revision, treatment_start, last_followup, death_date, covariates_json "
+                "FROM clinical WHERE patient_pk = ? ORDER BY revision DESC LIMIT 1",
+                (patient_pk,),
+            ).fetchone()
+            if current is not None and tuple(current[1:]) == content:
+                unchanged += 1
+                continue
+            conn.execute(
+                "INSERT INTO clinical (patient_pk, revision, import_id, treatment_start, "
+                "last_followup, death_date, covariates_json, source_path, source_row) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    patient_pk,
+                    1 if current is None else current[0] + 1,
+                    import_id,
+                    *content,
+                    record.source.path,
+                    record.source.row,
+                ),
+            )
+            new += 1
+    return ImportSummary(
+        import_id, source, len(records), new, unchanged, tuple(r.patient_id for r in records)
+    )
+
+
+def accept_reader(store: Store, reader: str, patient_ids: Iterable[str] | None = None) -> int:
+    """Mark ``reader``'s read as the accepted one for the given patients (default: all it read).
+
+    Returns the number of patients marked. Raises :class:`StoreError` if the reader has no
+    readings for a named patient.
+    """
+    with store.transaction() as conn:
+        found = conn.execute("SELECT reader_pk FROM readers WHERE name = ?", (reader,)).fetchone()
+        if found is None:
+            raise StoreError(f"{store.path}: no reader named '{reader}' in the store")
+        read = dict(
+            conn.execute(
+                "SELECT DISTINCT p.patient_id, p.patient_pk FROM measurements m "
+                "JOIN lesions l USING (lesion_pk) JOIN patients p USING (patient_pk) "
+                "WHERE m.reader_pk = ?",
+                (found[0],),
+            ).fetchall()
+        )
+        wanted = sorted(read) if patient_ids is None else sorted(set(patient_ids))
+        missing = [p for p in wanted if p not in read]
+        if missing:
+            raise StoreError(
+                f"{store.path}: reader '{reader}' has no readings for patient(s) "
+                + ", ".join(missing)
+            )
+        import_id = store.new_import("accept", f"accept {reader}")
+        conn.executemany(
+            "INSERT INTO acceptances (patient_pk, reader_pk, import_id) VALUES (?, ?, ?)",
+            [(read[p], found[0], import_id) for p in wanted],
+        )
+    return len(wanted)
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _date(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
+
+
+def _measurement(row: sqlite3.Row, endpoints: Mapping[str, Endpoints]) -> Measurement:
+    extra: dict[str, str] = json.loads(row["extra_json"])
+    extra["reader"] = row["reader"]
+    extra["tracking_uid"] = row["tracking_uid"]
+    for key in (*UID_KEYS, *DECIMAL_KEYS, *TEXT_KEYS):
+        if row[key] is not None:
+            extra[key] = row[key]
+    if row["krenning"] is not None:
+        extra["krenning"] = str(row["krenning"])
+    for axis, points in endpoints.items():
+        start_key, end_key = ENDPOINT_KEYS[axis]
+        extra[start_key] = format_point_mm(points[:3])
+        extra[end_key] = format_point_mm(points[3:])
+    return Measurement(
+        patient_id=row["patient_id"],
+        date=dt.date.fromisoformat(row["scan_date"]),
+        lesion_id=row["lesion_id"],
+        role=Role(row["role"]),
+        site=row["site"],
+        nodal=bool(row["nodal"]),
+        state=LesionState(row["state"]),
+        long_axis_mm=None if row["long_axis_mm"] is None else Decimal(row["long_axis_mm"]),
+        short_axis_mm=None if row["short_axis_mm"] is None else Decimal(row["short_axis_mm"]),
+        slice_thickness_mm=(
+            None if row["slice_thickness_mm"] is None else Decimal(row["slice_thickness_mm"])
+        ),
+        extra=extra,
+        source=Source(path=row["source_path"], row=row["source_row"]),
+    )
+
+
+def chosen_readers(store: Store, reader: str | None = None) -> dict[str, str]:
+    """The reader whose read is used for each patient.
+
+    With ``reader`` given, every patient that reader read. Otherwise the reader of each patient's
+    latest acceptance, or the patient's only reader when none was accepted.
+
+    Raises
+    ------
+    StoreError
+        ``reader`` is unknown, or a patient has several reads and none is accepted.
+    """
+    conn = store.conn
+    known = conn.execute("SELECT 1 FROM readers WHERE name = ?", (reader,)).fetchone()
+    if reader is not None and known is None:
+        raise StoreError(f"{store.path}: no reader named '{reader}' in the store")
+    readers_of: dict[str, set[str]] = defaultdict(set)
+    for patient_id, name in conn.execute(
+        "SELECT DISTINCT p.patient_id, r.name FROM measurements m "
+        "JOIN lesions l USING (lesion_pk) JOIN patients p USING (patient_pk) "
+        "JOIN readers r ON r.reader_pk = m.reader_pk"
+    ):
+        readers_of[patient_id].add(name)
+    if reader is not None:
+        return {p: reader for p, names in sorted(readers_of.items()) if reader in names}
+    accepted = dict(
+        conn.execute(
+            "SELECT p.patient_id, r.name FROM acceptances a "
+            "JOIN patients p USING (patient_pk) JOIN readers r USING (reader_pk) "
+            "WHERE a.acceptance_pk = (SELECT MAX(b.acceptance_pk) FROM acceptances b "
+            "WHERE b.patient_pk = a.patient_pk)"
+        ).fetchall()
+    )
+    chosen: dict[str, str] = {}
+    undecided: list[str] = []
+    for patient_id, names in sorted(readers_of.items()):
+        if patient_id in accepted:
+            chosen[patient_id] = accepted[patient_id]
+        elif len(names) == 1:
+            chosen[patient_id] = next(iter(names))
+        else:
+            undecided.append(f"{patient_id} ({', '.join(sorted(names))})")
+    if undecided:
+        raise StoreError(
+            f"{store.path}: several reads and none accepted for patient(s) "
+            + "; ".join(undecided)
+            + ". Choose one with --reader NAME, or accept one with "
+            "'recistry import --accept-reader NAME'"
+        )
+    return chosen
+
+
+_IN_FORCE_SQL = """
+SELECT p.patient_id, l.lesion_id, l.tracking_uid, r.name AS reader, m.*
+FROM measurements AS m
+JOIN lesions AS l ON l.lesion_pk = m.lesion_pk
+JOIN patients AS p ON p.patient_pk = l.patient_pk
+JOIN readers AS r ON r.reader_pk = m.reader_pk
+WHERE m.revision = (
+    SELECT MAX(n.revision) FROM measurements AS n
+    WHERE n.lesion_pk = m.lesion_pk AND n.reader_pk = m.reader_pk AND n.scan_date = m.scan_date
+)
+ORDER BY p.patient_id, m.scan_date, l.lesion_id
+"""
+
+
+def in_force_measurements(store: Store, reader: str | None = None) -> list[Measurement]:
+    """The measurements in force for the chosen read of every patient (see :func:`chosen_readers`).
+
+    Sorted by patient, scan date and lesion. ``extra`` carries ``reader``, ``tracking_uid`` and
+    the typed columns listed in the module docstring.
+    """
+    chosen = chosen_readers(store, reader)
+    endpoints: dict[int, dict[str, Endpoints]] = defaultdict(dict)
+    for pk, axis, *points in store.conn.execute(
+        "SELECT measurement_pk, axis, x1, y1, z1, x2, y2, z2 FROM axis_endpoints"
+    ):
+        endpoints[pk][axis] = tuple(points)
+    store.conn.row_factory = sqlite3.Row
+    try:
+        rows = store.conn.execute(_IN_FORCE_SQL).fetchall()
+    finally:
+        store.conn.row_factory = None
+    return [
+        _measurement(row, endpoints.get(row["measurement_pk"], {}))
+        for row in rows
+        if chosen.get(row["patient_id"]) == row["reader"]
+    ]
+
+
+def clinical_in_force(store: Store) -> dict[str, ClinicalRecord]:
+    """The latest clinical record of every patient that has one."""
+    records: dict[str, ClinicalRecord] = {}
+    for patient_id, start, followup, death, covariates, path, row in store.conn.execute(
+        "SELECT p.patient_id, c.treatment_start, c.last_followup, c.death_date, "
+        "c.covariates_json, c.source_path, c.source_row FROM clinical c "
+        "JOIN patients p USING (patient_pk) WHERE c.revision = (SELECT MAX(d.revision) "
+        "FROM clinical d WHERE d.patient_pk = c.patient_pk) ORDER BY p.patient_id"
+    ):
+        records[patient_id] = ClinicalRecord(
+            patient_id=patient_id,
+            treatment_start=_date(start),
+            last_followup=_date(followup),
+            death_date=_date(death),
+            covariates=json.loads(covariates),
+            source=Source(path=path, row=row),
+        )
+    return records
+
+
+def load_records(store_path: str | Path, reader: str | None = None) -> list[PatientRecord]:
+    """Load every patient's measurements in force from a store, ready for the RECIST engine.
+
+    Parameters
+    ----------
+    store_path
+        The store file.
+    reader
+        Score this reader's read; by default each patient's accepted read (or only read).
+
+    Returns
+    -------
+    list of PatientRecord
+        One per patient, in patient order, grouped by the same code as measurement tables
+        (:func:`recistry.tables.build_records`), so a store and a table with the same readings
+        give identical assessments.
+    """
+    from recistry.tables import build_records
+
+    with Store(store_path, create=False) as store:
+        measurements = in_force_measurements(store, reader)
+        patients = {m.patient_id for m in measurements}
+        clinical = {p: c for p, c in clinical_in_force(store).items() if p in patients}
+    return build_records(measurements, clinical)
