@@ -223,7 +223,9 @@ class TimepointAssessment:
 
     ``target_response`` and ``overall_response`` are the carried categories (a PR is kept while PD
     is not met, RECIST committee FAQ); ``target_response_strict`` is the category of this scan
-    alone. ``reasons`` are sentences with the numbers and the rule for every call made here.
+    alone, and ``overall_response_strict`` the overall call from it (RECIST Table 3 confirms
+    with these: the criteria must be met again). ``reasons`` are sentences with the numbers and
+    the rule for every call made here.
     """
 
     date: dt.date
@@ -239,6 +241,7 @@ class TimepointAssessment:
     new_lesions: NewLesions
     overall_response: Response
     reasons: tuple[str, ...]
+    overall_response_strict: Response | None = None
     lesions: tuple[LesionValue, ...] = ()
     rescored_from: Response | None = None
 

@@ -1,0 +1,251 @@
+"""``recistry rescore``: score measurements by RECIST 1.1 and summarise the cohort."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from recistry.errors import InputError
+
+NAME = "rescore"
+HELP = "score a measurement table (or stored studies) by RECIST 1.1"
+DESCRIPTION = """\
+Score every patient by RECIST 1.1: each follow-up time point (target, non-target, new lesions,
+overall response, with the numbers and rule behind each call), best overall response, progression
+date, PFS and OS, and the cohort ORR, DCR and Kaplan-Meier medians.
+
+PATH is a measurement table (CSV or Parquet; columns in docs/tables.md).
+
+examples:
+  recistry rescore measurements.csv --clinical clinical.csv
+  recistry rescore measurements.csv --confirm --format json > results.json
+  recistry rescore measurements.csv --clinical clinical.csv --by who_grade --out results/
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH", type=Path, help="measurement table (CSV/Parquet)")
+    parser.add_argument(
+        "--clinical",
+        type=Path,
+        metavar="CSV",
+        help="clinical table: patient_id, treatment_start, last_followup, death_date, covariates "
+        "(without it the baseline scan is the origin and OS is null)",
+    )
+    parser.add_argument(
+        "--confirm",
+        action="store_true",
+        help="best response by RECIST Table 3: CR and PR need confirmation (default: off)",
+    )
+    parser.add_argument(
+        "--confirm-days",
+        type=int,
+        default=28,
+        metavar="N",
+        help="minimum days between a response and its confirmation (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sd-min-days",
+        type=int,
+        default=42,
+        metavar="N",
+        help="minimum days from treatment start for SD to count (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat baseline selection breaches (>5 targets, >2 per organ, too small) as errors",
+    )
+    parser.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="add ORR/DCR subgroups per value of a clinical column, or 'name=column==value' "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="what to print on stdout (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="also write patients.csv, timepoints.csv and results.json into DIR",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from recistry.recist.engine import assess_patient
+    from recistry.recist.model import AssessmentOptions
+
+    for name in ("confirm_days", "sd_min_days"):
+        if getattr(args, name) < 0:
+            raise InputError(f"--{name.replace('_', '-')} must be 0 or more days")
+    options = AssessmentOptions(
+        confirm=args.confirm,
+        confirm_days=args.confirm_days,
+        sd_min_days=args.sd_min_days,
+        strict=args.strict,
+    )
+    records = load_records(args.path, args.clinical)
+    assessments = [assess_patient(r, options) for r in _progress(records, "Scoring patients")]
+    document = build_document(assessments, options, args.by)
+    if args.out is not None:
+        write_outputs(args.out, assessments, document)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "csv":
+        sys.stdout.write(_csv_text(_patient_rows(assessments)))
+    else:
+        _print_table(document)
+    if args.out is not None:
+        print(f"results written to {args.out}/", file=sys.stderr)
+    return 0
+
+
+def load_records(path: Path, clinical_path: Path | None) -> list[Any]:
+    """Patient records from PATH (a measurement table) and an optional clinical table."""
+    from recistry.tables import build_records, read_clinical, read_measurements
+
+    measurements = read_measurements(path)
+    clinical = read_clinical(clinical_path) if clinical_path is not None else None
+    return build_records(measurements, clinical)
+
+
+def build_document(assessments: Sequence[Any], options: Any, by: Sequence[str]) -> dict[str, Any]:
+    """The ``--format json`` document: criteria, options, patients and cohort."""
+    from recistry.cohort.summary import cohort_summary
+    from recistry.results import CRITERIA, assessment_to_dict, options_to_dict
+
+    return {
+        "criteria": CRITERIA,
+        "options": options_to_dict(options),
+        "patients": [assessment_to_dict(a) for a in assessments],
+        "cohort": cohort_summary(assessments, by=tuple(by)),
+    }
+
+
+def _patient_rows(assessments: Sequence[Any]) -> list[dict[str, Any]]:
+    from recistry.results import patient_rows
+
+    return patient_rows(assessments)
+
+
+def _csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename, so no reader sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(out: Path, assessments: Sequence[Any], document: dict[str, Any]) -> None:
+    """patients.csv, timepoints.csv and results.json in ``out`` (created if needed)."""
+    from recistry.results import timepoint_rows
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
+    _write_atomic(out / "patients.csv", _csv_text(_patient_rows(assessments)))
+    _write_atomic(out / "timepoints.csv", _csv_text(timepoint_rows(assessments)))
+    _write_atomic(out / "results.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _progress(items: Sequence[Any], label: str) -> Any:
+    """Iterate with a progress bar on an interactive terminal for long jobs."""
+    if len(items) < 2000 or not sys.stderr.isatty():
+        return items
+    from rich.progress import track
+
+    return track(items, description=label, console=None, transient=True)
+
+
+def _fmt(value: Any, suffix: str = "") -> str:
+    return "–" if value is None else f"{value}{suffix}"
+
+
+def _print_table(document: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{document['criteria']} per patient", show_lines=False)
+    for column in ("patient", "baseline SoD mm", "time points", "BOR", "PFS mo", "OS mo"):
+        table.add_column(column)
+    for p in document["patients"]:
+        calls = "  ".join(f"{tp['date']} {tp['overall_response']}" for tp in p["timepoints"])
+        pfs = f"{_fmt(p['pfs_months'])}{'' if p['pfs_event'] else '+'}"
+        os_text = (
+            "–" if p["os_months"] is None else f"{p['os_months']}{'' if p['os_event'] else '+'}"
+        )
+        table.add_row(
+            p["patient_id"],
+            _fmt(p["baseline_sum_mm"]),
+            calls,
+            p["best_overall_response"],
+            pfs,
+            os_text,
+        )
+    console.print(table)
+    for p in document["patients"]:
+        for warning in p["warnings"]:
+            console.print(f"[yellow]warning[/] {p['patient_id']}: {warning}", highlight=False)
+    cohort = document["cohort"]
+
+    def rate(block: dict[str, Any]) -> str:
+        lo, hi = block["ci95"]
+        return (
+            f"{block['responders']}/{block['n']} = {100 * block['rate']:.1f}% "
+            f"(95% CI {100 * lo:.1f}–{100 * hi:.1f}%)"
+        )
+
+    basis = "confirmed" if document["options"]["confirm"] else "unconfirmed"
+    console.print(
+        f"Patients {cohort['patients']}, measurable {cohort['measurable']}; best response "
+        f"({basis}): "
+        + ", ".join(f"{k} {v}" for k, v in cohort["best_overall_response_counts"].items()),
+        highlight=False,
+    )
+    if cohort["orr"]["n"]:
+        console.print(f"ORR {rate(cohort['orr'])}; DCR {rate(cohort['dcr'])}", highlight=False)
+    for label, key in (("PFS", "pfs"), ("OS", "os")):
+        median = cohort.get(f"{key}_median_months")
+        ci = cohort.get(f"{key}_median_ci95") or [None, None]
+        if (
+            median is None
+            and ci == [None, None]
+            and key == "os"
+            and all(p["os_months"] is None for p in document["patients"])
+        ):
+            continue
+        console.print(
+            f"Median {label} {_fmt(median, ' months') if median is not None else 'not reached'} "
+            f"(95% CI {_fmt(ci[0])}–{_fmt(ci[1], '' if ci[1] is not None else ' NR')})",
+            highlight=False,
+        )
