@@ -20,6 +20,8 @@ from recistry.errors import RecistryError
 # Order shown in --help; a module that does not exist yet is skipped.
 SUBCOMMANDS = ("rescore", "index", "synth", "import_", "audit", "export", "report")
 
+# A subcommand module named with a trailing underscore (import_) avoids a Python keyword.
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -186,8 +186,12 @@ def _progress(items: Sequence[Any], label: str) -> Any:
     return track(items, description=label, console=None, transient=True)
 
 
-def _fmt(value: Any, suffix: str = "") -> str:
-    return "–" if value is None else f"{value}{suffix}"
+def _label(code: str) -> str:
+    return "non-CR/non-PD" if code == "NON_CR_NON_PD" else code
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else str(value)
 
 
 def _print_table(document: dict[str, Any]) -> None:
@@ -196,10 +200,19 @@ def _print_table(document: dict[str, Any]) -> None:
 
     console = Console()
     table = Table(title=f"{document['criteria']} per patient", show_lines=False)
-    for column in ("patient", "baseline SoD mm", "time points", "BOR", "PFS mo", "OS mo"):
+    for column in (
+        "patient",
+        "baseline SoD mm",
+        "scans: overall response",
+        "best",
+        "PFS mo",
+        "OS mo",
+    ):
         table.add_column(column)
     for p in document["patients"]:
-        calls = "  ".join(f"{tp['date']} {tp['overall_response']}" for tp in p["timepoints"])
+        calls = "\n".join(
+            f"{tp['date']} {_label(tp['overall_response'])}" for tp in p["timepoints"]
+        )
         pfs = f"{_fmt(p['pfs_months'])}{'' if p['pfs_event'] else '+'}"
         os_text = (
             "–" if p["os_months"] is None else f"{p['os_months']}{'' if p['os_event'] else '+'}"
@@ -208,7 +221,7 @@ def _print_table(document: dict[str, Any]) -> None:
             p["patient_id"],
             _fmt(p["baseline_sum_mm"]),
             calls,
-            p["best_overall_response"],
+            _label(p["best_overall_response"]),
             pfs,
             os_text,
         )
@@ -235,17 +248,16 @@ def _print_table(document: dict[str, Any]) -> None:
     if cohort["orr"]["n"]:
         console.print(f"ORR {rate(cohort['orr'])}; DCR {rate(cohort['dcr'])}", highlight=False)
     for label, key in (("PFS", "pfs"), ("OS", "os")):
-        median = cohort.get(f"{key}_median_months")
-        ci = cohort.get(f"{key}_median_ci95") or [None, None]
-        if (
-            median is None
-            and ci == [None, None]
-            and key == "os"
-            and all(p["os_months"] is None for p in document["patients"])
-        ):
+        if key == "os" and all(p["os_months"] is None for p in document["patients"]):
             continue
         console.print(
-            f"Median {label} {_fmt(median, ' months') if median is not None else 'not reached'} "
-            f"(95% CI {_fmt(ci[0])}–{_fmt(ci[1], '' if ci[1] is not None else ' NR')})",
+            f"Median {label} {_months(cohort.get(f'{key}_median_months'))} "
+            f"(95% CI {_months(cohort[f'{key}_median_ci95'][0])} to "
+            f"{_months(cohort[f'{key}_median_ci95'][1])})",
             highlight=False,
         )
+
+
+def _months(value: float | None) -> str:
+    """Months to one decimal; a Kaplan-Meier limit that is never reached prints NR."""
+    return "NR" if value is None else f"{value:.1f} months"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make demo`: score the sample data shipped in sample_dicom/ and say where the results are.
+# Usage: scripts/demo.sh VENV_BIN OUT_DIR
+set -euo pipefail
+BIN=${1:-.venv/bin}
+OUT=${2:-out/demo}
+mkdir -p "$OUT"
+
+echo "== RECIST 1.1 rescore of the sample measurement table (sample_dicom/tables)"
+"$BIN/recistry" rescore sample_dicom/tables/measurements.csv \
+  --clinical sample_dicom/tables/clinical.csv --out "$OUT/tables"
+echo "Per-patient and per-time-point results: $OUT/tables/ (patients.csv, timepoints.csv, results.json)"

@@ -1,0 +1,128 @@
+"""`recistry rescore` end to end, in-process through ``main(argv)`` and once as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recistry.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "sample_dicom" / "tables"
+
+
+def rescore_json(capsys, *args: str) -> dict:
+    assert main(["rescore", *args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_document_contract(capsys):
+    doc = rescore_json(
+        capsys, str(SAMPLE / "measurements.csv"), "--clinical", str(SAMPLE / "clinical.csv")
+    )
+    assert doc["criteria"] == "RECIST 1.1"
+    assert doc["options"]["confirm"] is False and doc["options"]["sd_min_days"] == 42
+    patient = doc["patients"][0]
+    for key in (
+        "patient_id",
+        "baseline_date",
+        "baseline_sum_mm",
+        "warnings",
+        "timepoints",
+        "best_overall_response",
+        "progression_date",
+        "pfs_months",
+        "pfs_event",
+        "os_months",
+        "os_event",
+    ):
+        assert key in patient
+    tp = patient["timepoints"][0]
+    for key in (
+        "date",
+        "target_sum_mm",
+        "change_from_baseline_pct",
+        "change_from_nadir_pct",
+        "target_response",
+        "target_response_strict",
+        "non_target_response",
+        "new_lesions",
+        "overall_response",
+        "reasons",
+    ):
+        assert key in tp
+    by_id = {p["patient_id"]: p for p in doc["patients"]}
+    # DEMO-02: equivocal bone lesion on 2024-06-24 confirmed on 2024-08-26 -> PD backdated.
+    assert by_id["DEMO-02"]["progression_date"] == "2024-06-24"
+    assert by_id["DEMO-02"]["timepoints"][1]["overall_response"] == "PD"
+    # DEMO-04 has non-target disease only.
+    assert by_id["DEMO-04"]["best_overall_response"] == "NON_CR_NON_PD"
+    assert by_id["DEMO-04"]["timepoints"][0]["target_response"] is None
+    cohort = doc["cohort"]
+    assert cohort["patients"] == 4 and cohort["measurable"] == 3
+    assert cohort["orr"]["responders"] == 1 and cohort["orr"]["n"] == 3
+
+
+def test_without_clinical_os_is_null(capsys):
+    doc = rescore_json(capsys, str(SAMPLE / "measurements.csv"))
+    assert all(p["os_months"] is None and p["os_event"] is None for p in doc["patients"])
+
+
+def test_out_dir_files_and_byte_identical_reruns_item77(tmp_path, capsys):
+    args = [str(SAMPLE / "measurements.csv"), "--clinical", str(SAMPLE / "clinical.csv")]
+    assert main(["rescore", *args, "--out", str(tmp_path / "a")]) == 0
+    assert main(["rescore", *args, "--out", str(tmp_path / "b")]) == 0
+    for name in ("patients.csv", "timepoints.csv", "results.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert "DEMO-01" in (tmp_path / "a" / "patients.csv").read_text()
+    assert "table" not in capsys.readouterr().err.lower()
+
+
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    text = (SAMPLE / "measurements.csv").read_text().replace("measured", "mesured", 1)
+    bad.write_text(text)
+    out = tmp_path / "out"
+    assert main(["rescore", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err == (
+        f"recistry rescore: error: {bad}, row 1, column 'state': unknown state 'mesured' "
+        "(use one of measured, too_small, absent, merged, not_evaluable, present, progression, "
+        "equivocal)"
+    )
+    assert not out.exists()
+
+
+def test_confirm_option_changes_best_response(capsys):
+    args = [str(SAMPLE / "measurements.csv"), "--clinical", str(SAMPLE / "clinical.csv")]
+    plain = rescore_json(capsys, *args)
+    confirmed = rescore_json(capsys, *args, "--confirm")
+    assert confirmed["options"]["confirm"] is True
+    by_plain = {p["patient_id"]: p["best_overall_response"] for p in plain["patients"]}
+    by_conf = {p["patient_id"]: p["best_overall_response"] for p in confirmed["patients"]}
+    # DEMO-01: PR on 2024-03-11 confirmed by PR on 2024-05-13 (63 days later).
+    assert by_plain["DEMO-01"] == by_conf["DEMO-01"] == "PR"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_other_formats_print(capsys, fmt):
+    assert main(["rescore", str(SAMPLE / "measurements.csv"), "--format", fmt]) == 0
+    assert "DEMO-03" in capsys.readouterr().out
+
+
+def test_console_script_runs_without_traceback(tmp_path):
+    missing = tmp_path / "missing.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "recistry.cli", "rescore", str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"{missing}: file not found" in proc.stderr

@@ -1,0 +1,145 @@
+"""Measurement and clinical table readers: the public column contract and bad-input messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recistry.errors import InputError
+from recistry.tables import build_records, read_clinical, read_measurements
+
+HEADER = "patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state"
+GOOD = [
+    "P1,2024-01-01,T1,target,liver,false,23.0,,measured",
+    "P1,2024-01-01,N1,target,lymph node,yes,25,16.0,measured",
+    "P1,2024-03-01,T1,target,liver,no,16.1,,measured",
+    "P1,2024-03-01,N1,target,lymph node,1,20,9.5,measured",
+]
+
+
+def write(tmp_path: Path, lines: list[str], header: str = HEADER, name: str = "m.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([header, *lines]) + "\n")
+    return path
+
+
+def test_reads_decimal_mm_exactly_and_booleans(tmp_path):
+    rows = read_measurements(write(tmp_path, GOOD))
+    assert [m.long_axis_mm for m in rows] == [
+        Decimal("23.0"),
+        Decimal(25),
+        Decimal("16.1"),
+        Decimal(20),
+    ]
+    assert [m.nodal for m in rows] == [False, True, False, True]
+    assert rows[1].counted_axis_mm == Decimal("16.0")
+    assert rows[0].date == dt.date(2024, 1, 1)
+    assert rows[2].source.row == 3 and rows[2].source.path.endswith("m.csv")
+
+
+def test_optional_columns_pass_through(tmp_path):
+    header = HEADER + ",reader,sop_instance_uid,slice_thickness_mm"
+    lines = [line + ",dr.a,1.2.3,5" for line in GOOD]
+    rows = read_measurements(write(tmp_path, lines, header))
+    assert rows[0].extra == {
+        "reader": "dr.a",
+        "sop_instance_uid": "1.2.3",
+        "slice_thickness_mm": "5",
+    }
+    assert rows[0].slice_thickness_mm == Decimal(5)
+
+
+def test_parquet_gives_the_same_rows_as_csv(tmp_path):
+    csv_path = write(tmp_path, GOOD)
+    parquet_path = tmp_path / "m.parquet"
+    pd.read_csv(csv_path, dtype=str, keep_default_na=False).to_parquet(parquet_path)
+    from_csv = read_measurements(csv_path)
+    from_parquet = read_measurements(parquet_path)
+    assert [(m.lesion_id, m.counted_axis_mm, m.date) for m in from_csv] == [
+        (m.lesion_id, m.counted_axis_mm, m.date) for m in from_parquet
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "column", "fragment"),
+    [
+        ("P1,2024-03-01,T1,tumour,liver,false,20,,measured", "role", "unknown role 'tumour'"),
+        ("P1,2024-03-01,T1,target,liver,false,20,,shrunk", "state", "unknown state 'shrunk'"),
+        ("P1,01/03/2024,T1,target,liver,false,20,,measured", "date", "not a date"),
+        ("P1,2024-02-30,T1,target,liver,false,20,,measured", "date", "not a date"),
+        ("P1,2024-03-01,T1,target,liver,false,-3,,measured", "long_axis_mm", "negative"),
+        ("P1,2024-03-01,T1,target,liver,false,2cm,,measured", "long_axis_mm", "not a number"),
+        ("P1,2024-03-01,T1,target,liver,false,nan,,measured", "long_axis_mm", "not a number"),
+        ("P1,2024-03-01,T1,target,liver,maybe,20,,measured", "nodal", "not true/false"),
+        (",2024-03-01,T1,target,liver,false,20,,measured", "patient_id", "empty"),
+    ],
+)
+def test_bad_values_name_file_row_and_column(tmp_path, bad_line, column, fragment):
+    path = write(tmp_path, [*GOOD, bad_line])
+    with pytest.raises(InputError) as err:
+        read_measurements(path)
+    assert err.value.row == 5
+    assert err.value.column == column
+    assert fragment in str(err.value)
+    assert str(err.value).startswith(f"{path}, row 5, column '{column}': ")
+
+
+def test_missing_column_is_reported(tmp_path):
+    path = write(
+        tmp_path,
+        ["P1,2024-01-01,T1,target,liver,false,20"],
+        header="patient_id,date,lesion_id,role,site,nodal,long_axis_mm",
+    )
+    with pytest.raises(InputError, match="missing column"):
+        read_measurements(path)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        read_measurements(tmp_path / "nope.csv")
+
+
+def test_clinical_table_and_covariates(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "patient_id,treatment_start,last_followup,death_date,who_grade\n"
+        "P1,2024-01-05,2025-01-01,,2\n"
+    )
+    clinical = read_clinical(path)
+    assert clinical["P1"].treatment_start == dt.date(2024, 1, 5)
+    assert clinical["P1"].death_date is None
+    assert clinical["P1"].covariates == {"who_grade": "2"}
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "fragment"),
+    [
+        ("P1,2024-01-05,2023-01-01,,2", "last_followup", "before treatment_start"),
+        ("P1,2024-01-05,,2023-12-01,2", "death_date", "before treatment_start"),
+        ("P1,2024-01-05,2024-06-01,2024-05-01,2", "last_followup", "after death_date"),
+        ("P1,soon,,,2", "treatment_start", "not a date"),
+    ],
+)
+def test_clinical_impossible_values(tmp_path, line, column, fragment):
+    path = tmp_path / "c.csv"
+    path.write_text("patient_id,treatment_start,last_followup,death_date,who_grade\n" + line)
+    with pytest.raises(InputError) as err:
+        read_clinical(path)
+    assert (err.value.row, err.value.column) == (1, column)
+    assert fragment in str(err.value)
+
+
+def test_clinical_duplicate_and_unknown_patient(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("patient_id,treatment_start\nP1,2024-01-01\nP1,2024-01-02\n")
+    with pytest.raises(InputError, match="appears twice"):
+        read_clinical(path)
+    path.write_text("patient_id,treatment_start\nP1,2024-01-01\nP9,2024-01-02\n")
+    measurements = read_measurements(write(tmp_path, GOOD))
+    with pytest.raises(InputError) as err:
+        build_records(measurements, read_clinical(path))
+    assert err.value.row == 2 and "P9 has no rows in the measurement table" in str(err.value)
