@@ -1,0 +1,91 @@
+"""Image-layer recipes for CT and PET SUV volumes: napari LayerData tuples, no Qt.
+
+Both layers carry the transform of :func:`recistry_napari._geometry.layer_transform`, so they
+overlay in patient millimetres without resampling, whatever their grids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from recistry.imaging.volume import Volume
+from recistry_napari._geometry import layer_transform
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A CT display window: ``width`` and ``level`` in Hounsfield units."""
+
+    name: str
+    width: float
+    level: float
+
+    @property
+    def contrast_limits(self) -> tuple[float, float]:
+        """(lower, upper) HU shown from black to white."""
+        return (self.level - self.width / 2, self.level + self.width / 2)
+
+
+# Radiopaedia, "Windowing (CT)": soft tissue W400 L40, lung W1500 L-600, bone W1800 L400,
+# liver W150 L30.
+WINDOWS: dict[str, Window] = {
+    w.name: w
+    for w in (
+        Window("soft tissue", 400.0, 40.0),
+        Window("lung", 1500.0, -600.0),
+        Window("bone", 1800.0, 400.0),
+        Window("liver", 150.0, 30.0),
+    )
+}
+DEFAULT_WINDOW = "soft tissue"
+
+DEFAULT_SUV_RANGE = (0.0, 10.0)
+"""PET display range in SUV (g/ml). Fixed, not auto-contrast, so that time points compare."""
+
+CT_LAYER_NAME = "CT"
+PET_LAYER_NAME = "PET SUV"
+
+LayerData = tuple[Any, dict[str, Any], str]
+
+
+def _provenance(volume: Volume) -> dict[str, Any]:
+    return {
+        "recistry": {
+            "modality": volume.modality,
+            "units": volume.units,
+            "study_instance_uid": volume.study_instance_uid,
+            "series_instance_uid": volume.series_instance_uid,
+            "frame_of_reference_uid": volume.frame_of_reference_uid,
+            "spacing_mm": tuple(volume.spacing_mm),
+            "origin_mm": tuple(volume.origin_mm),
+            "provenance": dict(volume.provenance),
+        }
+    }
+
+
+def ct_layer_data(volume: Volume, window: str = DEFAULT_WINDOW) -> LayerData:
+    """An Image LayerData tuple for a CT volume in HU: grey, with a named window preset."""
+    kwargs = {
+        **layer_transform(volume),
+        "name": CT_LAYER_NAME,
+        "colormap": "gray",
+        "contrast_limits": WINDOWS[window].contrast_limits,
+        "blending": "translucent",
+        "metadata": _provenance(volume),
+    }
+    return (volume.array, kwargs, "image")
+
+
+def pet_layer_data(volume: Volume, suv_range: tuple[float, float] = DEFAULT_SUV_RANGE) -> LayerData:
+    """An Image LayerData tuple for a PET volume in SUV: hot colormap, additive over the CT."""
+    kwargs = {
+        **layer_transform(volume),
+        "name": PET_LAYER_NAME,
+        "colormap": "hot",
+        "contrast_limits": suv_range,
+        "blending": "additive",
+        "opacity": 0.7,
+        "metadata": _provenance(volume),
+    }
+    return (volume.array, kwargs, "image")

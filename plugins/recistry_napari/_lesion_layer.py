@@ -1,0 +1,235 @@
+"""The "Lesions" Shapes layer: drawn diameters in, LPS lines out. napari only, no Qt.
+
+The layer shares the CT layer's transform, so a line drawn on an axial slice lies on that slice
+(napari shows a shape only on the slice its vertices sit on) and ``data_to_world`` turns its
+vertices into patient millimetres. The :class:`~recistry_napari._reading.Reading` is the truth;
+this layer is only a view of one time point of it plus the place where lines are drawn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from recistry.recist.model import Role
+from recistry_napari._geometry import lps_to_world, world_to_lps
+from recistry_napari._reading import Axis, Line, TimepointReading
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Shapes
+
+logger = logging.getLogger(__name__)
+
+LESIONS_LAYER_NAME = "Lesions"
+ROLE_COLOURS: Mapping[Role, str] = {
+    Role.TARGET: "#ffd400",
+    Role.NON_TARGET: "#33c3ff",
+    Role.NEW: "#ff3b3b",
+}
+_FEATURES = ("lesion_id", "axis", "label")
+
+
+@dataclass(frozen=True, slots=True)
+class DrawnLine:
+    """A line on the Lesions layer: which lesion and diameter, where in LPS mm, which slice."""
+
+    lesion_id: str
+    axis: Axis
+    line: Line
+    slice_index: int
+    """Nearest index along the layer's first (slice) axis, for the SOP instance UID."""
+
+
+def _empty_features() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype=object) for name in _FEATURES})
+
+
+def _label(lesion_id: str, axis: Axis) -> str:
+    return lesion_id if axis is Axis.LONG else f"{lesion_id} SA"
+
+
+class LesionLayer:
+    """Owns the Lesions Shapes layer of a viewer and reports the lines drawn on it.
+
+    Parameters
+    ----------
+    viewer
+        The napari viewer.
+    on_lines_changed
+        Called with every line on the layer after a line is added, moved or deleted by the user
+        (not when :meth:`show` redraws).
+    schedule
+        Runs a callable once the current napari event has finished; the Qt widget passes a
+        zero-delay timer. Used to leave drawing mode after one line.
+    """
+
+    def __init__(
+        self,
+        viewer: napari.Viewer,
+        on_lines_changed: Callable[[list[DrawnLine]], None],
+        schedule: Callable[[Callable[[], None]], None] = lambda f: f(),
+    ) -> None:
+        self.viewer = viewer
+        self._on_lines_changed = on_lines_changed
+        self._schedule = schedule
+        self._quiet_depth = 0
+        self.layer: Shapes | None = None
+
+    # --- layer life cycle ----------------------------------------------------------------------
+
+    def attach(self, transform: Mapping[str, Any]) -> Shapes:
+        """Create the layer with ``transform`` (of the CT shown), or move it onto it."""
+        layer = self.layer
+        if layer is None or layer not in self.viewer.layers:
+            layer = self.viewer.add_shapes(
+                ndim=3,
+                name=LESIONS_LAYER_NAME,
+                features=_empty_features(),
+                text={"string": "{label}", "color": "white", "size": 10, "anchor": "upper_left"},
+                edge_width=2.0,
+                face_color="transparent",
+                **transform,
+            )
+            layer.events.data.connect(self._on_data)
+            self.layer = layer
+        else:
+            with self.quiet():
+                layer.scale = transform["scale"]
+                layer.translate = transform["translate"]
+                layer.rotate = transform["rotate"]
+        return layer
+
+    def detach(self) -> None:
+        """Disconnect from the layer (the widget is closing)."""
+        if self.layer is not None:
+            self.layer.events.data.disconnect(self._on_data)
+            self.layer = None
+
+    @contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Edit the layer without reporting the edits as the user's."""
+        self._quiet_depth += 1
+        try:
+            yield
+        finally:
+            self._quiet_depth -= 1
+
+    # --- model to layer ------------------------------------------------------------------------
+
+    def show(self, tp: TimepointReading) -> None:
+        """Redraw the layer with the diameters of one time point."""
+        layer = self._require()
+        shapes, colours, rows = [], [], []
+        for lesion in tp.lesions:
+            for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis)):
+                if line is None:
+                    continue
+                world = lps_to_world([line.start_lps, line.end_lps])
+                shapes.append(np.array([layer.world_to_data(p) for p in world]))
+                colours.append(ROLE_COLOURS[lesion.role])
+                rows.append(
+                    {
+                        "lesion_id": lesion.lesion_id,
+                        "axis": axis.value,
+                        "label": _label(lesion.lesion_id, axis),
+                    }
+                )
+        with self.quiet():
+            layer.selected_data = set()
+            layer.data = []
+            if shapes:
+                layer.add_lines(shapes, edge_color=colours)
+            layer.features = (
+                pd.DataFrame(rows, columns=list(_FEATURES)) if rows else (_empty_features())
+            )
+
+    def arm(self, lesion_id: str, axis: Axis, role: Role) -> None:
+        """Make the next line drawn the ``axis`` diameter of ``lesion_id``, replacing any old one.
+
+        Shapes cannot be drawn in 3-D, so the viewer switches to 2-D.
+        """
+        layer = self._require()
+        self.viewer.dims.ndisplay = 2
+        with self.quiet():
+            old = [i for i, (lid, ax) in enumerate(self._keys()) if lid == lesion_id and ax is axis]
+            if old:
+                layer.selected_data = set(old)
+                layer.remove_selected()
+            layer.selected_data = set()
+            layer.current_edge_color = ROLE_COLOURS[role]
+        layer.feature_defaults = {
+            "lesion_id": lesion_id,
+            "axis": axis.value,
+            "label": _label(lesion_id, axis),
+        }
+        self.viewer.layers.selection.active = layer
+        layer.mode = "add_line"
+
+    def disarm(self) -> None:
+        """Leave drawing mode."""
+        if self.layer is not None and self.layer.mode == "add_line":
+            self.layer.mode = "pan_zoom"
+
+    # --- layer to model ------------------------------------------------------------------------
+
+    def lines(self) -> list[DrawnLine]:
+        """Every line on the layer, with its end points in LPS mm."""
+        layer = self._require()
+        out = []
+        for (lesion_id, axis), vertices, kind in zip(
+            self._keys(), layer.data, layer.shape_type, strict=True
+        ):
+            if kind != "line" or not lesion_id:
+                continue
+            world = np.array([layer.data_to_world(v) for v in vertices[:2]])
+            lps = world_to_lps(world)
+            out.append(
+                DrawnLine(
+                    lesion_id=lesion_id,
+                    axis=axis,
+                    line=Line(
+                        (float(lps[0, 0]), float(lps[0, 1]), float(lps[0, 2])),
+                        (float(lps[1, 0]), float(lps[1, 1]), float(lps[1, 2])),
+                    ),
+                    slice_index=round(float(np.mean(vertices[:2, 0]))),
+                )
+            )
+        return out
+
+    def _keys(self) -> list[tuple[str, Axis]]:
+        features = self._require().features
+        if features.empty:
+            return []
+        return [
+            (
+                str(lid) if isinstance(lid, str) else "",
+                Axis(ax) if ax in ("long", "short") else Axis.LONG,
+            )
+            for lid, ax in zip(features["lesion_id"], features["axis"], strict=True)
+        ]
+
+    def _on_data(self, event: Any) -> None:
+        from napari.layers.base import ActionType
+
+        if self._quiet_depth or event.action not in (
+            ActionType.ADDED,
+            ActionType.CHANGED,
+            ActionType.REMOVED,
+        ):
+            return
+        if event.action == ActionType.ADDED:
+            # One line per arming: leave add_line mode once napari has finished this drawing.
+            self._schedule(self.disarm)
+        self._on_lines_changed(self.lines())
+
+    def _require(self) -> Shapes:
+        if self.layer is None:
+            raise RuntimeError("the Lesions layer is created when a study is opened")
+        return self.layer

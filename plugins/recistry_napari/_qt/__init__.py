@@ -1,0 +1,1 @@
+"""Qt widgets of the recistry napari plugin (the only place Qt is imported)."""

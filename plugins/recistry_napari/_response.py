@@ -1,0 +1,93 @@
+"""Score a reading with the RECIST engine and describe the result for the response panel. No Qt."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from recistry.errors import InputError
+from recistry.recist.engine import assess_patient
+from recistry.recist.model import (
+    AssessmentOptions,
+    PatientAssessment,
+    PatientRecord,
+    TimepointAssessment,
+)
+from recistry_napari._reading import Reading, geometry_checks, to_measurements
+
+
+@dataclass(frozen=True, slots=True)
+class LiveResult:
+    """What the panel shows: the engine's assessment, or why there is none yet, and the checks.
+
+    ``checks`` are the engine's baseline warnings (target count, per-organ count, measurable
+    size; RECIST 1.1 §3.1.1, §4.2) followed by the drawn-geometry checks of the time point shown.
+    """
+
+    assessment: PatientAssessment | None
+    blocked_by: str | None
+    checks: tuple[str, ...]
+
+
+def assess_reading(
+    reading: Reading, date: dt.date, options: AssessmentOptions | None = None
+) -> LiveResult:
+    """Score ``reading`` with :func:`recistry.recist.engine.assess_patient`.
+
+    An unfinished reading (a baseline target not yet measured …) makes the engine raise
+    :class:`~recistry.errors.InputError`; its message is returned as ``blocked_by``.
+    """
+    geometry = geometry_checks(reading.at(date))
+    rows = to_measurements(reading)
+    if not rows:
+        return LiveResult(None, "no lesion assessed yet", geometry)
+    try:
+        assessment = assess_patient(PatientRecord(reading.patient_id, rows), options)
+    except InputError as exc:
+        return LiveResult(None, exc.message, geometry)
+    return LiveResult(assessment, None, (*assessment.warnings, *geometry))
+
+
+def _mm(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:.1f} mm"
+
+
+def _pct(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:+.1f} %"
+
+
+def timepoint_of(assessment: PatientAssessment, date: dt.date) -> TimepointAssessment | None:
+    """The follow-up assessment of ``date``; ``None`` at baseline."""
+    return next((tp for tp in assessment.timepoints if tp.date == date), None)
+
+
+def describe(result: LiveResult, date: dt.date) -> list[str]:
+    """Plain-text lines for the response panel at time point ``date``.
+
+    Sums are in mm, changes in % of the baseline and nadir sums, as the engine computed them.
+    """
+    if result.assessment is None:
+        return [f"Response not available: {result.blocked_by}"]
+    a = result.assessment
+    lines = [f"Baseline {a.baseline_date}: sum of diameters {_mm(a.baseline_sum_mm)}"]
+    tp = timepoint_of(a, date)
+    if tp is not None:
+        lines += [
+            f"{tp.date}: sum {_mm(tp.target_sum_mm)}, "
+            f"{_pct(tp.change_from_baseline_pct)} from baseline, "
+            f"{_pct(tp.change_from_nadir_pct)} from nadir {_mm(tp.nadir_mm)}",
+            f"Target {_code(tp.target_response)} · non-target {_code(tp.non_target_response)} · "
+            f"new lesions {tp.new_lesions.value}",
+            f"Time-point response: {tp.overall_response.value}",
+            *(f"  • {r}" for r in tp.reasons),
+        ]
+    lines += [
+        f"Best overall response: {a.best_overall_response.value}",
+        *(f"  • {r}" for r in a.best_response_reasons),
+    ]
+    return lines
+
+
+def _code(value: object) -> str:
+    return "—" if value is None else str(getattr(value, "value", value))
