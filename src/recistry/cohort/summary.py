@@ -178,6 +178,17 @@ def duration_of_response(
     return kaplan_meier(durations, events)
 
 
+def subgroup_members(
+    spec: Subgroup, assessments: Sequence[PatientAssessment]
+) -> dict[str, list[PatientAssessment]]:
+    """Patients per value of a subgroup, values in display order (numbers numerically, then
+    text, ``unclassified`` last)."""
+    members: dict[str, list[PatientAssessment]] = {}
+    for a in assessments:
+        members.setdefault(spec.value_of(a.covariates), []).append(a)
+    return {value: members[value] for value in sorted(members, key=_group_order)}
+
+
 def _median_pair(fit: KaplanMeier | None) -> tuple[float | None, list[float | None]]:
     if fit is None:
         return None, [None, None]
@@ -219,16 +230,13 @@ def cohort_summary(
 
     subgroups: dict[str, dict[str, dict[str, object]]] = {}
     for spec in specs:
-        members: dict[str, list[PatientAssessment]] = {}
-        for a in assessments:
-            members.setdefault(spec.value_of(a.covariates), []).append(a)
         subgroups[spec.name] = {
             value: {
                 "n": len(group),
                 "orr": objective_response(group).as_dict(),
                 "dcr": disease_control(group).as_dict(),
             }
-            for value, group in sorted(members.items(), key=lambda kv: _group_order(kv[0]))
+            for value, group in subgroup_members(spec, assessments).items()
         }
 
     return {
