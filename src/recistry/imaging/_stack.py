@@ -1,0 +1,343 @@
+"""Stack single-frame slices of one series into a volume: geometry checks and pixel reading.
+
+Shared by the CT and PET loaders. Slices are sorted by the projection of ImagePositionPatient on
+the slice normal (row direction × column direction), as GDCM does; InstanceNumber is not trusted
+(PS3.3 C.7.6.2.1.1: the position and orientation attributes define the geometry). A series whose
+slices do not form one regular grid is refused with a message naming the series, never stacked
+into a silently wrong volume.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pydicom
+
+from recistry.errors import DicomError
+from recistry.imaging._dicom import Header, tag_label
+from recistry.imaging.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+#: Attributes every image slice must carry to be placed in patient space (PS3.3 C.7.6.2, C.7.6.3).
+GEOMETRY_KEYWORDS = (
+    "SeriesInstanceUID",
+    "StudyInstanceUID",
+    "FrameOfReferenceUID",
+    "SOPInstanceUID",
+    "Modality",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "SliceThickness",
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+    "NumberOfFrames",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "InstanceNumber",
+    "SeriesDescription",
+    "SeriesNumber",
+)
+
+# Orientation cosines are written with limited precision; 1e-4 is far below any real difference
+# between two orientations yet above DS rounding.
+_ORIENTATION_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True, slots=True)
+class SliceStack:
+    """Sorted slices of one series and the grid they form.
+
+    Attributes
+    ----------
+    headers
+        The slice headers in volume order (increasing position along the slice normal).
+    origin_mm
+        LPS position (mm) of the centre of the first voxel of the first slice.
+    spacing_mm
+        ``(slice, row, column)`` spacing in mm.
+    direction
+        3×3, columns are the LPS directions of increasing column index, row index and slice
+        index. With gantry tilt the third column is the (oblique) step between slice origins,
+        so :meth:`Volume.index_to_patient` stays exact.
+    tilt_deg
+        Angle between the slice step and the slice normal (0 without gantry tilt).
+    """
+
+    headers: tuple[Header, ...]
+    origin_mm: tuple[float, float, float]
+    spacing_mm: tuple[float, float, float]
+    direction: npt.NDArray[np.float64]
+    tilt_deg: float
+
+
+def series_label(headers: Sequence[Header]) -> str:
+    """How messages name a series: description, number and UID."""
+    first = headers[0]
+    desc = first.get("SeriesDescription") or "(no description)"
+    number = first.first("SeriesNumber")
+    uid = first.get("SeriesInstanceUID", "?")
+    return f"series {desc!r} #{number if number is not None else '?'} ({uid})"
+
+
+def stack_slices(headers: Sequence[Header]) -> SliceStack:
+    """Sort the slices of one series along their normal and check they form a regular grid.
+
+    Raises
+    ------
+    DicomError
+        For files of several series, mixed orientations, pixel spacings or matrix sizes,
+        duplicate slice positions, missing slices, non-uniform spacing, multi-frame or colour
+        images, or a missing geometry attribute (named with its tag).
+    """
+    if not headers:
+        raise DicomError("no DICOM files were given for the series")
+    label = series_label(headers)
+    uids = {h.get("SeriesInstanceUID") for h in headers}
+    if len(uids) > 1:
+        raise DicomError(
+            f"the files belong to {len(uids)} different series "
+            f"({', '.join(sorted(map(str, uids)))}); load one series at a time",
+            path=headers[0].path,
+        )
+    for h in headers:
+        for keyword in (
+            "ImagePositionPatient",
+            "ImageOrientationPatient",
+            "PixelSpacing",
+            "Rows",
+            "Columns",
+        ):
+            value = h.require(keyword)
+            expected = {
+                "ImagePositionPatient": 3,
+                "ImageOrientationPatient": 6,
+                "PixelSpacing": 2,
+            }.get(keyword)
+            if expected is not None and len(value) != expected:
+                raise DicomError(
+                    f"has {len(value)} values, expected {expected} ({label})",
+                    path=h.path,
+                    tag=tag_label(keyword),
+                )
+        frames = h.first("NumberOfFrames")
+        if frames is not None and frames > 1:
+            raise DicomError(
+                f"multi-frame images ({frames} frames) are not supported; {label} must be a "
+                "series of single-frame slices",
+                path=h.path,
+                tag=tag_label("NumberOfFrames"),
+            )
+        samples = h.first("SamplesPerPixel")
+        if samples is not None and samples != 1:
+            raise DicomError(
+                f"colour images cannot be loaded as a volume ({label})",
+                path=h.path,
+                tag=tag_label("SamplesPerPixel"),
+            )
+
+    first = headers[0]
+    iop0 = np.asarray(first.values["ImageOrientationPatient"], dtype=np.float64)
+    for h in headers[1:]:
+        iop = np.asarray(h.values["ImageOrientationPatient"], dtype=np.float64)
+        if np.max(np.abs(iop - iop0)) > _ORIENTATION_TOLERANCE:
+            raise DicomError(
+                f"mixed orientations in {label}: {_fmt(iop0)} in {first.path} but {_fmt(iop)} "
+                "here; split the series by orientation",
+                path=h.path,
+                tag=tag_label("ImageOrientationPatient"),
+            )
+        for keyword in ("Rows", "Columns", "PixelSpacing"):
+            if h.values[keyword] != first.values[keyword]:
+                raise DicomError(
+                    f"differs within {label}: {first.values[keyword]} in {first.path}, "
+                    f"{h.values[keyword]} here",
+                    path=h.path,
+                    tag=tag_label(keyword),
+                )
+    row_dir = iop0[:3] / np.linalg.norm(iop0[:3])  # direction of increasing column index
+    col_dir = iop0[3:] / np.linalg.norm(iop0[3:])  # direction of increasing row index
+    if abs(float(row_dir @ col_dir)) > 1e-3:
+        raise DicomError(
+            f"row and column directions are not orthogonal in {label}",
+            path=first.path,
+            tag=tag_label("ImageOrientationPatient"),
+        )
+    normal = np.cross(row_dir, col_dir)
+    positions = np.asarray([h.values["ImagePositionPatient"] for h in headers], dtype=np.float64)
+    along = positions @ normal
+    order = np.argsort(along, kind="stable")
+    positions = positions[order]
+    along = along[order]
+    sorted_headers = tuple(headers[int(i)] for i in order)
+    row_mm, col_mm = (float(v) for v in first.values["PixelSpacing"])
+
+    if len(sorted_headers) == 1:
+        thickness = first.first("SliceThickness")
+        step = float(thickness) if thickness else 1.0
+        direction = np.column_stack([row_dir, col_dir, normal])
+        origin = (float(positions[0][0]), float(positions[0][1]), float(positions[0][2]))
+        return SliceStack(sorted_headers, origin, (step, row_mm, col_mm), direction, 0.0)
+
+    steps = np.diff(along)
+    tolerance = max(1e-3, 0.01 * float(np.median(steps)))
+    duplicates = np.flatnonzero(steps < tolerance)
+    if duplicates.size:
+        i = int(duplicates[0])
+        raise DicomError(
+            f"duplicate slice position {along[i]:.3f} mm along the normal in {label}: "
+            f"{sorted_headers[i].path} and {sorted_headers[i + 1].path}; remove the duplicate",
+            path=sorted_headers[i + 1].path,
+            tag=tag_label("ImagePositionPatient"),
+        )
+    step = float(np.median(steps))
+    off = np.flatnonzero(np.abs(steps - step) > tolerance)
+    if off.size:
+        i = int(off[0])
+        ratio = steps[i] / step
+        if abs(ratio - round(ratio)) < 0.05 and round(ratio) >= 2:
+            what = f"{round(ratio) - 1} missing slice(s)"
+        else:
+            what = "non-uniform slice spacing"
+        raise DicomError(
+            f"{what} in {label}: step {steps[i]:.3f} mm between {sorted_headers[i].path} and "
+            f"{sorted_headers[i + 1].path}, {step:.3f} mm elsewhere; the series cannot be "
+            "stacked into a regular volume",
+            path=sorted_headers[i + 1].path,
+            tag=tag_label("ImagePositionPatient"),
+        )
+    # Slice origins should advance along the normal; an in-plane drift is gantry tilt (or a
+    # sheared reconstruction). The oblique step keeps index-to-patient mapping exact.
+    step_vec = (positions[-1] - positions[0]) / (len(positions) - 1)
+    residual = positions - (positions[0] + np.outer(np.arange(len(positions)), step_vec))
+    if float(np.max(np.abs(residual))) > tolerance:
+        raise DicomError(
+            f"slice positions of {label} do not lie on a straight line; the series cannot be "
+            "stacked into a regular volume",
+            path=sorted_headers[0].path,
+            tag=tag_label("ImagePositionPatient"),
+        )
+    step_len = float(np.linalg.norm(step_vec))
+    cos_tilt = min(1.0, abs(float(step_vec @ normal)) / step_len)
+    tilt_deg = math.degrees(math.acos(cos_tilt))
+    if tilt_deg > 0.01:
+        logger.warning(
+            "%s: gantry tilt of %.2f degrees; the volume keeps the sheared geometry (slice "
+            "direction along the tilted step)",
+            label,
+            tilt_deg,
+        )
+        slice_dir = step_vec / step_len
+    else:
+        slice_dir = normal
+        step_len = step
+    direction = np.column_stack([row_dir, col_dir, slice_dir])
+    return SliceStack(
+        sorted_headers,
+        (float(positions[0][0]), float(positions[0][1]), float(positions[0][2])),
+        (step_len, row_mm, col_mm),
+        direction,
+        tilt_deg,
+    )
+
+
+def _fmt(values: npt.NDArray[np.float64]) -> str:
+    return "\\".join(f"{v:g}" for v in values)
+
+
+def stored_dtype(header: Header) -> np.dtype[np.integer]:
+    """The numpy dtype of the stored pixel values of a slice (PS3.5 §8.1.1)."""
+    bits = header.first("BitsAllocated")
+    signed = header.first("PixelRepresentation") == 1
+    if bits not in (8, 16, 32):
+        raise DicomError(
+            f"BitsAllocated {bits} is not supported for volumes",
+            path=header.path,
+            tag=tag_label("BitsAllocated"),
+        )
+    return np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+
+
+def read_stored_pixels(header: Header, out: npt.NDArray[np.integer]) -> None:
+    """Read the stored values of one slice into ``out`` (Rows × Columns, dtype from
+    :func:`stored_dtype`), straight from the file when the pixel data is native.
+
+    Bits above BitsStored are masked (and sign-extended for signed data), as PS3.5 §8.1.1
+    requires; encapsulated (compressed) pixel data is decoded by pydicom.
+    """
+    rows, cols = out.shape
+    expected = rows * cols * out.dtype.itemsize
+    if header.pixel_offset is not None:
+        if header.pixel_length is not None and header.pixel_length < expected:
+            raise DicomError(
+                f"PixelData holds {header.pixel_length} bytes, {expected} expected for "
+                f"{rows}×{cols} pixels",
+                path=header.path,
+                tag=tag_label("PixelData"),
+            )
+        with open(header.path, "rb") as fp:
+            fp.seek(header.pixel_offset)
+            got = fp.readinto(memoryview(out).cast("B"))  # type: ignore[arg-type]
+        if got != expected:
+            raise DicomError(
+                f"file is truncated: PixelData has {got} of {expected} bytes",
+                path=header.path,
+                tag=tag_label("PixelData"),
+            )
+    else:
+        try:
+            ds = pydicom.dcmread(header.path, force=True)
+            arr = ds.pixel_array
+        except Exception as exc:  # pydicom raises many types for damaged pixel data
+            raise DicomError(
+                f"cannot decode the pixel data ({type(exc).__name__}: {exc})",
+                path=header.path,
+                tag=tag_label("PixelData"),
+            ) from None
+        if arr.shape != out.shape:
+            raise DicomError(
+                f"pixel array has shape {arr.shape}, expected {out.shape}",
+                path=header.path,
+                tag=tag_label("PixelData"),
+            )
+        out[...] = arr
+        return  # pydicom already applied BitsStored
+    bits_stored = header.first("BitsStored")
+    bits = out.dtype.itemsize * 8
+    if bits_stored is not None and bits_stored < bits:
+        shift = bits - int(bits_stored)
+        if out.dtype.kind == "i":
+            np.left_shift(out, shift, out=out)
+            np.right_shift(out, shift, out=out)  # arithmetic shift: sign extension
+        else:
+            np.bitwise_and(out, (1 << int(bits_stored)) - 1, out=out)
+
+
+def make_volume(
+    stack: SliceStack, array: npt.NDArray[np.floating], units: str, provenance: dict[str, str]
+) -> Volume:
+    """The :class:`Volume` of a stacked series holding ``array`` in ``units``."""
+    first = stack.headers[0]
+    return Volume(
+        array=array,
+        spacing_mm=stack.spacing_mm,
+        origin_mm=stack.origin_mm,
+        direction=stack.direction,
+        frame_of_reference_uid=str(first.require("FrameOfReferenceUID")),
+        sop_instance_uids=tuple(str(h.require("SOPInstanceUID")) for h in stack.headers),
+        series_instance_uid=str(first.require("SeriesInstanceUID")),
+        study_instance_uid=str(first.require("StudyInstanceUID")),
+        modality=str(first.require("Modality")),
+        units=units,
+        provenance=provenance,
+    )
