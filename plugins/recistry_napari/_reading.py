@@ -386,8 +386,8 @@ def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
     carried, pending, to the later dates where no row records them.
     """
     by_date: dict[dt.date, dict[str, Measurement]] = {}
-    for m in rows:
-        by_date.setdefault(m.date, {})[m.lesion_id] = m
+    for row in rows:
+        by_date.setdefault(row.date, {})[row.lesion_id] = row
     dates = {tp.date for tp in reading.timepoints}
     for date in sorted(set(by_date) - dates):
         logger.warning("saved rows of %s ignored: the study has no scan on that date", date)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -62,16 +63,20 @@ def timepoint_of(assessment: PatientAssessment, date: dt.date) -> TimepointAsses
     return next((tp for tp in assessment.timepoints if tp.date == date), None)
 
 
-def describe(result: LiveResult, date: dt.date) -> list[str]:
+def describe(result: LiveResult, date: dt.date, pending: Sequence[str] = ()) -> list[str]:
     """Plain-text lines for the response panel at time point ``date``.
 
     Sums are in mm, changes in % of the baseline and nadir sums, as the engine computed them.
+    ``pending`` lists the lesions not yet assessed at ``date`` (the engine does not see them).
     """
+    waiting = [f"Pending at {date}: {', '.join(pending)}"] if pending else []
     if result.assessment is None:
-        return [f"Response not available: {result.blocked_by}"]
+        return [f"Response not available: {result.blocked_by}", *waiting]
     a = result.assessment
-    lines = [f"Baseline {a.baseline_date}: sum of diameters {_mm(a.baseline_sum_mm)}"]
+    lines = [f"Baseline {a.baseline_date}: sum of diameters {_mm(a.baseline_sum_mm)}", *waiting]
     tp = timepoint_of(a, date)
+    if tp is None and date != a.baseline_date:
+        lines.append(f"{date}: not scored yet: no lesion assessed on this scan")
     if tp is not None:
         lines += [
             f"{tp.date}: sum {_mm(tp.target_sum_mm)}, "

@@ -462,7 +462,8 @@ class AnnotatorWidget(QWidget):
         self.result = assess_reading(self.reading, self.date)
         self._fill_table()
         self.checks_label.setText("\n".join(f"⚠ {c}" for c in self.result.checks))
-        self.response_text.setPlainText("\n".join(describe(self.result, self.date)))
+        pending = [les.lesion_id for les in self.reading.at(self.date).lesions if les.pending]
+        self.response_text.setPlainText("\n".join(describe(self.result, self.date, pending)))
         self._update_controls()
 
     def _fill_table(self) -> None:

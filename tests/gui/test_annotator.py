@@ -1,0 +1,237 @@
+"""The annotator dock widget in a real napari viewer, on CT series written with pydicom."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from recistry.cli import main as recistry_main
+from recistry.recist.model import LesionState, Role
+from recistry.tables import MEASUREMENT_COLUMNS
+from recistry_napari import PLUGIN_NAME
+from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
+from recistry_napari._qt.annotator import COLUMNS, PENDING, AnnotatorWidget
+from recistry_napari._reader import get_reader
+from recistry_napari._reading import Axis, to_measurements
+from tests.gui._dicom import write_ct_series
+
+pytestmark = pytest.mark.gui
+
+BASELINE = dt.date(2024, 1, 15)
+FOLLOW_UP = dt.date(2024, 3, 11)
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Path:
+    """Two CT scans of one patient on different grids (0.8 × 0.7 mm, then 0.9 × 0.9 mm)."""
+    root = tmp_path / "P1"
+    write_ct_series(root / "20240115" / "CT", patient_id="P1", study_date=BASELINE)
+    write_ct_series(
+        root / "20240311" / "CT",
+        patient_id="P1",
+        study_date=FOLLOW_UP,
+        shape=(7, 26, 26),
+        row_spacing_mm=0.9,
+        column_spacing_mm=0.9,
+        slice_spacing_mm=2.0,
+        origin_lps_mm=(-11.0, -21.0, -39.0),
+    )
+    return root
+
+
+@pytest.fixture
+def widget(make_napari_viewer: Callable[..., Any], study: Path) -> AnnotatorWidget:
+    viewer = make_napari_viewer()
+    annotator = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(annotator, name="RECIST annotator")
+    annotator.reader_edit.setText("Dr Test")
+    annotator.open_study(study)
+    return annotator
+
+
+def _cell(widget: AnnotatorWidget, lesion_id: str, column: str) -> str:
+    for row in range(widget.table.rowCount()):
+        item = widget.table.item(row, 0)
+        if item is not None and item.text() == lesion_id:
+            cell = widget.table.item(row, COLUMNS.index(column))
+            return "" if cell is None else cell.text()
+    raise KeyError(lesion_id)
+
+
+def _draw(widget: AnnotatorWidget, lesion_id: str, axis: Axis, start: Any, end: Any) -> None:
+    """Draw a line as the user would after pressing a Measure button (data coordinates)."""
+    widget.select_lesion(lesion_id)
+    widget.measure(axis)
+    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
+    assert layer.mode == "add_line"
+    # The user draws on the slice shown: go there first.
+    widget.viewer.dims.set_point(0, layer.data_to_world(start)[0])
+    layer.add_lines(np.array([start, end], dtype=float))
+
+
+def test_reader_claims_dicom_folders_only_and_opens_ct_in_mm(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("not DICOM")
+    assert get_reader(str(tmp_path / "notes")) is None
+    assert get_reader(str(study)) is not None
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(study, plugin=PLUGIN_NAME)
+    assert layer.source.reader_plugin == PLUGIN_NAME
+    np.testing.assert_allclose(layer.scale, (2.5, 0.8, 0.7))
+    assert layer.metadata["recistry"]["scan_date"] == BASELINE.isoformat()
+
+
+def test_line_length_in_mm_fills_the_table_and_response_at_once(
+    widget: AnnotatorWidget, qtbot: Any
+) -> None:
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    # 20 columns of 0.7 mm along x on slice 3: 14.0 mm.
+    _draw(widget, t1, Axis.LONG, (3, 5, 4), (3, 5, 24))
+    assert _cell(widget, t1, "Long (mm)") == "14.0"
+    assert _cell(widget, t1, "State") == "measured"
+    assert "sum of diameters 14.0 mm" in widget.response_text.toPlainText()
+    lesion = widget.reading.at(BASELINE).lesion(t1)  # type: ignore[union-attr]
+    assert lesion.long_axis is not None
+    # End points in LPS: x = −10.5 + 0.7 i, y = −20 + 0.8 j, z = −40 + 2.5 k.
+    np.testing.assert_allclose(lesion.long_axis.start_lps, (-7.7, -16.0, -32.5))
+    np.testing.assert_allclose(lesion.long_axis.end_lps, (6.3, -16.0, -32.5))
+    assert lesion.sop_instance_uid == widget.images.ct.sop_instance_uids[3]  # type: ignore[union-attr]
+    # Drawing mode ends after one line, so a second drag does not add another.
+    qtbot.waitUntil(lambda: widget.viewer.layers[LESIONS_LAYER_NAME].mode != "add_line")
+
+
+def test_moving_a_vertex_updates_the_length(widget: AnnotatorWidget) -> None:
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    _draw(widget, t1, Axis.LONG, (2, 5, 4), (2, 5, 24))
+    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
+    data = [np.array(d) for d in layer.data]
+    data[0][1] = (2, 5, 34)  # 30 columns: 21.0 mm
+    layer.data = data
+    assert _cell(widget, t1, "Long (mm)") == "21.0"
+
+
+def test_state_buttons_set_a_state_in_one_click_by_role_recist_4_3(
+    widget: AnnotatorWidget, qtbot: Any
+) -> None:
+    nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
+    assert not widget.state_buttons[LesionState.MERGED].isEnabled()  # a target-only state
+    qtbot.mouseClick(widget.state_buttons[LesionState.PRESENT], Qt.MouseButton.LeftButton)
+    assert _cell(widget, nt1, "State") == "present"
+    t1 = widget.add_lesion(Role.TARGET, "lung")
+    assert widget.state_buttons[LesionState.TOO_SMALL].isEnabled()
+    assert not widget.state_buttons[LesionState.PRESENT].isEnabled()
+    qtbot.mouseClick(widget.state_buttons[LesionState.TOO_SMALL], Qt.MouseButton.LeftButton)
+    assert _cell(widget, t1, "State") == "too_small"
+    widget.set_krenning(3)
+    assert _cell(widget, t1, "Krenning") == "3"
+
+
+def test_follow_up_carries_lesions_pending_with_prior_value_and_keeps_position(
+    widget: AnnotatorWidget,
+) -> None:
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    _draw(widget, t1, Axis.LONG, (3, 5, 4), (3, 5, 24))
+    viewer = widget.viewer
+    z_before = viewer.dims.point[0]
+    assert z_before == pytest.approx(-32.5)
+    widget.timepoint_list.setCurrentRow(1)
+    assert widget.date == FOLLOW_UP
+    # The follow-up slices are 2 mm apart from −39 mm: the nearest to −32.5 is −33.0.
+    assert abs(viewer.dims.point[0] - z_before) <= 1.0
+    np.testing.assert_allclose(viewer.layers["CT"].scale, (2.0, 0.9, 0.9))
+    assert _cell(widget, t1, "State") == PENDING
+    assert _cell(widget, t1, "Prior") == f"14.0 mm ({BASELINE})"
+    assert _cell(widget, t1, "Slice z (mm)") == "-32.5"
+    assert len(viewer.layers[LESIONS_LAYER_NAME].data) == 0  # nothing drawn here yet
+    text = widget.response_text.toPlainText()
+    assert f"Pending at {FOLLOW_UP}: T1" in text
+    assert f"{FOLLOW_UP}: not scored yet" in text
+    # 10 columns of 0.9 mm: 9.0 mm, −35.7 % from 14.0: PR (RECIST 1.1 §4.3.1).
+    _draw(widget, t1, Axis.LONG, (3, 6, 5), (3, 6, 15))
+    assert _cell(widget, t1, "Long (mm)") == "9.0"
+    text = widget.response_text.toPlainText()
+    assert "Time-point response: PR" in text
+    assert "Best overall response: PR" in text
+    # Back to baseline: its line is shown again, on its own slice.
+    widget.timepoint_list.setCurrentRow(0)
+    assert len(viewer.layers[LESIONS_LAYER_NAME].data) == 1
+
+
+def test_live_checks_target_count_per_organ_size_and_node_axis_recist_3_1_1_and_4_2(
+    widget: AnnotatorWidget,
+) -> None:
+    sites = ["liver", "liver", "liver", "lung", "adrenal", "kidney"]
+    ids = [widget.add_lesion(Role.TARGET, site) for site in sites]
+    for n, lesion_id in enumerate(ids):
+        # 20 columns (14.0 mm) except the last: 12 columns of 0.7 mm = 8.4 mm, below 10 mm.
+        length = 12 if n == len(ids) - 1 else 20
+        _draw(widget, lesion_id, Axis.LONG, (n % 6, 3 + 2 * n, 2), (n % 6, 3 + 2 * n, 2 + length))
+    checks = widget.checks_label.text()
+    assert "6 target lesions at baseline; at most 5" in checks
+    assert "3 targets in one organ (liver" in checks
+    assert "long axis 8.4 mm is below the measurable minimum" in checks
+    node = widget.add_lesion(Role.TARGET, "neck", nodal=True)
+    _draw(widget, node, Axis.LONG, (1, 20, 2), (1, 20, 26))
+    assert f"node {node} is measured on its long axis only" in widget.checks_label.text()
+
+
+def test_response_panel_agrees_with_recistry_rescore_on_the_same_rows(
+    widget: AnnotatorWidget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    _draw(widget, t1, Axis.LONG, (3, 5, 4), (3, 5, 24))
+    t2 = widget.add_lesion(Role.TARGET, "lung")
+    _draw(widget, t2, Axis.LONG, (4, 12, 2), (4, 12, 26))
+    nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
+    widget.set_state(LesionState.PRESENT)
+    widget.show_timepoint(FOLLOW_UP)
+    _draw(widget, t1, Axis.LONG, (2, 6, 5), (2, 6, 20))
+    widget.select_lesion(t2)
+    widget.set_state(LesionState.ABSENT)
+    widget.select_lesion(nt1)
+    widget.set_state(LesionState.PRESENT)
+    widget.add_lesion(Role.NEW, "liver")
+    widget.set_state(LesionState.EQUIVOCAL)
+
+    table = tmp_path / "measurements.csv"
+    columns = [*MEASUREMENT_COLUMNS, "slice_thickness_mm"]
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for m in to_measurements(widget.reading):  # type: ignore[arg-type]
+            writer.writerow(
+                {
+                    "patient_id": m.patient_id,
+                    "date": m.date.isoformat(),
+                    "lesion_id": m.lesion_id,
+                    "role": m.role.value,
+                    "site": m.site,
+                    "nodal": str(m.nodal).lower(),
+                    "long_axis_mm": m.long_axis_mm or "",
+                    "short_axis_mm": m.short_axis_mm or "",
+                    "state": m.state.value,
+                    "slice_thickness_mm": m.slice_thickness_mm or "",
+                }
+            )
+    assert recistry_main(["rescore", str(table), "--format", "json"]) == 0
+    (patient,) = json.loads(capsys.readouterr().out)["patients"]
+    assessment = widget.result.assessment  # type: ignore[union-attr]
+    assert assessment is not None
+    (cli_tp,) = patient["timepoints"]
+    (gui_tp,) = assessment.timepoints
+    assert cli_tp["overall_response"] == gui_tp.overall_response.value
+    assert cli_tp["target_sum_mm"] == float(gui_tp.target_sum_mm)  # type: ignore[arg-type]
+    assert patient["best_overall_response"] == assessment.best_overall_response.value
+    text = widget.response_text.toPlainText()
+    assert f"Time-point response: {cli_tp['overall_response']}" in text
+    assert f"Best overall response: {patient['best_overall_response']}" in text
