@@ -42,6 +42,11 @@ unit: test-venv
 
 test: system-deps test-venv lint typecheck unit
 
+# Rebuilds sample_dicom/demo_patient byte for byte (fixed seed, UIDs, dates); see sample_dicom/README.md.
+sample: $(VENV)/.installed
+	rm -rf sample_dicom/demo_patient
+	$(BIN)/recistry synth sample_dicom/demo_patient --patients 1 --timepoints 3 --seed 1 --size 256
+
 bench: venv
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 

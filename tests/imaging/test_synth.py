@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,12 @@ from recistry.errors import InputError
 from recistry.imaging.metrics import lesion_axes
 from recistry.imaging.synth import MEASUREMENT_COLUMNS, write_synthetic_studies
 from recistry.imaging.volume import Volume
+from recistry.recist.engine import assess_patients
+from recistry.recist.model import AssessmentOptions
+from recistry.tables import build_records, read_measurements
 
 SIZE = 96
+SAMPLE_ARGS = ["--patients", "1", "--timepoints", "3", "--seed", "1", "--size", "256"]
 
 
 @pytest.fixture(scope="module")
@@ -208,36 +213,23 @@ def test_lesion_uptake_covers_every_krenning_grade(truth: dict[str, Any]) -> Non
             assert (liver * 0.9 <= suv <= liver * 1.1) == (grade == 2)
 
 
-def _target_sum(rows: list[dict[str, str]], date: str) -> float:
-    total = 0.0
-    for row in rows:
-        if row["date"] == date and row["role"] == "target":
-            total += float(row["short_axis_mm"] if row["nodal"] == "true" else row["long_axis_mm"])
-    return total
-
-
-def test_measurement_tables_follow_the_scripted_responses(
+def test_measurement_tables_score_to_the_scripted_responses(
     synth: Path, truth: dict[str, Any]
 ) -> None:
-    """Target sums reproduce the script's RECIST 1.1 §4.3.1 categories (−30 %, +20 % and 5 mm)."""
+    """The RECIST 1.1 engine (§4.3–4.4: −30 %, +20 % and 5 mm, new lesions) gives every scripted
+    overall response from the tables, and each row points at the truth's slice and SUV."""
     combined = list(csv.DictReader((synth / "measurements.csv").open()))
     assert tuple(combined[0]) == MEASUREMENT_COLUMNS
+    records = build_records(read_measurements(synth / "measurements.csv"), {})
+    assessed = {a.patient_id: a for a in assess_patients(records, AssessmentOptions())}
     for patient in truth["patients"]:
         rows = list(csv.DictReader((synth / patient["patient_id"] / "measurements.csv").open()))
         assert rows == [r for r in combined if r["patient_id"] == patient["patient_id"]]
-        dates = [tp["date"] for tp in patient["timepoints"]]
-        sums = [_target_sum(rows, d) for d in dates]
-        assert sums[0] == pytest.approx(85.0)
-        for tp, total in zip(patient["timepoints"][1:], sums[1:], strict=True):
-            nadir = min(sums[: tp["timepoint"]])
-            new = any(r["role"] == "new" and r["date"] == tp["date"] for r in rows)
-            if new or (total >= 1.2 * nadir and total - nadir >= 5.0):
-                expected = "PD"
-            elif total <= 0.7 * sums[0]:
-                expected = "PR"
-            else:
-                expected = "SD"
-            assert tp["scripted_response"] == expected, (patient["script"], tp["date"])
+        assessment = assessed[patient["patient_id"]]
+        assert assessment.baseline_sum_mm == Decimal("85.0")
+        scored = [str(tp.overall_response) for tp in assessment.timepoints]
+        scripted = [tp["scripted_response"] for tp in patient["timepoints"][1:]]
+        assert scored == scripted, patient["script"]
         for row in rows:
             tp = next(t for t in patient["timepoints"] if t["date"] == row["date"])
             lesion = next(les for les in tp["lesions"] if les["lesion_id"] == row["lesion_id"])
@@ -262,6 +254,17 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path
     write_synthetic_studies(tmp_path / "c", patients=1, timepoints=2, seed=4, size=32)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_sample_demo_patient_is_rebuilt_byte_for_byte_by_make_sample(tmp_path: Path) -> None:
+    """sample_dicom/demo_patient is exactly what the Makefile's ``sample`` command writes."""
+    sample = Path(__file__).resolve().parents[2] / "sample_dicom" / "demo_patient"
+    rebuilt = tmp_path / "demo_patient"
+    assert main(["synth", str(rebuilt), *SAMPLE_ARGS]) == 0
+    assert _digest(rebuilt) == _digest(sample)
+    assert sum(p.stat().st_size for p in sample.rglob("*") if p.is_file()) < 25 * 2**20
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert "recistry synth sample_dicom/demo_patient " + " ".join(SAMPLE_ARGS) in makefile
 
 
 def test_cli_writes_studies_and_refuses_a_non_empty_folder(
