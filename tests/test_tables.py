@@ -143,3 +143,14 @@ def test_clinical_duplicate_and_unknown_patient(tmp_path):
     with pytest.raises(InputError) as err:
         build_records(measurements, read_clinical(path))
     assert err.value.row == 2 and "P9 has no rows in the measurement table" in str(err.value)
+
+
+def test_cells_are_stripped_of_blanks(tmp_path):
+    lines = ["P1 , 2024-01-01,T1 ,target,liver ,false, 23.0 ,,measured "]
+    (m,) = read_measurements(write(tmp_path, lines))
+    assert (m.patient_id, m.lesion_id, m.site, m.long_axis_mm) == (
+        "P1",
+        "T1",
+        "liver",
+        Decimal("23.0"),
+    )

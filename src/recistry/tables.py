@@ -76,7 +76,10 @@ def _read_frame(path: Path) -> pd.DataFrame:
         raise InputError(f"cannot read the table: {exc}", path=str(path)) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in frame.columns:
-        frame[column] = frame[column].str.strip()
+        values = frame[column]
+        # Leading blanks are gone already (skipinitialspace); strip only columns with trailing ones.
+        if values.str.endswith((" ", "\t")).any():
+            frame[column] = values.str.strip()
     return frame
 
 

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_outputs(args.out, assessments, document)
     if args.format == "json":
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(dumps(document))
     elif args.format == "csv":
         sys.stdout.write(_csv_text(_patient_rows(assessments)))
     else:
@@ -135,6 +135,19 @@ def build_document(assessments: Sequence[Any], options: Any, by: Sequence[str]) 
         "patients": [assessment_to_dict(a) for a in assessments],
         "cohort": cohort_summary(assessments, by=tuple(by)),
     }
+
+
+PRETTY_JSON_MAX_PATIENTS = 1000
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """The JSON text: indented for a readable document, compact for a large cohort.
+
+    Python's JSON encoder runs in C only without indentation, so documents of more than
+    ``PRETTY_JSON_MAX_PATIENTS`` patients are written compactly (several times faster).
+    """
+    indent = 2 if len(document["patients"]) <= PRETTY_JSON_MAX_PATIENTS else None
+    return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
 
 
 def _patient_rows(assessments: Sequence[Any]) -> list[dict[str, Any]]:
