@@ -1,0 +1,105 @@
+"""``recistry report``: score a cohort and write the HTML report with figures and tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from recistry.errors import InputError
+
+NAME = "report"
+HELP = "write a cohort report (report.html, figures, CSV tables) from scored patients"
+DESCRIPTION = """\
+Score every patient by RECIST 1.1 and write, into --out DIR:
+
+  report.html             one self-contained page (figures embedded, readable offline, printable)
+  *.png, *.svg            Kaplan-Meier PFS/OS/duration of response, waterfall, spider, swimmer
+  *.csv                   baseline characteristics, best response, subgroups, Kaplan-Meier tables,
+                          adverse events, patients
+  report.json             the cohort summary (same as the "cohort" object of rescore --format json)
+
+PATH is anything 'recistry rescore' accepts (a measurement table, CSV or Parquet).
+
+examples:
+  recistry report measurements.csv --clinical clinical.csv --out report/
+  recistry report measurements.csv --clinical clinical.csv --adverse-events ae.csv \\
+      --by who_grade --by 'ileal=primary_site==ileum' --confirm --out report/
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH", type=Path, help="what rescore accepts")
+    parser.add_argument(
+        "--clinical",
+        type=Path,
+        metavar="CSV",
+        required=True,
+        help="clinical table: patient_id, treatment_start, last_followup, death_date, covariates",
+    )
+    parser.add_argument(
+        "--adverse-events",
+        type=Path,
+        metavar="CSV",
+        help="optional table patient_id, event, category, grade (CTCAE 1-5)",
+    )
+    parser.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="subgroup ORR/DCR per value of a clinical column, or 'name=column==value' "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--confirm",
+        action="store_true",
+        help="headline best response by RECIST Table 3 (CR/PR confirmed); both are reported",
+    )
+    parser.add_argument("--title", default="Cohort response report", help="heading of the report")
+    parser.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from recistry.cli.rescore import load_records
+    from recistry.cohort.report import write_report
+    from recistry.cohort.summary import Subgroup
+    from recistry.cohort.tables import read_adverse_events
+    from recistry.recist.engine import assess_patients
+    from recistry.recist.model import AssessmentOptions
+
+    for spec in args.by:
+        Subgroup.parse(spec)  # a malformed --by fails before any work
+    adverse = read_adverse_events(args.adverse_events) if args.adverse_events is not None else None
+    records = load_records(args.path, args.clinical)
+    assessments = assess_patients(records, AssessmentOptions(confirm=args.confirm))
+    known = {r.patient_id for r in records}
+    if adverse is not None:
+        unknown = next((ev for ev in adverse if ev.patient_id not in known), None)
+        if unknown is not None:
+            raise InputError(
+                f"patient {unknown.patient_id} is not in the measurement table",
+                path=str(args.adverse_events),
+                row=unknown.row,
+                column="patient_id",
+            )
+    output = write_report(
+        assessments,
+        args.out,
+        by=args.by,
+        adverse_events=adverse,
+        title=args.title,
+        source=f"{args.path} (clinical: {args.clinical})",
+    )
+    summary = output.summary
+    orr = summary["orr"]
+    basis = summary["response_basis"]
+    if isinstance(orr, dict) and orr["rate"] is not None:
+        lo, hi = orr["ci95"]
+        print(
+            f"{summary['patients']} patients; ORR ({basis}) {orr['responders']}/{orr['n']} = "
+            f"{100 * orr['rate']:.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f})"
+        )
+    print(f"report: {output.html}")
+    print(f"{len(output.files)} files written to {args.out}/", file=sys.stderr)
+    return 0
