@@ -24,6 +24,7 @@ store gives these ``extra`` keys their own validated columns (all optional):
 ``liver_suv_mean``          liver reference SUVbw mean (g/ml) of that scan
 ``spleen_suv_mean``         spleen reference SUVbw mean (g/ml) of that scan
 ``krenning``                Krenning uptake grade 0–4
+``slice_thickness_mm``      also a field of the measurement; the extra copy is not kept twice
 ==========================  ===============================================================
 
 Other ``extra`` keys are kept verbatim as JSON and returned unchanged.
@@ -73,6 +74,7 @@ _TYPED_KEYS = frozenset(
         "reader",
         "tracking_uid",
         "krenning",
+        "slice_thickness_mm",
         *UID_KEYS,
         *DECIMAL_KEYS,
         *TEXT_KEYS,
@@ -524,6 +526,8 @@ def _measurement(row: sqlite3.Row, endpoints: Mapping[str, Endpoints]) -> Measur
             extra[key] = row[key]
     if row["krenning"] is not None:
         extra["krenning"] = str(row["krenning"])
+    if row["slice_thickness_mm"] is not None:
+        extra["slice_thickness_mm"] = row["slice_thickness_mm"]
     for axis, points in endpoints.items():
         start_key, end_key = ENDPOINT_KEYS[axis]
         extra[start_key] = format_point_mm(points[:3])

@@ -1,0 +1,150 @@
+"""Importing a folder tree of TID 1500 SR files (an archive of stored studies) into a store.
+
+Files are grouped by study (Study Instance UID) and each study is read as one task, in parallel
+(:func:`recistry.batch.run_tasks`). A bad SR file (not TID 1500, no image reference, an unknown
+unit …) is reported by path and skipped in batch mode, or refuses the whole import in strict
+mode. Everything read is then written in one transaction: the store gets all of it or, if the
+process dies or the write fails, none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from recistry.batch import run_tasks
+from recistry.errors import DicomError, RecistryError
+from recistry.recist.model import Measurement
+from recistry.sr.reader import SR_STORAGE_CLASSES, read_sr
+from recistry.store.database import Store
+from recistry.store.readings import ImportSummary, save_measurements
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailure:
+    """An SR file that was not imported, and why (the message names the DICOM attribute)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StudyResult:
+    """What reading one study's SR files gave."""
+
+    study_uid: str
+    measurements: tuple[Measurement, ...]
+    failures: tuple[FileFailure, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveImport:
+    """The outcome of importing a folder of SR files."""
+
+    summary: ImportSummary | None
+    files: int
+    studies: int
+    failures: tuple[FileFailure, ...]
+
+
+def group_sr_files_by_study(root: Path) -> dict[str, list[str]]:
+    """SR files under ``root`` grouped by Study Instance UID (files sorted; other files ignored).
+
+    A file that is SR but has no Study Instance UID gets its own group keyed by its path, so it
+    is still read (and reported).
+    """
+    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    studies: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        try:
+            ds = pydicom.dcmread(
+                path, stop_before_pixels=True, specific_tags=["SOPClassUID", "StudyInstanceUID"]
+            )
+        except (InvalidDicomError, OSError, ValueError, EOFError):
+            continue
+        if str(ds.get("SOPClassUID", "")) not in SR_STORAGE_CLASSES:
+            continue
+        studies[str(ds.get("StudyInstanceUID", "") or path)].append(str(path))
+    return dict(sorted(studies.items()))
+
+
+def read_study(task: tuple[str, tuple[str, ...]]) -> StudyResult:
+    """Read the SR files of one study (a task for :func:`run_tasks`); failures are values."""
+    study_uid, paths = task
+    measurements: list[Measurement] = []
+    failures: list[FileFailure] = []
+    for path in paths:
+        try:
+            measurements.extend(read_sr(path))
+        except RecistryError as exc:
+            failures.append(FileFailure(path, str(exc)))
+        except Exception as exc:  # a malformed file must not stop the other studies
+            logger.debug("unexpected error reading %s", path, exc_info=True)
+            failures.append(
+                FileFailure(path, f"{path}: cannot be read as SR ({type(exc).__name__}: {exc})")
+            )
+    return StudyResult(study_uid, tuple(measurements), tuple(failures))
+
+
+def import_sr_archive(
+    store: Store,
+    root: Path,
+    *,
+    strict: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
+    progress: bool = False,
+    accept: bool = False,
+) -> ArchiveImport:
+    """Import every TID 1500 SR file under ``root`` into ``store``.
+
+    Parameters
+    ----------
+    store
+        The store to write.
+    root
+        A folder tree (or one file).
+    strict
+        Refuse the whole import if any SR file is bad; otherwise skip bad files and report them.
+    workers, dask_address, progress
+        How to run the per-study reading (see :func:`recistry.batch.run_tasks`).
+    accept
+        Mark the imported reads as the accepted ones.
+
+    Raises
+    ------
+    DicomError
+        No SR file under ``root``; or, in strict mode, the first bad file (the store is
+        unchanged).
+    """
+    studies = group_sr_files_by_study(root)
+    if not studies:
+        raise DicomError("no DICOM SR files found", path=str(root))
+    tasks = [(uid, tuple(paths)) for uid, paths in studies.items()]
+    results = run_tasks(
+        read_study,
+        tasks,
+        workers=workers,
+        dask_address=dask_address,
+        label="reading SR studies",
+        progress=progress,
+    )
+    failures = tuple(f for r in results for f in r.failures)
+    if strict and failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise DicomError(f"{failures[0].reason}{more}; nothing was imported (strict mode)")
+    for failure in failures:
+        logger.warning("skipped %s", failure.reason)
+    measurements = [m for r in results for m in r.measurements]
+    summary = None
+    if measurements:
+        summary = save_measurements(store, measurements, source=str(root), kind="sr", accept=accept)
+    files = sum(len(paths) for _, paths in tasks)
+    return ArchiveImport(summary, files, len(tasks), failures)

@@ -1,0 +1,379 @@
+"""Writing one reader's reading of one scan as a DICOM TID 1500 Measurement Report.
+
+The report is a Comprehensive 3D SR (highdicom) whose evidence is the CT images measured on:
+
+- one TID 1501 measurement group per lesion, with the lesion's tracking identifier and tracking
+  UID (kept across time points), the time point (TID 1502), finding type *Lesion*, the finding
+  site, the method *RECIST 1.1* (DCM 126081) and the image measured on as source image;
+- in it, long axis (SCT 103339001) and short axis (SCT 103340004) in mm, each with its two-point
+  POLYLINE in patient coordinates (SCOORD3D, LPS mm, the image's frame of reference) when the
+  endpoints are known; slice thickness (DCM 112225); lesion SUVbw maximum and peak;
+- qualitative evaluations: baseline category (DCM 112074/112075/112076), the RECIST lesion state
+  and the Krenning score (private scheme ``99RECISTRY``), the site as the reader wrote it;
+- liver and spleen reference groups (SUVbw mean) when recorded;
+- a response group with the time point's RECIST call: target (DCM 112041–112044), non-target
+  (DCM 112045–112047) and overall response, method DCM 126081;
+- the reader as person observer (TID 1002).
+
+Numbers are written with the exact decimal text the store holds, so an import reads back the
+same values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import highdicom as hd
+import numpy as np
+from highdicom.coding_schemes import CodingSchemeIdentificationItem
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
+from pydicom.uid import generate_uid
+from pydicom.valuerep import DS, DT
+
+from recistry import __version__
+from recistry.errors import InputError
+from recistry.recist.model import Measurement, TimepointAssessment
+from recistry.sr import codes as rc
+from recistry.store.readings import ENDPOINT_KEYS, parse_point_mm
+
+logger = logging.getLogger(__name__)
+
+MANUFACTURER = "recistry"
+SERIES_NUMBER = 9001
+SERIES_DESCRIPTION = "recistry RECIST 1.1 measurements"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReading:
+    """One reader's measurements of one patient at one scan date, ready to be reported.
+
+    Attributes
+    ----------
+    measurements
+        The readings (all of one patient, reader and scan date).
+    reader
+        The reader's name (written as the person observer).
+    time_point_order
+        1 for the baseline scan, 2 for the first follow-up, and so on.
+    assessment
+        The engine's call for this time point (``None`` at baseline or when not scored).
+    """
+
+    measurements: tuple[Measurement, ...]
+    reader: str
+    time_point_order: int
+    assessment: TimepointAssessment | None = None
+
+    @property
+    def patient_id(self) -> str:
+        return self.measurements[0].patient_id
+
+    @property
+    def date(self) -> dt.date:
+        return self.measurements[0].date
+
+
+def _num(name: Code, value: Decimal | str, unit: Code, **kwargs: object) -> hd.sr.Measurement:
+    text = str(value)
+    if len(text) > 16:
+        raise InputError(f"{name.meaning} value {text} does not fit DICOM DS (16 characters)")
+    item = hd.sr.Measurement(name=name, value=float(text), unit=unit, **kwargs)  # type: ignore[arg-type]
+    # highdicom formats the float; keep the store's exact decimal text instead (e.g. "23.40").
+    item[0].MeasuredValueSequence[0].NumericValue = DS(text)
+    return item
+
+
+def _person_name(reader: str) -> str:
+    # A single-component PN needs a trailing caret to be unambiguous (highdicom insists).
+    return reader if "^" in reader else f"{reader}^"
+
+
+def _uid(*parts: str) -> str:
+    return str(generate_uid(entropy_srcs=["recistry-sr", *parts]))
+
+
+def _lesion_group(
+    m: Measurement,
+    reading: ScanReading,
+    time_point: hd.sr.TimePointContext,
+    images: Mapping[str, Dataset],
+) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    extra = m.extra
+    frame = extra.get("frame_of_reference_uid")
+    measurements: list[hd.sr.Measurement] = []
+    for axis, value, code in (
+        ("long", m.long_axis_mm, rc.LONG_AXIS),
+        ("short", m.short_axis_mm, rc.SHORT_AXIS),
+    ):
+        if value is None:
+            continue
+        start_key, end_key = ENDPOINT_KEYS[axis]
+        coordinates = None
+        if extra.get(start_key) and extra.get(end_key) and frame:
+            points = np.array(
+                [parse_point_mm(extra[start_key]), parse_point_mm(extra[end_key])], dtype=float
+            )
+            coordinates = [
+                hd.sr.CoordinatesForMeasurement3D(
+                    graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
+                    graphic_data=points,
+                    frame_of_reference_uid=frame,
+                )
+            ]
+        measurements.append(
+            _num(code, value, rc.MM, method=rc.RECIST_1_1, referenced_coordinates=coordinates)
+        )
+    if m.slice_thickness_mm is not None:
+        measurements.append(_num(rc.SLICE_THICKNESS, m.slice_thickness_mm, rc.MM))
+    for key, derivation in (("suv_max", rc.MAXIMUM), ("suv_peak", rc.PEAK)):
+        if extra.get(key):
+            measurements.append(_num(rc.SUVBW, extra[key], rc.SUVBW_UNIT, derivation=derivation))
+    evaluations = [
+        hd.sr.QualitativeEvaluation(rc.BASELINE_CATEGORY, rc.BASELINE_CATEGORY_BY_ROLE[m.role]),
+        hd.sr.QualitativeEvaluation(rc.LESION_STATE, rc.LESION_STATE_VALUES[m.state]),
+        hd.sr.QualitativeEvaluation(rc.RECORDED_SITE, rc.site_text_code(m.site)),
+    ]
+    if extra.get("krenning"):
+        evaluations.append(
+            hd.sr.QualitativeEvaluation(rc.KRENNING, rc.KRENNING_VALUES[int(extra["krenning"])])
+        )
+    # Nodal status travels as the Lymph node finding site (and only then), so it reads back.
+    site_code = (
+        rc.SITE_CODES["lymph node"]
+        if m.nodal
+        else {k: v for k, v in rc.SITE_CODES.items() if k != "lymph node"}.get(
+            m.site.strip().lower()
+        )
+    )
+    sop = extra.get("sop_instance_uid")
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=extra.get("tracking_uid") or _uid(m.patient_id, m.lesion_id),
+            identifier=m.lesion_id,
+        ),
+        time_point_context=time_point,
+        finding_type=rc.LESION,
+        finding_sites=[hd.sr.FindingSite(site_code)] if site_code else None,
+        method=rc.RECIST_1_1,
+        measurements=measurements,
+        qualitative_evaluations=evaluations,
+        source_images=(
+            [hd.sr.SourceImageForMeasurementGroup.from_source_image(images[sop])] if sop else None
+        ),
+    )
+
+
+def _reference_groups(
+    reading: ScanReading, time_point: hd.sr.TimePointContext
+) -> list[hd.sr.MeasurementsAndQualitativeEvaluations]:
+    groups = []
+    for key, organ, label in (
+        ("liver_suv_mean", rc.LIVER, "REF-LIVER"),
+        ("spleen_suv_mean", rc.SPLEEN, "REF-SPLEEN"),
+    ):
+        values = {m.extra[key] for m in reading.measurements if m.extra.get(key)}
+        if not values:
+            continue
+        if len(values) > 1:
+            raise InputError(
+                f"patient {reading.patient_id} on {reading.date}: reader {reading.reader} "
+                f"recorded several {key} values ({', '.join(sorted(values))}); one scan has "
+                "one reference",
+                column=key,
+            )
+        groups.append(
+            hd.sr.MeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(
+                    uid=_uid(reading.patient_id, label), identifier=label
+                ),
+                time_point_context=time_point,
+                finding_category=rc.ANATOMICAL_STRUCTURE,
+                finding_type=organ,
+                measurements=[
+                    _num(rc.SUVBW, values.pop(), rc.SUVBW_UNIT, derivation=rc.MEAN),
+                ],
+            )
+        )
+    return groups
+
+
+def _response_group(
+    reading: ScanReading, time_point: hd.sr.TimePointContext
+) -> hd.sr.MeasurementsAndQualitativeEvaluations | None:
+    tp = reading.assessment
+    if tp is None:
+        return None
+    evaluations = []
+    if tp.target_response is not None:
+        evaluations.append(
+            hd.sr.QualitativeEvaluation(
+                rc.CURRENT_RESPONSE, rc.TARGET_RESPONSE.get(tp.target_response, rc.NOT_EVALUABLE)
+            )
+        )
+    if tp.non_target_response is not None:
+        evaluations.append(
+            hd.sr.QualitativeEvaluation(
+                rc.CURRENT_RESPONSE,
+                rc.NON_TARGET_RESPONSE.get(tp.non_target_response, rc.NOT_EVALUABLE),
+            )
+        )
+    evaluations.append(
+        hd.sr.QualitativeEvaluation(
+            rc.OVERALL_RESPONSE, rc.OVERALL_RESPONSE_VALUES[tp.overall_response]
+        )
+    )
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=_uid(reading.patient_id, reading.reader, reading.date.isoformat(), "response"),
+            identifier="RECIST 1.1 time point response",
+        ),
+        time_point_context=time_point,
+        method=rc.RECIST_1_1,
+        qualitative_evaluations=evaluations,
+    )
+
+
+def _content_datetime(reading: ScanReading) -> dt.datetime:
+    """When the reading was made: the latest ``measured_at``, else the scan date at midnight.
+
+    Taken from the data (never the clock) so that exporting the same store twice gives the same
+    files.
+    """
+    stamps = []
+    for m in reading.measurements:
+        text = m.extra.get("measured_at")
+        if text:
+            try:
+                stamps.append(dt.datetime.fromisoformat(text).replace(tzinfo=None))
+            except ValueError:
+                logger.warning("measured_at %r of lesion %s is not ISO 8601", text, m.lesion_id)
+    return max(stamps) if stamps else dt.datetime.combine(reading.date, dt.time())
+
+
+def build_report(
+    reading: ScanReading, images: Mapping[str, Dataset], *, digest_extra: Sequence[str] = ()
+) -> hd.sr.Comprehensive3DSR:
+    """Build the TID 1500 report of one scan reading.
+
+    Parameters
+    ----------
+    reading
+        The reader's measurements of one scan.
+    images
+        The headers (pixel data not needed) of the images measured on, by SOP Instance UID. They
+        become the report's evidence; the patient and study modules are copied from them.
+    digest_extra
+        Extra text mixed into the report's UIDs (e.g. a pseudonymisation marker), so different
+        renderings of one reading get different SOP Instance UIDs.
+
+    Raises
+    ------
+    InputError
+        The reading references no image, or an image that is not in ``images``.
+    """
+    where = f"patient {reading.patient_id} on {reading.date}, reader {reading.reader}"
+    sops = sorted(
+        {
+            m.extra["sop_instance_uid"]
+            for m in reading.measurements
+            if m.extra.get("sop_instance_uid")
+        }
+    )
+    if not sops:
+        raise InputError(
+            f"{where}: no measurement names the image it was made on (sop_instance_uid); "
+            "a DICOM SR needs its evidence"
+        )
+    missing = [uid for uid in sops if uid not in images]
+    if missing:
+        raise InputError(
+            f"{where}: image {missing[0]} is not in the store's DICOM index; run "
+            "'recistry index ROOT --store STORE' on the folder that holds it",
+            column="sop_instance_uid",
+        )
+    baseline = reading.time_point_order == 1
+    time_point = hd.sr.TimePointContext(
+        time_point=reading.date.isoformat(),
+        time_point_type=rc.BASELINE if baseline else rc.POSTTREATMENT,
+        time_point_order=reading.time_point_order,
+    )
+    groups = [
+        _lesion_group(m, reading, time_point, images)
+        for m in sorted(reading.measurements, key=lambda m: m.lesion_id)
+    ]
+    groups.extend(_reference_groups(reading, time_point))
+    response = _response_group(reading, time_point)
+    if response is not None:
+        groups.append(response)
+    has_suv = any(m.extra.get("suv_max") or m.extra.get("suv_peak") for m in reading.measurements)
+    procedures = [codes.LN.CTUnspecifiedBodyRegion]
+    if has_suv:
+        procedures.append(codes.LN.PETWholeBody)
+    observer = hd.sr.ObservationContext(
+        observer_person_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Person,
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
+                name=_person_name(reading.reader)
+            ),
+        )
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=observer,
+        procedure_reported=procedures,
+        imaging_measurements=groups,
+        title=rc.IMAGING_MEASUREMENT_REPORT,
+    )
+    digest = hashlib.sha256(
+        repr(
+            (
+                [
+                    (
+                        m.lesion_id,
+                        m.role,
+                        m.state,
+                        m.long_axis_mm,
+                        m.short_axis_mm,
+                        sorted(m.extra.items()),
+                    )
+                    for m in reading.measurements
+                ],
+                reading.assessment.overall_response if reading.assessment else None,
+                tuple(digest_extra),
+            )
+        ).encode()
+    ).hexdigest()
+    key = (reading.patient_id, reading.reader, reading.date.isoformat())
+    content_dt = _content_datetime(reading)
+    evidence = [images[uid] for uid in sops]
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=evidence,
+        content=report,
+        series_instance_uid=_uid(*key, "series"),
+        series_number=SERIES_NUMBER,
+        sop_instance_uid=_uid(*key, digest),
+        instance_number=reading.time_point_order,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        series_description=SERIES_DESCRIPTION,
+        content_date=content_dt.date(),
+        content_time=content_dt.time(),
+        coding_schemes=[
+            CodingSchemeIdentificationItem(
+                designator=rc.SCHEME, name=rc.SCHEME_NAME, version=rc.SCHEME_VERSION
+            )
+        ],
+    )
+    # Deterministic output: creation stamps follow the content, not the wall clock.
+    sr.InstanceCreationDate = sr.ContentDate
+    sr.InstanceCreationTime = sr.ContentTime
+    for item in sr.get("ContributingEquipmentSequence", []):
+        item.ContributionDateTime = DT(content_dt)
+    sr.SoftwareVersions = f"recistry {__version__}"
+    return sr

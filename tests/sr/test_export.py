@@ -1,0 +1,136 @@
+"""TID 1500 export: validators (dciodvfy, dsrdump), content, determinism and pseudonymisation.
+
+Reference: DICOM PS3.16 TID 1500/1501/1502/4108; PS3.3 A.35.13 (Comprehensive 3D SR IOD).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from recistry.sr import export_store
+from recistry.store import Store
+from tests.sr.conftest import Archive
+
+# Warnings dciodvfy (dicom3tools 1.00~20220618) prints for a correct report with a private
+# coding scheme (PS3.3 C.12.1.1.2.1 allows local '99' designators).
+DCIODVFY_ALLOWED = (re.compile(r"^Warning - Unrecognized defined term <99RECISTRY>"),)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("dciodvfy") is None or shutil.which("dsrdump") is None,
+    reason="dicom3tools/dcmtk not installed: run scripts/install-system-deps.sh",
+)
+
+
+@pytest.fixture(scope="module")
+def exported(archive: Archive, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("sr")
+    with Store(archive.store) as store:
+        reports = export_store(store, out)
+    return [r.path for r in reports]
+
+
+def test_one_report_per_reader_and_scan(exported: list[Path]) -> None:
+    # 2 patients x 3 scans, one reader.
+    assert len(exported) == 6
+    assert all(p.suffix == ".dcm" and p.stat().st_size > 0 for p in exported)
+
+
+def test_every_report_passes_dciodvfy_without_errors(exported: list[Path]) -> None:
+    """dciodvfy: exit 0, IOD Comprehensive3DSR, only allow-listed warnings (PS3.3 A.35.13)."""
+    for path in exported:
+        run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        assert run.returncode == 0, run.stderr
+        assert "Comprehensive3DSR" in lines
+        assert not [line for line in lines if line.startswith("Error")], run.stderr
+        unexpected = [
+            line
+            for line in lines
+            if line.startswith("Warning") and not any(p.match(line) for p in DCIODVFY_ALLOWED)
+        ]
+        assert unexpected == [], f"{path}: {unexpected}"
+
+
+def test_every_report_parses_cleanly_in_dsrdump(exported: list[Path]) -> None:
+    """dcmtk dsrdump checks SR content-tree relationships (PS3.3 C.17.3) beyond dciodvfy."""
+    run = subprocess.run(
+        ["dsrdump", "+Pc", *map(str, exported)], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    bad = [ln for ln in (run.stdout + run.stderr).splitlines() if ln.startswith(("E:", "W:", "F:"))]
+    assert bad == []
+    assert run.stdout.count('"Imaging Measurement Report"') == len(exported)
+
+
+def test_content_follows_tid1500_and_recist_codes(exported: list[Path]) -> None:
+    dump = subprocess.run(
+        ["dsrdump", "+Pc", str(exported[1])], capture_output=True, text=True, check=True
+    ).stdout
+    for expected in (
+        "(103339001,SCT,",  # long axis
+        "(103340004,SCT,",  # short axis
+        "(126081,DCM,",  # RECIST 1.1 method
+        "(112074,DCM,",  # target lesion at baseline
+        "(112039,DCM,",  # tracking identifier
+        "(112040,DCM,",  # tracking UID
+        "(126074,DCM,",  # posttreatment time point (TID 1502)
+        "(121008,DCM,",  # person observer name
+        '="dr_a^"',  # the reader
+        "SCOORD3D",  # axis endpoints in patient mm
+        "(KRENNING,99RECISTRY,",
+        "(112048,DCM,",  # current response (follow-up scan)
+        "(56851009,SCT,",  # SUVbw maximum
+    ):
+        assert expected in dump, expected
+    ds = pydicom.dcmread(exported[1])
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"
+    assert ds.CodingSchemeIdentificationSequence[0].CodingSchemeDesignator == "99RECISTRY"
+    assert ds.CurrentRequestedProcedureEvidenceSequence  # the CT images measured on
+
+
+def test_tracking_uid_is_the_same_in_every_scan(exported: list[Path]) -> None:
+    uids: dict[tuple[str, str], set[str]] = {}
+    for path in exported:
+        ds = pydicom.dcmread(path)
+        dump = subprocess.run(
+            ["dsrdump", "+Pc", str(path)], capture_output=True, text=True, check=True
+        ).stdout
+        pairs = re.findall(
+            r'"Tracking Identifier"\)="([^"]+)">\s*\n.*?"Tracking Unique Identifier"\)="([^"]+)"',
+            dump,
+        )
+        for lesion, uid in pairs:
+            uids.setdefault((ds.PatientID, lesion), set()).add(uid)
+    lesions = {k: v for k, v in uids.items() if not k[1].startswith(("REF-", "RECIST"))}
+    assert lesions and all(len(v) == 1 for v in lesions.values())
+
+
+def test_export_is_deterministic(archive: Archive, exported: list[Path], tmp_path: Path) -> None:
+    with Store(archive.store) as store:
+        again = export_store(store, tmp_path)
+    first = {p.relative_to(p.parents[2]): p.read_bytes() for p in exported}
+    second = {r.path.relative_to(tmp_path): r.path.read_bytes() for r in again}
+    assert first == second
+
+
+def test_pseudonymised_export_hides_name_and_id_and_never_the_key(
+    archive: Archive, tmp_path: Path
+) -> None:
+    key = b"a-long-secret-key-for-the-trial-0001"
+    with Store(archive.store) as store:
+        reports = export_store(store, tmp_path, key=key)
+    original = pydicom.dcmread(next(archive.root.rglob("CT*.dcm")), stop_before_pixels=True)
+    name = str(original.PatientName).encode()
+    for report in reports:
+        data = report.path.read_bytes()
+        assert key not in data and name not in data
+        assert original.PatientID.encode() not in data
+        ds = pydicom.dcmread(report.path)
+        assert ds.PatientID.startswith("PSN-") and str(ds.PatientName) == f"{ds.PatientID}^"
+        assert original.PatientID not in str(report.path)

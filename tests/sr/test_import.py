@@ -1,0 +1,244 @@
+"""TID 1500 import: round trip, SR written by other tools, bad files, batch and Dask runs.
+
+Reference: DICOM PS3.16 TID 1500 (Measurement Report), TID 300 (Measurement), CID 7470/7469
+(long/short axis, SCT 103339001/103340004; retired SRT G-A185/G-A186 still written by dcmjs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+from pydicom.sr.codedict import codes
+
+from recistry.errors import DicomError
+from recistry.recist.engine import assess_patients
+from recistry.recist.model import AssessmentOptions, LesionState, Role
+from recistry.results import assessment_to_dict
+from recistry.sr import export_store, read_sr, read_sr_tree
+from recistry.sr.archive import import_sr_archive
+from recistry.sr.codes import LEGACY_LONG_AXIS, LEGACY_SHORT_AXIS
+from recistry.store import Store, in_force_measurements, load_records
+from recistry.tables import build_records
+from tests.sr.conftest import Archive
+
+
+@pytest.fixture(scope="module")
+def sr_folder(archive: Archive, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("stored")
+    with Store(archive.store) as store:
+        export_store(store, out)
+    return out
+
+
+def _counts(store: Store) -> tuple[int, ...]:
+    return tuple(
+        store.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("imports", "patients", "lesions", "measurements", "axis_endpoints")
+    )
+
+
+def _scores(records: list) -> list[dict]:
+    return [
+        assessment_to_dict(a) for a in assess_patients(records, AssessmentOptions(confirm=True))
+    ]
+
+
+def test_export_import_rescore_gives_identical_results(
+    archive: Archive, sr_folder: Path, tmp_path: Path
+) -> None:
+    """Round trip of TID 1500: table -> store -> SR -> new store -> RECIST scores unchanged."""
+    with Store(tmp_path / "copy.db") as store:
+        result = import_sr_archive(store, sr_folder)
+    assert result.failures == () and result.files == 6
+    expected = _scores(build_records(archive.measurements))
+    assert _scores(load_records(tmp_path / "copy.db")) == expected
+    assert _scores(build_records(read_sr_tree(sr_folder))) == expected
+
+
+def test_round_trip_keeps_every_stored_value(
+    archive: Archive, sr_folder: Path, tmp_path: Path
+) -> None:
+    with Store(tmp_path / "copy.db") as store:
+        import_sr_archive(store, sr_folder)
+        back = {(m.patient_id, m.date, m.lesion_id): m for m in in_force_measurements(store)}
+    with Store(archive.store) as store:
+        original = {(m.patient_id, m.date, m.lesion_id): m for m in in_force_measurements(store)}
+    assert back.keys() == original.keys()
+    for key, m in original.items():
+        b = back[key]
+        assert (b.role, b.site, b.nodal, b.state) == (m.role, m.site, m.nodal, m.state)
+        # Exact decimal text, not only the value (e.g. "38.40" stays "38.40").
+        assert str(b.long_axis_mm) == str(m.long_axis_mm)
+        assert str(b.short_axis_mm) == str(m.short_axis_mm)
+        assert b.slice_thickness_mm == m.slice_thickness_mm
+        for k in (
+            "reader",
+            "tracking_uid",
+            "study_uid",
+            "series_uid",
+            "sop_instance_uid",
+            "frame_of_reference_uid",
+            "long_axis_start_mm",
+            "long_axis_end_mm",
+            "short_axis_start_mm",
+            "short_axis_end_mm",
+            "krenning",
+            "suv_max",
+        ):
+            assert b.extra.get(k) == m.extra.get(k), (key, k)
+    assert any("long_axis_start_mm" in m.extra for m in back.values())
+
+
+def _legacy_report(ct_path: Path, out: Path) -> Path:
+    """A report as dcmjs/OHIF write it: SRT G-A185/G-A186, 2D SCOORD on the image, no
+    baseline category or recistry private codes, a device observer."""
+    ct = pydicom.dcmread(ct_path, stop_before_pixels=True)
+    region = hd.sr.SourceImageForRegion.from_source_image(ct)
+
+    def axis(code, value, points):
+        return hd.sr.Measurement(
+            name=code,
+            value=value,
+            unit=codes.UCUM.Millimeter,
+            referenced_coordinates=[
+                hd.sr.CoordinatesForMeasurement(
+                    graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
+                    graphic_data=np.array(points, dtype=float),
+                    source_image=region,
+                )
+            ],
+        )
+
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(identifier="Lesion 1"),
+        finding_type=codes.SCT.Lesion,
+        finding_sites=[hd.sr.FindingSite(codes.SCT.Liver)],
+        measurements=[
+            axis(LEGACY_LONG_AXIS, 31.5, [[10.0, 10.0], [20.0, 15.0]]),
+            axis(LEGACY_SHORT_AXIS, 12.25, [[14.0, 9.0], [16.0, 16.0]]),
+        ],
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(
+            observer_device_context=hd.sr.ObserverContext(
+                observer_type=codes.DCM.Device,
+                observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+                    uid=hd.UID(), name="OHIF"
+                ),
+            )
+        ),
+        procedure_reported=codes.LN.CTUnspecifiedBodyRegion,
+        imaging_measurements=[group],
+    )
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=[ct],
+        content=report,
+        series_instance_uid=hd.UID(),
+        series_number=7,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="other tool",
+    )
+    sr.save_as(out, enforce_file_format=True)
+    return out
+
+
+def test_reports_with_retired_srt_axis_codes_are_read(archive: Archive, tmp_path: Path) -> None:
+    """dcmjs writes SRT G-A185/G-A186 (retired): read as SCT 103339001/103340004."""
+    ct_path = next(archive.root.rglob("CT*.dcm"))
+    ct = pydicom.dcmread(ct_path, stop_before_pixels=True)
+    (m,) = read_sr(_legacy_report(ct_path, tmp_path / "ohif.dcm"))
+    assert m.long_axis_mm == Decimal("31.5") and m.short_axis_mm == Decimal("12.25")
+    assert (m.role, m.state, m.site, m.nodal) == (Role.TARGET, LesionState.MEASURED, "liver", False)
+    assert m.lesion_id == "Lesion 1" and m.patient_id == ct.PatientID
+    assert m.extra["sop_instance_uid"] == ct.SOPInstanceUID
+    assert m.extra["series_uid"] == ct.SeriesInstanceUID
+    assert m.date.strftime("%Y%m%d") == ct.StudyDate  # no TID 1502 time point: the study date
+    assert m.extra["reader"] == "OHIF"
+
+
+def _tamper(src: Path, dst: Path, how: str) -> Path:
+    ds = pydicom.dcmread(src)
+    groups = ds.ContentSequence[-1].ContentSequence  # Imaging Measurements container
+    lesion = next(
+        g
+        for g in groups
+        if any(
+            i.ConceptNameCodeSequence[0].CodeValue == "103339001"
+            for i in g.ContentSequence
+            if i.ValueType == "NUM"
+        )
+    )
+    if how == "not_tid1500":
+        ds.ContentTemplateSequence[0].TemplateIdentifier = "2000"
+        ds.ConceptNameCodeSequence[0].CodeValue = "18748-4"
+        ds.ConceptNameCodeSequence[0].CodingSchemeDesignator = "LN"
+    elif how == "no_reference":
+        lesion.ContentSequence = [i for i in lesion.ContentSequence if i.ValueType != "IMAGE"]
+    elif how == "unknown_unit":
+        num = next(
+            i
+            for i in lesion.ContentSequence
+            if i.ValueType == "NUM" and i.ConceptNameCodeSequence[0].CodeValue == "103339001"
+        )
+        unit = num.MeasuredValueSequence[0].MeasurementUnitsCodeSequence[0]
+        unit.CodeValue, unit.CodeMeaning = "[in_i]", "inch"
+    ds.save_as(dst, enforce_file_format=True)
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("not_tid1500", "tag ContentTemplateSequence (0040,A504): not a TID 1500"),
+        ("no_reference", "tag ReferencedSOPSequence (0008,1199): measurement group of lesion"),
+        ("unknown_unit", "tag MeasurementUnitsCodeSequence (0040,08EA): long axis has unit [in_i]"),
+    ],
+)
+def test_bad_sr_is_named_skipped_in_batch_and_refused_in_strict(
+    archive: Archive, sr_folder: Path, tmp_path: Path, how: str, message: str
+) -> None:
+    folder = tmp_path / "mixed"
+    shutil.copytree(sr_folder, folder)
+    victim = sorted(folder.rglob("*.dcm"))[0]
+    _tamper(victim, victim, how)
+    with pytest.raises(DicomError, match=r"not a TID 1500|references no image|has unit"):
+        read_sr(victim)
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        before = _counts(store)
+        with pytest.raises(DicomError) as refused:
+            import_sr_archive(store, folder, strict=True)
+        assert _counts(store) == before
+        assert str(victim) in str(refused.value) and message in str(refused.value)
+        result = import_sr_archive(store, folder)
+        assert [f.path for f in result.failures] == [str(victim)]
+        assert message in result.failures[0].reason
+        assert result.summary is not None and result.summary.readings > 0
+        imported = {m.source.path for m in in_force_measurements(store)}
+    assert str(victim) not in imported and len(imported) == 5
+
+
+def test_parallel_and_dask_runs_give_identical_stores(sr_folder: Path, tmp_path: Path) -> None:
+    """Workers and a Dask cluster read the same studies into the same measurements."""
+    from distributed import LocalCluster
+
+    def imported(**how: object) -> list:
+        db = tmp_path / f"{len(list(tmp_path.iterdir()))}.db"
+        with Store(db) as store:
+            import_sr_archive(store, sr_folder, **how)  # type: ignore[arg-type]
+            return [dataclasses.astuple(m) for m in in_force_measurements(store)]
+
+    serial = imported()
+    assert imported(workers=2) == serial
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        assert imported(dask_address=cluster.scheduler_address) == serial
