@@ -22,9 +22,9 @@ from pydicom import config as pydicom_config
 
 from recistry.cli import main
 from recistry.errors import InputError
+from recistry.imaging.ct import load_ct
 from recistry.imaging.metrics import lesion_axes
 from recistry.imaging.synth import MEASUREMENT_COLUMNS, write_synthetic_studies
-from recistry.imaging.volume import Volume
 from recistry.recist.engine import assess_patients
 from recistry.recist.model import AssessmentOptions
 from recistry.tables import build_records, read_measurements
@@ -95,36 +95,11 @@ def test_ct_and_pet_of_a_study_share_study_and_frame_of_reference(synth: Path) -
         assert ct.SeriesInstanceUID != pt.SeriesInstanceUID
 
 
-def _hu_slice(ds: pydicom.Dataset) -> np.ndarray:
-    return ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-
-
 def _pixel_centres_mm(ds: pydicom.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """x (per column) and y (per row) in LPS mm of an axial slice; PixelSpacing is (row, col)."""
     row_mm, col_mm = (float(v) for v in ds.PixelSpacing)
     x0, y0 = float(ds.ImagePositionPatient[0]), float(ds.ImagePositionPatient[1])
     return x0 + col_mm * np.arange(ds.Columns), y0 + row_mm * np.arange(ds.Rows)
-
-
-def _ct_volume(folder: Path) -> Volume:
-    """HU volume of an axial series read slice by slice with pydicom (PS3.3 C.7.6.2)."""
-    series = _series(folder)
-    first, second = series[0], series[1]
-    row_mm, col_mm = (float(v) for v in first.PixelSpacing)
-    step = float(second.ImagePositionPatient[2]) - float(first.ImagePositionPatient[2])
-    x, y, z = (float(v) for v in first.ImagePositionPatient)
-    return Volume(
-        array=np.stack([_hu_slice(ds) for ds in series]),
-        spacing_mm=(step, row_mm, col_mm),
-        origin_mm=(x, y, z),
-        direction=np.eye(3),
-        frame_of_reference_uid=first.FrameOfReferenceUID,
-        sop_instance_uids=tuple(ds.SOPInstanceUID for ds in series),
-        series_instance_uid=first.SeriesInstanceUID,
-        study_instance_uid=first.StudyInstanceUID,
-        modality="CT",
-        units="HU",
-    )
 
 
 def test_ct_lesion_axes_match_truth_within_one_pixel_diagonal(
@@ -137,7 +112,7 @@ def test_ct_lesion_axes_match_truth_within_one_pixel_diagonal(
     checked = 0
     for patient in truth["patients"]:
         for tp in patient["timepoints"]:
-            ct = _ct_volume(synth / tp["ct_folder"])
+            ct = load_ct((synth / tp["ct_folder"]).iterdir())
             diagonal = math.hypot(ct.spacing_mm[1], ct.spacing_mm[2])
             for lesion in tp["lesions"]:
                 near = np.abs(ct.array - lesion["ct_hu"]) < 20
