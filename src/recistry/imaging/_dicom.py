@@ -509,25 +509,24 @@ def _store_value(elem: Any, path: str, dict_vr: str, values: dict[str, Any]) -> 
             values[path] = text
 
 
-def resolve_private(header: Header, group: int, creator: str, element: int) -> str | None:
+def resolve_private(
+    header: Header, group: int, creator: str, element: int
+) -> tuple[str | None, bool]:
     """The value of private element ``(group, xx<element>)`` in the block of ``creator``.
 
-    Files without the Private Creator element (e.g. the IBSI SUV DROs) are read at the
-    conventional block 0x10 only when no other creator owns that block; a warning says so.
+    Returns
+    -------
+    (value, creator_missing)
+        ``creator_missing`` is true when the file has no Private Creator for the group and the
+        value was read at the conventional block 0x10 (as in the IBSI SUV DROs); a block owned by
+        another creator is never read.
     """
     for block in range(0x10, 0x100):
         owner = header.private.get(group << 16 | block)
         if owner is not None and owner.strip() == creator:
-            return header.private.get(group << 16 | block << 8 | element)
+            return header.private.get(group << 16 | block << 8 | element), False
     if (group << 16 | 0x10) not in header.private:
         value = header.private.get(group << 16 | 0x10 << 8 | element)
         if value is not None:
-            logger.warning(
-                "%s: private element (%04X,10%02X) has no Private Creator; read as %r",
-                header.path,
-                group,
-                element,
-                creator,
-            )
-            return value
-    return None
+            return value, True
+    return None, False
