@@ -10,3 +10,9 @@ echo "== RECIST 1.1 rescore of the sample measurement table (sample_dicom/tables
 "$BIN/recistry" rescore sample_dicom/tables/measurements.csv \
   --clinical sample_dicom/tables/clinical.csv --out "$OUT/tables"
 echo "Per-patient and per-time-point results: $OUT/tables/ (patients.csv, timepoints.csv, results.json)"
+
+echo "== Seed cohort (sample_dicom/cohort: 25 synthetic patients built to Iqbal et al. 2024's aggregates)"
+COHORT_ARGS=(--clinical sample_dicom/cohort/clinical.csv --by "ileal=primary_site==ileum"
+  --by who_grade --by line_of_therapy)
+"$BIN/recistry" report sample_dicom/cohort/measurements.csv "${COHORT_ARGS[@]}" \
+  --adverse-events sample_dicom/cohort/adverse_events.csv --out "$OUT/cohort"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from recistry.errors import InputError
 
@@ -91,15 +92,53 @@ def run(args: argparse.Namespace) -> int:
         title=args.title,
         source=f"{args.path} (clinical: {args.clinical})",
     )
-    summary = output.summary
-    orr = summary["orr"]
-    basis = summary["response_basis"]
-    if isinstance(orr, dict) and orr["rate"] is not None:
-        lo, hi = orr["ci95"]
-        print(
-            f"{summary['patients']} patients; ORR ({basis}) {orr['responders']}/{orr['n']} = "
-            f"{100 * orr['rate']:.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f})"
-        )
+    for line in summary_lines(output.summary):
+        print(line)
     print(f"report: {output.html}")
     print(f"{len(output.files)} files written to {args.out}/", file=sys.stderr)
     return 0
+
+
+def _rate(block: dict[str, Any]) -> str:
+    if block["rate"] is None:
+        return f"{block['responders']}/{block['n']}"
+    lo, hi = block["ci95"]
+    return (
+        f"{block['responders']}/{block['n']} = {100 * block['rate']:.1f}% "
+        f"(95% CI {100 * lo:.1f}-{100 * hi:.1f})"
+    )
+
+
+def _months(value: float | None, unit: str = "") -> str:
+    """One decimal; NR (not reached) for a Kaplan-Meier limit that never crosses 50%."""
+    return "NR" if value is None else f"{value:.1f}{unit}"
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """A few lines of cohort summary for the terminal (the report has the rest)."""
+    counts = ", ".join(
+        f"{code} {n}" for code, n in summary["best_overall_response_counts"].items() if n
+    )
+    lines = [
+        f"{summary['patients']} patients ({summary['measurable']} measurable); best response "
+        f"({summary['response_basis']}): {counts}",
+        f"ORR {_rate(summary['orr'])}; DCR {_rate(summary['dcr'])}",
+    ]
+    for name, key in (("PFS", "pfs"), ("OS", "os")):
+        if key == "os" and not summary["os_patients"]:
+            continue
+        lo, hi = summary[f"{key}_median_ci95"]
+        lines.append(
+            f"median {name} {_months(summary[f'{key}_median_months'], ' months')} "
+            f"(95% CI {_months(lo)}-{_months(hi)})"
+        )
+    for name, groups in summary["subgroups"].items():
+        lines.append(
+            f"ORR by {name}: "
+            + "; ".join(
+                f"{value} {g['orr']['responders']}/{g['orr']['n']}"
+                + ("" if g["orr"]["rate"] is None else f" ({100 * g['orr']['rate']:.1f}%)")
+                for value, g in groups.items()
+            )
+        )
+    return lines
