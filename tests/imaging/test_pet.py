@@ -30,7 +30,9 @@ def _activity(stored: np.ndarray) -> np.ndarray:
 
 
 def test_bqml_start_is_weight_over_decayed_dose_with_per_slice_slopes(tmp_path: Path) -> None:
-    """QIBA BQML path: SUVbw = C · W / (D · 2^(−Δt/T½)); 70 kg, 150 MBq Ga-68, 1 h: 8.625e-4 g/Bq."""
+    """QIBA BQML path: SUVbw = C · W / (D · 2^(−Δt/T½)).
+
+    70 kg, 150 MBq Ga-68, 1 h: 8.625e-4 g/Bq."""
     stored = _stored()
     paths = write_pet_series(tmp_path, stored, slopes=SLOPES)
     vol = load_pet_suv(reversed(paths))
