@@ -431,10 +431,13 @@ def _decode(
 
 def _pydicom_header(path: str, spec: HeaderSpec, *, has_preamble: bool) -> Header:
     """The same as the fast path, through pydicom, for files the fast path does not handle."""
+    pydicom_logger = logging.getLogger("pydicom")
+    was_disabled = pydicom_logger.disabled
     try:
         with warnings.catch_warnings():
-            # pydicom warns about what it repairs; the caller decides what to report.
+            # pydicom warns (and logs) about what it repairs; the caller decides what to report.
             warnings.simplefilter("ignore")
+            pydicom_logger.disabled = True
             ds = pydicom.dcmread(path, stop_before_pixels=True, force=not has_preamble)
     except InvalidDicomError as exc:
         raise NotDicomFileError(f"not a DICOM file ({exc})", path=path) from None
@@ -442,6 +445,8 @@ def _pydicom_header(path: str, spec: HeaderSpec, *, has_preamble: bool) -> Heade
         raise DicomError(
             f"cannot parse DICOM data ({type(exc).__name__}: {exc})", path=path
         ) from None
+    finally:
+        pydicom_logger.disabled = was_disabled
     if not has_preamble and not (0x00080016 in ds or 0x00080018 in ds):
         # force=True accepts any bytes; a real bare data set has SOP identity.
         raise NotDicomFileError(

@@ -1,0 +1,74 @@
+"""``recistry index``: table and JSON output, exit statuses, no traceback on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recistry.cli import main
+from tests.imaging._series_files import write_ct_series, write_pet_series
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    stored = np.zeros((3, 6, 6), dtype=np.int16)
+    write_ct_series(tmp_path / "ct", stored, names=lambda k: f"{k}", description="CT abdomen")
+    write_pet_series(tmp_path / "pet" / "x", stored, slopes=[1.0, 1.0, 1.0])
+    (tmp_path / "notes.txt").write_text("hello")
+    return tmp_path
+
+
+def test_table_lists_patient_series_and_counts(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["index", str(archive)]) == 0
+    out = capsys.readouterr().out
+    assert "LOAD-001" in out and "CT abdomen" in out and "Ga-68 DOTATATE" in out
+    assert "1 patient(s), 2 study(ies), 2 series, 6 file(s); 1 non-DICOM file(s) skipped" in out
+
+
+def test_json_output(archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", str(archive), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    series = [s for st in data["patients"][0]["studies"] for s in st["series"]]
+    assert sorted(s["modality"] for s in series) == ["CT", "PT"]
+    pet = next(s for s in series if s["modality"] == "PT")
+    assert pet["radiopharmaceutical"] == "Ga-68 DOTATATE" and pet["slice_count"] == 3
+    assert pet["pixel_spacing_mm"] == [4.0, 4.0] and pet["slice_spacing_mm"] == 4.0
+    assert data["skipped"] == 1 and data["errors"] == []
+
+
+def test_unreadable_file_is_listed_and_strict_exits_1(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = next((archive / "ct").iterdir())
+    victim.write_bytes(victim.read_bytes()[:300])
+    assert main(["index", str(archive)]) == 0
+    out = capsys.readouterr().out
+    assert "unreadable" in out and "truncated" in out
+    assert main(["index", str(archive), "--strict"]) == 1
+
+
+def test_missing_root_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["index", str(tmp_path / "absent")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file or folder" in err and "Traceback" not in err
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_dicom"
+
+
+@pytest.mark.skipif(not any(SAMPLE.rglob("*.dcm")), reason="sample_dicom/ not built yet")
+def test_sample_dicom_lists_the_demo_patient(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", str(SAMPLE), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["errors"] == [] and data["patients"]
+    modalities = {
+        s["modality"] for p in data["patients"] for st in p["studies"] for s in st["series"]
+    }
+    assert {"CT", "PT"} <= modalities
