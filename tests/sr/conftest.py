@@ -52,7 +52,12 @@ def with_endpoints(measurements: list[Measurement], frames: dict[str, str]) -> l
 
 @pytest.fixture(scope="session")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
-    root = tmp_path_factory.mktemp("archive") / "dicom"
+    return build_archive(tmp_path_factory.mktemp("archive"))
+
+
+def build_archive(folder: Path) -> Archive:
+    """Two synthetic patients x three scans, indexed and imported (reader dr_a) into a store."""
+    root = folder / "dicom"
     write_synthetic_studies(root, patients=2, timepoints=3, seed=11, size=32)
     store_path = root.parent / "store.db"
     index = index_tree(root)

@@ -11,7 +11,7 @@ Public API
     The measurements in force, grouped into :class:`~recistry.recist.model.PatientRecord`.
 """
 
-from recistry.store.database import DEFAULT_STORE, Store, is_store_file
+from recistry.store.database import Store, is_store_file
 from recistry.store.readings import (
     UNSPECIFIED_READER,
     ImportSummary,
@@ -25,7 +25,6 @@ from recistry.store.readings import (
 )
 
 __all__ = [
-    "DEFAULT_STORE",
     "UNSPECIFIED_READER",
     "ImportSummary",
     "Store",

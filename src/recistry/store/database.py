@@ -22,9 +22,6 @@ from recistry.store._schema import MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_STORE = Path("recistry.db")
-"""Store used when no ``--store`` is given: ``recistry.db`` in the working folder."""
-
 # Seconds a writer waits for another process's transaction before giving up. Imports of a whole
 # archive hold the lock for seconds, so be generous.
 BUSY_TIMEOUT_S = 120.0

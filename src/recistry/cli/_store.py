@@ -1,0 +1,60 @@
+"""Options shared by the commands that use a study store (kept light: no heavy imports)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_STORE = Path("recistry.db")
+"""The store used without ``--store``: ``recistry.db`` in the working folder."""
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_STORE,
+        metavar="PATH",
+        help="study store (SQLite file; default: %(default)s in the working folder)",
+    )
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="local processes, one study per task (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the per-study tasks on an existing Dask cluster (e.g. tcp://host:8786)",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="do not show the progress bar on stderr"
+    )
+
+
+def add_pseudonym_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pseudonymize",
+        action="store_true",
+        help="replace patient names and IDs by a keyed hash (HMAC-SHA-256)",
+    )
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        metavar="FILE",
+        help="the pseudonymisation key (≥ 16 bytes); default: $RECISTRY_PSEUDONYM_KEY",
+    )
+
+
+def pseudonym_key(args: argparse.Namespace) -> bytes | None:
+    """The key when ``--pseudonymize`` is given, else ``None``."""
+    if not args.pseudonymize:
+        return None
+    from recistry.store.privacy import load_key
+
+    return load_key(args.key_file)

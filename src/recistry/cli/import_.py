@@ -1,0 +1,132 @@
+"""``recistry import``: load measurement tables, clinical tables and SR files into a store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from recistry.cli._store import add_batch_arguments, add_store_argument
+from recistry.errors import InputError
+
+NAME = "import"
+HELP = "load a measurement table or a folder of DICOM SR files into the study store"
+DESCRIPTION = """\
+Load readings into the study store (SQLite). PATH is a measurement table (CSV or Parquet, the
+columns of docs/tables.md) or a folder tree of DICOM SR files (TID 1500 measurement reports,
+also those written by other tools). Every import is one transaction: a failed import leaves the
+store exactly as it was. A value that differs from the one in force is stored as a new revision;
+nothing is overwritten or deleted.
+
+SR folders are read one study per task, in parallel with --workers N or on a Dask cluster with
+--dask ADDRESS. A bad SR file is reported by path and skipped (exit status 1), or refuses the
+whole import with --strict (exit status 2).
+
+examples:
+  recistry import measurements.csv --store trial.db --reader dr_smith --accept
+  recistry import stored_studies/ --store trial.db --workers 8
+  recistry import --clinical clinical.csv --store trial.db
+  recistry import --accept-reader dr_jones --patient P001 --store trial.db
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path",
+        metavar="PATH",
+        type=Path,
+        nargs="?",
+        help="measurement table (CSV/Parquet) or folder of DICOM SR files",
+    )
+    add_store_argument(parser)
+    parser.add_argument("--clinical", type=Path, metavar="CSV", help="also load a clinical table")
+    parser.add_argument(
+        "--reader",
+        metavar="NAME",
+        help="reader of table rows that have no 'reader' column value (default: unspecified)",
+    )
+    parser.add_argument(
+        "--accept",
+        action="store_true",
+        help="make the imported read the one the cohort uses for its patients",
+    )
+    parser.add_argument(
+        "--accept-reader",
+        metavar="NAME",
+        help="make NAME's read the accepted one (for --patient, or for every patient read)",
+    )
+    parser.add_argument(
+        "--patient",
+        action="append",
+        metavar="ID",
+        help="with --accept-reader: only this patient (repeatable)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse the whole import if any SR file is bad (default: skip and report it)",
+    )
+    add_batch_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recistry.store import Store, accept_reader, save_clinical, save_measurements
+
+    if args.path is None and args.clinical is None and args.accept_reader is None:
+        raise InputError("give PATH, --clinical or --accept-reader (see recistry import --help)")
+    if args.patient and not args.accept_reader:
+        raise InputError("--patient only goes with --accept-reader")
+    if args.path is not None and not args.path.exists():
+        raise InputError("no such file or folder", path=str(args.path))
+    status = 0
+    with Store(args.store) as store:
+        if args.path is not None and args.path.is_dir():
+            from recistry.sr.archive import import_sr_archive
+
+            result = import_sr_archive(
+                store,
+                args.path,
+                strict=args.strict,
+                workers=args.workers,
+                dask_address=args.dask,
+                progress=not args.no_progress,
+                accept=args.accept,
+            )
+            for failure in result.failures:
+                print(f"skipped {failure.reason}", file=sys.stderr)
+            summary = result.summary
+            print(
+                f"read {result.files} SR files of {result.studies} studies; "
+                f"{len(result.failures)} skipped"
+            )
+            status = 1 if result.failures else 0
+        elif args.path is not None:
+            from recistry.tables import read_measurements
+
+            summary = save_measurements(
+                store,
+                read_measurements(args.path),
+                source=str(args.path),
+                reader=args.reader,
+                accept=args.accept,
+            )
+        else:
+            summary = None
+        if summary is not None:
+            print(
+                f"import {summary.import_id}: {summary.readings} readings of "
+                f"{len(summary.patients)} patients, {summary.new_revisions} new revisions, "
+                f"{summary.unchanged} unchanged → {args.store}"
+            )
+        if args.clinical is not None:
+            from recistry.tables import read_clinical
+
+            clinical = save_clinical(store, read_clinical(args.clinical), source=str(args.clinical))
+            print(
+                f"import {clinical.import_id}: clinical data of {clinical.readings} patients, "
+                f"{clinical.new_revisions} new revisions → {args.store}"
+            )
+        if args.accept_reader is not None:
+            count = accept_reader(store, args.accept_reader, args.patient)
+            print(f"accepted reader {args.accept_reader} for {count} patients")
+    return status
