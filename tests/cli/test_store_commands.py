@@ -156,3 +156,21 @@ def test_bad_sr_in_a_folder_exit_1_names_it_strict_exit_2(
     assert main(["import", str(out), "--store", str(copy), "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert f"skipped {victim}" in captured.err and "1 skipped" in captured.out
+
+
+def test_index_into_the_store_lets_the_audit_name_each_image_file(
+    sr_archive: Archive, tmp_path: Path, capsys
+) -> None:
+    db = tmp_path / "s.db"
+    assert main(["index", str(sr_archive.root), "--store", str(db), "--format", "json"]) == 0
+    files = sum(1 for p in sr_archive.root.rglob("*.dcm"))
+    assert f"recorded {files} instances in {db}" in capsys.readouterr().err
+    assert main(["import", str(sr_archive.table), "--store", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["audit", "SYN11-001", "--store", str(db), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    images = [m["image"] for s in document["scans"] for m in s["measurements"]]
+    assert images and all(Path(i["file"]).is_file() for i in images)
+    for image in images:
+        ds = pydicom.dcmread(image["file"], stop_before_pixels=True)
+        assert ds.SOPInstanceUID == image["sop_instance_uid"]

@@ -22,6 +22,7 @@ with its path and the reason and never stops the walk. The exit status is 0 even
 examples:
   recistry index sample_dicom/
   recistry index /archive/export --format json > index.json
+  recistry index /archive/export --store trial.db
 """
 
 
@@ -38,12 +39,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit with status 1 when a DICOM file could not be read",
     )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        metavar="PATH",
+        help="also record the index (patients, studies, series, instances and file paths) in "
+        "this study store, so stored measurements can be followed back to their images",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from recistry.imaging.discovery import index_tree
 
     index = index_tree(args.root)
+    if args.store is not None:
+        from recistry.store import Store
+        from recistry.store.dicom_index import save_dicom_index
+
+        with Store(args.store) as store:
+            recorded = save_dicom_index(store, index)
+        print(f"recorded {recorded} instances in {args.store}", file=sys.stderr)
     if args.format == "json":
         json.dump(index.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
