@@ -206,10 +206,29 @@ def misleading_bar(assessment: PatientAssessment) -> bool:
     return False
 
 
+def best_change_until_progression(assessment: PatientAssessment) -> float | None:
+    """Smallest % change of the target sum from baseline, up to and including the first PD.
+
+    Scans after progression (often on a new therapy) do not count (cohort-stats.md §2.2), unlike
+    :attr:`PatientAssessment.best_change_from_baseline_pct`, which takes every time point.
+    ``None`` without a complete follow-up.
+    """
+    best: float | None = None
+    for tp in assessment.timepoints:
+        if tp.complete and tp.change_from_baseline_pct is not None:
+            value = float(tp.change_from_baseline_pct)
+            best = value if best is None else min(best, value)
+        if tp.overall_response is Response.PD:
+            break
+    return best
+
+
 def waterfall_figure(
     assessments: Sequence[PatientAssessment], orr: Proportion, *, title: str = ""
 ) -> Figure:
     """Best % change of the target sum from baseline per patient, sorted, coloured by BOR.
+
+    The change is :func:`best_change_until_progression`; bars above +100% are capped.
 
     Parameters
     ----------
@@ -219,11 +238,8 @@ def waterfall_figure(
         The headline ORR, written with its exact interval in the caption.
     """
     basis = response_basis(assessments) if assessments else "unconfirmed"
-    bars = [
-        (float(a.best_change_from_baseline_pct), a)
-        for a in assessments
-        if a.measurable and a.best_change_from_baseline_pct is not None
-    ]
+    changes = [(best_change_until_progression(a), a) for a in assessments if a.measurable]
+    bars = [(value, a) for value, a in changes if value is not None]
     excluded = sum(1 for a in assessments if a.measurable) - len(bars)
     bars.sort(key=lambda b: -b[0])
     n = len(bars)

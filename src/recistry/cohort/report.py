@@ -229,7 +229,7 @@ def write_report(
     timings: dict[str, float] = {}
     say = progress or _quiet
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".report-", dir=out_dir.parent))
     except OSError as exc:
         raise InputError(
@@ -361,10 +361,14 @@ def write_report(
             )
             (work / "report.html").write_text(page, encoding="utf-8")
         written = []
-        for path in sorted(work.iterdir()):
-            target = out_dir / path.name
-            path.replace(target)
-            written.append(target)
+        try:
+            out_dir.mkdir(exist_ok=True)
+            for path in sorted(work.iterdir()):
+                target = out_dir / path.name
+                path.replace(target)
+                written.append(target)
+        except OSError as exc:
+            raise InputError(f"cannot write the report: {exc.strerror}", path=str(out_dir)) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info(

@@ -8,11 +8,21 @@ Pure: numbers in, frozen values out. The interval is Clopper–Pearson's "exact"
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from scipy.stats import beta
 
 CONFIDENCE = 0.95
 """Two-sided confidence level of every interval recistry reports."""
+
+
+def fixed(value: float, decimals: int = 1) -> str:
+    """``value`` with a fixed number of decimals, halves rounded up as journals do (12.5 → 13).
+
+    Python's own formatting rounds halves to even (``f"{12.5:.0f}"`` is ``"12"``).
+    """
+    quantum = Decimal(1).scaleb(-decimals)
+    return str(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +59,8 @@ class Proportion:
         """``k/n (xx.x%, 95% CI lo–hi)``: always with k/n, so small subgroups read as such."""
         if self.rate is None or self.ci95 is None:
             return f"{self.successes}/{self.n} (–)"
-        pct = 100.0 * self.rate
-        lo, hi = (100.0 * x for x in self.ci95)
-        return (
-            f"{self.successes}/{self.n} ({pct:.{decimals}f}%, 95% CI "
-            f"{lo:.{decimals}f}–{hi:.{decimals}f})"
-        )
+        pct, lo, hi = (fixed(100.0 * x, decimals) for x in (self.rate, *self.ci95))
+        return f"{self.successes}/{self.n} ({pct}%, 95% CI {lo}–{hi})"
 
 
 def exact_proportion(successes: int, n: int, confidence: float = CONFIDENCE) -> Proportion:

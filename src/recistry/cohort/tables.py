@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recistry.cohort.stats import Proportion
+from recistry.cohort.stats import Proportion, fixed
 from recistry.cohort.summary import (
     Subgroup,
     best_response_counts,
@@ -58,7 +58,7 @@ def count_percent(count: int, total: int) -> str:
     """``n (xx%)`` as in the seed's tables; ``0`` alone when n is 0."""
     if count == 0 or total == 0:
         return str(count)
-    return f"{count} ({100.0 * count / total:.0f}%)"
+    return f"{count} ({fixed(100.0 * count / total, 0)}%)"
 
 
 def _is_number(text: str) -> bool:
