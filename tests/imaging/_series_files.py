@@ -14,6 +14,8 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
+from recistry.imaging.suv import frame_average_offset_s
+
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 PET_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
 
@@ -153,8 +155,9 @@ def write_pet_series(
         if decay_correction is not None:
             ds.DecayCorrection = decay_correction
         ds.DecayFactor = 1.0
-        ds.FrameReferenceTime = 0
+        # Consistent with a series reference time at the acquisition start (DICOM C.8.9.4.1.5).
         ds.ActualFrameDuration = 180000
+        ds.FrameReferenceTime = f"{1000 * frame_average_offset_s(180, half_life_s or 4062.6):.3f}"
         if weight_kg is not None:
             ds.PatientWeight = weight_kg
         if size_m is not None:
