@@ -155,3 +155,14 @@ def test_duration_of_response_runs_from_first_response_to_progression() -> None:
     assert fit.n == 2 and fit.events == 1
     assert fit.table.time == pytest.approx((240 / 30.4375, 310 / 30.4375))
     assert fit.median == pytest.approx(310 / 30.4375)
+
+
+def test_summary_reports_duration_of_response_over_responders() -> None:
+    cohort = [
+        assessment("A", R.PR, first_response_day=90, pfs_days=400, pfs_event=True),
+        assessment("B", R.PR, first_response_day=60, pfs_days=300, pfs_event=False),
+        assessment("C", R.SD, pfs_days=500, pfs_event=True),
+    ]
+    summary = cohort_summary(cohort)
+    assert (summary["dor_responders"], summary["dor_events"]) == (2, 1)
+    assert summary["dor_median_months"] == pytest.approx(310 / 30.4375)

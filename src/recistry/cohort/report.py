@@ -448,10 +448,14 @@ def _render_html(
         [(r.section, r.label, r.value) for r in response],
         section_col=True,
     )
+    paired = [
+        (orr_row.section, orr_row.label.removesuffix(": ORR"), orr_row.value, dcr_row.value)
+        for orr_row, dcr_row in zip(subgroups[::2], subgroups[1::2], strict=True)
+    ]
     body["subgroups"] = (
         _html_table(
-            ("Subgroup", "Group", "k/n (%, exact 95% CI)"),
-            [(r.section, r.label, r.value) for r in subgroups],
+            ("Subgroup", "Group", "ORR k/n (%, exact 95% CI)", "DCR k/n (%, exact 95% CI)"),
+            paired,
             section_col=True,
         )
         + '<p class="note">Subgroups are descriptive; their exact intervals are wide.</p>'

@@ -215,7 +215,8 @@ def cohort_summary(
         ``orr`` and ``dcr`` (``{"responders", "n", "rate", "ci95"}``, rates as fractions),
         ``by_basis`` (ORR/DCR for the unconfirmed and the confirmed reading), PFS/OS medians in
         months with 95% intervals (``None`` = not reached; OS ``None`` without clinical data),
-        event counts, and ``subgroups`` ``{name: {value: {"n", "orr", "dcr"}}}``.
+        event counts, duration of response (``dor_*``: responders, events, median months and
+        interval), and ``subgroups`` ``{name: {value: {"n", "orr", "dcr"}}}``.
 
     Raises
     ------
@@ -225,8 +226,10 @@ def cohort_summary(
     specs = [Subgroup.parse(text) for text in by]
     pfs = progression_free_survival(assessments)
     os_fit = overall_survival(assessments)
+    dor = duration_of_response(assessments)
     pfs_median, pfs_ci = _median_pair(pfs)
     os_median, os_ci = _median_pair(os_fit)
+    dor_median, dor_ci = _median_pair(dor)
 
     subgroups: dict[str, dict[str, dict[str, object]]] = {}
     for spec in specs:
@@ -260,6 +263,10 @@ def cohort_summary(
         "os_events": None if os_fit is None else os_fit.events,
         "os_median_months": os_median,
         "os_median_ci95": os_ci,
+        "dor_responders": dor.n,
+        "dor_events": dor.events,
+        "dor_median_months": dor_median,
+        "dor_median_ci95": dor_ci,
         "subgroups": subgroups,
     }
 

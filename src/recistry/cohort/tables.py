@@ -326,7 +326,8 @@ def subgroup_table(
 ) -> list[TableRow]:
     """Subgroup ORR and DCR as k/n (xx.x%, exact 95% CI) per value, unclassified last.
 
-    The intervals of small subgroups are wide: the values are descriptive, not tests.
+    Two rows per group value, labelled ``"VALUE: ORR"`` then ``"VALUE: DCR"``. The intervals
+    of small subgroups are wide: the values are descriptive, not tests.
     """
     rows: list[TableRow] = []
     for text in specs:
