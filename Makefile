@@ -43,9 +43,13 @@ unit: test-venv
 test: system-deps test-venv lint typecheck unit
 
 # Rebuilds sample_dicom/demo_patient byte for byte (fixed seed, UIDs, dates); see sample_dicom/README.md.
+# Other files there (sr/) are kept: they reference these deterministic UIDs.
 sample: $(VENV)/.installed
-	rm -rf sample_dicom/demo_patient
-	$(BIN)/recistry synth sample_dicom/demo_patient --patients 1 --timepoints 3 --seed 1 --size 256
+	rm -rf out/demo_patient
+	$(BIN)/recistry synth out/demo_patient --patients 1 --timepoints 3 --seed 1 --size 256
+	rm -rf sample_dicom/demo_patient/SYN1-001
+	mkdir -p sample_dicom/demo_patient
+	cp -R out/demo_patient/. sample_dicom/demo_patient/
 
 bench: venv
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -271,15 +271,19 @@ def _hull(points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """
     from scipy.spatial import ConvexHull, QhullError
 
-    pts = np.unique(points, axis=0)
-    if len(pts) >= 3:
+    if len(points) >= 3:
         try:
-            out: npt.NDArray[np.float64] = pts[ConvexHull(pts).vertices]
+            out: npt.NDArray[np.float64] = points[ConvexHull(points).vertices]
             return out
         except QhullError:
-            pass  # collinear: fall through to the extremes
-    order = np.lexsort((pts[:, 1], pts[:, 0]))
-    return pts[[order[0], order[-1]]] if len(pts) > 1 else pts
+            pass  # collinear or repeated: fall through to the extremes
+    order = np.lexsort((points[:, 1], points[:, 0]))
+    return points[[order[0], order[-1]]]
+
+
+_ANGLES = np.arange(8) * math.pi / 8
+_DIRECTIONS = np.vstack([np.cos(_ANGLES), np.sin(_ANGLES)])
+_WIDTH_TO_DIAMETER = 1.0 / math.cos(math.pi / 16) + 1e-12
 
 
 def _diameter(hull: npt.NDArray[np.float64]) -> tuple[float, int, int]:
@@ -354,14 +358,24 @@ def lesion_axes(mask: Volume, label: int | None = None) -> LesionAxes:
         When the mask (or the label) is empty.
     """
     array = np.asarray(mask.array)
-    selected = array != 0 if label is None else array == label
-    voxel_count = int(selected.sum())
-    if voxel_count == 0:
+    selected: npt.NDArray[np.bool_]
+    if label is None:
+        selected = array if array.dtype == np.bool_ else np.not_equal(array, 0)
+    else:
+        selected = np.equal(array, label)
+    rows_any: npt.NDArray[np.bool_] = np.any(selected, axis=2)
+    if not rows_any.any():
         what = "the mask is empty" if label is None else f"label {label} is not in the mask"
         raise InputError(f"cannot measure a lesion: {what}", column="mask")
+    # Crop to the lesion's slices and rows once; a lesion mask often spans a whole CT grid.
+    ks = np.nonzero(rows_any.any(axis=1))[0]
+    js = np.nonzero(rows_any.any(axis=0))[0]
+    k0, j0 = int(ks[0]), int(js[0])
+    selected = selected[k0 : int(ks[-1]) + 1, j0 : int(js[-1]) + 1]
+    rows_any = rows_any[k0 : int(ks[-1]) + 1, j0 : int(js[-1]) + 1]
+    cols_any: npt.NDArray[np.bool_] = np.any(selected, axis=1)
+    voxel_count = int(np.count_nonzero(selected))
     row_mm, col_mm = mask.spacing_mm[1], mask.spacing_mm[2]
-    rows_any = selected.any(axis=2)
-    cols_any = selected.any(axis=1)
     # Bounding-box diagonal (edge to edge) bounds each slice's diameter: visit the slices from
     # the widest box down and stop when no box can beat the best diameter found.
     bounds: list[tuple[float, int, slice, slice]] = []
@@ -377,14 +391,24 @@ def lesion_axes(mask: Volume, label: int | None = None) -> LesionAxes:
     for extent, slice_k, rows, cols in bounds:
         if best is not None and extent <= best[0]:
             break
-        pts = _hull_candidates(selected[slice_k, rows, cols]) + np.array([rows.start, cols.start])
-        hull = _hull(pts * (row_mm, col_mm))
+        offset = np.array([rows.start + j0, cols.start], dtype=np.float64)
+        pts = _hull_candidates(selected[slice_k, rows, cols]) + offset
+        pts_mm = pts * (row_mm, col_mm)
+        # Widths along 8 directions 22.5° apart: the diameter is at least the largest and at
+        # most the largest / cos(11.25°), so most slices are dismissed before any hull.
+        projected = pts_mm @ _DIRECTIONS
+        width = float((projected.max(axis=0) - projected.min(axis=0)).max())
+        if best is not None and width * _WIDTH_TO_DIAMETER <= best[0]:
+            continue
+        hull = _hull(pts_mm)
         length, a, b = _diameter(hull)
         if best is None or length > best[0]:
             best = (length, slice_k, hull, hull[a], hull[b])
     assert best is not None
     length, k, hull, p, q = best
     s0, s1 = _perpendicular_chord(hull, p, q)
+
+    k += k0
 
     def segment(e0: npt.NDArray[np.float64], e1: npt.NDArray[np.float64]) -> Segment:
         kji = np.array([[k, e0[0] / row_mm, e0[1] / col_mm], [k, e1[0] / row_mm, e1[1] / col_mm]])
