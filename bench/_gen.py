@@ -54,11 +54,18 @@ def write_tables(n_patients: int, folder: Path) -> tuple[Path, Path]:
     counted = np.where(frame["nodal"] == "true", frame["short_axis_mm"], frame["long_axis_mm"])
     pd.DataFrame(
         {
-            "patient_id": frame["patient_id"],
-            "study_date": frame["date"],
+            # pyrecist diffs whole rows, so it needs numeric patient IDs and YYYYMMDD dates.
+            "patient_id": frame["patient_id"].str[1:].astype(int),
+            "study_date": frame["date"].str.replace("-", "", regex=False).astype(int),
             "measurement": counted.astype(float),
             "lesion_label_alias": frame["lesion_id"],
             "lesion_category": "target",
         }
     ).to_csv(theirs, index=False)
     return ours, theirs
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_tables(int(sys.argv[1]), Path(sys.argv[2]))

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from recistry.errors import InputError
 from recistry.recist.model import (
@@ -92,6 +93,7 @@ def organ_of(site: str, nodal: bool) -> str:
     return " ".join(kept) if kept else site.lower().strip()
 
 
+@lru_cache(maxsize=1 << 16)
 def _mm(value: Decimal) -> str:
     """Format mm with at least one decimal and no float noise: 43.8, 5.0, 16.15."""
     text = format(value.normalize(), "f")
@@ -440,7 +442,11 @@ def _target_value(lesion: _Lesion, group: Sequence[Measurement]) -> LesionValue:
     if state is None or state is LesionState.NOT_EVALUABLE:
         counted = None
     elif state is LesionState.MEASURED:
-        counted = sum((m.counted_axis_mm or ZERO for m in group), ZERO)
+        counted = (
+            group[0].counted_axis_mm
+            if len(group) == 1
+            else sum((m.counted_axis_mm or ZERO for m in group), ZERO)
+        )
     elif state is LesionState.TOO_SMALL:
         counted = TOO_SMALL_MM
     else:  # absent or merged into another lesion that carries the size
