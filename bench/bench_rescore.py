@@ -1,7 +1,7 @@
 """Benchmark: `recistry rescore` end to end (read, score, write JSON) on one core.
 
-Generates a target-only table of N patients x 6 time points x 5 lesions (100,000 patients = 3 million
-rows by default), then runs, each in its own process pinned to one CPU:
+Generates a target-only table of N patients x 6 time points x 5 lesions (100,000 patients =
+3 million rows by default), then runs, each in its own process pinned to one CPU:
 
 * recistry on the whole table (the target: under 20 s);
 * the floor: pandas reading the same CSV and nothing else;
