@@ -50,9 +50,6 @@ _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
 _FIRST_READ = 16384
-_TEXT_VRS = frozenset(
-    {"AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UT"}
-)
 _CHARSET_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 
 
@@ -380,20 +377,50 @@ def _encodings(buf: bytes, span: tuple[bytes | None, int, int] | None) -> list[s
     return convert_encodings(terms)
 
 
+_ALL_VRS = (
+    "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR "
+    "US UT UV"
+)
+_VR_NAMES = {vr.encode(): vr for vr in _ALL_VRS.split(" ")}
+_PLAIN_TEXT = frozenset({"UI", "CS1", "DA", "TM", "DT", "AS", "AE", "UR"})
+_INT_FORMATS = {"US": "H", "US or SS": "H", "SS": "h", "UL": "I", "SL": "i"}
+
+
 def _decode(
     buf: bytes, span: tuple[bytes | None, int, int], dict_vr: str, encodings: list[str] | None
 ) -> Any:
     raw_vr, start, end = span
     if start == end:
         return None
-    raw = buf[start:end]
-    vr = raw_vr.decode("ascii") if raw_vr is not None else dict_vr
+    # The file's VR wins, except UN (a sequence or value sent without its VR): then the data
+    # dictionary's VR says how the bytes are encoded.
+    vr = dict_vr if raw_vr is None or raw_vr == b"UN" else _VR_NAMES.get(raw_vr, "UN")
     if vr == "CS" and dict_vr == "CS1":
         vr = "CS1"  # single-valued by the data dictionary
-    if vr == "UN":
-        vr = dict_vr if dict_vr in _TEXT_VRS | {"CS1", "DS", "IS", "UI"} else "UN"
-    if vr in ("US", "US or SS", "SS", "UL", "SL"):
-        fmt = {"US": "H", "US or SS": "H", "SS": "h", "UL": "I", "SL": "i"}[vr]
+    raw = buf[start:end]
+    if vr in _PLAIN_TEXT:
+        return raw.decode("latin-1").strip(" \x00") or None
+    if vr in _CHARSET_VRS:
+        if encodings is not None:
+            text = decode_bytes(raw, encodings, {0x5C, 0x5E, 0x3D} if vr == "PN" else {0x5C})
+        else:
+            text = raw.decode("latin-1")
+        return text.strip(" \x00") or None
+    if vr == "DS" or vr == "IS":
+        text = raw.decode("latin-1").strip(" \x00")
+        if not text:
+            return None
+        try:
+            if vr == "IS":
+                return tuple(int(float(p)) for p in text.split("\\") if p.strip())
+            return tuple(float(p) for p in text.split("\\") if p.strip())
+        except ValueError:
+            raise _Malformed(f"invalid {vr} value {text!r}") from None
+    if vr == "CS":
+        items = tuple(p.strip() for p in raw.decode("latin-1").strip(" \x00").split("\\"))
+        return items if any(items) else None
+    fmt = _INT_FORMATS.get(vr)
+    if fmt is not None:
         width = 4 if fmt in "Ii" else 2
         count = len(raw) // width
         return tuple(unpack_from(f"<{count}{fmt}", raw)) if count else None
@@ -402,30 +429,6 @@ def _decode(
         count = len(raw) // width
         fmt = "f" if vr == "FL" else "d"
         return tuple(float(v) for v in unpack_from(f"<{count}{fmt}", raw)) if count else None
-    if vr in ("DS", "IS"):
-        text = raw.decode("latin-1").strip(" \x00")
-        if not text:
-            return None
-        try:
-            parts = [p.strip() for p in text.split("\\")]
-            if vr == "IS":
-                return tuple(int(float(p)) for p in parts if p)
-            return tuple(float(p) for p in parts if p)
-        except ValueError:
-            raise _Malformed(f"invalid {vr} value {text!r}") from None
-    if vr == "UI":
-        return raw.decode("latin-1").strip(" \x00") or None
-    if vr == "CS1":
-        return raw.decode("latin-1").strip(" \x00") or None
-    if vr == "CS":
-        items = tuple(p.strip() for p in raw.decode("latin-1").strip(" \x00").split("\\"))
-        return items if any(items) else None
-    if vr in _TEXT_VRS:
-        if encodings is not None and vr in _CHARSET_VRS:
-            text = decode_bytes(raw, encodings, {0x5C, 0x5E, 0x3D} if vr == "PN" else {0x5C})
-        else:
-            text = raw.decode("latin-1")
-        return text.strip(" \x00") or None
     return raw
 
 
