@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import json
 import math
@@ -33,6 +32,7 @@ from recistry.imaging.metrics import (
     voi_uptake,
     volume_from_seg,
 )
+from recistry.imaging.pet import load_pet_suv
 from recistry.imaging.synth import write_synthetic_studies
 from recistry.imaging.volume import Volume
 
@@ -326,41 +326,21 @@ def test_axes_from_a_dicom_seg_written_by_highdicom(
 # --- PET uptake ------------------------------------------------------------------------------
 
 
-def _pet_suv_volume(folder: Path) -> Volume:
-    """SUVbw volume read with pydicom: per-slice slope × header factor (QIBA, BQML/START)."""
-    series = sorted(
-        map(pydicom.dcmread, folder.iterdir()), key=lambda d: float(d.ImagePositionPatient[2])
-    )
-    first = series[0]
-    isotope = first.RadiopharmaceuticalInformationSequence[0]
-    start = dt.datetime.strptime(isotope.RadiopharmaceuticalStartDateTime, "%Y%m%d%H%M%S")
-    scan = dt.datetime.strptime(first.SeriesDate + first.SeriesTime, "%Y%m%d%H%M%S")
-    decayed = float(isotope.RadionuclideTotalDose) * 2.0 ** (
-        -(scan - start).total_seconds() / float(isotope.RadionuclideHalfLife)
-    )
-    factor = float(first.PatientWeight) * 1000.0 / decayed
-    row_mm, col_mm = (float(v) for v in first.PixelSpacing)
-    step = float(series[1].ImagePositionPatient[2]) - float(first.ImagePositionPatient[2])
-    x, y, z = (float(v) for v in first.ImagePositionPatient)
-    return _volume(
-        np.stack([ds.pixel_array * float(ds.RescaleSlope) * factor for ds in series]),
-        (step, row_mm, col_mm),
-        origin_mm=(x, y, z),
-        frame_of_reference_uid=first.FrameOfReferenceUID,
-        modality="PT",
-        units="SUVbw",
-    )
-
-
 def test_lesion_uptake_on_pet_from_a_ct_mask_matches_truth_within_one_percent(
     synth: Path, truth: dict[str, Any]
 ) -> None:
+    """CT lesion mask → PET grid → SUVmax, and the liver/spleen reference spheres, on the PET
+    loaded by load_pet_suv (QIBA order; the back-computed scan time equals SeriesTime)."""
     from scipy import ndimage
 
     patient = truth["patients"][0]
     tp = patient["timepoints"][0]
     ct = load_ct((synth / tp["ct_folder"]).iterdir())
-    pet = _pet_suv_volume(synth / tp["pet_folder"])
+    pet = load_pet_suv((synth / tp["pet_folder"]).iterdir())
+    assert pet.provenance["scan_time_back_computed"] == pet.provenance["scan_time"]
+    assert float(pet.provenance["suv_bw_factor_g_per_bq"]) == pytest.approx(
+        patient["suv_bw_per_bq_ml"], rel=1e-6
+    )
     for lesion in tp["lesions"]:
         labels, _ = ndimage.label(np.abs(ct.array - lesion["ct_hu"]) < 20)
         index = np.rint(ct.patient_to_index(lesion["center_lps_mm"])[0]).astype(int)
@@ -384,7 +364,7 @@ def test_lesion_uptake_on_pet_from_a_ct_mask_matches_truth_within_one_percent(
 
 def test_mask_on_another_frame_of_reference_is_refused(synth: Path, truth: dict[str, Any]) -> None:
     tp = truth["patients"][0]["timepoints"][0]
-    pet = _pet_suv_volume(synth / tp["pet_folder"])
+    pet = load_pet_suv((synth / tp["pet_folder"]).iterdir())
     other = _volume(np.ones((2, 2, 2), dtype=bool), (1.0, 1.0, 1.0), frame_of_reference_uid="9.9")
     with pytest.raises(InputError, match="frames of reference"):
         mask_on_grid(other, pet)
