@@ -52,7 +52,13 @@ MEASUREMENT_COLUMNS = (
 )
 """Required columns of a measurement table, one row per lesion per scan date."""
 
-CLINICAL_COLUMNS = ("patient_id", "treatment_start", "last_followup", "death_date")
+CLINICAL_COLUMNS = (
+    "patient_id",
+    "treatment_start",
+    "last_followup",
+    "death_date",
+    "new_therapy_date",
+)
 """Known columns of a clinical table; only patient_id is required, any other is a covariate."""
 
 _TRUE = frozenset({"true", "yes", "1", "y", "t"})
@@ -320,7 +326,12 @@ def read_clinical(path: str | Path) -> dict[str, ClinicalRecord]:
         start = columns["treatment_start"][i]
         followup = columns["last_followup"][i]
         death = columns["death_date"][i]
-        for column, value in (("last_followup", followup), ("death_date", death)):
+        new_therapy = columns["new_therapy_date"][i]
+        for column, value in (
+            ("last_followup", followup),
+            ("death_date", death),
+            ("new_therapy_date", new_therapy),
+        ):
             if start is not None and value is not None and value < start:
                 raise InputError(
                     f"{column} {value} is before treatment_start {start}",
@@ -342,6 +353,7 @@ def read_clinical(path: str | Path) -> dict[str, ClinicalRecord]:
             death_date=death,
             covariates={c: str(frame[c].iat[i]) for c in covariate_columns},
             source=Source(str(path), row),
+            new_therapy_date=new_therapy,
         )
     return records
 

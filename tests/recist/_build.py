@@ -61,6 +61,7 @@ def assess(
     start: int | None = 0,
     death: int | None = None,
     followup: int | None = None,
+    new_therapy: int | None = None,
     **options: object,
 ) -> PatientAssessment:
     clinical = ClinicalRecord(
@@ -68,6 +69,7 @@ def assess(
         treatment_start=None if start is None else day(start),
         death_date=None if death is None else day(death),
         last_followup=None if followup is None else day(followup),
+        new_therapy_date=None if new_therapy is None else day(new_therapy),
     )
     return assess_patient(PatientRecord("P1", tuple(rows), clinical), AssessmentOptions(**options))
 

@@ -342,3 +342,84 @@ def test_first_response_date_for_duration_of_response_item66():
     a = assess(single_target((0, 100), (56, 60), (84, 60), (252, 130)), confirm=True)
     assert a.first_response_date == day(56)
     assert (a.progression_date - a.first_response_date).days == 196
+
+
+# --- items not covered above -------------------------------------------------------------------
+
+
+def test_reader_judgement_on_non_targets_is_never_overridden_item34_recist_4_3_4():
+    # Target SD (-10 %); one of many liver metastases slightly larger, marked 'present' (not
+    # unequivocal progression) by the reader: overall SD.
+    rows = [
+        row(0, "T1", mm=50),
+        row(0, "NT1", "non_target", site="liver"),
+        row(56, "T1", mm=45),
+        row(56, "NT1", "non_target", site="liver"),
+    ]
+    a = assess(rows)
+    assert a.timepoints[0].non_target_response.value == "NON_CR_NON_PD"
+    assert calls(a) == ["SD"]
+
+
+def test_new_lesion_at_site_not_scanned_at_baseline_is_pd_item39_recist_4_3_5():
+    rows = [*single_target((0, 50), (56, 45)), row(56, "NL1", "new", site="brain")]
+    assert calls(assess(rows)) == ["PD"]
+
+
+@pytest.mark.parametrize(
+    ("short_axis", "new_lesions", "overall"),
+    [
+        ("8", "none", "SD"),  # < 10 mm: a normal node, not recorded as a new lesion
+        ("11", "equivocal", "SD"),  # 10 to < 15 mm: re-evaluate at the next assessment
+        ("16", "present", "PD"),
+    ],
+)
+def test_new_lymph_node_size_rules_item40_faq_new_lymph_nodes(short_axis, new_lesions, overall):
+    rows = [
+        *single_target((0, 50), (56, 45)),
+        row(56, "NL1", "new", mm=short_axis, site="para-aortic lymph node", nodal=True),
+    ]
+    a = assess(rows)
+    assert a.timepoints[0].new_lesions.value == new_lesions
+    assert calls(a) == [overall]
+
+
+def test_new_node_10_to_15mm_confirmed_later_is_backdated_item40_recist_4_3_5():
+    rows = [
+        *single_target((0, 50), (56, 45), (112, 45)),
+        row(56, "NL1", "new", mm="11", site="lymph node", nodal=True),
+        row(112, "NL1", "new", mm="17", site="lymph node", nodal=True),
+    ]
+    a = assess(rows)
+    assert calls(a) == ["PD", "PD"]
+    assert a.timepoints[0].rescored_from.value == "SD"
+    assert a.progression_date == day(56)
+
+
+def test_scans_after_new_therapy_do_not_count_item57_policy():
+    # PR (d56), new anticancer therapy on d80, CR (d112): BOR PR.
+    a = assess(single_target((0, 100), (56, 60), (112, 0)), new_therapy=80)
+    assert calls(a) == ["PR", "CR"]
+    assert a.best_overall_response.value == "PR"
+    assert any("new anticancer therapy" in w for w in a.warnings)
+
+
+def test_pfs_censored_before_new_therapy_item67_fda_appendix():
+    # No PD before the new therapy on d250; last scan before it d224; PD on d280 is not an event.
+    a = assess(single_target((0, 100), (112, 90), (224, 90), (280, 150)), new_therapy=250)
+    assert (a.pfs_days, a.pfs_event) == (224, False)
+    assert a.progression_date is None
+
+
+def test_non_diagnostic_ct_warns_item13_recist_3_2_2():
+    from dataclasses import replace
+
+    rows = [replace(r, extra={"diagnostic_ct": "false"}) for r in single_target((0, 50), (56, 40))]
+    assert any("diagnostic quality" in w for w in assess(rows).warnings)
+    assert not any("diagnostic quality" in w for w in assess(single_target((0, 50))).warnings)
+
+
+def test_death_after_new_therapy_is_censored_item67_fda_appendix():
+    a = assess(single_target((0, 100), (112, 90)), new_therapy=150, death=200)
+    assert (a.pfs_days, a.pfs_event) == (112, False)
+    assert (a.os_days, a.os_event) == (200, True)

@@ -66,6 +66,8 @@ SRC_MEASURABLE = "RECIST 1.1 §3.1.1"
 SRC_FAQ_PR = "RECIST committee FAQ 'Managing PR'"
 SRC_FAQ_REAPPEAR = "RECIST committee FAQ 'Does a new lesion always result in PD?'"
 SRC_FAQ_ORGAN = "RECIST committee FAQ 'Paired organs'"
+SRC_FAQ_NODES = "RECIST committee FAQ 'New lymph node lesions'"
+SRC_FDA_CENSOR = "FDA cancer trial endpoints guidance, Appendices 2-3"
 
 _PAIRED_WORDS = frozenset({"left", "right", "l", "r", "bilateral", "lt", "rt"})
 _NODE_WORDS = ("lymph", "node", "nodal")
@@ -202,6 +204,19 @@ def assess_patient(
             )
     if not targets and not non_targets:
         warnings.append("no target or non-target lesion at baseline: response cannot be assessed")
+    non_diagnostic = sorted(
+        {
+            m.date.isoformat()
+            for m in rows
+            if m.role is Role.TARGET
+            and m.extra.get("diagnostic_ct", "").strip().lower() in ("false", "no", "0", "n")
+        }
+    )
+    if non_diagnostic:
+        warnings.append(
+            "targets measured on a CT not asserted to be of diagnostic quality (the low-dose CT "
+            f"of a PET/CT?) on {', '.join(non_diagnostic)} (RECIST 1.1 §3.2.2)"
+        )
 
     baseline_values = tuple(
         _target_value(les, by_date[baseline_date].get(les.lesion_id, [])) for les in targets
@@ -229,30 +244,37 @@ def assess_patient(
         for date in dates[1:]
     ]
 
+    # Scans on or after a new anticancer therapy are shown but count for neither best response
+    # nor PFS [EJC09 §4.4.3; FDA guidance, Appendices 2-3].
+    cutoff = clinical.new_therapy_date if clinical else None
+    counted = [tp for tp in timepoints if cutoff is None or tp.date < cutoff]
+    if len(counted) < len(timepoints):
+        warnings.append(
+            f"{len(timepoints) - len(counted)} scan(s) on or after the new anticancer therapy of "
+            f"{cutoff} do not count for best response or PFS ({SRC_FDA_CENSOR})"
+        )
     unconfirmed, unconfirmed_reasons = _best_response_unconfirmed(
-        timepoints, origin, opts, bool(targets)
+        counted, origin, opts, bool(targets)
     )
-    confirmed, confirmed_reasons = _best_response_confirmed(timepoints, origin, opts, bool(targets))
+    confirmed, confirmed_reasons = _best_response_confirmed(counted, origin, opts, bool(targets))
     best = confirmed if opts.confirm else unconfirmed
     reasons = confirmed_reasons if opts.confirm else unconfirmed_reasons
     if any("adjudicat" in r for r in confirmed_reasons) and opts.confirm:
         warnings.append(next(r for r in confirmed_reasons if "adjudicat" in r))
 
-    progression_date = next(
-        (tp.date for tp in timepoints if tp.overall_response is Response.PD), None
-    )
+    progression_date = next((tp.date for tp in counted if tp.overall_response is Response.PD), None)
     first_response_date = None
     if best in (Response.CR, Response.PR):
         first_response_date = next(
             (
                 tp.date
-                for tp in _until_first_pd(timepoints)
+                for tp in _until_first_pd(counted)
                 if tp.overall_response in (Response.CR, Response.PR)
             ),
             None,
         )
     pfs_days, pfs_event, os_days, os_event = _survival(
-        record, timepoints, origin, progression_date, dates[-1]
+        record, counted, origin, progression_date, dates[-1], cutoff
     )
     return PatientAssessment(
         patient_id=record.patient_id,
@@ -463,6 +485,20 @@ def _non_target_value(lesion: _Lesion, group: Sequence[Measurement]) -> LesionVa
     )
 
 
+def _new_lesion_state(m: Measurement) -> LesionState | None:
+    """What a new-lesion row means once the lymph-node size rules are applied.
+
+    A new node with short axis < 10 mm is normal and not a new lesion; one of 10 to < 15 mm is
+    re-evaluated at the next assessment, so it counts as equivocal [FAQ 'New lymph node lesions'].
+    """
+    if m.nodal and m.short_axis_mm is not None:
+        if m.short_axis_mm < NODE_NORMAL_MM:
+            return None
+        if m.short_axis_mm < NODE_MEASURABLE_MM and m.state is LesionState.PRESENT:
+            return LesionState.EQUIVOCAL
+    return m.state
+
+
 def _backdated_new_lesions(
     lesions: Mapping[str, _Lesion],
     by_date: Mapping[dt.date, Mapping[str, list[Measurement]]],
@@ -473,10 +509,13 @@ def _backdated_new_lesions(
         if les.role is not Role.NEW:
             continue
         seen = sorted(
-            (date, rows[les.lesion_id][0].state)
+            (date, state)
             for date, rows in by_date.items()
             if les.lesion_id in rows
+            and (state := _new_lesion_state(rows[les.lesion_id][0])) is not None
         )
+        if not seen:
+            continue
         confirmed = next((d for d, s in seen if s is LesionState.PRESENT), None)
         first_date, first_state = seen[0]
         if confirmed is not None and first_state is LesionState.EQUIVOCAL:
@@ -521,8 +560,23 @@ def _assess_timepoint(
             change_nadir = _pct_change(total, nadir_mm)
 
     nt_call = _non_target_call(nt_values, after_cr, reasons) if non_targets else None
-    present = sorted(m.lesion_id for m in new_rows if m.state is LesionState.PRESENT)
-    equivocal = sorted(m.lesion_id for m in new_rows if m.state is LesionState.EQUIVOCAL)
+    new_states = {m.lesion_id: _new_lesion_state(m) for m in new_rows}
+    present = sorted(i for i, st in new_states.items() if st is LesionState.PRESENT)
+    equivocal = sorted(i for i, st in new_states.items() if st is LesionState.EQUIVOCAL)
+    for m in new_rows:
+        size = m.short_axis_mm
+        if not m.nodal or size is None or new_states[m.lesion_id] is m.state:
+            continue
+        if new_states[m.lesion_id] is None:
+            reasons.append(
+                f"new node {m.lesion_id} short axis {_mm(size)} mm is below 10 mm: a normal node, "
+                f"not a new lesion ({SRC_FAQ_NODES})"
+            )
+        else:
+            reasons.append(
+                f"new node {m.lesion_id} short axis {_mm(size)} mm is 10 to <15 mm: re-evaluate "
+                f"at the next assessment, counted as equivocal ({SRC_FAQ_NODES})"
+            )
     if present:
         new = NewLesions.PRESENT
         reasons.append(f"PD: new lesion {', '.join(present)} ({SRC_NEW})")
@@ -895,8 +949,13 @@ def _survival(
     origin: dt.date,
     progression_date: dt.date | None,
     last_scan: dt.date,
+    new_therapy: dt.date | None,
 ) -> tuple[int, bool, int | None, bool | None]:
-    """PFS (progression or death, censored at the last evaluable scan) and OS in days."""
+    """PFS (progression or death, censored at the last evaluable scan) and OS in days.
+
+    ``timepoints`` are the scans that count for PFS (those before a new therapy); a death on or
+    after a new therapy with no PD before it is censored like the FDA guidance says.
+    """
     clinical = record.clinical
     death = clinical.death_date if clinical else None
     if clinical and death is not None:
@@ -915,7 +974,8 @@ def _survival(
                 row=clinical.source.row,
                 column="death_date",
             )
-    events = [d for d in (progression_date, death) if d is not None]
+    pfs_death = death if new_therapy is None or death is None or death < new_therapy else None
+    events = [d for d in (progression_date, pfs_death) if d is not None]
     if events:
         pfs_days, pfs_event = (min(events) - origin).days, True
     else:

@@ -155,7 +155,9 @@ class ClinicalRecord:
     """One row of the clinical table.
 
     ``treatment_start`` is the origin of PFS, OS and the SD minimum duration; when it is ``None``
-    the baseline scan date is used. ``covariates`` holds every other column as text.
+    the baseline scan date is used. ``new_therapy_date`` is the start of a new anticancer
+    therapy: later scans do not count for best response and PFS is censored before it.
+    ``covariates`` holds every other column as text.
     """
 
     patient_id: str
@@ -164,6 +166,7 @@ class ClinicalRecord:
     death_date: dt.date | None = None
     covariates: Mapping[str, str] = field(default_factory=dict)
     source: Source = field(default_factory=Source)
+    new_therapy_date: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
