@@ -274,3 +274,15 @@ def test_bad_counts_are_refused_and_nothing_is_written(
     with pytest.raises(InputError, match=field):
         write_synthetic_studies(tmp_path / "out", **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_path_that_is_a_file_or_unwritable_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "file.txt"
+    target.write_text("keep me")
+    with pytest.raises(InputError, match="is a file"):
+        write_synthetic_studies(target, patients=1, timepoints=1, size=32)
+    assert target.read_text() == "keep me"
+    blocked = target / "sub" / "out"  # a folder cannot be created under a file
+    with pytest.raises(InputError, match="cannot create") as info:
+        write_synthetic_studies(blocked, patients=1, timepoints=1, size=32)
+    assert info.value.path == str(blocked)

@@ -803,7 +803,8 @@ def write_synthetic_studies(
     Raises
     ------
     InputError
-        When a count or the size is out of range or ``out`` is not empty.
+        When a count or the size is out of range, ``out`` is a file or a non-empty folder, or
+        the files cannot be written (nothing is left behind).
     """
     if patients < 1:
         raise InputError(f"--patients must be at least 1, got {patients}", column="patients")
@@ -811,10 +812,15 @@ def write_synthetic_studies(
         raise InputError(f"--timepoints must be at least 1, got {timepoints}", column="timepoints")
     if not 32 <= size <= 1024:
         raise InputError(f"--size must be between 32 and 1024, got {size}", column="size")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise InputError("output path is a file, not a folder; choose a new one", path=str(out))
+    if out.exists() and any(out.iterdir()):
         raise InputError("output folder exists and is not empty; choose a new one", path=str(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
     try:
         truths = []
         all_rows: list[dict[str, str]] = []
@@ -846,6 +852,9 @@ def write_synthetic_studies(
         if out.exists():
             out.rmdir()
         staging.rename(out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(f"cannot write the studies: {exc}", path=str(out)) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
