@@ -64,6 +64,18 @@ def _concept(item: Dataset) -> Dataset | None:
     return seq[0] if seq else None
 
 
+def _key(item: Dataset) -> tuple[str, str] | None:
+    """(Code Value, Coding Scheme Designator) of an item's concept name, read once."""
+    concept = _concept(item)
+    if concept is None:
+        return None
+    return (concept.get("CodeValue"), concept.get("CodingSchemeDesignator"))
+
+
+def _eq(key: tuple[str, str] | None, code: Code) -> bool:
+    return key is not None and key[0] == code.value and key[1] == code.scheme_designator
+
+
 def _is(item: Dataset, code: Code) -> bool:
     concept = _concept(item)
     return concept is not None and rc.same_code(concept, code)
@@ -151,29 +163,30 @@ def _read_group(container: Dataset, path: Path) -> _Group:
     g = _Group()
     for item in _children(container):
         vt = item.get("ValueType")
-        if _is(item, _TRACKING_IDENTIFIER):
+        key = _key(item)
+        if _eq(key, _TRACKING_IDENTIFIER):
             g.tracking_id = str(item.TextValue)
-        elif _is(item, _TRACKING_UID):
+        elif _eq(key, _TRACKING_UID):
             g.tracking_uid = str(item.UID)
-        elif _is(item, _FINDING):
+        elif _eq(key, _FINDING):
             g.finding = _code_value(item)
-        elif _is(item, _FINDING_SITE):
+        elif _eq(key, _FINDING_SITE):
             site = _code_value(item)
             if site is not None:
                 g.sites.append(site)
-        elif _is(item, _FINDING_CATEGORY):
+        elif _eq(key, _FINDING_CATEGORY):
             g.category = _code_value(item)
-        elif _is(item, _TIME_POINT):
+        elif _eq(key, _TIME_POINT):
             g.time_point = str(item.TextValue)
-        elif vt == "NUM" and (_is(item, rc.LONG_AXIS) or _is(item, rc.LEGACY_LONG_AXIS)):
+        elif vt == "NUM" and (_eq(key, rc.LONG_AXIS) or _eq(key, rc.LEGACY_LONG_AXIS)):
             g.axes["long"] = _length_mm(item, path, "long axis")
             _read_endpoints(item, "long", g)
-        elif vt == "NUM" and (_is(item, rc.SHORT_AXIS) or _is(item, rc.LEGACY_SHORT_AXIS)):
+        elif vt == "NUM" and (_eq(key, rc.SHORT_AXIS) or _eq(key, rc.LEGACY_SHORT_AXIS)):
             g.axes["short"] = _length_mm(item, path, "short axis")
             _read_endpoints(item, "short", g)
-        elif vt == "NUM" and _is(item, rc.SLICE_THICKNESS):
+        elif vt == "NUM" and _eq(key, rc.SLICE_THICKNESS):
             g.thickness = _length_mm(item, path, "slice thickness")
-        elif vt == "NUM" and _is(item, rc.SUVBW):
+        elif vt == "NUM" and _eq(key, rc.SUVBW):
             unit = _unit(item)
             if unit is None or not rc.same_code(unit, rc.SUVBW_UNIT):
                 raise DicomError(
@@ -185,13 +198,13 @@ def _read_group(container: Dataset, path: Path) -> _Group:
             for key, code in (("max", rc.MAXIMUM), ("peak", rc.PEAK), ("mean", rc.MEAN)):
                 if derivation is not None and rc.same_code(derivation, code):
                     g.suv[key] = _decimal(item, path)
-        elif vt == "CODE" and _is(item, rc.BASELINE_CATEGORY):
+        elif vt == "CODE" and _eq(key, rc.BASELINE_CATEGORY):
             g.baseline_category = _code_value(item)
-        elif vt == "CODE" and _is(item, rc.LESION_STATE):
+        elif vt == "CODE" and _eq(key, rc.LESION_STATE):
             g.state = _code_value(item)
-        elif vt == "CODE" and _is(item, rc.KRENNING):
+        elif vt == "CODE" and _eq(key, rc.KRENNING):
             g.krenning = _code_value(item)
-        elif vt == "CODE" and _is(item, rc.RECORDED_SITE):
+        elif vt == "CODE" and _eq(key, rc.RECORDED_SITE):
             value = _code_value(item)
             g.recorded_site = None if value is None else str(value.CodeMeaning)
     g.sop_instance_uid = _first_reference(container)
