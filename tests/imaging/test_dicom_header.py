@@ -77,3 +77,21 @@ def test_pixel_data_offset_points_at_the_pixels() -> None:
     assert header.pixel_offset is not None
     raw = np.fromfile(path, dtype="<i2", count=128 * 128, offset=header.pixel_offset)
     np.testing.assert_array_equal(raw.reshape(128, 128), pydicom.dcmread(path).pixel_array)
+
+
+def test_lazy_headers_decode_the_same_values() -> None:
+    lazy_spec = HeaderSpec(_SPEC.keywords, lazy=True)
+    for path in _files():
+        try:
+            eager = read_header(path, _SPEC)
+        except DicomError:
+            continue
+        lazy = read_header(path, lazy_spec)
+        # single values first (decoded on demand), then the whole mapping
+        for keyword in (
+            "Modality",
+            "PixelSpacing",
+            "RadiopharmaceuticalInformationSequence.Radiopharmaceutical",
+        ):
+            assert lazy.get(keyword) == eager.get(keyword), (path, keyword)
+        assert dict(lazy.values) == dict(eager.values), path

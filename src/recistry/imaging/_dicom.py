@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from struct import Struct, unpack_from
 from typing import Any
@@ -115,6 +115,16 @@ class Header:
             )
         return value
 
+    def same(self, other: Header, keyword: str) -> bool:
+        """Whether two headers hold the same value of ``keyword`` (identical bytes, or equal
+        decoded values)."""
+        mine, theirs = self.values, other.values
+        if isinstance(mine, _LazyValues) and isinstance(theirs, _LazyValues) and "." not in keyword:
+            a, b = mine.raw(keyword), theirs.raw(keyword)
+            if a == b:
+                return True
+        return bool(mine.get(keyword) == theirs.get(keyword))
+
     def first(self, keyword: str) -> Any:
         """First value of a multi-valued numeric attribute, or ``None``."""
         value = self.values.get(keyword)
@@ -126,9 +136,14 @@ class Header:
 class HeaderSpec:
     """A compiled set of attributes to read: top-level keywords and paths into sequences."""
 
-    def __init__(self, keywords: Iterable[str], private_groups: Iterable[int] = ()) -> None:
+    def __init__(
+        self, keywords: Iterable[str], private_groups: Iterable[int] = (), *, lazy: bool = False
+    ) -> None:
         self.keywords = tuple(keywords)
         self.private_groups = frozenset(private_groups)
+        # Lazy headers decode a value when it is first asked for and keep the bytes read (16 kB
+        # per file): right for a series being loaded, wrong for indexing thousands of files.
+        self.lazy = lazy
         # tree: tag -> (keyword path, VR, children tree or None)
         self.tree: dict[int, tuple[str, str, dict[int, Any] | None]] = {}
         for path in self.keywords:
@@ -232,8 +247,12 @@ def _parse(path: str, buf: bytes, spec: HeaderSpec, complete: bool) -> Header:
             if pixel_length == _UNDEFINED:
                 pixel_offset = pixel_length = None
     encodings = _encodings(buf, found.get(0x00080005))
-    values: dict[str, Any] = {}
-    _decode_tree(buf, spec.tree, found, explicit, encodings, values)
+    values: dict[str, Any] | _LazyValues
+    if spec.lazy:
+        values = _LazyValues(buf, spec.tree, found, explicit, encodings)
+    else:
+        values = {}
+        _decode_tree(buf, spec.tree, found, explicit, encodings, values)
     if 0x00020002 in meta:
         values.setdefault("MediaStorageSOPClassUID", _ascii(buf, meta[0x00020002]))
     priv = {tag: _ascii(buf, span) for tag, span in private.items()}
@@ -327,6 +346,88 @@ def _skip_sequence(buf: bytes, pos: int, explicit: bool) -> int:
             pos += 8  # the item delimiter
         else:
             pos += 8 + length
+
+
+class _LazyValues(Mapping[str, Any]):
+    """The values of a header, decoded on first access (same results as the eager decode)."""
+
+    def __init__(
+        self,
+        buf: bytes,
+        tree: Mapping[int, tuple[str, str, Any]],
+        found: Mapping[int, tuple[bytes | None, int, int]],
+        explicit: bool,
+        encodings: list[str] | None,
+    ) -> None:
+        self._buf = buf
+        self._explicit = explicit
+        self._encodings = encodings
+        self._tree = tree
+        self._found = found
+        self._paths = {node[0]: tag for tag, node in tree.items()}
+        self._cache: dict[str, Any] = {}
+        self._complete = False
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        if self._complete:
+            raise KeyError(key)
+        root = key.split(".", 1)[0]
+        tag = self._paths.get(root)
+        if tag is None or tag not in self._found:
+            raise KeyError(key)
+        path, vr, children = self._tree[tag]
+        if children is None:
+            value = _decode(self._buf, self._found[tag], vr, self._encodings)
+            if value is None:
+                raise KeyError(key)
+            self._cache[key] = value
+            return value
+        _decode_tree(
+            self._buf,
+            {tag: (path, vr, children)},
+            self._found,
+            self._explicit,
+            self._encodings,
+            self._cache,
+        )
+        self._paths.pop(root)  # decoded: what is not in the cache is absent
+        return self._cache[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # Mapping.get would raise and catch KeyError for every absent attribute.
+        if key in self._cache:
+            return self._cache[key]
+        root = key.split(".", 1)[0]
+        if self._complete or self._found.get(self._paths.get(root, -1)) is None:
+            return default
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def raw(self, key: str) -> bytes | None:
+        """The encoded bytes of a top-level attribute (cheap equality between slices)."""
+        span = self._found.get(self._paths.get(key, -1))
+        return None if span is None else self._buf[span[1] : span[2]]
+
+    def setdefault(self, key: str, default: Any) -> Any:
+        return self._cache.setdefault(key, default)
+
+    def _decode_all(self) -> dict[str, Any]:
+        if not self._complete:
+            _decode_tree(
+                self._buf, self._tree, self._found, self._explicit, self._encodings, self._cache
+            )
+            self._complete = True
+        return self._cache
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decode_all())
+
+    def __len__(self) -> int:
+        return len(self._decode_all())
 
 
 def _first_item(buf: bytes, start: int, end: int) -> tuple[int, int] | None:

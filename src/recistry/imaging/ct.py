@@ -28,7 +28,7 @@ from recistry.imaging.volume import Volume
 
 logger = logging.getLogger(__name__)
 
-_CT_SPEC = HeaderSpec((*GEOMETRY_KEYWORDS, "RescaleType", "PhotometricInterpretation"))
+_CT_SPEC = HeaderSpec((*GEOMETRY_KEYWORDS, "RescaleType", "PhotometricInterpretation"), lazy=True)
 
 
 def load_ct(paths: Iterable[str | os.PathLike[str]]) -> Volume:
@@ -101,6 +101,11 @@ def _rescaled_volume(stack: SliceStack) -> np.ndarray:
                 path=h.path,
                 tag=tag_label(missing),
             )
-        np.multiply(buf, np.float32(slope), out=out[k], casting="unsafe")
-        out[k] += np.float32(intercept)
+        # One pass over the output when the slope is 1 (nearly every CT).
+        if slope == 1.0:
+            np.add(buf, np.float32(intercept), out=out[k], casting="unsafe")
+        else:
+            np.multiply(buf, np.float32(slope), out=out[k], casting="unsafe")
+            if intercept:
+                out[k] += np.float32(intercept)
     return out

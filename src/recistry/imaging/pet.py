@@ -29,6 +29,7 @@ Which rule chose the scan time, and every input, are recorded in ``Volume.proven
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -81,6 +82,7 @@ _PET_SPEC = HeaderSpec(
         _RADIO + "RadionuclideHalfLife",
     ),
     private_groups=(0x0009, 0x7053),
+    lazy=True,
 )
 
 # Attributes that describe the acquisition as a whole and must not vary between slices.
@@ -464,7 +466,7 @@ def _check_constant(slices: Sequence[Header], label: str) -> None:
     h0 = slices[0]
     for h in slices[1:]:
         for keyword in _SERIES_CONSTANT:
-            if h.get(keyword) != h0.get(keyword):
+            if not h.same(h0, keyword):
                 raise DicomError(
                     f"differs between slices of {label}: {h0.get(keyword)!r} in {h0.path}, "
                     f"{h.get(keyword)!r} here",
@@ -590,11 +592,20 @@ _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,6}
 
 
 def _parse_da(value: str, h: Header, keyword: str) -> dt.date:
+    parsed = _date_from_text(value)
+    if parsed is None:
+        raise DicomError(f"invalid date {value!r}", path=h.path, tag=tag_label(keyword))
+    return parsed
+
+
+@functools.lru_cache(maxsize=256)
+def _date_from_text(value: str) -> dt.date | None:
+    # Every slice of a series repeats the same few dates: parse each once.
     text = value.replace(".", "").strip()
     try:
         return dt.datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
-        raise DicomError(f"invalid date {value!r}", path=h.path, tag=tag_label(keyword)) from None
+        return None
 
 
 def _parse_tm(value: str, h: Header, keyword: str) -> dt.time:
