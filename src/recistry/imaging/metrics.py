@@ -435,6 +435,13 @@ def volume_from_seg(path: str | Path, segment_number: int) -> Volume:
     segment_number
         SegmentNumber (0062,0004) of the lesion.
 
+    Returns
+    -------
+    Volume
+        Boolean ``array[k, j, i]`` with the SEG's geometry (LPS mm) and frame of reference. It
+        carries no SOPInstanceUIDs: find the source slice of a measured point with
+        ``ct.patient_to_index(point)`` on the CT volume of the same frame.
+
     Raises
     ------
     DicomError
