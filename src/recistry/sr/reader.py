@@ -195,9 +195,9 @@ def _read_group(container: Dataset, path: Path) -> _Group:
             derivation = next(
                 (_code_value(c) for c in _children(item) if _is(c, _DERIVATION)), None
             )
-            for key, code in (("max", rc.MAXIMUM), ("peak", rc.PEAK), ("mean", rc.MEAN)):
+            for name, code in (("max", rc.MAXIMUM), ("peak", rc.PEAK), ("mean", rc.MEAN)):
                 if derivation is not None and rc.same_code(derivation, code):
-                    g.suv[key] = _decimal(item, path)
+                    g.suv[name] = _decimal(item, path)
         elif vt == "CODE" and _eq(key, rc.BASELINE_CATEGORY):
             g.baseline_category = _code_value(item)
         elif vt == "CODE" and _eq(key, rc.LESION_STATE):
