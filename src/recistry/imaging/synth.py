@@ -318,6 +318,11 @@ class _Lesion:
     suv: float
     krenning: int
 
+    @property
+    def slice_index(self) -> int:
+        """The slice through the centre (every lesion centre lies on a slice of the slab)."""
+        return round((self.shape.center[2] - _slice_z(0)) / SLICE_SPACING_MM)
+
 
 @dataclass(frozen=True, slots=True)
 class _PatientParams:
@@ -670,7 +675,6 @@ def _measurement_rows(
     rows = []
     for lesion in lesions:
         plan = lesion.plan
-        k = round((lesion.shape.center[2] - _slice_z(0)) / SLICE_SPACING_MM)
         measured = plan.role != "non_target"
         rows.append(
             {
@@ -685,7 +689,7 @@ def _measurement_rows(
                 "state": "measured" if plan.role == "target" else "present",
                 "study_uid": uids.study,
                 "series_uid": uids.ct_series,
-                "sop_instance_uid": uids.ct_sops[k],
+                "sop_instance_uid": uids.ct_sops[lesion.slice_index],
                 "slice_thickness_mm": _ds(SLICE_SPACING_MM),
                 "krenning": str(lesion.krenning),
                 "suv_max": f"{lesion.suv:.2f}",
@@ -718,8 +722,6 @@ def _write_patient(
         rng = np.random.default_rng([seed, params.index, tp])
         _write_ct(scan_dir / "CT", base, ct_grid, lesions, uids, rng)
         _write_pet(scan_dir / "PT", base, pet_grid, lesions, uids, params, date)
-        by_k = {round((les.shape.center[2] - _slice_z(0)) / SLICE_SPACING_MM) for les in lesions}
-        assert all(0 <= k < N_SLICES for k in by_k), "lesion centre outside the slab"
         truth_timepoints.append(
             {
                 "timepoint": tp,
@@ -731,13 +733,7 @@ def _write_patient(
                 "pet_series_instance_uid": uids.pet_series,
                 "ct_folder": str((scan_dir / "CT").relative_to(root)),
                 "pet_folder": str((scan_dir / "PT").relative_to(root)),
-                "lesions": [
-                    _lesion_truth(
-                        les,
-                        uids.ct_sops[round((les.shape.center[2] - _slice_z(0)) / SLICE_SPACING_MM)],
-                    )
-                    for les in lesions
-                ],
+                "lesions": [_lesion_truth(les, uids.ct_sops[les.slice_index]) for les in lesions],
             }
         )
         rows.extend(_measurement_rows(params, date, lesions, uids))
