@@ -126,3 +126,50 @@ def test_console_script_runs_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{missing}: file not found" in proc.stderr
+
+
+def _calls(doc: dict) -> list[tuple]:
+    return [
+        (
+            p["patient_id"],
+            p["best_overall_response"],
+            p["pfs_months"],
+            tuple(
+                (tp["date"], tp["target_sum_mm"], tp["overall_response"]) for tp in p["timepoints"]
+            ),
+        )
+        for p in doc["patients"]
+    ]
+
+
+def test_store_and_sr_folder_score_like_the_table(tmp_path, capsys):
+    demo = REPO / "sample_dicom" / "demo_patient"
+    table = rescore_json(capsys, str(demo / "measurements.csv"))
+    sr = rescore_json(capsys, str(demo / "sr"))
+    store = tmp_path / "s.db"
+    assert (
+        main(
+            [
+                "import",
+                str(SAMPLE / "measurements.csv"),
+                "--store",
+                str(store),
+                "--clinical",
+                str(SAMPLE / "clinical.csv"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    from_store = rescore_json(capsys, str(store))
+    from_table = rescore_json(
+        capsys, str(SAMPLE / "measurements.csv"), "--clinical", str(SAMPLE / "clinical.csv")
+    )
+    assert _calls(sr) == _calls(table)
+    assert _calls(from_store) == _calls(from_table)
+
+
+def test_reader_option_needs_a_store(capsys):
+    assert main(["rescore", str(SAMPLE / "measurements.csv"), "--reader", "dr.x"]) == 2
+    assert "--reader needs a study store" in capsys.readouterr().err

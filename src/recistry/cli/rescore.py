@@ -22,17 +22,31 @@ Score every patient by RECIST 1.1: each follow-up time point (target, non-target
 overall response, with the numbers and rule behind each call), best overall response, progression
 date, PFS and OS, and the cohort ORR, DCR and Kaplan-Meier medians.
 
-PATH is a measurement table (CSV or Parquet; columns in docs/tables.md).
+PATH is a measurement table (CSV or Parquet; columns in docs/tables.md), a study store made by
+'recistry import' (SQLite; each patient's accepted read, or --reader), or a folder tree of DICOM
+SR (TID 1500) files.
 
 examples:
   recistry rescore measurements.csv --clinical clinical.csv
   recistry rescore measurements.csv --confirm --format json > results.json
   recistry rescore measurements.csv --clinical clinical.csv --by who_grade --out results/
+  recistry rescore recistry.db --reader dr.smith
+  recistry rescore sample_dicom/demo_patient/sr/
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", type=Path, help="measurement table (CSV/Parquet)")
+    parser.add_argument(
+        "path",
+        metavar="PATH",
+        type=Path,
+        help="measurement table (CSV/Parquet), study store (SQLite) or folder of DICOM SR files",
+    )
+    parser.add_argument(
+        "--reader",
+        metavar="NAME",
+        help="with a store: score this reader's read instead of each patient's accepted read",
+    )
     parser.add_argument(
         "--clinical",
         type=Path,
@@ -99,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         sd_min_days=args.sd_min_days,
         strict=args.strict,
     )
-    records = load_records(args.path, args.clinical)
+    records = load_records(args.path, args.clinical, args.reader)
     assessments = [assess_patient(r, options) for r in _progress(records, "Scoring patients")]
     document = build_document(assessments, options, args.by)
     if args.out is not None:
@@ -115,13 +129,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_records(path: Path, clinical_path: Path | None) -> list[Any]:
-    """Patient records from PATH (a measurement table) and an optional clinical table."""
+def load_records(path: Path, clinical_path: Path | None, reader: str | None = None) -> list[Any]:
+    """Patient records from PATH and an optional clinical table.
+
+    PATH is a study store (the clinical data stored with it, unless ``clinical_path`` is given),
+    a folder tree of TID 1500 SR files, or a measurement table.
+    """
+    from recistry.store import is_store_file
     from recistry.tables import build_records, read_clinical, read_measurements
 
-    measurements = read_measurements(path)
     clinical = read_clinical(clinical_path) if clinical_path is not None else None
-    return build_records(measurements, clinical)
+    if is_store_file(path):
+        from recistry.store import Store, in_force_measurements
+        from recistry.store import load_records as load_store
+
+        if clinical is None:
+            return load_store(path, reader=reader)
+        with Store(path, create=False) as store:
+            return build_records(in_force_measurements(store, reader), clinical)
+    if reader is not None:
+        raise InputError("--reader needs a study store as PATH", path=str(path))
+    if path.is_dir():
+        from recistry.sr import read_sr_tree
+
+        return build_records(read_sr_tree(path), clinical)
+    return build_records(read_measurements(path), clinical)
 
 
 def build_document(assessments: Sequence[Any], options: Any, by: Sequence[str]) -> dict[str, Any]:
@@ -263,14 +295,15 @@ def _print_table(document: dict[str, Any]) -> None:
     for label, key in (("PFS", "pfs"), ("OS", "os")):
         if key == "os" and all(p["os_months"] is None for p in document["patients"]):
             continue
+        lower, upper = cohort[f"{key}_median_ci95"]
         console.print(
             f"Median {label} {_months(cohort.get(f'{key}_median_months'))} "
-            f"(95% CI {_months(cohort[f'{key}_median_ci95'][0])} to "
-            f"{_months(cohort[f'{key}_median_ci95'][1])})",
+            f"(95% CI {_months(lower, 'NA')} to {_months(upper)})",
             highlight=False,
         )
 
 
-def _months(value: float | None) -> str:
-    """Months to one decimal; a Kaplan-Meier limit that is never reached prints NR."""
-    return "NR" if value is None else f"{value:.1f} months"
+def _months(value: float | None, missing: str = "NR") -> str:
+    """Months to one decimal. A median or upper limit never reached prints NR (as R's survfit
+    prints NA there); a lower limit that cannot be computed prints NA."""
+    return missing if value is None else f"{value:.1f} months"
