@@ -230,3 +230,39 @@ def test_non_ct_series_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(DicomError, match="not CT"):
         load_ct(paths)
+
+
+_DICOMDIR_TESTS = Path(get_testdata_file("CT_small.dcm")).parent / "dicomdirtests"
+
+
+def test_real_gated_ct_series_matches_simpleitk() -> None:
+    """pydicom's dicomdirtests/98892001/CT5N: five real (downsampled) scanner CT slices."""
+    paths = sorted(str(p) for p in (_DICOMDIR_TESTS / "98892001" / "CT5N").iterdir())
+    vol = load_ct(paths)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(
+        list(
+            sitk.ImageSeriesReader.GetGDCMSeriesFileNames(
+                str(_DICOMDIR_TESTS / "98892001" / "CT5N")
+            )
+        )
+    )
+    reader.SetOutputPixelType(sitk.sitkFloat32)
+    ref = reader.Execute()
+    np.testing.assert_allclose(vol.array, sitk.GetArrayFromImage(ref), atol=1e-3)
+    np.testing.assert_allclose(vol.origin_mm, ref.GetOrigin(), atol=1e-3)
+    np.testing.assert_allclose(vol.spacing_mm[::-1], ref.GetSpacing(), atol=1e-4)
+
+
+def test_real_incomplete_series_is_refused_as_missing_slices() -> None:
+    """dicomdirtests/77654033/CT2 keeps 4 slices of a brain CT: the gap is named, not stacked."""
+    paths = sorted((_DICOMDIR_TESTS / "77654033" / "CT2").iterdir())
+    with pytest.raises(DicomError, match=r"missing slice\(s\) in series 'Routine Brain'"):
+        load_ct(paths)
+
+
+def test_real_scout_pair_is_refused_as_mixed_orientations() -> None:
+    """dicomdirtests/98892001/CT2N: an AP and a lateral scout in one series."""
+    paths = sorted((_DICOMDIR_TESTS / "98892001" / "CT2N").iterdir())
+    with pytest.raises(DicomError, match="mixed orientations in series 'Scout'"):
+        load_ct(paths)

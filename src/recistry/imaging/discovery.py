@@ -457,7 +457,14 @@ def _series_entry(
     ]
     slice_spacing = None
     iop = first.get("ImageOrientationPatient")
-    if iop is not None and len(iop) == 6 and all(i.position_mm is not None for i in instances):
+    # A localizer series (several planes) has no single slice normal and no slice spacing.
+    one_plane = all(h.get("ImageOrientationPatient") == iop for h in members)
+    if (
+        one_plane
+        and iop is not None
+        and len(iop) == 6
+        and all(i.position_mm is not None for i in instances)
+    ):
         normal = np.cross(np.asarray(iop[:3]), np.asarray(iop[3:]))
         along = np.asarray([i.position_mm for i in instances]) @ normal
         order = np.argsort(along, kind="stable")
