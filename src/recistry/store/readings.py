@@ -542,14 +542,13 @@ _STATES = {s.value: s for s in LesionState}
 
 
 class _Decoder:
-    """Row → Measurement, with caches: a store repeats dates, JSON and sources many times, and
+    """Row → Measurement, with caches: a store repeats dates and JSON texts many times, and
     loading 10,000 patients must stay within 2x of reading the same table."""
 
     def __init__(self, endpoints: Mapping[int, Mapping[str, Endpoints]]) -> None:
         self.endpoints = endpoints
         self.dates: dict[str, dt.date] = {}
         self.json: dict[str, dict[str, str]] = {}
-        self.sources: dict[tuple[str | None, int | None], Source] = {}
 
     def __call__(self, row: tuple[Any, ...]) -> Measurement:
         (patient_id, lesion_id, tracking_uid, reader, pk, scan_date, role, site, nodal, state,
@@ -572,9 +571,6 @@ class _Decoder:
         date = self.dates.get(scan_date)
         if date is None:
             date = self.dates[scan_date] = dt.date.fromisoformat(scan_date)
-        source = self.sources.get((source_path, source_row))
-        if source is None:
-            source = self.sources[(source_path, source_row)] = Source(source_path, source_row)
         thickness = extra.get("slice_thickness_mm")
         return Measurement(
             patient_id=patient_id,
@@ -588,7 +584,7 @@ class _Decoder:
             short_axis_mm=None if short_mm is None else Decimal(short_mm),
             slice_thickness_mm=None if thickness is None else Decimal(thickness),
             extra=extra,
-            source=source,
+            source=Source(source_path, source_row),
         )
 
 
@@ -643,16 +639,20 @@ def chosen_readers(store: Store, reader: str | None = None) -> dict[str, str]:
     return chosen
 
 
+# The latest revision of each reading: GROUP BY walks the (lesion, reader, date, revision) unique
+# index once, which is several times faster than a correlated MAX per row on large stores.
 _IN_FORCE_SQL = f"""
+WITH latest AS (
+    SELECT lesion_pk, reader_pk, scan_date, MAX(revision) AS revision
+    FROM measurements GROUP BY lesion_pk, reader_pk, scan_date
+)
 SELECT {", ".join(_LOAD_COLUMNS)}
-FROM measurements AS m
+FROM latest
+JOIN measurements AS m ON m.lesion_pk = latest.lesion_pk AND m.reader_pk = latest.reader_pk
+    AND m.scan_date = latest.scan_date AND m.revision = latest.revision
 JOIN lesions AS l ON l.lesion_pk = m.lesion_pk
 JOIN patients AS p ON p.patient_pk = l.patient_pk
 JOIN readers AS r ON r.reader_pk = m.reader_pk
-WHERE m.revision = (
-    SELECT MAX(n.revision) FROM measurements AS n
-    WHERE n.lesion_pk = m.lesion_pk AND n.reader_pk = m.reader_pk AND n.scan_date = m.scan_date
-)
 ORDER BY p.patient_id, m.scan_date, l.lesion_id
 """
 
