@@ -16,3 +16,12 @@ COHORT_ARGS=(--clinical sample_dicom/cohort/clinical.csv --by "ileal=primary_sit
   --by who_grade --by line_of_therapy)
 "$BIN/recistry" report sample_dicom/cohort/measurements.csv "${COHORT_ARGS[@]}" \
   --adverse-events sample_dicom/cohort/adverse_events.csv --out "$OUT/cohort"
+
+echo "== Stored studies: index the demo patient's images, import its DICOM SR readings, rescore the store"
+STORE="$OUT/store.db"
+rm -f "$STORE" "$STORE-wal" "$STORE-shm"
+"$BIN/recistry" index sample_dicom/demo_patient/SYN1-001 --store "$STORE" > /dev/null
+"$BIN/recistry" import sample_dicom/demo_patient/sr --store "$STORE" --no-progress
+"$BIN/recistry" rescore "$STORE" --out "$OUT/store"
+"$BIN/recistry" audit SYN1-001 --store "$STORE" --format html --out "$OUT/audit-SYN1-001.html"
+echo "Audit report (every measurement, its image and revisions, behind each call): $OUT/audit-SYN1-001.html"
