@@ -177,32 +177,29 @@ def _parse_mm(values: pd.Series, path: Path, column: str) -> list[Decimal | None
 
 
 def _parse_choice(
-    values: pd.Series, choices: Mapping[str, object], path: Path, column: str
+    values: pd.Series,
+    choices: Mapping[str, object],
+    path: Path,
+    column: str,
+    expected: str | None = None,
 ) -> list[object]:
+    """Case-insensitive lookup of every cell in ``choices``; the first unknown one is an error."""
     lowered = values.str.lower()
     bad = _first_bad(~lowered.isin(list(choices)))
     if bad is not None:
-        raise InputError(
-            f"unknown {column} '{values.iloc[bad]}' (use one of {', '.join(choices)})",
-            path=str(path),
-            row=bad + 1,
-            column=column,
+        message = (
+            f"'{values.iloc[bad]}' is not {expected}"
+            if expected
+            else f"unknown {column} '{values.iloc[bad]}' (use one of {', '.join(choices)})"
         )
+        raise InputError(message, path=str(path), row=bad + 1, column=column)
     return [choices[v] for v in lowered.tolist()]
 
 
-def _parse_bool(values: pd.Series, path: Path, column: str) -> list[bool]:
-    choices = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
-    lowered = values.str.lower()
-    bad = _first_bad(~lowered.isin(list(choices)))
-    if bad is not None:
-        raise InputError(
-            f"'{values.iloc[bad]}' is not true/false (also yes/no, 1/0)",
-            path=str(path),
-            row=bad + 1,
-            column=column,
-        )
-    return [choices[v] for v in lowered.tolist()]
+_BOOLEANS: Mapping[str, object] = {
+    **dict.fromkeys(_TRUE, True),
+    **dict.fromkeys(_FALSE, False),
+}
 
 
 def _require_text(frame: pd.DataFrame, column: str, path: Path) -> None:
@@ -234,7 +231,7 @@ def read_measurements(path: str | Path) -> list[Measurement]:
     dates = _parse_dates(frame["date"], path, "date", required=True)
     roles = _parse_choice(frame["role"], _ROLES, path, "role")
     states = _parse_choice(frame["state"], _STATES, path, "state")
-    nodal = _parse_bool(frame["nodal"], path, "nodal")
+    nodal = _parse_choice(frame["nodal"], _BOOLEANS, path, "nodal", "true/false (also yes/no, 1/0)")
     long_axis = _parse_mm(frame["long_axis_mm"], path, "long_axis_mm")
     short_axis = _parse_mm(frame["short_axis_mm"], path, "short_axis_mm")
     has_thickness = "slice_thickness_mm" in frame.columns

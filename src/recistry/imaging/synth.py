@@ -44,7 +44,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian
 from pydicom.valuerep import format_number_as_ds
 
-from recistry import __version__
+from recistry import __version__, tables
 from recistry.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -82,15 +82,7 @@ CT_NOISE_SD_HU = 4.0
 """Gaussian CT noise (HU). PET is written noise-free so that SUVs are exact."""
 
 MEASUREMENT_COLUMNS = (
-    "patient_id",
-    "date",
-    "lesion_id",
-    "role",
-    "site",
-    "nodal",
-    "long_axis_mm",
-    "short_axis_mm",
-    "state",
+    *tables.MEASUREMENT_COLUMNS,
     "study_uid",
     "series_uid",
     "sop_instance_uid",

@@ -253,9 +253,7 @@ def assess_patient(
             f"{len(timepoints) - len(counted)} scan(s) on or after the new anticancer therapy of "
             f"{cutoff} do not count for best response or PFS ({SRC_FDA_CENSOR})"
         )
-    unconfirmed, unconfirmed_reasons = _best_response_unconfirmed(
-        counted, origin, opts, bool(targets)
-    )
+    unconfirmed, unconfirmed_reasons = _best_response_unconfirmed(counted, origin, opts)
     confirmed, confirmed_reasons = _best_response_confirmed(counted, origin, opts, bool(targets))
     best = confirmed if opts.confirm else unconfirmed
     reasons = confirmed_reasons if opts.confirm else unconfirmed_reasons
@@ -814,7 +812,6 @@ def _best_response_unconfirmed(
     timepoints: Sequence[TimepointAssessment],
     origin: dt.date,
     options: AssessmentOptions,
-    has_targets: bool,
 ) -> tuple[Response, list[str]]:
     """Best response recorded from treatment start to the first PD, no confirmation [§4.4.3]."""
     counted = _until_first_pd(timepoints)
