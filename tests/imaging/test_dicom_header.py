@@ -95,3 +95,22 @@ def test_lazy_headers_decode_the_same_values() -> None:
         ):
             assert lazy.get(keyword) == eager.get(keyword), (path, keyword)
         assert dict(lazy.values) == dict(eager.values), path
+
+
+def test_index_reading_stops_early_only_for_non_pet_and_agrees_with_pydicom() -> None:
+    """The index stops before group 0054 unless the image is PET/NM: same values either way."""
+    from pathlib import Path
+
+    from recistry.imaging.discovery import _INDEX_SPEC
+
+    dro = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ibsi-suv-dro" / "DRO"
+    pet_files = sorted(str(p) for p in dro.glob("DRO_*/PT/*_000.dcm"))
+    assert len(pet_files) == 17
+    for path in [*_files(), *pet_files]:
+        try:
+            fast = read_header(path, _INDEX_SPEC)
+        except DicomError:
+            continue
+        slow = _pydicom_header(path, _INDEX_SPEC, has_preamble=True)
+        assert dict(fast.values) == dict(slow.values), path
+    assert read_header(pet_files[0], _INDEX_SPEC).get("Units") == "BQML"

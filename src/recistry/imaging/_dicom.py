@@ -49,6 +49,31 @@ _UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
+_SHORT_VRS = frozenset(
+    {
+        b"AE",
+        b"AS",
+        b"AT",
+        b"CS",
+        b"DA",
+        b"DS",
+        b"DT",
+        b"FD",
+        b"FL",
+        b"IS",
+        b"LO",
+        b"LT",
+        b"PN",
+        b"SH",
+        b"SL",
+        b"SS",
+        b"ST",
+        b"TM",
+        b"UI",
+        b"UL",
+        b"US",
+    }
+)
 _FIRST_READ = 16384
 _CHARSET_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 
@@ -137,13 +162,22 @@ class HeaderSpec:
     """A compiled set of attributes to read: top-level keywords and paths into sequences."""
 
     def __init__(
-        self, keywords: Iterable[str], private_groups: Iterable[int] = (), *, lazy: bool = False
+        self,
+        keywords: Iterable[str],
+        private_groups: Iterable[int] = (),
+        *,
+        lazy: bool = False,
+        nuclear_medicine_from: int | None = None,
     ) -> None:
         self.keywords = tuple(keywords)
         self.private_groups = frozenset(private_groups)
         # Lazy headers decode a value when it is first asked for and keep the bytes read (16 kB
         # per file): right for a series being loaded, wrong for indexing thousands of files.
         self.lazy = lazy
+        # Attributes of group 0054 and above (Units, radiopharmaceutical …) exist only in PET/NM
+        # images: for other modalities the walk stops there (GE CT headers carry dozens of
+        # private elements after group 0028). Needs Modality in the spec; no pixel offset then.
+        self.nuclear_medicine_from = nuclear_medicine_from
         # tree: tag -> (keyword path, VR, children tree or None)
         self.tree: dict[int, tuple[str, str, dict[int, Any] | None]] = {}
         for path in self.keywords:
@@ -227,9 +261,15 @@ def _parse(path: str, buf: bytes, spec: HeaderSpec, complete: bool) -> Header:
     private: dict[int, tuple[bytes | None, int, int]] = {}
     wanted: dict[int, Any] = {tag: node for tag, node in spec.tree.items()}
     wanted[0x00080005] = None  # SpecificCharacterSet, to decode text
-    pixel_pos = _walk(
-        buf, pos, len(buf), explicit, wanted, found, _PIXEL_DATA, (spec.private_groups, private)
-    )
+    private_spec = (spec.private_groups, private)
+    first_stop = spec.nuclear_medicine_from or _PIXEL_DATA
+    pixel_pos = _walk(buf, pos, len(buf), explicit, wanted, found, first_stop, private_spec)
+    if spec.nuclear_medicine_from is not None and pixel_pos < len(buf):
+        modality_span = found.get(0x00080060)
+        if modality_span is not None and _ascii(buf, modality_span) in ("PT", "NM"):
+            pixel_pos = _walk(
+                buf, pixel_pos, len(buf), explicit, wanted, found, _PIXEL_DATA, private_spec
+            )
     if pixel_pos > len(buf) or (pixel_pos == len(buf) and not complete):
         raise _NeedMore  # an element runs past the bytes read (or past the end of the file)
     if pixel_pos < len(buf) and pixel_pos + 12 > len(buf):
@@ -281,6 +321,7 @@ def _walk(
     head = _EXPLICIT_HEAD.unpack_from if explicit else _IMPLICIT_HEAD.unpack_from
     u32 = _U32.unpack_from
     long_vrs = _LONG_VRS
+    short_vrs = _SHORT_VRS
     private_groups = private[0] if private is not None else frozenset()
     while pos < end:
         if pos + 8 > size:
@@ -297,15 +338,13 @@ def _walk(
             if tag == _ITEM_END:
                 return pos
             raise _Malformed(f"unexpected item tag ({group:04X},{elem:04X}) at byte {pos}")
-        if vr is None:
+        if vr is None or vr in short_vrs:
             start = pos + 8
         elif vr in long_vrs:
             if pos + 12 > size:
                 raise _NeedMore
             length = u32(buf, pos + 8)[0]
             start = pos + 12
-        elif 65 <= vr[0] <= 90 and 65 <= vr[1] <= 90:
-            start = pos + 8
         else:
             raise _Malformed(f"invalid VR {vr!r} in element ({group:04X},{elem:04X})")
         if length == _UNDEFINED:

@@ -61,7 +61,8 @@ _INDEX_SPEC = HeaderSpec(
         "RadiopharmaceuticalInformationSequence.Radiopharmaceutical",
         "RadiopharmaceuticalInformationSequence.RadiopharmaceuticalCodeSequence.CodeMeaning",
         "RadiopharmaceuticalInformationSequence.RadionuclideCodeSequence.CodeMeaning",
-    )
+    ),
+    nuclear_medicine_from=0x00540000,
 )
 _REQUIRED = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality")
 
