@@ -76,6 +76,9 @@ def test_ga68_object_uses_the_header_half_life() -> None:
         ("DRO_3_1", "DecayCorrection ADMIN"),
         ("DRO_3_2", "back-computed"),
         ("DRO_3_4", "DecayCorrection NONE"),
+        ("DRO_2_0", "none: Units GML"),
+        ("DRO_2_4", "none: the Philips SUV Scale Factor"),
+        ("DRO_2_5", "SeriesDate/SeriesTime"),
     ],
 )
 def test_scan_time_rule_is_recorded(dro: str, rule: str) -> None:

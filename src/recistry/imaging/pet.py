@@ -200,6 +200,8 @@ def _suv_bw_factors(
     h0 = slices[0]
     units = str(h0.require("Units"))
     provenance["units"] = units
+    if units in ("GML", "CM2ML"):
+        provenance["scan_time_rule"] = f"none: Units {units} values are already decay-corrected SUV"
     if units == "GML":
         suv_type = h0.get("SUVType") or "BW"
         provenance["suv_bw_method"] = (
@@ -226,6 +228,7 @@ def _suv_bw_factors(
         philips = [_private(h, 0x7053, _PHILIPS_CREATOR, 0x00, provenance) for h in slices]
         if all(_positive(v) for v in philips):
             provenance["suv_bw_method"] = "Units CNTS: Philips SUV Scale Factor (7053,xx00)"
+            provenance["scan_time_rule"] = "none: the Philips SUV Scale Factor includes the decay"
             return [float(v) for v in philips]  # type: ignore[arg-type]
         activity = [_private(h, 0x7053, _PHILIPS_CREATOR, 0x09, provenance) for h in slices]
         if not all(_positive(v) for v in activity):
