@@ -148,3 +148,23 @@ def test_scan_after_death_is_an_impossible_value():
 def test_determinism_same_input_same_result_item77():
     rows = [row(0, "T1", mm=20), row(56, "T1", mm=13), row(112, "T1", mm=30)]
     assert assess(rows) == assess(list(reversed(rows)))
+
+
+@pytest.mark.parametrize("state", ["absent", "progression"])
+def test_non_target_must_be_present_at_baseline(state):
+    rows = [row(0, "T1", mm=20), row(0, "NT1", "non_target", state=state, line=2)]
+    with pytest.raises(InputError) as err:
+        assess(rows)
+    assert err.value.row == 2 and err.value.column == "state"
+
+
+def test_follow_up_scan_before_treatment_start_warns():
+    rows = [row(0, "T1", mm=20), row(7, "T1", mm=20), row(70, "T1", mm=18)]
+    a = assess(rows, start=14)
+    assert any("2024-01-08 is before the treatment start 2024-01-15" in w for w in a.warnings)
+
+
+def test_progression_before_treatment_start_is_an_error():
+    rows = [row(0, "T1", mm=20), row(7, "T1", mm=40)]
+    with pytest.raises(InputError, match="before the treatment start"):
+        assess(rows, start=14)

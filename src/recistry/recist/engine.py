@@ -194,7 +194,14 @@ def assess_patient(
     targets = [les for les in lesions.values() if les.role is Role.TARGET]
     non_targets = [les for les in lesions.values() if les.role is Role.NON_TARGET]
 
-    warnings = _baseline_warnings(targets, by_date[baseline_date], opts)
+    warnings = _baseline_warnings(targets, non_targets, by_date[baseline_date], opts)
+    early_scans = [d.isoformat() for d in dates[1:] if d < origin]
+    if early_scans:
+        warnings.append(
+            f"follow-up scan {', '.join(early_scans)} is before the treatment start {origin}: "
+            "it is scored as a follow-up; the baseline should be the last scan before treatment "
+            "(RECIST 1.1 §3.2)"
+        )
     if clinical and clinical.treatment_start:
         lead = (clinical.treatment_start - baseline_date).days
         if lead > BASELINE_WINDOW_DAYS:
@@ -383,6 +390,7 @@ def _check_rows(
 
 def _baseline_warnings(
     targets: Sequence[_Lesion],
+    non_targets: Sequence[_Lesion],
     baseline_rows: Mapping[str, list[Measurement]],
     options: AssessmentOptions,
 ) -> list[str]:
@@ -409,6 +417,15 @@ def _baseline_warnings(
                     f"{MAX_TARGETS_PER_ORGAN} per organ, paired organs and all lymph nodes each "
                     f"count as one organ ({SRC_SELECTION}; {SRC_FAQ_ORGAN})",
                 )
+            )
+    for les in non_targets:
+        state = les.first_row.state
+        if state in (LesionState.ABSENT, LesionState.PROGRESSION):
+            raise _error(
+                les.first_row,
+                f"non-target {les.lesion_id} is '{state}' on the baseline scan: a non-target is "
+                f"present (or not evaluable) at baseline ({SRC_NON_TARGET})",
+                "state",
             )
     for les in targets:
         group = baseline_rows.get(les.lesion_id, [])
@@ -972,6 +989,15 @@ def _survival(
                 column="death_date",
             )
     pfs_death = death if new_therapy is None or death is None or death < new_therapy else None
+    if progression_date is not None and progression_date < origin:
+        raise InputError(
+            f"patient {record.patient_id} progresses on {progression_date}, before the treatment "
+            f"start {origin}: check treatment_start, or take the baseline as the last scan before "
+            "treatment",
+            path=clinical.source.path if clinical else None,
+            row=clinical.source.row if clinical else None,
+            column="treatment_start",
+        )
     events = [d for d in (progression_date, pfs_death) if d is not None]
     if events:
         pfs_days, pfs_event = (min(events) - origin).days, True
