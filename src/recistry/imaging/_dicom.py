@@ -289,7 +289,7 @@ def _parse(path: str, buf: bytes, spec: HeaderSpec, complete: bool) -> Header:
     encodings = _encodings(buf, found.get(0x00080005))
     values: dict[str, Any] | _LazyValues
     if spec.lazy:
-        values = _LazyValues(buf, spec.tree, found, explicit, encodings)
+        values = _LazyValues(path, buf, spec.tree, found, explicit, encodings)
     else:
         values = {}
         _decode_tree(buf, spec.tree, found, explicit, encodings, values)
@@ -392,12 +392,14 @@ class _LazyValues(Mapping[str, Any]):
 
     def __init__(
         self,
+        path: str,
         buf: bytes,
         tree: Mapping[int, tuple[str, str, Any]],
         found: Mapping[int, tuple[bytes | None, int, int]],
         explicit: bool,
         encodings: list[str] | None,
     ) -> None:
+        self._path = path
         self._buf = buf
         self._explicit = explicit
         self._encodings = encodings
@@ -417,20 +419,23 @@ class _LazyValues(Mapping[str, Any]):
         if tag is None or tag not in self._found:
             raise KeyError(key)
         path, vr, children = self._tree[tag]
-        if children is None:
-            value = _decode(self._buf, self._found[tag], vr, self._encodings)
-            if value is None:
-                raise KeyError(key)
-            self._cache[key] = value
-            return value
-        _decode_tree(
-            self._buf,
-            {tag: (path, vr, children)},
-            self._found,
-            self._explicit,
-            self._encodings,
-            self._cache,
-        )
+        try:
+            if children is None:
+                value = _decode(self._buf, self._found[tag], vr, self._encodings)
+                if value is None:
+                    raise KeyError(key)
+                self._cache[key] = value
+                return value
+            _decode_tree(
+                self._buf,
+                {tag: (path, vr, children)},
+                self._found,
+                self._explicit,
+                self._encodings,
+                self._cache,
+            )
+        except _Malformed as exc:
+            raise DicomError(str(exc), path=self._path, tag=tag_label(path)) from None
         self._paths.pop(root)  # decoded: what is not in the cache is absent
         return self._cache[key]
 
@@ -456,9 +461,8 @@ class _LazyValues(Mapping[str, Any]):
 
     def _decode_all(self) -> dict[str, Any]:
         if not self._complete:
-            _decode_tree(
-                self._buf, self._tree, self._found, self._explicit, self._encodings, self._cache
-            )
+            for path in list(self._paths):
+                self.get(path)  # raises DicomError naming the tag of a malformed value
             self._complete = True
         return self._cache
 

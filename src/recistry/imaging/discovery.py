@@ -63,6 +63,7 @@ _INDEX_SPEC = HeaderSpec(
         "RadiopharmaceuticalInformationSequence.RadionuclideCodeSequence.CodeMeaning",
     ),
     nuclear_medicine_from=0x00540000,
+    lazy=True,
 )
 _REQUIRED = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality")
 
@@ -333,7 +334,9 @@ def index_tree(root: str | os.PathLike[str]) -> DicomIndex:
     if not os.path.exists(root_str):
         raise DicomError("no such file or folder", path=root_str)
     files = [root_str] if os.path.isfile(root_str) else iter_files(root_str)
-    headers: list[Header] = []
+    # Per series: its first header (lazy, for the series-level attributes) and a small record
+    # per file, so memory stays small and each file decodes only the attributes read here.
+    series_files: dict[tuple[str, str, str], tuple[Header, list[_FileRecord]]] = {}
     errors: list[FileProblem] = []
     skipped = 0
     for path in files:
@@ -346,19 +349,36 @@ def index_tree(root: str | os.PathLike[str]) -> DicomIndex:
             reason = exc.message if exc.tag is None else f"{exc.tag}: {exc.message}"
             errors.append(FileProblem(path, reason))
             continue
-        if header.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
-            skipped += 1
-            continue
-        missing = [k for k in _REQUIRED if not header.get(k)]
-        if missing:
-            errors.append(
-                FileProblem(
-                    path, "missing required attribute " + ", ".join(tag_label(k) for k in missing)
-                )
+        try:
+            if header.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+                skipped += 1
+                continue
+            missing = [k for k in _REQUIRED if not header.get(k)]
+            if missing:
+                labels = ", ".join(tag_label(k) for k in missing)
+                errors.append(FileProblem(path, "missing required attribute " + labels))
+                continue
+            key = (
+                header.get("PatientID") or "",
+                header.values["StudyInstanceUID"],
+                header.values["SeriesInstanceUID"],
             )
-            continue
-        headers.append(header)
-    patients = _group(headers, errors)
+            record = _FileRecord(
+                path,
+                header.values["SOPInstanceUID"],
+                header.first("InstanceNumber"),
+                _position(header),
+                header.get("ImageOrientationPatient"),
+            )
+            if key in series_files:
+                series_files[key][1].append(record)
+            else:
+                dict(header.values)  # the series' representative: every value must decode
+                series_files[key] = (header, [record])
+        except DicomError as exc:  # a malformed value, found when decoded
+            reason = exc.message if exc.tag is None else f"{exc.tag}: {exc.message}"
+            errors.append(FileProblem(path, reason))
+    patients = _group(series_files, errors)
     if errors:
         logger.warning("%d file(s) under %s could not be indexed", len(errors), root_str)
     return DicomIndex(
@@ -372,28 +392,31 @@ def index_tree(root: str | os.PathLike[str]) -> DicomIndex:
     )
 
 
-def _group(headers: list[Header], errors: list[FileProblem]) -> tuple[PatientEntry, ...]:
-    by_patient: dict[str, dict[str, dict[str, list[Header]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
-    for h in headers:
-        by_patient[h.get("PatientID") or ""][h.values["StudyInstanceUID"]][
-            h.values["SeriesInstanceUID"]
-        ].append(h)
+@dataclass(frozen=True, slots=True)
+class _FileRecord:
+    path: str
+    sop_instance_uid: str
+    instance_number: int | None
+    position_mm: tuple[float, float, float] | None
+    orientation: tuple[float, ...] | None
+
+
+def _group(
+    series_files: dict[tuple[str, str, str], tuple[Header, list[_FileRecord]]],
+    errors: list[FileProblem],
+) -> tuple[PatientEntry, ...]:
+    by_patient: dict[str, dict[str, list[SeriesEntry]]] = defaultdict(lambda: defaultdict(list))
+    first_of_study: dict[str, Header] = {}
+    first_of_patient: dict[str, Header] = {}
+    for (patient_id, study_uid, series_uid), (header, records) in series_files.items():
+        by_patient[patient_id][study_uid].append(_series_entry(series_uid, header, records, errors))
+        first_of_study.setdefault(study_uid, header)
+        first_of_patient.setdefault(patient_id, header)
     patients = []
     for patient_id in sorted(by_patient):
         studies = []
-        first_header: Header | None = None
-        for study_uid, series_map in by_patient[patient_id].items():
-            series = []
-            for series_uid, members in series_map.items():
-                entry = _series_entry(series_uid, members, errors)
-                if entry is not None:
-                    series.append(entry)
-            if not series:
-                continue
-            h0 = next(iter(series_map.values()))[0]
-            first_header = first_header or h0
+        for study_uid, series in by_patient[patient_id].items():
+            h0 = first_of_study[study_uid]
             studies.append(
                 StudyEntry(
                     study_instance_uid=study_uid,
@@ -413,17 +436,16 @@ def _group(headers: list[Header], errors: list[FileProblem]) -> tuple[PatientEnt
                     ),
                 )
             )
-        if not studies or first_header is None:
-            continue
         studies.sort(
             key=lambda s: (s.study_date or "99999999", s.study_time or "", s.study_instance_uid)
         )
+        first = first_of_patient[patient_id]
         patients.append(
             PatientEntry(
                 patient_id=patient_id,
-                patient_name=first_header.get("PatientName") or "",
-                birth_date=first_header.get("PatientBirthDate"),
-                sex=first_header.get("PatientSex"),
+                patient_name=first.get("PatientName") or "",
+                birth_date=first.get("PatientBirthDate"),
+                sex=first.get("PatientSex"),
                 studies=tuple(studies),
             )
         )
@@ -431,35 +453,35 @@ def _group(headers: list[Header], errors: list[FileProblem]) -> tuple[PatientEnt
 
 
 def _series_entry(
-    series_uid: str, members: list[Header], errors: list[FileProblem]
-) -> SeriesEntry | None:
+    series_uid: str, first: Header, records: list[_FileRecord], errors: list[FileProblem]
+) -> SeriesEntry:
     # The same SOP instance found twice (a copy under another name) is indexed once.
-    unique: dict[str, Header] = {}
-    for h in members:
-        uid = h.values["SOPInstanceUID"]
-        if uid in unique:
+    unique: dict[str, _FileRecord] = {}
+    for r in records:
+        if r.sop_instance_uid in unique:
             errors.append(
                 FileProblem(
-                    h.path, f"duplicate of {unique[uid].path} (same SOPInstanceUID {uid}); ignored"
+                    r.path,
+                    f"duplicate of {unique[r.sop_instance_uid].path} (same SOPInstanceUID "
+                    f"{r.sop_instance_uid}); ignored",
                 )
             )
             continue
-        unique[uid] = h
+        unique[r.sop_instance_uid] = r
     members = list(unique.values())
-    first = members[0]
     instances = [
         InstanceEntry(
-            path=h.path,
-            sop_instance_uid=h.values["SOPInstanceUID"],
-            instance_number=h.first("InstanceNumber"),
-            position_mm=_position(h),
+            path=r.path,
+            sop_instance_uid=r.sop_instance_uid,
+            instance_number=r.instance_number,
+            position_mm=r.position_mm,
         )
-        for h in members
+        for r in members
     ]
     slice_spacing = None
     iop = first.get("ImageOrientationPatient")
     # A localizer series (several planes) has no single slice normal and no slice spacing.
-    one_plane = all(h.get("ImageOrientationPatient") == iop for h in members)
+    one_plane = all(r.orientation == iop for r in members)
     if (
         one_plane
         and iop is not None
