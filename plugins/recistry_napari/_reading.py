@@ -102,6 +102,8 @@ class LesionAnnotation:
     series_instance_uid: str | None = None
     sop_instance_uid: str | None = None
     tracking_uid: str | None = None
+    measured_at: str | None = None
+    """When the reader last changed this lesion here (ISO 8601 UTC), as the store records it."""
 
     @property
     def pending(self) -> bool:
@@ -279,6 +281,7 @@ def set_line(
     *,
     series_instance_uid: str | None = None,
     sop_instance_uid: str | None = None,
+    measured_at: str | None = None,
 ) -> Reading:
     """Record (or with ``None`` clear) a drawn diameter.
 
@@ -287,7 +290,7 @@ def set_line(
     target makes it pending again.
     """
     old = reading.at(date).lesion(lesion_id)
-    changes: dict[str, object] = {f"{axis.value}_axis": line}
+    changes: dict[str, object] = {f"{axis.value}_axis": line, "measured_at": measured_at}
     if axis is Axis.LONG and line is not None:
         changes["series_instance_uid"] = series_instance_uid
         changes["sop_instance_uid"] = sop_instance_uid
@@ -305,7 +308,7 @@ def set_line(
 TOOL = "recistry-napari"
 
 
-def to_measurements(reading: Reading, *, measured_at: str = "") -> tuple[Measurement, ...]:
+def to_measurements(reading: Reading) -> tuple[Measurement, ...]:
     """Rows for the RECIST engine and the store: one per assessed lesion per time point.
 
     Pending lesions are left out, so the engine sees them as not assessed. Diameters are
@@ -327,7 +330,7 @@ def to_measurements(reading: Reading, *, measured_at: str = "") -> tuple[Measure
             extra = {
                 "reader": reading.reader,
                 "tool": TOOL,
-                "measured_at": measured_at,
+                "measured_at": lesion.measured_at or "",
                 "krenning": "" if lesion.krenning is None else str(lesion.krenning),
                 "suv_max": _text(lesion.suv_max),
                 "suv_peak": _text(lesion.suv_peak),
@@ -379,6 +382,12 @@ def _float(text: str | None) -> float | None:
     return float(text) if text and text.strip() else None
 
 
+def _display_order(m: Measurement) -> tuple[int, int, str]:
+    """Targets, then non-targets, then new lesions, each by number: T2 before T10."""
+    digits = "".join(ch for ch in m.lesion_id if ch.isdigit())
+    return (list(ID_PREFIX).index(m.role), int(digits) if digits else 0, m.lesion_id)
+
+
 def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
     """Restore saved rows into ``reading`` (whose time points come from the study).
 
@@ -396,7 +405,7 @@ def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
     for tp in reading.timepoints:
         lesions = []
         saved = by_date.get(tp.date, {})
-        for first in saved.values():
+        for first in sorted(saved.values(), key=_display_order):
             if first.lesion_id not in known:
                 known[first.lesion_id] = LesionAnnotation(
                     lesion_id=first.lesion_id,
@@ -422,6 +431,7 @@ def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
                     suv_peak=_float(m.extra.get("suv_peak")),
                     series_instance_uid=m.extra.get("series_uid"),
                     sop_instance_uid=m.extra.get("sop_instance_uid"),
+                    measured_at=m.extra.get("measured_at"),
                 )
             )
         timepoints.append(replace(tp, lesions=tuple(lesions)))

@@ -50,6 +50,13 @@ def write_ct_series(
         ds.Modality = "CT"
         ds.PatientID = patient_id
         ds.PatientName = "Geometry^Test"
+        # Type 2 attributes of the Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1).
+        ds.PatientBirthDate = ""
+        ds.PatientSex = "O"
+        ds.StudyTime = "090000"
+        ds.StudyID = "1"
+        ds.AccessionNumber = ""
+        ds.ReferringPhysicianName = ""
         ds.StudyInstanceUID = study
         ds.SeriesInstanceUID = series
         ds.FrameOfReferenceUID = frame

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QTimer, Signal  # type: ignore[attr-defined]
-from qtpy.QtGui import QColor, QFont
+from qtpy.QtCore import QEvent, QObject, QTimer, Signal  # type: ignore[attr-defined]
+from qtpy.QtGui import QColor, QFont, QShowEvent
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,6 +31,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QTableWidget,
@@ -39,6 +40,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from recistry.errors import RecistryError
 from recistry.recist.model import STATES_BY_ROLE, LesionState, Role
 from recistry_napari import _reading
 from recistry_napari._geometry import layer_transform
@@ -52,6 +54,7 @@ from recistry_napari._layers import (
     pet_layer_data,
 )
 from recistry_napari._lesion_layer import DrawnLine, LesionLayer
+from recistry_napari._persist import SaveResult, restore_reading, save_reading
 from recistry_napari._reading import Axis, LesionAnnotation, Reading
 from recistry_napari._response import LiveResult, assess_reading, describe
 from recistry_napari._study import ScanImages, Study
@@ -85,7 +88,14 @@ STATE_LABELS: dict[LesionState, str] = {
 }
 ROLE_LABELS = {Role.TARGET: "target", Role.NON_TARGET: "non-target", Role.NEW: "new"}
 PENDING = "pending"
+DEFAULT_STORE = Path("recistry.db")
+"""Store used when none is named: the CLI's default too (``recistry.db`` in the working folder)."""
 _PENDING_COLOUR = QColor("#ff9f1a")
+
+
+def _now() -> str:
+    """The store's timestamp format: ISO 8601 UTC to the second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _header(header: QHeaderView | None) -> QHeaderView:
@@ -137,7 +147,9 @@ class AnnotatorWidget(QWidget):
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
         )
+        self._close_guard: _CloseGuard | None = None
         self._build()
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -164,8 +176,11 @@ class AnnotatorWidget(QWidget):
         self.suv_max_spin.setValue(DEFAULT_SUV_RANGE[1])
         self.suv_max_spin.setSuffix(" SUV")
         self.suv_max_spin.valueChanged.connect(self.set_suv_max)
+        self.store_edit = QLineEdit(str(DEFAULT_STORE.resolve()))
+        self.store_edit.setToolTip("the recistry study store (SQLite) readings are saved to")
         study.addRow(self.open_button)
         study.addRow("Reader", self.reader_edit)
+        study.addRow("Store", self.store_edit)
         study.addRow("Time points", self.timepoint_list)
         study.addRow("CT window", self.window_combo)
         study.addRow("PET range 0 –", self.suv_max_spin)
@@ -263,9 +278,10 @@ class AnnotatorWidget(QWidget):
         """Index ``root``, start a reading of its patient and show the baseline scan."""
         study = self._load_study(Path(root))
         self.study = study
-        self.reading = _reading.new_reading(
-            study.patient_id, (s.date for s in study.scans), reader=self.reader_edit.text()
+        reading = _reading.new_reading(
+            study.patient_id, (s.date for s in study.scans), reader=self.reader_edit.text().strip()
         )
+        self.reading = restore_reading(reading, self.store_path)
         self.date = None
         self.dirty = False
         self.timepoint_list.blockSignals(True)
@@ -276,6 +292,25 @@ class AnnotatorWidget(QWidget):
             self.timepoint_list.addItem(QListWidgetItem(f"{scan.date}  {label}  ({kinds})"))
         self.timepoint_list.blockSignals(False)
         self.show_timepoint(study.scans[0].date)
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        # A study folder dropped on napari is read by our reader, which tags its layers with the
+        # folder: take the study over, so the browser, lesions and response follow it.
+        tag = getattr(event.value, "metadata", {}).get("recistry", {})
+        root = tag.get("study_root")
+        if not root or (self.study is not None and self.study.root == Path(root)):
+            return
+        QTimer.singleShot(0, lambda: self._adopt(Path(root)))
+
+    def _adopt(self, root: Path) -> None:
+        for layer in [
+            la
+            for la in self.viewer.layers
+            if la.metadata.get("recistry", {}).get("study_root") == str(root)
+        ]:
+            self.viewer.layers.remove(layer)
+        if self.confirm_discard():
+            self.open_study(root)
 
     def _on_timepoint_row(self, row: int) -> None:
         if self.study is not None and 0 <= row < len(self.study.scans):
@@ -419,6 +454,7 @@ class AnnotatorWidget(QWidget):
                     new,
                     series_instance_uid=self.images.ct.series_instance_uid,
                     sop_instance_uid=sop,
+                    measured_at=_now(),
                 )
         self._commit(reading)
 
@@ -429,12 +465,27 @@ class AnnotatorWidget(QWidget):
             self._tell("select a lesion in the table first")
             return
         reading, date = self._require()
+        changes: dict[str, object] = {"state": state, "measured_at": _now()}
+        if lesion.long_axis is None and self.images is not None:
+            # No line to point at: the slice on screen is where the reader judged the lesion,
+            # and the SR needs an image as evidence for every finding.
+            changes["series_instance_uid"] = self.images.ct.series_instance_uid
+            changes["sop_instance_uid"] = self._slice_on_screen()
         try:
-            reading = _reading.update_lesion(reading, date, lesion.lesion_id, state=state)
+            reading = _reading.update_lesion(reading, date, lesion.lesion_id, **changes)
         except ValueError as exc:
             self._tell(str(exc))
             return
         self._commit(reading)
+
+    def _slice_on_screen(self) -> str | None:
+        """SOPInstanceUID of the CT slice shown."""
+        if self.images is None or CT_LAYER_NAME not in self.viewer.layers:
+            return None
+        layer = self.viewer.layers[CT_LAYER_NAME]
+        k = round(float(layer.world_to_data(self.viewer.dims.point)[0]))
+        uids = self.images.ct.sop_instance_uids
+        return uids[k] if 0 <= k < len(uids) else None
 
     def _krenning_chosen(self, index: int) -> None:
         self.set_krenning(None if index == 0 else index - 1)
@@ -446,7 +497,11 @@ class AnnotatorWidget(QWidget):
             self._tell("select a lesion in the table first")
             return
         reading, date = self._require()
-        self._commit(_reading.update_lesion(reading, date, lesion.lesion_id, krenning=grade))
+        self._commit(
+            _reading.update_lesion(
+                reading, date, lesion.lesion_id, krenning=grade, measured_at=_now()
+            )
+        )
 
     # --- model to view -----------------------------------------------------------------------
 
@@ -539,16 +594,68 @@ class AnnotatorWidget(QWidget):
 
     # --- saving ------------------------------------------------------------------------------
 
+    @property
+    def store_path(self) -> Path:
+        """The store file readings are saved to and restored from."""
+        return Path(self.store_edit.text().strip() or DEFAULT_STORE).expanduser()
+
     def _save_clicked(self) -> None:
         try:
             self.save()
-        except Exception as exc:  # every failure is shown; the reading stays in memory
-            logger.exception("save failed")
+        except RecistryError as exc:
             self._tell(f"not saved: {exc}")
 
-    def save(self) -> None:
-        """Save the reading (implemented with the store integration)."""
-        raise NotImplementedError
+    def save(self) -> SaveResult:
+        """Append the reading to the store under the reader's name and export its SR.
+
+        Raises
+        ------
+        recistry.errors.RecistryError
+            Nothing was saved (no reader name, nothing assessed, store not writable …).
+        """
+        reading, _date = self._require()
+        assert self.study is not None
+        result = save_reading(
+            reading, self.study.root, self.store_path, self.store_path.parent / "sr"
+        )
+        self.dirty = False
+        from napari.utils.notifications import show_info
+
+        show_info(
+            f"saved: {result.new_revisions} new revision(s), {result.unchanged} unchanged; "
+            f"SR: {', '.join(str(p) for p in result.sr_files) or 'none'}"
+        )
+        return result
+
+    def confirm_discard(self) -> bool:
+        """Ask what to do with unsaved changes; True when it is fine to go on (close, reopen)."""
+        if not self.dirty:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved reading",
+            "This reading has changes that are not saved. Save them to the store?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            try:
+                self.save()
+            except RecistryError as exc:
+                self._tell(f"not saved: {exc}")
+                return False
+            return True
+        return bool(answer == QMessageBox.StandardButton.Discard)
+
+    def showEvent(self, event: QShowEvent | None) -> None:
+        """Once docked, watch the main window's close to protect unsaved changes."""
+        super().showEvent(event)
+        window = self.window()
+        if window is not None and window is not self and self._close_guard is None:
+            self._close_guard = _CloseGuard(self)
+            window.installEventFilter(self._close_guard)
 
     def _require(self) -> tuple[Reading, dt.date]:
         if self.reading is None or self.date is None:
@@ -559,3 +666,19 @@ class AnnotatorWidget(QWidget):
         from napari.utils.notifications import show_warning
 
         show_warning(message)
+
+
+class _CloseGuard(QObject):
+    """Event filter on the main window: a close with unsaved changes asks first."""
+
+    def __init__(self, widget: AnnotatorWidget) -> None:
+        super().__init__(widget)
+        self._widget = widget
+
+    def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
+        closing = event is not None and event.type() == QEvent.Type.Close
+        if closing and not self._widget.confirm_discard():
+            assert event is not None
+            event.ignore()
+            return True
+        return False

@@ -1,0 +1,149 @@
+"""Saving a reading to the store and its SR, reopening it, and the unsaved-changes prompt."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QTimer
+from qtpy.QtGui import QCloseEvent
+from qtpy.QtWidgets import QApplication, QMessageBox
+
+from recistry.recist.model import LesionState, Role
+from recistry.sr.reader import read_sr
+from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
+from recistry_napari._qt.annotator import AnnotatorWidget
+from recistry_napari._reading import Axis
+from tests.gui._dicom import write_ct_series
+
+pytestmark = pytest.mark.gui
+
+BASELINE = dt.date(2024, 1, 15)
+FOLLOW_UP = dt.date(2024, 3, 11)
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Path:
+    root = tmp_path / "P2"
+    write_ct_series(root / "a", patient_id="P2", study_date=BASELINE)
+    write_ct_series(root / "b", patient_id="P2", study_date=FOLLOW_UP, seed=8)
+    return root
+
+
+def _annotator(viewer: Any, study: Path, store: Path, reader: str = "Dr Save") -> AnnotatorWidget:
+    widget = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="RECIST annotator")
+    widget.reader_edit.setText(reader)
+    widget.store_edit.setText(str(store))
+    widget.open_study(study)
+    return widget
+
+
+def _draw(widget: AnnotatorWidget, lesion_id: str, start: Any, end: Any) -> None:
+    widget.select_lesion(lesion_id)
+    widget.measure(Axis.LONG)
+    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
+    widget.viewer.dims.set_point(0, layer.data_to_world(start)[0])
+    layer.add_lines(np.array([start, end], dtype=float))
+
+
+def test_save_appends_revisions_under_the_reader_exports_sr_and_reopening_restores(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store" / "recistry.db"
+    widget = _annotator(make_napari_viewer(), study, store)
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+    widget.set_krenning(4)
+    nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
+    widget.set_state(LesionState.PRESENT)
+    widget.show_timepoint(FOLLOW_UP)
+    _draw(widget, t1, (2, 5, 4), (2, 5, 14))
+    widget.select_lesion(nt1)
+    widget.set_state(LesionState.ABSENT)
+    assert widget.dirty
+
+    result = widget.save()
+    assert not widget.dirty
+    assert (result.new_revisions, result.unchanged) == (4, 0)
+    # One TID 1500 report per scan; it reads back to the values drawn.
+    assert len(result.sr_files) == 2
+    by_date = {m.date: m for path in result.sr_files for m in read_sr(path) if m.lesion_id == t1}
+    assert by_date[BASELINE].long_axis_mm == Decimal("14.0")
+    assert by_date[FOLLOW_UP].long_axis_mm == Decimal("7.0")
+    assert by_date[BASELINE].extra["reader"] == "Dr Save"
+
+    saved = widget.reading
+    assert saved is not None
+    reopened = _annotator(make_napari_viewer(), study, store)
+    assert reopened.reading is not None
+    for date in (BASELINE, FOLLOW_UP):
+        assert reopened.reading.at(date).lesions == saved.at(date).lesions
+    assert not reopened.dirty
+    # The baseline line is back on the Lesions layer, where it was drawn.
+    layer = reopened.viewer.layers[LESIONS_LAYER_NAME]
+    np.testing.assert_allclose(layer.data[0], [[3, 5, 4], [3, 5, 24]], atol=1e-9)
+
+    # An edit saves as one new revision; the other rows are unchanged.
+    reopened.show_timepoint(FOLLOW_UP)
+    _draw(reopened, t1, (2, 5, 4), (2, 5, 18))
+    again = reopened.save()
+    assert (again.new_revisions, again.unchanged) == (1, 3)
+
+
+def test_saving_without_a_reader_name_is_refused_and_keeps_the_changes(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "recistry.db"
+    widget = _annotator(make_napari_viewer(), study, store, reader="")
+    widget.add_lesion(Role.NON_TARGET, "bone")
+    widget.set_state(LesionState.PRESENT)
+    widget._save_clicked()
+    assert widget.dirty
+    assert not store.exists()
+
+
+def _answer_next_question(button: QMessageBox.StandardButton) -> list[str]:
+    """Click ``button`` in the next message box shown; returns the box's text once clicked."""
+    seen: list[str] = []
+
+    def click() -> None:
+        boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+        visible = [b for b in boxes if b.isVisible()]
+        if not visible:
+            QTimer.singleShot(20, click)
+            return
+        seen.append(visible[0].text())
+        visible[0].button(button).click()
+
+    QTimer.singleShot(20, click)
+    return seen
+
+
+def test_closing_with_unsaved_changes_asks_and_cancel_keeps_the_window_open(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path, qtbot: Any
+) -> None:
+    viewer = make_napari_viewer(show=True)
+    widget = _annotator(viewer, study, tmp_path / "recistry.db")
+    try:
+        qtbot.waitUntil(widget.isVisible)
+        widget.add_lesion(Role.NON_TARGET, "bone")
+        widget.set_state(LesionState.PRESENT)
+        window = widget.window()
+
+        asked = _answer_next_question(QMessageBox.StandardButton.Cancel)
+        event = QCloseEvent()
+        QApplication.sendEvent(window, event)
+        assert asked and "not saved" in asked[0]
+        assert not event.isAccepted()
+        assert widget.dirty
+
+        _answer_next_question(QMessageBox.StandardButton.Discard)
+        assert widget.confirm_discard()
+    finally:
+        widget.dirty = False  # the fixture closes the viewer: nothing left to ask
