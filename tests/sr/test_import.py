@@ -242,3 +242,44 @@ def test_parallel_and_dask_runs_give_identical_stores(sr_folder: Path, tmp_path:
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         assert imported(dask_address=cluster.scheduler_address) == serial
+
+
+def test_an_amended_report_becomes_the_later_revision_whatever_the_file_names(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Two reports of one reading: the one with the later Content Date/Time (PS3.3 C.17.2) wins."""
+    from recistry.store import save_measurements
+
+    first = [m for m in archive.measurements if m.patient_id == "SYN11-001"]
+    stamp = {"measured_at": "2024-02-01T10:00:00"}
+    db = tmp_path / "s.db"
+    shutil.copy(archive.store, db)
+    folder = tmp_path / "both"
+    with Store(db) as store:
+        original = [dataclasses.replace(m, extra={**m.extra, **stamp}) for m in first]
+        save_measurements(store, original, source="v1", reader="dr_a")
+        old = export_store(store, tmp_path / "v1", reader="dr_a")
+        target = next(m for m in original if m.long_axis_mm is not None)
+        amended = dataclasses.replace(
+            target,
+            long_axis_mm=target.long_axis_mm + 1,
+            extra={**target.extra, "measured_at": "2024-02-02T09:00:00"},
+        )
+        save_measurements(store, [amended], source="v2", reader="dr_a")
+        new = export_store(store, tmp_path / "v2", reader="dr_a")
+    pick = lambda reports: next(  # noqa: E731
+        r.path for r in reports if r.patient == "SYN11-001" and r.date == target.date.isoformat()
+    )
+    folder.mkdir()
+    shutil.copy(pick(new), folder / "a_amended.dcm")  # sorts first by name
+    shutil.copy(pick(old), folder / "z_original.dcm")
+    with Store(tmp_path / "copy.db") as store:
+        result = import_sr_archive(store, folder)
+        assert result.failures == ()
+        (in_force,) = [m for m in in_force_measurements(store) if m.lesion_id == target.lesion_id]
+        revisions = store.conn.execute(
+            "SELECT COUNT(*) FROM measurements JOIN lesions USING (lesion_pk) WHERE lesion_id = ?",
+            (target.lesion_id,),
+        ).fetchone()[0]
+    assert in_force.long_axis_mm == target.long_axis_mm + 1
+    assert revisions == 2

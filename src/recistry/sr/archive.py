@@ -3,8 +3,9 @@
 Files are grouped by study (Study Instance UID) and each study is read as one task, in parallel
 (:func:`recistry.batch.run_tasks`). A bad SR file (not TID 1500, no image reference, an unknown
 unit …) is reported by path and skipped in batch mode, or refuses the whole import in strict
-mode. Everything read is then written in one transaction: the store gets all of it or, if the
-process dies or the write fails, none of it.
+mode. Everything read is then written in one transaction (one import record per SR file, oldest
+content first, so an amended report becomes a later revision of the reading it amends): the store
+gets all of it or, if the process dies or the write fails, none of it.
 """
 
 from __future__ import annotations
@@ -36,11 +37,20 @@ class FileFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportRead:
+    """The measurements of one SR file and when its content was made (``ContentDate/Time``)."""
+
+    path: str
+    content_datetime: str
+    measurements: tuple[Measurement, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StudyResult:
     """What reading one study's SR files gave."""
 
     study_uid: str
-    measurements: tuple[Measurement, ...]
+    reports: tuple[ReportRead, ...]
     failures: tuple[FileFailure, ...]
 
 
@@ -75,14 +85,30 @@ def group_sr_files_by_study(root: Path) -> dict[str, list[str]]:
     return dict(sorted(studies.items()))
 
 
+def _duplicate(measurements: list[Measurement]) -> str | None:
+    seen: set[tuple[str, str, str]] = set()
+    for m in measurements:
+        key = (m.patient_id, m.lesion_id, m.date.isoformat())
+        if key in seen:
+            return f"lesion {m.lesion_id} on {m.date} appears twice in the report"
+        seen.add(key)
+    return None
+
+
 def read_study(task: tuple[str, tuple[str, ...]]) -> StudyResult:
     """Read the SR files of one study (a task for :func:`run_tasks`); failures are values."""
     study_uid, paths = task
-    measurements: list[Measurement] = []
+    reports: list[ReportRead] = []
     failures: list[FileFailure] = []
     for path in paths:
         try:
-            measurements.extend(read_sr(path))
+            ds = pydicom.dcmread(path)
+            measurements = read_sr(path, ds)
+            problem = _duplicate(measurements)
+            if problem:
+                raise DicomError(problem, path=path, tag="ContentSequence (0040,A730)")
+            stamp = f"{ds.get('ContentDate', '')}{ds.get('ContentTime', '')}"
+            reports.append(ReportRead(path, stamp, tuple(measurements)))
         except RecistryError as exc:
             failures.append(FileFailure(path, str(exc)))
         except Exception as exc:  # a malformed file must not stop the other studies
@@ -90,7 +116,7 @@ def read_study(task: tuple[str, tuple[str, ...]]) -> StudyResult:
             failures.append(
                 FileFailure(path, f"{path}: cannot be read as SR ({type(exc).__name__}: {exc})")
             )
-    return StudyResult(study_uid, tuple(measurements), tuple(failures))
+    return StudyResult(study_uid, tuple(reports), tuple(failures))
 
 
 def import_sr_archive(
@@ -142,9 +168,29 @@ def import_sr_archive(
         raise DicomError(f"{failures[0].reason}{more}; nothing was imported (strict mode)")
     for failure in failures:
         logger.warning("skipped %s", failure.reason)
-    measurements = [m for r in results for m in r.measurements]
+    # Oldest content first: an amended report of the same reading (same patient, reader, scan)
+    # is then stored as a later revision of it, whatever the file names.
+    reports = sorted(
+        (report for r in results for report in r.reports),
+        key=lambda report: (report.content_datetime, report.path),
+    )
     summary = None
-    if measurements:
-        summary = save_measurements(store, measurements, source=str(root), kind="sr", accept=accept)
+    if reports:
+        totals = [0, 0, 0]
+        patients: set[str] = set()
+        first_import = None
+        with store.transaction():
+            for report in reports:
+                part = save_measurements(
+                    store, report.measurements, source=report.path, kind="sr", accept=accept
+                )
+                first_import = first_import or part.import_id
+                totals[0] += part.readings
+                totals[1] += part.new_revisions
+                totals[2] += part.unchanged
+                patients.update(part.patients)
+        summary = ImportSummary(
+            first_import or 0, str(root), totals[0], totals[1], totals[2], tuple(sorted(patients))
+        )
     files = sum(len(paths) for _, paths in tasks)
     return ArchiveImport(summary, files, len(tasks), failures)
