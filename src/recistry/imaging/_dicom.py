@@ -175,8 +175,9 @@ class HeaderSpec:
         # per file): right for a series being loaded, wrong for indexing thousands of files.
         self.lazy = lazy
         # Attributes of group 0054 and above (Units, radiopharmaceutical …) exist only in PET/NM
-        # images: for other modalities the walk stops there (GE CT headers carry dozens of
-        # private elements after group 0028). Needs Modality in the spec; no pixel offset then.
+        # images: for other modalities the walk stops after the last attribute asked for below
+        # that group (GE CT headers carry dozens of private elements after group 0028). Needs
+        # Modality in the spec; no pixel offset then.
         self.nuclear_medicine_from = nuclear_medicine_from
         # tree: tag -> (keyword path, VR, children tree or None)
         self.tree: dict[int, tuple[str, str, dict[int, Any] | None]] = {}
@@ -197,6 +198,9 @@ class HeaderSpec:
                     node[tag] = (node[tag][0], vr, {})
                 if not last:
                     node = node[tag][2]  # type: ignore[assignment]
+        below = [t for t in self.tree if nuclear_medicine_from and t < nuclear_medicine_from]
+        # Other modalities stop right after the last attribute they can have.
+        self.general_stop = max(below) + 1 if below else nuclear_medicine_from
         groups = {t >> 16 for t in self.tree} | set(self.private_groups)
         self.last_group = max(groups) if groups else 0
 
@@ -262,7 +266,7 @@ def _parse(path: str, buf: bytes, spec: HeaderSpec, complete: bool) -> Header:
     wanted: dict[int, Any] = {tag: node for tag, node in spec.tree.items()}
     wanted[0x00080005] = None  # SpecificCharacterSet, to decode text
     private_spec = (spec.private_groups, private)
-    first_stop = spec.nuclear_medicine_from or _PIXEL_DATA
+    first_stop = spec.general_stop or _PIXEL_DATA
     pixel_pos = _walk(buf, pos, len(buf), explicit, wanted, found, first_stop, private_spec)
     if spec.nuclear_medicine_from is not None and pixel_pos < len(buf):
         modality_span = found.get(0x00080060)
