@@ -1,0 +1,130 @@
+"""Every RECIST lesion state and role survives the TID 1500 round trip and passes the validators.
+
+Reference: PS3.16 TID 1500/1501, CID 6145 (baseline category DCM 112074/112075/112076); the
+lesion states are recistry's private scheme 99RECISTRY (docs/store.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from recistry.recist.model import LesionState, Measurement, Role
+from recistry.sr import ScanReading, build_report, read_sr
+
+UID = "1.2.826.0.1.3680043.8.498.4242"
+
+
+def _ct(sop: str) -> Dataset:
+    """A CT image header (no pixels needed: it is only referenced as evidence)."""
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.SOPInstanceUID = sop
+    ds.StudyInstanceUID = f"{UID}.1"
+    ds.SeriesInstanceUID = f"{UID}.2"
+    ds.PatientID = "STATES-1"
+    ds.PatientName = "States^Test"
+    ds.PatientBirthDate = ""
+    ds.PatientSex = "O"
+    ds.StudyDate = "20240401"
+    ds.StudyTime = "090000"
+    ds.StudyID = "1"
+    ds.AccessionNumber = ""
+    ds.ReferringPhysicianName = ""
+    ds.Modality = "CT"
+    ds.Rows = ds.Columns = 64
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    return ds
+
+
+CASES = [
+    ("T1", Role.TARGET, LesionState.MEASURED, "liver", False, "12.0", None),
+    ("T2", Role.TARGET, LesionState.TOO_SMALL, "lung", False, None, None),
+    ("T3", Role.TARGET, LesionState.ABSENT, "right adrenal", False, None, None),
+    ("T4", Role.TARGET, LesionState.MERGED, "liver segment VII", False, None, None),
+    ("T5", Role.TARGET, LesionState.NOT_EVALUABLE, "peritoneum", False, None, None),
+    ("N1", Role.TARGET, LesionState.MEASURED, "mesenteric node", True, "14.5", "8.0"),
+    ("NT1", Role.NON_TARGET, LesionState.PRESENT, "bone", False, None, None),
+    ("NT2", Role.NON_TARGET, LesionState.PROGRESSION, "pleura", False, None, None),
+    ("NT3", Role.NON_TARGET, LesionState.ABSENT, "lymph node", True, None, None),
+    ("NT4", Role.NON_TARGET, LesionState.NOT_EVALUABLE, "brain", False, None, None),
+    ("NEW1", Role.NEW, LesionState.PRESENT, "liver", False, None, None),
+    ("NEW2", Role.NEW, LesionState.EQUIVOCAL, "spleen", False, None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Measurement]]:
+    images = {}
+    rows = []
+    for i, (lesion, role, state, site, nodal, long_mm, short_mm) in enumerate(CASES):
+        sop = str(generate_uid(entropy_srcs=["states", lesion]))
+        images[sop] = _ct(sop)
+        rows.append(
+            Measurement(
+                patient_id="STATES-1",
+                date=dt.date(2024, 4, 1),
+                lesion_id=lesion,
+                role=role,
+                site=site,
+                nodal=nodal,
+                state=state,
+                long_axis_mm=None if long_mm is None else Decimal(long_mm),
+                short_axis_mm=None if short_mm is None else Decimal(short_mm),
+                extra={
+                    "sop_instance_uid": sop,
+                    "series_uid": f"{UID}.2",
+                    "reader": "Smith^Jane",
+                    "krenning": str(i % 5),
+                },
+            )
+        )
+    sr = build_report(ScanReading(tuple(rows), "Smith^Jane", 3), images)
+    path = tmp_path_factory.mktemp("states") / "states.dcm"
+    sr.save_as(path, enforce_file_format=True)
+    return path, rows
+
+
+def test_every_state_and_role_reads_back(report: tuple[Path, list[Measurement]]) -> None:
+    path, rows = report
+    back = {m.lesion_id: m for m in read_sr(path)}
+    assert set(back) == {r.lesion_id for r in rows}
+    for row in rows:
+        m = back[row.lesion_id]
+        assert (m.role, m.state, m.site, m.nodal) == (row.role, row.state, row.site, row.nodal)
+        assert (m.long_axis_mm, m.short_axis_mm) == (row.long_axis_mm, row.short_axis_mm)
+        assert m.extra["krenning"] == row.extra["krenning"]
+        assert m.extra["reader"] == "Smith^Jane"  # a full person name is kept as written
+        assert m.date == dt.date(2024, 4, 1)
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dicom3tools not installed")
+def test_report_with_every_state_passes_the_validators(
+    report: tuple[Path, list[Measurement]],
+) -> None:
+    path, _ = report
+    run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0
+    problems = [
+        line
+        for line in run.stderr.splitlines()
+        if line.startswith(("Error", "Warning")) and "<99RECISTRY>" not in line
+    ]
+    assert problems == []
+    dump = subprocess.run(["dsrdump", str(path)], capture_output=True, text=True, check=False)
+    assert dump.returncode == 0
+    assert not [ln for ln in dump.stdout.splitlines() if ln.startswith(("E:", "W:", "F:"))]
+    assert pydicom.dcmread(path).PatientID == "STATES-1"
