@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from recistry.store import Store, in_force_measurements
@@ -106,3 +107,42 @@ def test_sigkill_during_a_bulk_import_leaves_all_or_none(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     with Store(db) as store:
         assert store.conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == len(rows)
+
+
+def test_two_processes_editing_the_same_readings_keep_both_revisions(tmp_path: Path) -> None:
+    """Concurrent edits of one reading are serialised: revision numbers never collide and no
+    edit is lost (the loser of the race writes the next revision)."""
+    db = tmp_path / "s.db"
+    Store(db).close()
+    flag = tmp_path / "go"
+    # Same patients, lesions, dates and reader; different values (different seeds).
+    tables = [
+        write_csv(tmp_path / f"edit{i}.csv", cohort_rows(20, reader="dr_a", seed=1)) for i in (1, 2)
+    ]
+    rows2 = cohort_rows(20, reader="dr_a", seed=1)
+    for row in rows2:
+        if row["long_axis_mm"]:
+            row["long_axis_mm"] = str(Decimal(row["long_axis_mm"]) + 1)
+    write_csv(tables[1], rows2)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(t), str(db), str(flag)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for t in tables
+    ]
+    flag.touch()
+    for w in writers:
+        _, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+    changed = sum(1 for row in rows2 if row["long_axis_mm"])
+    with Store(db) as store:
+        assert store.integrity_check() == "ok"
+        revisions = dict(
+            store.conn.execute("SELECT revision, COUNT(*) FROM measurements GROUP BY revision")
+        )
+    # Every reading has revision 1; each one whose value differs has revision 2 as well.
+    assert revisions == {1: len(rows2), 2: changed}
