@@ -129,6 +129,11 @@ class TimepointReading:
     slice_thickness_mm: float | None = None
     study_instance_uid: str | None = None
     frame_of_reference_uid: str | None = None
+    liver_center_lps: tuple[float, float, float] | None = None
+    liver_suv_mean: float | None = None
+    spleen_center_lps: tuple[float, float, float] | None = None
+    spleen_suv_mean: float | None = None
+    """Reference spheres (centre LPS mm, SUVmean g/ml) for Krenning grading on this scan."""
 
     def lesion(self, lesion_id: str) -> LesionAnnotation:
         """The lesion with this ID; KeyError when it is not at this time point."""
@@ -338,6 +343,10 @@ def to_measurements(reading: Reading) -> tuple[Measurement, ...]:
                 "study_uid": tp.study_instance_uid or "",
                 "series_uid": lesion.series_instance_uid or "",
                 "sop_instance_uid": lesion.sop_instance_uid or "",
+                "liver_suv_mean": _text(tp.liver_suv_mean),
+                "spleen_suv_mean": _text(tp.spleen_suv_mean),
+                "liver_center_mm": _point_text(tp.liver_center_lps),
+                "spleen_center_mm": _point_text(tp.spleen_center_lps),
             }
             for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis)):
                 if line is not None:
@@ -368,6 +377,10 @@ def to_measurements(reading: Reading) -> tuple[Measurement, ...]:
 
 def _text(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
+
+
+def _point_text(point: tuple[float, float, float] | None) -> str:
+    return "" if point is None else format_point_mm(point)
 
 
 def _line_from(extra: Mapping[str, str], axis: Axis) -> Line | None:
@@ -434,7 +447,13 @@ def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
                     measured_at=m.extra.get("measured_at"),
                 )
             )
-        timepoints.append(replace(tp, lesions=tuple(lesions)))
+        references: dict[str, object] = {}
+        for organ in ("liver", "spleen"):
+            found = [m.extra for m in saved.values() if m.extra.get(f"{organ}_center_mm")]
+            if found:
+                references[f"{organ}_center_lps"] = parse_point_mm(found[0][f"{organ}_center_mm"])
+                references[f"{organ}_suv_mean"] = _float(found[0].get(f"{organ}_suv_mean"))
+        timepoints.append(replace(tp, lesions=tuple(lesions), **references))  # type: ignore[arg-type]
     return replace(reading, timepoints=tuple(timepoints))
 
 

@@ -41,6 +41,7 @@ from qtpy.QtWidgets import (
 )
 
 from recistry.errors import RecistryError
+from recistry.imaging.metrics import sphere_uptake
 from recistry.recist.model import STATES_BY_ROLE, LesionState, Role
 from recistry_napari import _reading
 from recistry_napari._geometry import layer_transform
@@ -56,8 +57,14 @@ from recistry_napari._layers import (
 from recistry_napari._lesion_layer import DrawnLine, LesionLayer
 from recistry_napari._persist import SaveResult, restore_reading, save_reading
 from recistry_napari._reading import Axis, LesionAnnotation, Reading
+from recistry_napari._reference_layer import (
+    REFERENCE_DIAMETER_MM,
+    REFERENCES_LAYER_NAME,
+    ReferenceLayer,
+)
 from recistry_napari._response import LiveResult, assess_reading, describe
 from recistry_napari._study import ScanImages, Study
+from recistry_napari._uptake import lesion_uptake, suggestion
 
 if TYPE_CHECKING:
     import napari
@@ -73,7 +80,9 @@ COLUMNS = (
     "Short (mm)",
     "State",
     "Krenning",
+    "Suggested",
     "SUVmax",
+    "SUVpeak",
     "Prior",
     "Slice z (mm)",
 )
@@ -91,6 +100,13 @@ PENDING = "pending"
 DEFAULT_STORE = Path("recistry.db")
 """Store used when none is named: the CLI's default too (``recistry.db`` in the working folder)."""
 _PENDING_COLOUR = QColor("#ff9f1a")
+
+
+def _suggested(tp: _reading.TimepointReading, lesion: LesionAnnotation) -> str:
+    found = suggestion(tp, lesion)
+    if found is None or isinstance(found, str):
+        return ""
+    return "review" if found.grade is None else str(found.grade)
 
 
 def _now() -> str:
@@ -146,6 +162,9 @@ class AnnotatorWidget(QWidget):
         self._selected: str | None = None
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
+        )
+        self.references = ReferenceLayer(
+            viewer, self._on_references_changed, schedule=lambda f: QTimer.singleShot(0, f)
         )
         self._close_guard: _CloseGuard | None = None
         self._build()
@@ -245,8 +264,23 @@ class AnnotatorWidget(QWidget):
         self.krenning_hint = QLabel("")
         krenning_row.addWidget(QLabel("Krenning"))
         krenning_row.addWidget(self.krenning_combo)
-        krenning_row.addWidget(self.krenning_hint, 1)
         lesions.addLayout(krenning_row)
+        reference_row = QHBoxLayout()
+        self.reference_buttons: dict[str, QPushButton] = {}
+        for organ in ("liver", "spleen"):
+            button = QPushButton(f"Place {organ} reference")
+            button.setToolTip(
+                f"click the centre of a {REFERENCE_DIAMETER_MM[organ]:g} mm sphere in normal "
+                f"{organ} on the PET"
+            )
+            button.clicked.connect(lambda _=False, o=organ: self.place_reference(o))
+            reference_row.addWidget(button)
+            self.reference_buttons[organ] = button
+        lesions.addLayout(reference_row)
+        self.reference_label = QLabel("")
+        lesions.addWidget(self.reference_label)
+        self.krenning_hint.setWordWrap(True)
+        lesions.addWidget(self.krenning_hint)
         root.addWidget(lesion_box)
 
         self.checks_label = QLabel("")
@@ -335,7 +369,14 @@ class AnnotatorWidget(QWidget):
         if images.pet is not None:
             data, kwargs, _ = pet_layer_data(images.pet, (0.0, self.suv_max_spin.value()))
             self.viewer.add_image(data, **kwargs)
-        lesion_layer = self.lesions.attach(layer_transform(images.ct))
+        transform = layer_transform(images.ct)
+        if images.pet is not None:
+            points = self.references.attach(transform)
+            self.viewer.layers.move(self.viewer.layers.index(points), len(self.viewer.layers))
+            self.references.show(self.reading.at(date))
+        elif self.references.layer in self.viewer.layers:
+            self.viewer.layers.remove(REFERENCES_LAYER_NAME)
+        lesion_layer = self.lesions.attach(transform)
         # Keep the lesions on top of the images just added.
         self.viewer.layers.move(self.viewer.layers.index(lesion_layer), len(self.viewer.layers))
         self.lesions.show(self.reading.at(date))
@@ -456,7 +497,54 @@ class AnnotatorWidget(QWidget):
                     sop_instance_uid=sop,
                     measured_at=_now(),
                 )
+                if axis is Axis.LONG or lesion.nodal:
+                    reading = self._measure_uptake(reading, date, lesion.lesion_id)
         self._commit(reading)
+
+    def _measure_uptake(self, reading: Reading, date: dt.date, lesion_id: str) -> Reading:
+        """SUVmax and SUVpeak of a lesion from its drawn axes, when the scan has PET."""
+        if self.images is None or self.images.pet is None:
+            return reading
+        try:
+            uptake = lesion_uptake(self.images.pet, reading.at(date).lesion(lesion_id))
+        except RecistryError as exc:
+            self._tell(f"{lesion_id}: no PET uptake: {exc}")
+            uptake = None
+        return _reading.update_lesion(
+            reading,
+            date,
+            lesion_id,
+            suv_max=None if uptake is None else round(uptake.suv_max, 2),
+            suv_peak=None if uptake is None else round(uptake.suv_peak, 2),
+        )
+
+    def place_reference(self, organ: str) -> None:
+        """Arm the point tool: the next click is the centre of ``organ``'s reference sphere."""
+        if self.images is None or self.images.pet is None:
+            self._tell("reference spheres are measured on PET; this scan has none")
+            return
+        self.references.arm(organ)
+
+    def _on_references_changed(self, centres: dict[str, tuple[float, float, float]]) -> None:
+        reading, date = self._require()
+        assert self.images is not None and self.images.pet is not None
+        changes: dict[str, object] = {}
+        for organ in ("liver", "spleen"):
+            centre = centres.get(organ)
+            mean = None
+            if centre is not None:
+                try:
+                    sphere = sphere_uptake(self.images.pet, centre, REFERENCE_DIAMETER_MM[organ])
+                    mean = round(sphere.suv_mean, 2)
+                except RecistryError as exc:
+                    self._tell(f"{organ} reference not measured: {exc}")
+                    centre = None
+            changes[f"{organ}_center_lps"] = centre
+            changes[f"{organ}_suv_mean"] = mean
+        tp = replace(reading.at(date), **changes)  # type: ignore[arg-type]
+        self._commit(_reading.replace_timepoint(reading, tp))
+        # One sphere per organ: redraw from the reading, dropping a replaced point.
+        QTimer.singleShot(0, lambda: self.references.show(tp))
 
     def set_state(self, state: LesionState) -> None:
         """Record a state for the selected lesion (one click)."""
@@ -558,7 +646,9 @@ class AnnotatorWidget(QWidget):
             "" if lesion.short_axis is None else str(lesion.short_axis.diameter_mm),
             PENDING if lesion.state is None else lesion.state.value,
             "" if lesion.krenning is None else str(lesion.krenning),
+            _suggested(reading.at(date), lesion),
             _mm(lesion.suv_max),
+            _mm(lesion.suv_peak),
             prior_text,
             "" if line is None else f"{line.z_mm:.1f}",
         ]
@@ -579,6 +669,37 @@ class AnnotatorWidget(QWidget):
                 0 if lesion.krenning is None else lesion.krenning + 1
             )
         self.save_button.setEnabled(self.reading is not None)
+        has_pet = self.images is not None and self.images.pet is not None
+        for button in self.reference_buttons.values():
+            button.setEnabled(has_pet)
+        self.reference_label.setText(self._reference_text())
+        self.krenning_hint.setText(self._krenning_text(lesion))
+
+    def _reference_text(self) -> str:
+        if self.reading is None or self.date is None:
+            return ""
+        tp = self.reading.at(self.date)
+        parts = [
+            f"{organ} SUVmean {mean:.2f}"
+            for organ, mean in (("liver", tp.liver_suv_mean), ("spleen", tp.spleen_suv_mean))
+            if mean is not None
+        ]
+        return "References: " + ", ".join(parts) if parts else ""
+
+    def _krenning_text(self, lesion: LesionAnnotation | None) -> str:
+        if lesion is None or self.reading is None or self.date is None:
+            return ""
+        found = suggestion(self.reading.at(self.date), lesion)
+        if found is None:
+            return ""
+        if isinstance(found, str):
+            return f"Suggested grade: {found}"
+        peak = "" if lesion.suv_peak is None else f", SUVpeak {lesion.suv_peak:.2f}"
+        grade = "review" if found.grade is None else str(found.grade)
+        return (
+            f"SUVmax {found.lesion_suv:.2f}{peak}: {found.ratio_to_liver:.2f} × liver, "
+            f"{found.ratio_to_spleen:.2f} × spleen → suggested {grade}. {found.reason}"
+        )
 
     def _selected_lesion(self) -> LesionAnnotation | None:
         if self._selected is None or self.reading is None or self.date is None:
