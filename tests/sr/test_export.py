@@ -134,3 +134,19 @@ def test_pseudonymised_export_hides_name_and_id_and_never_the_key(
         ds = pydicom.dcmread(report.path)
         assert ds.PatientID.startswith("PSN-") and str(ds.PatientName) == f"{ds.PatientID}^"
         assert original.PatientID not in str(report.path)
+
+
+def test_export_needs_the_images_in_the_index_and_writes_nothing_otherwise(
+    archive: Archive, tmp_path: Path
+) -> None:
+    from recistry.errors import InputError
+    from recistry.store import save_measurements
+
+    db = tmp_path / "no_index.db"
+    with Store(db) as store:
+        save_measurements(store, archive.measurements, source="table", reader="dr_a")
+        with pytest.raises(
+            InputError, match="is not in the store's DICOM index; run 'recistry index"
+        ):
+            export_store(store, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
