@@ -181,3 +181,31 @@ def test_malformed_by_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 2
     assert "--by" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_confirm_makes_the_headline_confirmed(tmp_path: Path) -> None:
+    """RECIST 1.1 §4.6.1: with --confirm the headline ORR uses the confirmed best response."""
+    assert _report(tmp_path / "out", "--confirm") == 0
+    summary = json.loads((tmp_path / "out" / "report.json").read_text())["cohort"]
+    assert summary["response_basis"] == "confirmed"
+    assert "ORR (confirmed best response)" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_report_escapes_clinical_text_and_handles_no_follow_up(tmp_path: Path) -> None:
+    """Clinical values are data, not markup; a cohort without follow-up scans or responders
+    still gives every section (empty figures say so rather than failing)."""
+    from recistry.cohort.report import write_report
+    from recistry.recist.model import Response
+
+    from ._assessments import assessment
+
+    cohort = [
+        assessment(f"P{i}", Response.NE, covariates={"site": "<script>alert(1)</script>"})
+        for i in range(3)
+    ]
+    output = write_report(cohort, tmp_path / "out", by=["site"])
+    page = output.html.read_text()
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "No responders." in page
+    for section_id, _heading in SECTIONS:
+        assert f'id="{section_id}"' in page
