@@ -283,3 +283,36 @@ def test_an_amended_report_becomes_the_later_revision_whatever_the_file_names(
         ).fetchone()[0]
     assert in_force.long_axis_mm == target.long_axis_mm + 1
     assert revisions == 2
+
+
+def test_image_coordinates_of_other_tools_become_patient_mm_when_the_image_is_indexed(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """2D SCOORD (column, row), origin at the top left corner of the top left pixel (PS3.3
+    C.18.6.1.2), placed in LPS mm with the image's position, orientation and pixel spacing."""
+    ct_path = next(archive.root.rglob("CT*.dcm"))
+    ct = pydicom.dcmread(ct_path, stop_before_pixels=True)
+    folder = tmp_path / "ohif"
+    folder.mkdir()
+    _legacy_report(ct_path, folder / "ohif.dcm")
+    db = tmp_path / "s.db"
+    shutil.copy(archive.store, db)  # holds the DICOM index of the archive
+    with Store(db) as store:
+        result = import_sr_archive(store, folder)
+        assert result.failures == ()
+        (m,) = [x for x in in_force_measurements(store, "OHIF")]
+    ipp = np.array([float(v) for v in ct.ImagePositionPatient])
+    row_dir = np.array([float(v) for v in ct.ImageOrientationPatient[:3]])
+    col_dir = np.array([float(v) for v in ct.ImageOrientationPatient[3:]])
+    dr, dc = (float(v) for v in ct.PixelSpacing)
+
+    def lps(x: float, y: float) -> np.ndarray:
+        return ipp + (x - 0.5) * dc * row_dir + (y - 0.5) * dr * col_dir
+
+    start = np.array([float(v) for v in m.extra["long_axis_start_mm"].split()])
+    end = np.array([float(v) for v in m.extra["long_axis_end_mm"].split()])
+    np.testing.assert_allclose(start, lps(10.0, 10.0), atol=1e-3)
+    np.testing.assert_allclose(end, lps(20.0, 15.0), atol=1e-3)
+    assert m.extra["frame_of_reference_uid"] == ct.FrameOfReferenceUID
+    assert m.extra["long_axis_image_points"] == "10.0 10.0 20.0 15.0"
+    assert "short_axis_start_mm" in m.extra

@@ -10,20 +10,30 @@ gets all of it or, if the process dies or the write fails, none of it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pydicom
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from recistry.batch import run_tasks
 from recistry.errors import DicomError, RecistryError
+from recistry.imaging.volume import Volume
 from recistry.recist.model import Measurement
-from recistry.sr.reader import SR_STORAGE_CLASSES, read_sr
+from recistry.sr.reader import IMAGE_POINT_KEYS, SR_STORAGE_CLASSES, read_sr
 from recistry.store.database import Store
-from recistry.store.readings import ImportSummary, save_measurements
+from recistry.store.dicom_index import instance_paths
+from recistry.store.readings import (
+    ENDPOINT_KEYS,
+    ImportSummary,
+    format_point_mm,
+    save_measurements,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +129,71 @@ def read_study(task: tuple[str, tuple[str, ...]]) -> StudyResult:
     return StudyResult(study_uid, tuple(reports), tuple(failures))
 
 
+def _slice_geometry(header: Dataset) -> Volume | None:
+    """The one-slice geometry of an image header (no pixels), or None if it lacks a plane."""
+    try:
+        row_dir = np.array([float(v) for v in header.ImageOrientationPatient[:3]])
+        col_dir = np.array([float(v) for v in header.ImageOrientationPatient[3:]])
+        spacing_row, spacing_col = (float(v) for v in header.PixelSpacing)
+        origin = tuple(float(v) for v in header.ImagePositionPatient)
+        rows, columns = int(header.Rows), int(header.Columns)
+    except (AttributeError, ValueError, TypeError, IndexError):
+        return None
+    return Volume(
+        # A zero-size view of the slice's shape: only the geometry is used.
+        array=np.broadcast_to(np.zeros(1, dtype=np.int8), (1, rows, columns)),
+        spacing_mm=(1.0, spacing_row, spacing_col),
+        origin_mm=(origin[0], origin[1], origin[2]),
+        direction=np.column_stack([row_dir, col_dir, np.cross(row_dir, col_dir)]),
+        frame_of_reference_uid=str(header.get("FrameOfReferenceUID", "")),
+        sop_instance_uids=(str(header.SOPInstanceUID),),
+        series_instance_uid=str(header.get("SeriesInstanceUID", "")),
+        study_instance_uid=str(header.get("StudyInstanceUID", "")),
+        modality=str(header.get("Modality", "")),
+        units="",
+    )
+
+
+def image_points_to_patient(store: Store, measurements: list[Measurement]) -> list[Measurement]:
+    """Give axes known only in image coordinates (2D SCOORD) their endpoints in patient mm.
+
+    SCOORD (column, row) has (0, 0) at the top left corner of the top left pixel, so pixel
+    centre ``[r, c]`` is at (c + 0.5, r + 0.5) (PS3.3 C.18.6.1.2); the referenced image's
+    position, orientation and pixel spacing (from the store's DICOM index) place it in LPS mm.
+    Axes whose image is not indexed keep their image coordinates only.
+    """
+    wanted = {
+        m.extra["sop_instance_uid"]
+        for m in measurements
+        if any(key in m.extra for key in IMAGE_POINT_KEYS.values())
+    }
+    if not wanted:
+        return measurements
+    geometry: dict[str, Volume] = {}
+    for uid, path in instance_paths(store, wanted).items():
+        try:
+            plane = _slice_geometry(pydicom.dcmread(path, stop_before_pixels=True))
+        except (InvalidDicomError, OSError):
+            plane = None
+        if plane is not None and plane.frame_of_reference_uid:
+            geometry[uid] = plane
+    out = []
+    for m in measurements:
+        plane = geometry.get(m.extra.get("sop_instance_uid", ""))
+        extra = dict(m.extra)
+        for axis, key in IMAGE_POINT_KEYS.items():
+            start_key, end_key = ENDPOINT_KEYS[axis]
+            if plane is None or key not in extra or start_key in extra:
+                continue
+            x1, y1, x2, y2 = (float(v) for v in extra[key].split())
+            lps = plane.index_to_patient([[0, y1 - 0.5, x1 - 0.5], [0, y2 - 0.5, x2 - 0.5]])
+            extra[start_key] = format_point_mm(np.round(lps[0], 4))
+            extra[end_key] = format_point_mm(np.round(lps[1], 4))
+            extra["frame_of_reference_uid"] = plane.frame_of_reference_uid
+        out.append(m if extra == m.extra else dataclasses.replace(m, extra=extra))
+    return out
+
+
 def import_sr_archive(
     store: Store,
     root: Path,
@@ -182,7 +257,11 @@ def import_sr_archive(
         with store.transaction():
             for report in reports:
                 part = save_measurements(
-                    store, report.measurements, source=report.path, kind="sr", accept=accept
+                    store,
+                    image_points_to_patient(store, list(report.measurements)),
+                    source=report.path,
+                    kind="sr",
+                    accept=accept,
                 )
                 first_import = first_import or part.import_id
                 totals[0] += part.readings

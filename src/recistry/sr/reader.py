@@ -30,6 +30,10 @@ from recistry.recist.model import LesionState, Measurement, Role, Source
 from recistry.sr import codes as rc
 from recistry.store.readings import ENDPOINT_KEYS, UNSPECIFIED_READER, format_point_mm
 
+IMAGE_POINT_KEYS = {"long": "long_axis_image_points", "short": "short_axis_image_points"}
+"""``extra`` keys of an axis given in image coordinates only (2D SCOORD): ``"x1 y1 x2 y2"``,
+column and row with (0, 0) at the top left corner of the top left pixel (PS3.3 C.18.6.1.2)."""
+
 logger = logging.getLogger(__name__)
 
 K = TypeVar("K")
@@ -109,6 +113,7 @@ class _Group:
     time_point: str | None = None
     axes: dict[str, Decimal] = field(default_factory=dict)
     endpoints: dict[str, tuple[list[float], str]] = field(default_factory=dict)
+    image_points: dict[str, list[float]] = field(default_factory=dict)
     thickness: Decimal | None = None
     suv: dict[str, Decimal] = field(default_factory=dict)
     baseline_category: Dataset | None = None
@@ -219,6 +224,12 @@ def _read_endpoints(num: Dataset, axis: str, g: _Group) -> None:
             data = [float(str(np.float32(v))) for v in child.GraphicData]
             if len(data) == 6:
                 g.endpoints[axis] = (data, str(child.ReferencedFrameOfReferenceUID))
+        elif child.get("ValueType") == "SCOORD" and child.get("GraphicType") == "POLYLINE":
+            # Image coordinates (column, row) of the referenced image, as dcmjs/OHIF write them;
+            # converted to patient mm on import when the image is in the store's index.
+            data = [float(str(np.float32(v))) for v in child.GraphicData]
+            if len(data) == 4:
+                g.image_points[axis] = data
 
 
 def _person(root: Dataset) -> str:
@@ -387,6 +398,8 @@ def _measurement(
         extra["series_uid"] = series
     if g.tracking_uid:
         extra["tracking_uid"] = g.tracking_uid
+    for axis, image_points in sorted(g.image_points.items()):
+        extra[IMAGE_POINT_KEYS[axis]] = " ".join(repr(v) for v in image_points)
     for axis, (points, frame) in sorted(g.endpoints.items()):
         start_key, end_key = ENDPOINT_KEYS[axis]
         extra[start_key] = format_point_mm(points[:3])
