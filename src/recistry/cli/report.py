@@ -20,10 +20,13 @@ Score every patient by RECIST 1.1 and write, into --out DIR:
                           adverse events, patients
   report.json             the cohort summary (same as the "cohort" object of rescore --format json)
 
-PATH is anything 'recistry rescore' accepts (a measurement table, CSV or Parquet).
+PATH is anything 'recistry rescore' accepts: a measurement table (CSV or Parquet), a folder tree
+of TID 1500 SR files, or a study store written by 'recistry import' (then the clinical data
+stored with it are used unless --clinical is given).
 
 examples:
   recistry report measurements.csv --clinical clinical.csv --out report/
+  recistry report trial.db --by who_grade --out report/
   recistry report measurements.csv --clinical clinical.csv --adverse-events ae.csv \\
       --by who_grade --by 'ileal=primary_site==ileum' --confirm --out report/
 """
@@ -35,8 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--clinical",
         type=Path,
         metavar="CSV",
-        required=True,
-        help="clinical table: patient_id, treatment_start, last_followup, death_date, covariates",
+        help="clinical table: patient_id, treatment_start, last_followup, death_date, covariates "
+        "(a study store given as PATH uses the clinical data stored with it)",
+    )
+    parser.add_argument(
+        "--reader",
+        metavar="NAME",
+        help="with a study store as PATH: this reader's measurements instead of the accepted ones",
     )
     parser.add_argument(
         "--adverse-events",
@@ -72,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.by:
         Subgroup.parse(spec)  # a malformed --by fails before any work
     adverse = read_adverse_events(args.adverse_events) if args.adverse_events is not None else None
-    records = load_records(args.path, args.clinical)
+    records = load_records(args.path, args.clinical, args.reader)
     assessments = assess_patients(records, AssessmentOptions(confirm=args.confirm))
     known = {r.patient_id for r in records}
     if adverse is not None:
@@ -90,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         by=args.by,
         adverse_events=adverse,
         title=args.title,
-        source=f"{args.path} (clinical: {args.clinical})",
+        source=str(args.path) + ("" if args.clinical is None else f" (clinical: {args.clinical})"),
     )
     for line in summary_lines(output.summary):
         print(line)
