@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/demo
 
-.PHONY: demo test lint typecheck unit venv test-venv system-deps bench clean sample
+.PHONY: demo test lint typecheck unit venv test-venv system-deps bench clean sample annotate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ sample: $(VENV)/.installed
 	rm -rf sample_dicom/demo_patient/SYN1-001
 	mkdir -p sample_dicom/demo_patient
 	cp -R out/demo_patient/. sample_dicom/demo_patient/
+
+# Opens the sample patient in napari with the RECIST annotator docked (needs a display).
+READER ?= $(USER)
+annotate: test-venv
+	$(BIN)/python -m recistry_napari sample_dicom/demo_patient/SYN1-001 --reader "$(READER)"
 
 bench: venv
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -16,7 +16,7 @@ from qtpy.QtCore import Qt
 from recistry.cli import main as recistry_main
 from recistry.recist.model import LesionState, Role
 from recistry.tables import MEASUREMENT_COLUMNS
-from recistry_napari import PLUGIN_NAME
+from recistry_napari import PLUGIN_NAME, WIDGET_NAME
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._qt.annotator import COLUMNS, PENDING, AnnotatorWidget
 from recistry_napari._reader import get_reader
@@ -235,3 +235,17 @@ def test_response_panel_agrees_with_recistry_rescore_on_the_same_rows(
     text = widget.response_text.toPlainText()
     assert f"Time-point response: {cli_tp['overall_response']}" in text
     assert f"Best overall response: {patient['best_overall_response']}" in text
+
+
+def test_manifest_widget_takes_over_a_study_dropped_on_the_viewer(
+    make_napari_viewer: Callable[..., Any], study: Path, qtbot: Any
+) -> None:
+    viewer = make_napari_viewer()
+    _dock, annotator = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
+    assert isinstance(annotator, AnnotatorWidget)
+    viewer.open(study, plugin=PLUGIN_NAME)  # what dropping the folder does
+    qtbot.waitUntil(lambda: annotator.study is not None)
+    assert annotator.study is not None and annotator.study.root == study
+    assert annotator.timepoint_list.count() == 2
+    # The reader's layers were replaced by the widget's own, with the Lesions layer on top.
+    assert [layer.name for layer in viewer.layers] == ["CT", LESIONS_LAYER_NAME]

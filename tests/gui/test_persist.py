@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QCloseEvent
 from qtpy.QtWidgets import QApplication, QMessageBox
 
+from recistry.cli import main as recistry_main
 from recistry.recist.model import LesionState, Role
 from recistry.sr.reader import read_sr
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
@@ -53,7 +55,10 @@ def _draw(widget: AnnotatorWidget, lesion_id: str, start: Any, end: Any) -> None
 
 
 def test_save_appends_revisions_under_the_reader_exports_sr_and_reopening_restores(
-    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path
+    make_napari_viewer: Callable[..., Any],
+    study: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     store = tmp_path / "store" / "recistry.db"
     widget = _annotator(make_napari_viewer(), study, store)
@@ -77,6 +82,21 @@ def test_save_appends_revisions_under_the_reader_exports_sr_and_reopening_restor
     assert by_date[BASELINE].long_axis_mm == Decimal("14.0")
     assert by_date[FOLLOW_UP].long_axis_mm == Decimal("7.0")
     assert by_date[BASELINE].extra["reader"] == "Dr Save"
+
+    # The CLI re-scores what was saved, from the store and from the SR files, to the same answer.
+    gui = widget.result.assessment  # type: ignore[union-attr]
+    assert gui is not None
+    for source in ([str(store), "--reader", "Dr Save"], [str(store.parent / "sr")]):
+        capsys.readouterr()  # napari's notifications print to stdout without a GUI handler
+        assert recistry_main(["rescore", *source, "--format", "json"]) == 0
+        out = capsys.readouterr()
+        assert out.out.startswith("{"), out
+        (cli,) = json.loads(out.out)["patients"]
+        assert [tp["overall_response"] for tp in cli["timepoints"]] == [
+            tp.overall_response.value for tp in gui.timepoints
+        ]
+        assert cli["best_overall_response"] == gui.best_overall_response.value
+        assert cli["baseline_sum_mm"] == float(gui.baseline_sum_mm)  # type: ignore[arg-type]
 
     saved = widget.reading
     assert saved is not None

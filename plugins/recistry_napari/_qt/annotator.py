@@ -67,7 +67,7 @@ from recistry_napari._study import ScanImages, Study
 from recistry_napari._uptake import lesion_uptake, suggestion
 
 if TYPE_CHECKING:
-    import napari
+    import napari.viewer
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,8 @@ class AnnotatorWidget(QWidget):
 
     def __init__(
         self,
-        viewer: napari.Viewer,
+        # Postponed, this annotation is the string napari looks for to pass its viewer.
+        viewer: napari.viewer.Viewer,
         parent: QWidget | None = None,
         *,
         load_study: Callable[[Path], Study] | None = None,
