@@ -9,9 +9,12 @@ into a silently wrong volume.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -341,3 +344,46 @@ def make_volume(
         units=units,
         provenance=provenance,
     )
+
+
+def rescaled_slices(
+    stack: SliceStack, scale_offset: Sequence[tuple[float, float]]
+) -> npt.NDArray[np.float32]:
+    """``out[k] = stored_k × scale_k + offset_k`` as float32 ``[slice, row, column]``.
+
+    Slices are read by a few threads (file reads and numpy arithmetic release the GIL), each
+    into its own one-slice buffer, so peak memory is the output plus one slice per thread. The
+    first failing slice in volume order is the error reported.
+    """
+    first = stack.headers[0]
+    rows, cols = int(first.first("Rows")), int(first.first("Columns"))
+    out = np.empty((len(stack.headers), rows, cols), dtype=np.float32)
+
+    def fill(ks: range) -> None:
+        buf: npt.NDArray[np.integer] | None = None
+        for k in ks:
+            h = stack.headers[k]
+            dtype = stored_dtype(h)
+            if buf is None or buf.dtype != dtype:
+                buf = np.empty((rows, cols), dtype=dtype)
+            read_stored_pixels(h, buf)
+            scale, offset = scale_offset[k]
+            # One pass over the output when the scale is 1 (nearly every CT).
+            if scale == 1.0:
+                np.add(buf, np.float32(offset), out=out[k], casting="unsafe")
+            else:
+                np.multiply(buf, np.float32(scale), out=out[k], casting="unsafe")
+                if offset:
+                    out[k] += np.float32(offset)
+
+    n = len(stack.headers)
+    workers = max(1, min(4, os.cpu_count() or 1, n // 8))
+    if workers == 1:
+        fill(range(n))
+        return out
+    bounds = [n * w // workers for w in range(workers + 1)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recistry-slices") as pool:
+        futures = [pool.submit(fill, range(a, b)) for a, b in itertools.pairwise(bounds)]
+        for future in futures:
+            future.result()
+    return out

@@ -19,10 +19,9 @@ from recistry.imaging._stack import (
     GEOMETRY_KEYWORDS,
     SliceStack,
     make_volume,
-    read_stored_pixels,
+    rescaled_slices,
     series_label,
     stack_slices,
-    stored_dtype,
 )
 from recistry.imaging.volume import Volume
 
@@ -82,18 +81,11 @@ def load_ct(paths: Iterable[str | os.PathLike[str]]) -> Volume:
 
 
 def _rescaled_volume(stack: SliceStack) -> np.ndarray:
-    """Stored values × per-slice slope + intercept, filled slice by slice so that peak memory
-    is the output plus one slice."""
-    first = stack.headers[0]
-    rows, cols = int(first.first("Rows")), int(first.first("Columns"))
-    out = np.empty((len(stack.headers), rows, cols), dtype=np.float32)
-    buf = np.empty((rows, cols), dtype=stored_dtype(first))
-    for k, h in enumerate(stack.headers):
-        if stored_dtype(h) != buf.dtype:
-            buf = np.empty((rows, cols), dtype=stored_dtype(h))
-        read_stored_pixels(h, buf)
-        slope = float(h.first("RescaleSlope")) if h.first("RescaleSlope") is not None else None
-        intercept = h.first("RescaleIntercept")
+    """Stored values × per-slice slope + intercept; the rescale of every slice is checked
+    before any pixel is read."""
+    scale_offset = []
+    for h in stack.headers:
+        slope, intercept = h.first("RescaleSlope"), h.first("RescaleIntercept")
         if slope is None or intercept is None:
             missing = "RescaleSlope" if slope is None else "RescaleIntercept"
             raise DicomError(
@@ -101,11 +93,5 @@ def _rescaled_volume(stack: SliceStack) -> np.ndarray:
                 path=h.path,
                 tag=tag_label(missing),
             )
-        # One pass over the output when the slope is 1 (nearly every CT).
-        if slope == 1.0:
-            np.add(buf, np.float32(intercept), out=out[k], casting="unsafe")
-        else:
-            np.multiply(buf, np.float32(slope), out=out[k], casting="unsafe")
-            if intercept:
-                out[k] += np.float32(intercept)
-    return out
+        scale_offset.append((float(slope), float(intercept)))
+    return rescaled_slices(stack, scale_offset)

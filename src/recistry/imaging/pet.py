@@ -36,18 +36,15 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 
-import numpy as np
-
 from recistry.errors import DicomError
 from recistry.imaging import suv
 from recistry.imaging._dicom import Header, HeaderSpec, read_header, resolve_private, tag_label
 from recistry.imaging._stack import (
     GEOMETRY_KEYWORDS,
     make_volume,
-    read_stored_pixels,
+    rescaled_slices,
     series_label,
     stack_slices,
-    stored_dtype,
 )
 from recistry.imaging.suv import SuvKind
 from recistry.imaging.volume import Volume
@@ -172,21 +169,15 @@ def load_pet_suv(paths: Iterable[str | os.PathLike[str]], kind: str | SuvKind = 
         f"{kind.units} = activity concentration (Bq/ml) x normaliser / decay-corrected dose (Bq)"
     )
 
-    rows, cols = int(h0.first("Rows")), int(h0.first("Columns"))
-    out = np.empty((len(slices), rows, cols), dtype=np.float32)
-    buf = np.empty((rows, cols), dtype=stored_dtype(h0))
+    scale_offset = []
     for k, h in enumerate(slices):
-        if stored_dtype(h) != buf.dtype:
-            buf = np.empty((rows, cols), dtype=stored_dtype(h))
-        read_stored_pixels(h, buf)
         slope = _number(h, "RescaleSlope")
         intercept = h.first("RescaleIntercept") or 0.0
         if intercept != 0:
             logger.warning("%s: RescaleIntercept %g (PET requires 0); applied", h.path, intercept)
-        scale = slope * per_slice_factor[k] * kind_scale
-        np.multiply(buf, np.float32(scale), out=out[k], casting="unsafe")
-        if intercept:
-            out[k] += np.float32(intercept * per_slice_factor[k] * kind_scale)
+        factor = per_slice_factor[k] * kind_scale
+        scale_offset.append((slope * factor, intercept * factor))
+    out = rescaled_slices(stack, scale_offset)
     return make_volume(stack, out, kind.units, provenance)
 
 
