@@ -73,6 +73,7 @@ def test_report_writes_html_figures_and_every_table(report_dir: Path) -> None:
         "pfs_kaplan_meier",
         "os_kaplan_meier",
         "dor_kaplan_meier",
+        "time_to_event",
         "adverse_events_table",
         "patients",
     ):
@@ -81,6 +82,11 @@ def test_report_writes_html_figures_and_every_table(report_dir: Path) -> None:
     summary = json.loads((report_dir / "report.json").read_text())["cohort"]
     assert summary["orr"]["responders"] == 9
     assert set(summary["subgroups"]) == {"ileal", "who_grade"}
+    with (report_dir / "time_to_event.csv").open() as fh:
+        tte = {(r["endpoint"], r["quantity"]): r["value"] for r in csv.DictReader(fh)}
+    assert tte[("PFS", "Median, months (95% CI)")] == "28.5 (17.7–48.0)"
+    assert tte[("OS", "Median, months (95% CI)")] == "NR (NR–NR)"
+    assert tte[("PFS", "Events")] == "16"
     assert not [p for p in report_dir.parent.iterdir() if p.name.startswith(".report-")]
 
 

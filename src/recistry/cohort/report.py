@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 
 from recistry import __version__
 from recistry.cohort import plots
+from recistry.cohort.stats import fixed
 from recistry.cohort.summary import (
     DAYS_PER_MONTH,
     cohort_summary,
@@ -161,35 +162,38 @@ def _img(png: Path, alt: str) -> str:
 
 
 def _fmt_months(value: float | None) -> str:
-    return "NR" if value is None else f"{value:.1f}"
+    return "NR" if value is None else fixed(value, 1)
 
 
-def _km_block(fit: KaplanMeier, name: str, follow_up: KaplanMeier | None = None) -> str:
+def _pct(value: float | None) -> str:
+    return "NA" if value is None else f"{fixed(100 * value, 1)}%"
+
+
+def _km_rows(
+    fit: KaplanMeier, name: str, follow_up: KaplanMeier | None = None
+) -> list[tuple[str, str]]:
+    """Events/N, median (95% CI), 12- and 24-month rates and median follow-up of one endpoint."""
     lo, hi = fit.median_ci95
     rows = [
-        ("Patients", fit.n),
-        ("Events", fit.events),
+        ("Patients", str(fit.n)),
+        ("Events", str(fit.events)),
         (
             "Median, months (95% CI)",
             f"{_fmt_months(fit.median)} ({_fmt_months(lo)}–{_fmt_months(hi)})",
         ),
     ]
-    for landmark in (12.0, 24.0):
-        s, lower, upper = fit.survival_at(landmark)
-        if fit.n:
+    if fit.n:
+        for landmark in (12.0, 24.0):
+            s, lower, upper = fit.survival_at(landmark)
             rows.append(
                 (
                     f"{name} at {landmark:.0f} months (95% CI)",
-                    f"{100 * s:.1f}% ({_pct(lower)}–{_pct(upper)})",
+                    f"{_pct(s)} ({_pct(lower)}–{_pct(upper)})",
                 )
             )
     if follow_up is not None:
         rows.append(("Median follow-up, months (reverse KM)", _fmt_months(follow_up.median)))
-    return _html_table(("Quantity", "Value"), rows)
-
-
-def _pct(value: float | None) -> str:
-    return "NA" if value is None else f"{100 * value:.1f}%"
+    return rows
 
 
 def write_report(
@@ -277,6 +281,15 @@ def write_report(
             if os_fit is not None:
                 _km_csv(work / "os_kaplan_meier.csv", os_fit)
             _km_csv(work / "dor_kaplan_meier.csv", dor)
+            endpoints = [("PFS", _km_rows(pfs, "PFS", pfs_follow))]
+            if os_fit is not None:
+                endpoints.append(("OS", _km_rows(os_fit, "OS", os_follow)))
+            endpoints.append(("Duration of response", _km_rows(dor, "In response")))
+            _csv(
+                work / "time_to_event.csv",
+                ("endpoint", "quantity", "value"),
+                [(end, q, v) for end, rows in endpoints for q, v in rows],
+            )
             if ae_rows is not None:
                 _csv(
                     work / "adverse_events_table.csv",
@@ -462,16 +475,19 @@ def _render_html(
         if subgroups
         else '<p class="note">No subgroups requested (use --by COLUMN).</p>'
     )
-    body["pfs"] = _km_block(pfs, "PFS", pfs_follow) + _img(figures["km_pfs"], "Kaplan–Meier PFS")
+    body["pfs"] = _html_table(("Quantity", "Value"), _km_rows(pfs, "PFS", pfs_follow)) + _img(
+        figures["km_pfs"], "Kaplan–Meier PFS"
+    )
     body["os"] = (
         '<p class="note">No clinical table with follow-up: OS not estimated.</p>'
         if os_fit is None
-        else _km_block(os_fit, "OS", os_follow) + _img(figures["km_os"], "Kaplan–Meier OS")
+        else _html_table(("Quantity", "Value"), _km_rows(os_fit, "OS", os_follow))
+        + _img(figures["km_os"], "Kaplan–Meier OS")
     )
     body["dor"] = (
         '<p class="note">No responders.</p>'
         if not dor.n
-        else _km_block(dor, "In response")
+        else _html_table(("Quantity", "Value"), _km_rows(dor, "In response"))
         + _img(figures["km_dor"], "Kaplan–Meier duration of response")
     )
     body["waterfall"] = _img(figures["waterfall"], "Waterfall plot of best % change")
