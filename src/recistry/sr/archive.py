@@ -18,16 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from recistry.batch import run_tasks
 from recistry.errors import DicomError, RecistryError
-from recistry.imaging.volume import Volume
 from recistry.recist.model import Measurement
 from recistry.sr.reader import IMAGE_POINT_KEYS, SR_STORAGE_CLASSES, read_sr
 from recistry.store.database import Store
-from recistry.store.dicom_index import instance_paths
+from recistry.store.dicom_index import instance_geometries
 from recistry.store.readings import (
     ENDPOINT_KEYS,
     ImportSummary,
@@ -129,31 +127,6 @@ def read_study(task: tuple[str, tuple[str, ...]]) -> StudyResult:
     return StudyResult(study_uid, tuple(reports), tuple(failures))
 
 
-def _slice_geometry(header: Dataset) -> Volume | None:
-    """The one-slice geometry of an image header (no pixels), or None if it lacks a plane."""
-    try:
-        row_dir = np.array([float(v) for v in header.ImageOrientationPatient[:3]])
-        col_dir = np.array([float(v) for v in header.ImageOrientationPatient[3:]])
-        spacing_row, spacing_col = (float(v) for v in header.PixelSpacing)
-        origin = tuple(float(v) for v in header.ImagePositionPatient)
-        rows, columns = int(header.Rows), int(header.Columns)
-    except (AttributeError, ValueError, TypeError, IndexError):
-        return None
-    return Volume(
-        # A zero-size view of the slice's shape: only the geometry is used.
-        array=np.broadcast_to(np.zeros(1, dtype=np.int8), (1, rows, columns)),
-        spacing_mm=(1.0, spacing_row, spacing_col),
-        origin_mm=(origin[0], origin[1], origin[2]),
-        direction=np.column_stack([row_dir, col_dir, np.cross(row_dir, col_dir)]),
-        frame_of_reference_uid=str(header.get("FrameOfReferenceUID", "")),
-        sop_instance_uids=(str(header.SOPInstanceUID),),
-        series_instance_uid=str(header.get("SeriesInstanceUID", "")),
-        study_instance_uid=str(header.get("StudyInstanceUID", "")),
-        modality=str(header.get("Modality", "")),
-        units="",
-    )
-
-
 def image_points_to_patient(store: Store, measurements: list[Measurement]) -> list[Measurement]:
     """Give axes known only in image coordinates (2D SCOORD) their endpoints in patient mm.
 
@@ -169,14 +142,7 @@ def image_points_to_patient(store: Store, measurements: list[Measurement]) -> li
     }
     if not wanted:
         return measurements
-    geometry: dict[str, Volume] = {}
-    for uid, path in instance_paths(store, wanted).items():
-        try:
-            plane = _slice_geometry(pydicom.dcmread(path, stop_before_pixels=True))
-        except (InvalidDicomError, OSError):
-            plane = None
-        if plane is not None and plane.frame_of_reference_uid:
-            geometry[uid] = plane
+    geometry = instance_geometries(store, wanted)
     out = []
     for m in measurements:
         plane = geometry.get(m.extra.get("sop_instance_uid", ""))

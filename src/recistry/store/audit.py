@@ -14,18 +14,24 @@ import html
 import json
 import sqlite3
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from recistry import __version__
 from recistry.errors import StoreError
+from recistry.imaging.volume import Volume
 from recistry.recist.model import AssessmentOptions, PatientRecord
 from recistry.store.database import Store
+from recistry.store.dicom_index import instance_geometries
 from recistry.store.privacy import pseudonym
 from recistry.store.readings import (
     _CONTENT_COLUMNS,
     chosen_readers,
     clinical_in_force,
     in_force_measurements,
+    parse_point_mm,
 )
 
 _HISTORY_SQL = f"""
@@ -97,6 +103,29 @@ def _image_files(conn: sqlite3.Connection, sop_uids: set[str]) -> dict[str, str]
     )
 
 
+def _pixels(extra: Mapping[str, str], plane: Volume | None) -> dict[str, Any]:
+    """Where the axis endpoints fall in the image measured on: pixel (row, column), centre-based
+    indices of the slice, and how far (mm) they lie off its plane (≈ 0 when they belong to it)."""
+    out: dict[str, Any] = {}
+    if plane is None:
+        return out
+    if extra.get("frame_of_reference_uid") not in (None, plane.frame_of_reference_uid):
+        out["frame_of_reference_mismatch"] = plane.frame_of_reference_uid
+        return out
+    for axis in ("long", "short"):
+        start, end = extra.get(f"{axis}_axis_start_mm"), extra.get(f"{axis}_axis_end_mm")
+        if not (start and end):
+            continue
+        kji = plane.patient_to_index([parse_point_mm(start), parse_point_mm(end)])
+        out[f"{axis}_axis_pixels_row_column"] = [
+            [round(float(j), 2), round(float(i), 2)] for _, j, i in kji
+        ]
+        out[f"{axis}_axis_off_plane_mm"] = round(
+            float(np.max(np.abs(kji[:, 0]))) * plane.spacing_mm[0], 3
+        )
+    return out
+
+
 def patient_audit(
     store: Store,
     patient_id: str,
@@ -146,10 +175,9 @@ def patient_audit(
     assessment = assess_patient(PatientRecord(patient_id, tuple(measurements), clinical), options)
     summary = assessment_to_dict(assessment)
     history = _history(store.conn, patient_id, reader_name)
-    files = _image_files(
-        store.conn,
-        {m.extra["sop_instance_uid"] for m in measurements if "sop_instance_uid" in m.extra},
-    )
+    sops = {m.extra["sop_instance_uid"] for m in measurements if "sop_instance_uid" in m.extra}
+    files = _image_files(store.conn, sops)
+    planes = instance_geometries(store, sops)
     calls = {tp["date"]: tp for tp in summary["timepoints"]}
     scans = []
     for date in sorted({m.date for m in measurements}):
@@ -189,6 +217,7 @@ def patient_audit(
                             extra.get("short_axis_start_mm"),
                             extra.get("short_axis_end_mm"),
                         ],
+                        **_pixels(extra, planes.get(extra.get("sop_instance_uid", ""))),
                     },
                     "history": history.get((m.lesion_id, date.isoformat()), []),
                 }
@@ -262,9 +291,22 @@ def render_text(document: dict[str, Any]) -> str:
             image = row["image"]
             if image["sop_instance_uid"]:
                 out.append(f"      image {image['sop_instance_uid']} ({_value(image['file'])})")
-            for axis in ("long_axis_mm_lps", "short_axis_mm_lps"):
-                if image[axis][0]:
-                    out.append(f"      {axis[:5]} axis LPS mm: {image[axis][0]} → {image[axis][1]}")
+            for axis in ("long", "short"):
+                lps = image[f"{axis}_axis_mm_lps"]
+                if lps[0]:
+                    line = f"      {axis} axis LPS mm: {lps[0]} → {lps[1]}"
+                    pixels = image.get(f"{axis}_axis_pixels_row_column")
+                    if pixels:
+                        line += (
+                            f"; pixels (row, column) {pixels[0]} → {pixels[1]}, "
+                            f"{image[f'{axis}_axis_off_plane_mm']} mm off the slice"
+                        )
+                    out.append(line)
+            if "frame_of_reference_mismatch" in image:
+                out.append(
+                    "      warning: the endpoints' frame of reference is not the image's "
+                    f"({image['frame_of_reference_mismatch']})"
+                )
             for rev in row["history"]:
                 what = (
                     "first recorded"
@@ -345,9 +387,16 @@ def render_html(document: dict[str, Any]) -> str:
         for row in scan["measurements"]:
             image = row["image"]
             geometry = "".join(
-                f"<br>{axis[:5]}: {e(image[axis][0])} → {e(image[axis][1])}"
-                for axis in ("long_axis_mm_lps", "short_axis_mm_lps")
-                if image[axis][0]
+                f"<br>{axis}: {e(image[f'{axis}_axis_mm_lps'][0])} → "
+                f"{e(image[f'{axis}_axis_mm_lps'][1])}"
+                + (
+                    f" (pixels {e(str(image[f'{axis}_axis_pixels_row_column']))}, "
+                    f"{e(str(image[f'{axis}_axis_off_plane_mm']))} mm off the slice)"
+                    if f"{axis}_axis_pixels_row_column" in image
+                    else ""
+                )
+                for axis in ("long", "short")
+                if image[f"{axis}_axis_mm_lps"][0]
             )
             history = "".join(
                 f"<li>rev {rev['revision']} · {e(rev['recorded_at'])} · {e(rev['recorded_by'])} · "

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
 from recistry.errors import DicomError
+from recistry.imaging.volume import Volume
 from recistry.store.database import Store
 
 if TYPE_CHECKING:
@@ -166,3 +172,45 @@ def save_dicom_index(store: Store, index: DicomIndex) -> int:
         for inst in series.instances
     ]
     return save_index(store, instances, source=index.root)
+
+
+def slice_geometry(header: Dataset) -> Volume | None:
+    """The geometry of one image from its header (no pixels), or None if it has no plane.
+
+    A one-slice :class:`~recistry.imaging.volume.Volume` whose array is a zero-size view of the
+    image's shape, so that the project's single index ↔ patient-mm mapping is used.
+    """
+    try:
+        row_dir = np.array([float(v) for v in header.ImageOrientationPatient[:3]])
+        col_dir = np.array([float(v) for v in header.ImageOrientationPatient[3:]])
+        spacing_row, spacing_col = (float(v) for v in header.PixelSpacing)
+        origin = tuple(float(v) for v in header.ImagePositionPatient)
+        rows, columns = int(header.Rows), int(header.Columns)
+    except (AttributeError, ValueError, TypeError, IndexError):
+        return None
+    thickness = float(header.get("SliceThickness") or 1.0) or 1.0
+    return Volume(
+        array=np.broadcast_to(np.zeros(1, dtype=np.int8), (1, rows, columns)),
+        spacing_mm=(thickness, spacing_row, spacing_col),
+        origin_mm=(origin[0], origin[1], origin[2]),
+        direction=np.column_stack([row_dir, col_dir, np.cross(row_dir, col_dir)]),
+        frame_of_reference_uid=str(header.get("FrameOfReferenceUID", "")),
+        sop_instance_uids=(str(header.SOPInstanceUID),),
+        series_instance_uid=str(header.get("SeriesInstanceUID", "")),
+        study_instance_uid=str(header.get("StudyInstanceUID", "")),
+        modality=str(header.get("Modality", "")),
+        units="",
+    )
+
+
+def instance_geometries(store: Store, sop_instance_uids: Iterable[str]) -> dict[str, Volume]:
+    """Geometry of the indexed images among ``sop_instance_uids`` (read from their headers)."""
+    geometry: dict[str, Volume] = {}
+    for uid, path in instance_paths(store, sop_instance_uids).items():
+        try:
+            plane = slice_geometry(pydicom.dcmread(path, stop_before_pixels=True))
+        except (InvalidDicomError, OSError):
+            plane = None
+        if plane is not None and plane.frame_of_reference_uid:
+            geometry[uid] = plane
+    return geometry
