@@ -174,3 +174,41 @@ def test_index_into_the_store_lets_the_audit_name_each_image_file(
     for image in images:
         ds = pydicom.dcmread(image["file"], stop_before_pixels=True)
         assert ds.SOPInstanceUID == image["sop_instance_uid"]
+
+
+def test_one_command_is_one_transaction_table_and_bad_clinical(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "s.db"
+    main(["import", str(write_csv(tmp_path / "a.csv", cohort_rows(2))), "--store", str(db)])
+    before = _counts(db)
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,treatment_start,death_date\nP00001,2024-01-01,2023-01-01\n")
+    table = write_csv(tmp_path / "b.csv", cohort_rows(3, seed=9))
+    capsys.readouterr()
+    assert main(["import", str(table), "--clinical", str(clinical), "--store", str(db)]) == 2
+    assert "death_date 2023-01-01 is before treatment_start" in capsys.readouterr().err
+    assert _counts(db) == before
+    # An unknown reader to accept also rolls the table back.
+    args = ["import", str(table), "--accept-reader", "nobody", "--store", str(db)]
+    assert main(args) == 2
+    assert "no reader named 'nobody'" in capsys.readouterr().err
+    assert _counts(db) == before
+
+
+def test_accept_reader_from_the_command_line(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "s.db"
+    for reader, seed in (("dr_a", 1), ("dr_b", 2)):
+        table = write_csv(tmp_path / f"{reader}.csv", cohort_rows(2, reader=reader, seed=seed))
+        assert main(["import", str(table), "--store", str(db)]) == 0
+    assert main(["rescore", str(db)]) == 2
+    assert "several reads and none accepted" in capsys.readouterr().err
+    args = ["import", "--accept-reader", "dr_b", "--patient", "P00001", "--store", str(db)]
+    assert main(args) == 0
+    assert (
+        main(["import", "--accept-reader", "dr_a", "--patient", "P00002", "--store", str(db)]) == 0
+    )
+    capsys.readouterr()
+    assert main(["audit", "P00001", "--store", str(db), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reader"] == "dr_b"
+    assert main(["rescore", str(db), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [p["patient_id"] for p in document["patients"]] == ["P00001", "P00002"]

@@ -78,55 +78,62 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--patient only goes with --accept-reader")
     if args.path is not None and not args.path.exists():
         raise InputError("no such file or folder", path=str(args.path))
-    status = 0
-    with Store(args.store) as store:
-        if args.path is not None and args.path.is_dir():
-            from recistry.sr.archive import import_sr_archive
+    # Read and validate every input before writing anything, then write it all in one
+    # transaction: a command that fails leaves the store exactly as it was.
+    archive = table = clinical = None
+    if args.path is not None and args.path.is_dir():
+        from recistry.sr.archive import read_sr_archive
 
-            result = import_sr_archive(
-                store,
-                args.path,
-                strict=args.strict,
-                workers=args.workers,
-                dask_address=args.dask,
-                progress=not args.no_progress,
-                accept=args.accept,
-            )
+        archive = read_sr_archive(
+            args.path,
+            strict=args.strict,
+            workers=args.workers,
+            dask_address=args.dask,
+            progress=not args.no_progress,
+        )
+    elif args.path is not None:
+        from recistry.tables import read_measurements
+
+        table = read_measurements(args.path)
+    if args.clinical is not None:
+        from recistry.tables import read_clinical
+
+        clinical = read_clinical(args.clinical)
+    lines = []
+    status = 0
+    with Store(args.store) as store, store.transaction():
+        summary = None
+        if archive is not None:
+            from recistry.sr.archive import save_sr_archive
+
+            result = save_sr_archive(store, archive, accept=args.accept)
             for failure in result.failures:
                 print(f"skipped {failure.reason}", file=sys.stderr)
             summary = result.summary
-            print(
+            lines.append(
                 f"read {result.files} SR files of {result.studies} studies; "
                 f"{len(result.failures)} skipped"
             )
             status = 1 if result.failures else 0
-        elif args.path is not None:
-            from recistry.tables import read_measurements
-
+        elif table is not None:
             summary = save_measurements(
-                store,
-                read_measurements(args.path),
-                source=str(args.path),
-                reader=args.reader,
-                accept=args.accept,
+                store, table, source=str(args.path), reader=args.reader, accept=args.accept
             )
-        else:
-            summary = None
         if summary is not None:
-            print(
+            lines.append(
                 f"import {summary.import_id}: {summary.readings} readings of "
                 f"{len(summary.patients)} patients, {summary.new_revisions} new revisions, "
                 f"{summary.unchanged} unchanged → {args.store}"
             )
-        if args.clinical is not None:
-            from recistry.tables import read_clinical
-
-            clinical = save_clinical(store, read_clinical(args.clinical), source=str(args.clinical))
-            print(
-                f"import {clinical.import_id}: clinical data of {clinical.readings} patients, "
-                f"{clinical.new_revisions} new revisions → {args.store}"
+        if clinical is not None:
+            saved = save_clinical(store, clinical, source=str(args.clinical))
+            lines.append(
+                f"import {saved.import_id}: clinical data of {saved.readings} patients, "
+                f"{saved.new_revisions} new revisions → {args.store}"
             )
         if args.accept_reader is not None:
             count = accept_reader(store, args.accept_reader, args.patient)
-            print(f"accepted reader {args.accept_reader} for {count} patients")
+            lines.append(f"accepted reader {args.accept_reader} for {count} patients")
+    # Printed once committed, so the output never claims what was rolled back.
+    print("\n".join(lines))
     return status

@@ -160,6 +160,92 @@ def image_points_to_patient(store: Store, measurements: list[Measurement]) -> li
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ArchiveRead:
+    """An SR folder read and validated, not yet written: reports oldest content first."""
+
+    root: Path
+    reports: tuple[ReportRead, ...]
+    failures: tuple[FileFailure, ...]
+    files: int
+    studies: int
+
+
+def read_sr_archive(
+    root: Path,
+    *,
+    strict: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
+    progress: bool = False,
+) -> ArchiveRead:
+    """Read every TID 1500 SR file under ``root``, one study per task (nothing is written).
+
+    Raises
+    ------
+    DicomError
+        No SR file under ``root``; or, in strict mode, the first bad file.
+    """
+    studies = group_sr_files_by_study(root)
+    if not studies:
+        raise DicomError("no DICOM SR files found", path=str(root))
+    tasks = [(uid, tuple(paths)) for uid, paths in studies.items()]
+    results = run_tasks(
+        read_study,
+        tasks,
+        workers=workers,
+        dask_address=dask_address,
+        label="reading SR studies",
+        progress=progress,
+    )
+    failures = tuple(f for r in results for f in r.failures)
+    if strict and failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise DicomError(f"{failures[0].reason}{more}; nothing was imported (strict mode)")
+    for failure in failures:
+        logger.warning("skipped %s", failure.reason)
+    # Oldest content first: an amended report of the same reading (same patient, reader, scan)
+    # is then stored as a later revision of it, whatever the file names.
+    reports = sorted(
+        (report for r in results for report in r.reports),
+        key=lambda report: (report.content_datetime, report.path),
+    )
+    files = sum(len(paths) for _, paths in tasks)
+    return ArchiveRead(root, tuple(reports), failures, files, len(tasks))
+
+
+def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False) -> ArchiveImport:
+    """Write what :func:`read_sr_archive` read, in one transaction (one import per report)."""
+    summary = None
+    if archive.reports:
+        totals = [0, 0, 0]
+        patients: set[str] = set()
+        first_import = None
+        with store.transaction():
+            for report in archive.reports:
+                part = save_measurements(
+                    store,
+                    image_points_to_patient(store, list(report.measurements)),
+                    source=report.path,
+                    kind="sr",
+                    accept=accept,
+                )
+                first_import = first_import or part.import_id
+                totals[0] += part.readings
+                totals[1] += part.new_revisions
+                totals[2] += part.unchanged
+                patients.update(part.patients)
+        summary = ImportSummary(
+            first_import or 0,
+            str(archive.root),
+            totals[0],
+            totals[1],
+            totals[2],
+            tuple(sorted(patients)),
+        )
+    return ArchiveImport(summary, archive.files, archive.studies, archive.failures)
+
+
 def import_sr_archive(
     store: Store,
     root: Path,
@@ -191,51 +277,7 @@ def import_sr_archive(
         No SR file under ``root``; or, in strict mode, the first bad file (the store is
         unchanged).
     """
-    studies = group_sr_files_by_study(root)
-    if not studies:
-        raise DicomError("no DICOM SR files found", path=str(root))
-    tasks = [(uid, tuple(paths)) for uid, paths in studies.items()]
-    results = run_tasks(
-        read_study,
-        tasks,
-        workers=workers,
-        dask_address=dask_address,
-        label="reading SR studies",
-        progress=progress,
+    archive = read_sr_archive(
+        root, strict=strict, workers=workers, dask_address=dask_address, progress=progress
     )
-    failures = tuple(f for r in results for f in r.failures)
-    if strict and failures:
-        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        raise DicomError(f"{failures[0].reason}{more}; nothing was imported (strict mode)")
-    for failure in failures:
-        logger.warning("skipped %s", failure.reason)
-    # Oldest content first: an amended report of the same reading (same patient, reader, scan)
-    # is then stored as a later revision of it, whatever the file names.
-    reports = sorted(
-        (report for r in results for report in r.reports),
-        key=lambda report: (report.content_datetime, report.path),
-    )
-    summary = None
-    if reports:
-        totals = [0, 0, 0]
-        patients: set[str] = set()
-        first_import = None
-        with store.transaction():
-            for report in reports:
-                part = save_measurements(
-                    store,
-                    image_points_to_patient(store, list(report.measurements)),
-                    source=report.path,
-                    kind="sr",
-                    accept=accept,
-                )
-                first_import = first_import or part.import_id
-                totals[0] += part.readings
-                totals[1] += part.new_revisions
-                totals[2] += part.unchanged
-                patients.update(part.patients)
-        summary = ImportSummary(
-            first_import or 0, str(root), totals[0], totals[1], totals[2], tuple(sorted(patients))
-        )
-    files = sum(len(paths) for _, paths in tasks)
-    return ArchiveImport(summary, files, len(tasks), failures)
+    return save_sr_archive(store, archive, accept=accept)
