@@ -101,6 +101,25 @@ def test_waterfall_sorted_coloured_and_flags_pd_by_new_or_non_target_lesions() -
     assert [misleading_bar(a) for a in cohort] == [False, False, False, True, True, False]
 
 
+def test_large_waterfall_draws_one_area_per_response_with_the_same_heights() -> None:
+    """Thousands of bars are drawn as filled step areas; the outline still follows each bar."""
+    changes = np.linspace(60, -90, 600)
+    cohort = [
+        assessment(
+            f"P{i}",
+            R.PR if v <= -30 else (R.PD if v >= 20 else R.SD),
+            timepoints=[timepoint(84, round(float(v), 1), R.SD)],
+        )
+        for i, v in enumerate(changes)
+    ]
+    ax = waterfall_figure(cohort, exact_proportion(1, 2)).axes[0]
+    assert not ax.patches
+    areas = [c for c in ax.collections if c.get_paths()]
+    assert len(areas) == 3
+    tops = np.concatenate([c.get_paths()[0].vertices[:, 1] for c in areas])
+    assert tops.max() == 60.0 and tops.min() == -90.0
+
+
 def test_spider_starts_at_zero_and_breaks_at_missing_scans() -> None:
     """No interpolation across a scan without a complete target sum: the line breaks there."""
     patient = assessment(
