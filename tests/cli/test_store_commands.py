@@ -212,3 +212,18 @@ def test_accept_reader_from_the_command_line(tmp_path: Path, capsys) -> None:
     assert main(["rescore", str(db), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert [p["patient_id"] for p in document["patients"]] == ["P00001", "P00002"]
+
+
+def test_audit_of_one_patient_is_not_blocked_by_another_patients_open_choice(
+    tmp_path: Path, capsys
+) -> None:
+    db = tmp_path / "s.db"
+    a = cohort_rows(2, reader="dr_a")
+    b = [r for r in cohort_rows(2, reader="dr_b", seed=4) if r["patient_id"] == "P00002"]
+    main(["import", str(write_csv(tmp_path / "a.csv", a)), "--store", str(db)])
+    main(["import", str(write_csv(tmp_path / "b.csv", b)), "--store", str(db)])
+    capsys.readouterr()
+    assert main(["audit", "P00001", "--store", str(db), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reader"] == "dr_a"
+    assert main(["audit", "P00002", "--store", str(db)]) == 2
+    assert "P00002 (dr_a, dr_b)" in capsys.readouterr().err

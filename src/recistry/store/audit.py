@@ -159,7 +159,7 @@ def patient_audit(
     from recistry.results import assessment_to_dict, options_to_dict
 
     options = options or AssessmentOptions()
-    chosen = chosen_readers(store, reader)
+    chosen = chosen_readers(store, reader, [patient_id])
     if patient_id not in chosen:
         known = store.conn.execute(
             "SELECT 1 FROM patients WHERE patient_id = ?", (patient_id,)

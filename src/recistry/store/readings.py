@@ -588,8 +588,10 @@ class _Decoder:
         )
 
 
-def chosen_readers(store: Store, reader: str | None = None) -> dict[str, str]:
-    """The reader whose read is used for each patient.
+def chosen_readers(
+    store: Store, reader: str | None = None, patient_ids: Iterable[str] | None = None
+) -> dict[str, str]:
+    """The reader whose read is used for each patient (or for ``patient_ids`` only).
 
     With ``reader`` given, every patient that reader read. Otherwise the reader of each patient's
     latest acceptance, or the patient's only reader when none was accepted.
@@ -610,6 +612,9 @@ def chosen_readers(store: Store, reader: str | None = None) -> dict[str, str]:
         "JOIN readers r ON r.reader_pk = m.reader_pk"
     ):
         readers_of[patient_id].add(name)
+    if patient_ids is not None:
+        wanted = set(patient_ids)
+        readers_of = defaultdict(set, {p: n for p, n in readers_of.items() if p in wanted})
     if reader is not None:
         return {p: reader for p, names in sorted(readers_of.items()) if reader in names}
     accepted = dict(
