@@ -187,3 +187,17 @@ def test_lbm_without_height_is_refused(tmp_path: Path) -> None:
     load_pet_suv(paths)  # SUVbw does not need the height
     with pytest.raises(DicomError, match=r"PatientSize \(0010,1020\)"):
         load_pet_suv(paths, kind="lbm_james128")
+
+
+def test_missing_units_is_refused_naming_the_tag(tmp_path: Path) -> None:
+    assert "Units (0054,1001)" in _refusal(tmp_path, edit=lambda k, ds: delattr(ds, "Units"))
+
+
+def test_weight_in_grams_is_refused(tmp_path: Path) -> None:
+    """IBSI: weights above 1000 were probably entered in grams; refused rather than guessed."""
+    assert "PatientWeight (0010,1030)" in _refusal(tmp_path, weight_kg=70000.0)
+
+
+def test_missing_pixel_spacing_is_refused(tmp_path: Path) -> None:
+    message = _refusal(tmp_path, edit=lambda k, ds: k == 2 and delattr(ds, "PixelSpacing"))
+    assert "PixelSpacing (0028,0030)" in message
