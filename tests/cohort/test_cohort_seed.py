@@ -161,3 +161,22 @@ def test_seed_figures_are_the_same_when_reported_from_the_study_store(tmp_path: 
     stored = json.loads((tmp_path / "report" / "report.json").read_text())["cohort"]
     assert stored == cohort_summary(_assess(False), by=BY)
     assert round(stored["pfs_median_months"], 1) == 28.5
+
+
+def test_seed_pfs_and_os_medians_equal_r_survfit(summary: dict) -> None:
+    """The seed cohort's PFS median 28.5 (95% CI 17.7–48.0) and OS "not reached" are what R
+    survival 3.5-3 ``quantile(survfit(..., conf.type = "log-log"), 0.5)`` gives on the same
+    times (golden/make_golden.R, cases seed_pfs_months and seed_os_months)."""
+    golden = {
+        c["name"]: c
+        for c in json.loads((Path(__file__).parent / "golden" / "km_golden.json").read_text())[
+            "cases"
+        ]
+    }
+    pfs, os_ = golden["seed_pfs_months"], golden["seed_os_months"]
+    assert summary["pfs_median_months"] == pytest.approx(pfs["median"], rel=1e-12)
+    assert summary["pfs_median_ci95"] == pytest.approx(
+        [pfs["median_lower"], pfs["median_upper"]], rel=1e-12
+    )
+    assert os_["median"] is None and summary["os_median_months"] is None
+    assert summary["os_median_ci95"] == [os_["median_lower"], os_["median_upper"]]

@@ -62,6 +62,17 @@ cases[[length(cases) + 1]] <- km_case(
 # Flat exactly at 0.5 to the end of follow-up: midpoint between its start and the last time.
 cases[[length(cases) + 1]] <- km_case("flat_half_to_end", c(1, 2, 3, 4, 5, 6, 7, 8),
                                       c(1, 1, 1, 1, 0, 0, 0, 0), c(0, 2, 4, 8))
+# The synthetic seed cohort of sample_dicom/cohort (PFS and OS days as the engine scores them).
+pfs_days <- c(1700, 1600, 1500, 1300, 1280, 1000, 960, 800, 630, 1400, 700, 1150, 455, 867, 1100,
+              1460, 540, 400, 720, 273, 365, 610, 182, 84, 90)
+pfs_event <- c(0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1)
+os_days <- c(1880, 1780, 1680, 1480, 1500, 1525, 1550, 1575, 1600, 1625, 1650, 1675, 1700, 1725,
+             1750, 1775, 1800, 1825, 1850, 900, 1900, 1925, 700, 400, 520)
+os_event <- c(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1)
+cases[[length(cases) + 1]] <- km_case("seed_pfs_months", pfs_days / 30.4375, pfs_event,
+                                      c(0, 6, 12, 24, 36, 48, 60))
+cases[[length(cases) + 1]] <- km_case("seed_os_months", os_days / 30.4375, os_event,
+                                      c(0, 6, 12, 24, 36, 48, 60))
 set.seed(20240516)
 for (i in 1:40) {
   n <- sample(8:40, 1)
