@@ -201,8 +201,6 @@ class HeaderSpec:
         below = [t for t in self.tree if nuclear_medicine_from and t < nuclear_medicine_from]
         # Other modalities stop right after the last attribute they can have.
         self.general_stop = max(below) + 1 if below else nuclear_medicine_from
-        groups = {t >> 16 for t in self.tree} | set(self.private_groups)
-        self.last_group = max(groups) if groups else 0
 
 
 def read_header(path: str | os.PathLike[str], spec: HeaderSpec) -> Header:
