@@ -2,7 +2,8 @@
 
 The sample is synthetic CT + Ga-68 DOTATATE PET with analytic ground truth (lesion axes, SUVs,
 Krenning grades, scripted responses): lines are drawn programmatically between the truth end
-points, snapped to pixel centres as a reader's clicks are, and compared with the truth.
+points (``AnnotatorWidget.draw`` snaps them to pixel centres, as a reader's clicks are) and
+compared with the truth.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import pytest
 from recistry.cli import main as recistry_main
 from recistry.recist.model import LesionState, Role
 from recistry_napari._geometry import lps_to_world
-from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._qt.annotator import AnnotatorWidget
 from recistry_napari._reading import Axis
 from recistry_napari._reference_layer import REFERENCES_LAYER_NAME
@@ -50,16 +50,6 @@ def widget(make_napari_viewer: Callable[..., Any]) -> AnnotatorWidget:
 def _first_file(folder: Path) -> pydicom.Dataset:
     headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in folder.iterdir()]
     return min(headers, key=lambda ds: float(ds.ImagePositionPatient[2]))
-
-
-def _draw_truth(widget: AnnotatorWidget, lesion_id: str, axis: Axis, ends_lps: list[Any]) -> None:
-    """Draw between the truth end points, each snapped to the nearest CT pixel centre."""
-    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
-    data = np.rint([layer.world_to_data(lps_to_world(p)) for p in ends_lps])
-    widget.select_lesion(lesion_id)
-    widget.measure(axis)
-    widget.viewer.dims.set_point(0, layer.data_to_world(data[0])[0])
-    layer.add_lines(data)
 
 
 def _place(widget: AnnotatorWidget, organ: str, centre_lps: list[float]) -> None:
@@ -107,9 +97,9 @@ def test_lengths_suv_and_suggested_krenning_match_the_ground_truth(
         if lesion["role"] != "target":
             continue
         lesion_id = widget.add_lesion(Role.TARGET, lesion["site"], lesion["nodal"])
-        _draw_truth(widget, lesion_id, Axis.LONG, lesion["long_axis_endpoints_lps_mm"])
+        widget.draw(lesion_id, Axis.LONG, *lesion["long_axis_endpoints_lps_mm"])
         if lesion["nodal"]:
-            _draw_truth(widget, lesion_id, Axis.SHORT, lesion["short_axis_endpoints_lps_mm"])
+            widget.draw(lesion_id, Axis.SHORT, *lesion["short_axis_endpoints_lps_mm"])
         drawn = widget.reading.at(date).lesion(lesion_id)  # type: ignore[union-attr]
         assert drawn.long_axis is not None
         assert abs(drawn.long_axis.length_mm - float(lesion["long_axis_mm"])) <= pixel_diagonal
@@ -139,10 +129,10 @@ def test_a_whole_reading_scores_like_recistry_rescore_of_the_truth_table(
                 ids[lesion["lesion_id"]] = widget.add_lesion(role, lesion["site"], lesion["nodal"])
             lesion_id = ids[lesion["lesion_id"]]
             if role is Role.TARGET:
-                _draw_truth(widget, lesion_id, Axis.LONG, lesion["long_axis_endpoints_lps_mm"])
+                widget.draw(lesion_id, Axis.LONG, *lesion["long_axis_endpoints_lps_mm"])
                 if lesion["nodal"]:
                     ends = lesion["short_axis_endpoints_lps_mm"]
-                    _draw_truth(widget, lesion_id, Axis.SHORT, ends)
+                    widget.draw(lesion_id, Axis.SHORT, *ends)
             else:
                 widget.select_lesion(lesion_id)
                 widget.set_state(LesionState.PRESENT)
@@ -162,3 +152,32 @@ def test_a_whole_reading_scores_like_recistry_rescore_of_the_truth_table(
     assert "Best overall response: " + expected["best_overall_response"] in (
         widget.response_text.toPlainText()
     )
+
+
+def test_reference_spheres_and_uptake_are_restored_from_the_store(
+    make_napari_viewer: Callable[..., Any], truth: dict[str, Any], tmp_path: Path
+) -> None:
+    store = tmp_path / "recistry.db"
+    first = AnnotatorWidget(make_napari_viewer())
+    first.reader_edit.setText("Dr Krenning")
+    first.store_edit.setText(str(store))
+    first.open_study(PATIENT)
+    _place(first, "liver", list(np.add(truth["liver_ellipsoid"]["center_lps_mm"], (-45, -10, -10))))
+    _place(first, "spleen", truth["spleen_ellipsoid"]["center_lps_mm"])
+    lesion = truth["timepoints"][0]["lesions"][0]
+    lesion_id = first.add_lesion(Role.TARGET, lesion["site"], lesion["nodal"])
+    first.draw(lesion_id, Axis.LONG, *lesion["long_axis_endpoints_lps_mm"])
+    first.set_krenning(4)
+    first.save()
+    assert first.reading is not None
+
+    second = AnnotatorWidget(make_napari_viewer())
+    second.reader_edit.setText("Dr Krenning")
+    second.store_edit.setText(str(store))
+    second.open_study(PATIENT)
+    assert second.reading is not None
+    date = first.reading.baseline_date
+    assert second.reading.at(date).lesions == first.reading.at(date).lesions
+    for field in ("liver_center_lps", "liver_suv_mean", "spleen_center_lps", "spleen_suv_mean"):
+        assert getattr(second.reading.at(date), field) == getattr(first.reading.at(date), field)
+    assert len(second.viewer.layers[REFERENCES_LAYER_NAME].data) == 2

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qtpy.QtCore import QEvent, QObject, QTimer, Signal  # type: ignore[attr-defined]
 from qtpy.QtGui import QColor, QFont, QShowEvent
 from qtpy.QtWidgets import (
@@ -44,7 +45,7 @@ from recistry.errors import RecistryError
 from recistry.imaging.metrics import sphere_uptake
 from recistry.recist.model import STATES_BY_ROLE, LesionState, Role
 from recistry_napari import _reading
-from recistry_napari._geometry import layer_transform
+from recistry_napari._geometry import layer_transform, lps_to_world
 from recistry_napari._layers import (
     CT_LAYER_NAME,
     DEFAULT_SUV_RANGE,
@@ -472,6 +473,27 @@ class AnnotatorWidget(QWidget):
             self._tell("select a lesion in the table first")
             return
         self.lesions.arm(lesion.lesion_id, axis, lesion.role)
+
+    def draw(
+        self,
+        lesion_id: str,
+        axis: Axis,
+        start_lps: Sequence[float],
+        end_lps: Sequence[float],
+    ) -> None:
+        """Draw a diameter from a script, the way a reader does: select, arm, go to the slice.
+
+        The end points (LPS mm) are snapped to the nearest CT pixel centres, as clicks are, and
+        the line goes through the Lesions layer's own events like a drawn one.
+        """
+        layer = self.lesions.layer
+        if layer is None:
+            raise RuntimeError("open a study first")
+        data = np.rint([layer.world_to_data(lps_to_world(p)) for p in (start_lps, end_lps)])
+        self.select_lesion(lesion_id)
+        self.measure(axis)
+        self.viewer.dims.set_point(0, float(layer.data_to_world(data[0])[0]))
+        layer.add_lines(data)
 
     def _on_lines_changed(self, lines: list[DrawnLine]) -> None:
         reading, date = self._require()
