@@ -82,6 +82,8 @@ def test_headline_says_which_best_response_it_uses() -> None:
     assert summary["orr"]["responders"] == 1
     assert summary["by_basis"]["confirmed"]["orr"]["responders"] == 1
     assert summary["by_basis"]["unconfirmed"]["orr"]["responders"] == 2
+    assert summary["by_basis"]["confirmed"]["best_overall_response_counts"]["SD"] == 1
+    assert summary["by_basis"]["unconfirmed"]["best_overall_response_counts"]["PR"] == 2
 
 
 def test_mixed_confirmation_options_are_refused() -> None:

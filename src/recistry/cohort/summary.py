@@ -213,10 +213,11 @@ def cohort_summary(
     dict
         ``patients``, ``measurable``, ``response_basis``, ``best_overall_response_counts``,
         ``orr`` and ``dcr`` (``{"responders", "n", "rate", "ci95"}``, rates as fractions),
-        ``by_basis`` (ORR/DCR for the unconfirmed and the confirmed reading), PFS/OS medians in
-        months with 95% intervals (``None`` = not reached; OS ``None`` without clinical data),
-        event counts, duration of response (``dor_*``: responders, events, median months and
-        interval), and ``subgroups`` ``{name: {value: {"n", "orr", "dcr"}}}``.
+        ``by_basis`` (counts, ORR and DCR for the unconfirmed and the confirmed reading),
+        PFS/OS medians in months with 95% intervals (``None`` = not reached; OS ``None``
+        without clinical data), event counts, duration of response (``dor_*``: responders,
+        events, median months and interval), and ``subgroups``
+        ``{name: {value: {"n", "orr", "dcr"}}}``.
 
     Raises
     ------
@@ -251,6 +252,7 @@ def cohort_summary(
         "dcr": disease_control(assessments).as_dict(),
         "by_basis": {
             basis: {
+                "best_overall_response_counts": best_response_counts(assessments, basis),
                 "orr": objective_response(assessments, basis).as_dict(),
                 "dcr": disease_control(assessments, basis).as_dict(),
             }
