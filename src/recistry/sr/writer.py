@@ -41,7 +41,7 @@ from recistry import __version__
 from recistry.errors import InputError
 from recistry.recist.model import Measurement, TimepointAssessment
 from recistry.sr import codes as rc
-from recistry.store.readings import ENDPOINT_KEYS, parse_point_mm
+from recistry.store.readings import ENDPOINT_KEYS, lesion_tracking_uid, parse_point_mm
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,6 @@ def _uid(*parts: str) -> str:
 
 def _lesion_group(
     m: Measurement,
-    reading: ScanReading,
     time_point: hd.sr.TimePointContext,
     images: Mapping[str, Dataset],
 ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
@@ -155,7 +154,7 @@ def _lesion_group(
     sop = extra.get("sop_instance_uid")
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
-            uid=extra.get("tracking_uid") or _uid(m.patient_id, m.lesion_id),
+            uid=extra.get("tracking_uid") or lesion_tracking_uid(m.patient_id, m.lesion_id),
             identifier=m.lesion_id,
         ),
         time_point_context=time_point,
@@ -305,7 +304,7 @@ def build_report(
         time_point_order=reading.time_point_order,
     )
     groups = [
-        _lesion_group(m, reading, time_point, images)
+        _lesion_group(m, time_point, images)
         for m in sorted(reading.measurements, key=lambda m: m.lesion_id)
     ]
     groups.extend(_reference_groups(reading, time_point))
@@ -337,9 +336,12 @@ def build_report(
                     (
                         m.lesion_id,
                         m.role,
+                        m.site,
+                        m.nodal,
                         m.state,
                         m.long_axis_mm,
                         m.short_axis_mm,
+                        m.slice_thickness_mm,
                         sorted(m.extra.items()),
                     )
                     for m in reading.measurements

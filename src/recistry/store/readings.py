@@ -133,6 +133,15 @@ class _Row:
     source_row: int | None
 
 
+def lesion_tracking_uid(patient_id: str, lesion_id: str) -> str:
+    """The tracking UID recistry gives a lesion that arrives without one.
+
+    Derived from the patient and lesion IDs so that re-creating a store gives the same UIDs (and
+    byte-identical SR exports); the hash does not reveal its inputs.
+    """
+    return str(generate_uid(entropy_srcs=["recistry-lesion", patient_id, lesion_id]))
+
+
 def _fail(m: Measurement, key: str, message: str) -> InputError:
     return InputError(message, path=m.source.path, row=m.source.row, column=key)
 
@@ -273,11 +282,7 @@ class _Keys:
                 key,
             ).fetchone()
             if found is None:
-                # Derived from the patient and lesion so that re-creating a store gives the
-                # same UIDs (deterministic SR export); the hash does not reveal the inputs.
-                uid = row.tracking_uid or generate_uid(
-                    entropy_srcs=["recistry-lesion", row.patient_id, row.lesion_id]
-                )
+                uid = row.tracking_uid or lesion_tracking_uid(row.patient_id, row.lesion_id)
                 cur = self.conn.execute(
                     "INSERT INTO lesions (patient_pk, lesion_id, tracking_uid) VALUES (?, ?, ?)",
                     (patient_pk, row.lesion_id, uid),
