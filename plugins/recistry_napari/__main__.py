@@ -24,6 +24,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reader", default="", help="your name, recorded with every measurement")
     parser.add_argument("--store", type=Path, help="study store to save to (default recistry.db)")
     args = parser.parse_args(argv)
+    from recistry_napari._loading import load_study
+
+    try:
+        # Checked before any window opens: a wrong folder is a one-line error, not an empty viewer.
+        load_study(args.study)
+    except RecistryError as exc:
+        print(f"recistry annotate: error: {exc}", file=sys.stderr)
+        return 2
 
     import napari
 
@@ -36,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         widget.open_study(args.study)
     except RecistryError as exc:
         print(f"recistry annotate: error: {exc}", file=sys.stderr)
+        widget.dirty = False
         viewer.close()
         return 2
     napari.run()

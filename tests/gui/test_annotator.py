@@ -249,3 +249,26 @@ def test_manifest_widget_takes_over_a_study_dropped_on_the_viewer(
     assert annotator.timepoint_list.count() == 2
     # The reader's layers were replaced by the widget's own, with the Lesions layer on top.
     assert [layer.name for layer in viewer.layers] == ["CT", LESIONS_LAYER_NAME]
+
+
+def test_widget_docked_after_the_reader_takes_the_study_over(
+    make_napari_viewer: Callable[..., Any], study: Path, qtbot: Any
+) -> None:
+    viewer = make_napari_viewer()
+    viewer.open(study, plugin=PLUGIN_NAME)  # napari --plugin recistry STUDY
+    _dock, annotator = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
+    qtbot.waitUntil(lambda: annotator.study is not None)
+    assert [layer.name for layer in viewer.layers] == ["CT", LESIONS_LAYER_NAME]
+
+
+def test_a_folder_of_two_patients_is_refused_with_the_folder_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recistry_napari.__main__ import main as annotate_main
+
+    write_ct_series(tmp_path / "mixed" / "a", patient_id="P1")
+    write_ct_series(tmp_path / "mixed" / "b", patient_id="P2")
+    assert annotate_main([str(tmp_path / "mixed")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert str(tmp_path / "mixed") in err and "found patients: P1, P2" in err

@@ -171,6 +171,12 @@ class AnnotatorWidget(QWidget):
         self._close_guard: _CloseGuard | None = None
         self._build()
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        # Docked after a study folder was opened with our reader: take that study over too.
+        for layer in list(viewer.layers):
+            root = layer.metadata.get("recistry", {}).get("study_root")
+            if root:
+                QTimer.singleShot(0, lambda r=Path(root): self._adopt(r))
+                break
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -339,6 +345,8 @@ class AnnotatorWidget(QWidget):
         QTimer.singleShot(0, lambda: self._adopt(Path(root)))
 
     def _adopt(self, root: Path) -> None:
+        if self.study is not None and self.study.root == root:
+            return
         for layer in [
             la
             for la in self.viewer.layers
