@@ -423,3 +423,10 @@ def test_death_after_new_therapy_is_censored_item67_fda_appendix():
     a = assess(single_target((0, 100), (112, 90)), new_therapy=150, death=200)
     assert (a.pfs_days, a.pfs_event) == (112, False)
     assert (a.os_days, a.os_event) == (200, True)
+
+
+def test_best_change_stops_at_first_pd_waterfall_convention():
+    # -40 % then PD, then -60 % on a later scan: the best change is -40 %.
+    a = assess(single_target((0, 100), (56, 60), (112, 80), (168, 40)))
+    assert calls(a)[1] == "PD"
+    assert a.best_change_from_baseline_pct == -40

@@ -210,20 +210,10 @@ def misleading_bar(assessment: PatientAssessment) -> bool:
 
 
 def best_change_until_progression(assessment: PatientAssessment) -> float | None:
-    """Smallest % change of the target sum from baseline, up to and including the first PD.
-
-    Scans after progression (often on a new therapy) do not count (cohort-stats.md §2.2), unlike
-    :attr:`PatientAssessment.best_change_from_baseline_pct`, which takes every time point.
-    ``None`` without a complete follow-up.
-    """
-    best: float | None = None
-    for tp in assessment.timepoints:
-        if tp.complete and tp.change_from_baseline_pct is not None:
-            value = float(tp.change_from_baseline_pct)
-            best = value if best is None else min(best, value)
-        if tp.overall_response is Response.PD:
-            break
-    return best
+    """Smallest % change of the target sum from baseline, up to and including the first PD
+    (:attr:`PatientAssessment.best_change_from_baseline_pct`, as a float for plotting)."""
+    best = assessment.best_change_from_baseline_pct
+    return None if best is None else float(best)
 
 
 def waterfall_figure(

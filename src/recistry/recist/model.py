@@ -292,10 +292,14 @@ class PatientAssessment:
 
     @property
     def best_change_from_baseline_pct(self) -> Decimal | None:
-        """Smallest % change of the target sum from baseline over complete time points."""
-        changes = [
-            tp.change_from_baseline_pct
-            for tp in self.timepoints
-            if tp.complete and tp.change_from_baseline_pct is not None
-        ]
-        return min(changes) if changes else None
+        """Smallest % change of the target sum from baseline, over complete time points up to
+        and including the first PD (later scans, often on another therapy, do not count; the
+        waterfall-plot convention). ``None`` without a complete follow-up."""
+        best: Decimal | None = None
+        for tp in self.timepoints:
+            change = tp.change_from_baseline_pct
+            if tp.complete and change is not None and (best is None or change < best):
+                best = change
+            if tp.overall_response is Response.PD:
+                break
+        return best
