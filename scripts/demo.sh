@@ -19,3 +19,12 @@ COHORT_DB="$OUT/cohort.db"
 "$BIN/recistry" import --clinical sample_dicom/cohort/clinical.csv --store "$COHORT_DB"
 "$BIN/recistry" report "$COHORT_DB" --adverse-events sample_dicom/cohort/adverse_events.csv \
   --by "ileal=primary_site==ileum" --by who_grade --by line_of_therapy --out "$OUT/cohort"
+
+echo "== Stored studies: index the demo patient's images, import its DICOM SR readings, rescore the store"
+STORE="$OUT/store.db"
+rm -f "$STORE" "$STORE-wal" "$STORE-shm"
+"$BIN/recistry" index sample_dicom/demo_patient/SYN1-001 --store "$STORE" > /dev/null
+"$BIN/recistry" import sample_dicom/demo_patient/sr --store "$STORE" --no-progress
+"$BIN/recistry" rescore "$STORE" --out "$OUT/store"
+"$BIN/recistry" audit SYN1-001 --store "$STORE" --format html --out "$OUT/audit-SYN1-001.html"
+echo "Audit report (every measurement, its image and revisions, behind each call): $OUT/audit-SYN1-001.html"
