@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from recistry.tables import MEASUREMENT_COLUMNS
+
 SEED = 20240516
 SCAN_INTERVAL_DAYS = 91  # CT or Ga-68 DOTATATE PET/CT about every 3 months (seed §2.3)
 
@@ -124,17 +126,7 @@ ADVERSE_EVENTS = [
     ("Other", "Insomnia", {1: 2}),
 ]
 
-MEASUREMENT_HEADER = [
-    "patient_id",
-    "date",
-    "lesion_id",
-    "role",
-    "site",
-    "nodal",
-    "long_axis_mm",
-    "short_axis_mm",
-    "state",
-]
+MEASUREMENT_HEADER = list(MEASUREMENT_COLUMNS)
 
 
 def _scan_days(end_day: int) -> list[int]:
