@@ -71,6 +71,7 @@ def load_study(root: Path) -> Study:
                 ct_paths=tuple(Path(p) for p in ct.paths),
                 pet_paths=() if pet is None else tuple(Path(p) for p in pet.paths),
                 description=study.description,
+                ct_slice_thickness_mm=ct.slice_thickness_mm,
             )
         )
     if not scans:

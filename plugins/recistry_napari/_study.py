@@ -15,13 +15,18 @@ from recistry.imaging.volume import Volume
 
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """One time point: the CT (and PET) series files of one scan date."""
+    """One time point: the CT (and PET) series files of one scan date.
+
+    ``ct_slice_thickness_mm`` is the CT's SliceThickness (0018,0050), which sets the measurable
+    minimum (RECIST 1.1 §3.1.1); ``None`` when the header lacks it.
+    """
 
     date: dt.date
     study_instance_uid: str
     ct_paths: tuple[Path, ...]
     pet_paths: tuple[Path, ...] = ()
     description: str = ""
+    ct_slice_thickness_mm: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ def write_ct_series(
     row_spacing_mm: float = 0.8,
     column_spacing_mm: float = 0.7,
     slice_spacing_mm: float = 2.5,
+    slice_thickness_mm: float | None = None,
     origin_lps_mm: tuple[float, float, float] = (-10.5, -20.0, -40.0),
     patient_id: str = "GEOM1",
     study_date: dt.date = dt.date(2024, 1, 15),
@@ -67,7 +68,7 @@ def write_ct_series(
         x, y, z = origin_lps_mm
         ds.ImagePositionPatient = [x, y, z + k * slice_spacing_mm]
         ds.PixelSpacing = [row_spacing_mm, column_spacing_mm]
-        ds.SliceThickness = slice_spacing_mm
+        ds.SliceThickness = slice_thickness_mm or slice_spacing_mm
         ds.Rows, ds.Columns = rows, columns
         ds.SamplesPerPixel = 1
         ds.PhotometricInterpretation = "MONOCHROME2"

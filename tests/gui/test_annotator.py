@@ -272,3 +272,20 @@ def test_a_folder_of_two_patients_is_refused_with_the_folder_named(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert str(tmp_path / "mixed") in err and "found patients: P1, P2" in err
+
+
+def test_thick_slices_raise_the_measurable_minimum_recist_3_1_1_appendix_ii(
+    make_napari_viewer: Callable[..., Any], tmp_path: Path
+) -> None:
+    # 8 mm slices: a non-nodal target must be at least 2 × 8 = 16 mm long at baseline.
+    write_ct_series(tmp_path / "P9" / "ct", patient_id="P9", slice_thickness_mm=8.0)
+    viewer = make_napari_viewer()
+    annotator = AnnotatorWidget(viewer)
+    annotator.open_study(tmp_path / "P9")
+    t1 = annotator.add_lesion(Role.TARGET, "liver")
+    _draw(annotator, t1, Axis.LONG, (2, 5, 4), (2, 5, 24))  # 14.0 mm
+    assert "long axis 14.0 mm is below the measurable minimum 16.0 mm" in (
+        annotator.checks_label.text()
+    )
+    _draw(annotator, t1, Axis.LONG, (2, 5, 2), (2, 5, 26))  # 16.8 mm
+    assert "measurable minimum" not in annotator.checks_label.text()

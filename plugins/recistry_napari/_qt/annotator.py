@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,7 @@ from recistry_napari._layers import (
     pet_layer_data,
 )
 from recistry_napari._lesion_layer import DrawnLine, LesionLayer
+from recistry_napari._loading import load_images, load_study
 from recistry_napari._persist import SaveResult, restore_reading, save_reading
 from recistry_napari._reading import Axis, LesionAnnotation, Reading
 from recistry_napari._reference_layer import (
@@ -131,10 +132,6 @@ class AnnotatorWidget(QWidget):
     ----------
     viewer
         The napari viewer it docks into.
-    load_study
-        Turns a folder into a :class:`~recistry_napari._study.Study`.
-    load_images
-        Loads the volumes of one scan.
     """
 
     reading_changed = Signal()
@@ -145,16 +142,9 @@ class AnnotatorWidget(QWidget):
         # Postponed, this annotation is the string napari looks for to pass its viewer.
         viewer: napari.viewer.Viewer,
         parent: QWidget | None = None,
-        *,
-        load_study: Callable[[Path], Study] | None = None,
-        load_images: Callable[[Study, dt.date], ScanImages] | None = None,
     ) -> None:
         super().__init__(parent)
-        from recistry_napari import _loading
-
         self.viewer = viewer
-        self._load_study = load_study or _loading.load_study
-        self._load_images = load_images or _loading.load_images
         self.study: Study | None = None
         self.reading: Reading | None = None
         self.date: dt.date | None = None
@@ -312,13 +302,18 @@ class AnnotatorWidget(QWidget):
     # --- study and time points ---------------------------------------------------------------
 
     def _choose_study(self) -> None:
+        if not self.confirm_discard():
+            return
         folder = QFileDialog.getExistingDirectory(self, "Open a patient's study folder")
         if folder:
-            self.open_study(Path(folder))
+            try:
+                self.open_study(Path(folder))
+            except RecistryError as exc:
+                self._tell(f"study not opened: {exc}")
 
     def open_study(self, root: Path) -> None:
         """Index ``root``, start a reading of its patient and show the baseline scan."""
-        study = self._load_study(Path(root))
+        study = load_study(Path(root))
         self.study = study
         reading = _reading.new_reading(
             study.patient_id, (s.date for s in study.scans), reader=self.reader_edit.text().strip()
@@ -358,7 +353,10 @@ class AnnotatorWidget(QWidget):
 
     def _on_timepoint_row(self, row: int) -> None:
         if self.study is not None and 0 <= row < len(self.study.scans):
-            self.show_timepoint(self.study.scans[row].date)
+            try:
+                self.show_timepoint(self.study.scans[row].date)
+            except RecistryError as exc:
+                self._tell(f"scan not shown: {exc}")
 
     def show_timepoint(self, date: dt.date) -> None:
         """Show the scan of ``date`` and its lesions, keeping the anatomical position (mm)."""
@@ -367,7 +365,7 @@ class AnnotatorWidget(QWidget):
         if date == self.date:
             return
         keep = self._world_position()
-        images = self._load_images(self.study, date)
+        images = load_images(self.study, date)
         self.images = images
         self.date = date
         self._record_scan_geometry(date, images)
@@ -405,13 +403,14 @@ class AnnotatorWidget(QWidget):
         return tuple(float(v) for v in self.viewer.dims.point)
 
     def _record_scan_geometry(self, date: dt.date, images: ScanImages) -> None:
-        assert self.reading is not None
+        assert self.reading is not None and self.study is not None
         ct = images.ct
-        thickness = ct.provenance.get("slice_thickness_mm")
+        thickness = self.study.scan(date).ct_slice_thickness_mm
         tp = self.reading.at(date)
         tp = replace(
             tp,
-            slice_thickness_mm=float(thickness) if thickness else float(ct.spacing_mm[0]),
+            # SliceThickness, else the slice step (equal for contiguous reconstructions).
+            slice_thickness_mm=thickness if thickness else float(ct.spacing_mm[0]),
             study_instance_uid=ct.study_instance_uid,
             frame_of_reference_uid=ct.frame_of_reference_uid,
         )
