@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 
 from recistry.errors import DicomError
@@ -121,3 +123,88 @@ def test_a_malformed_value_is_named_when_a_lazy_header_decodes_it() -> None:
     header = read_header(path, HeaderSpec(("Modality", "NumberOfFrames"), lazy=True))
     with pytest.raises(DicomError, match=r"NumberOfFrames \(0028,0008\)"):
         header.get("NumberOfFrames")
+
+
+_TEXT = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ^-", min_size=0, max_size=24)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    implicit=st.booleans(),
+    description=_TEXT,
+    series_number=st.integers(min_value=-999, max_value=99999),
+    spacing=st.lists(st.floats(min_value=0.01, max_value=99.0), min_size=2, max_size=2),
+    position=st.lists(st.floats(min_value=-999.0, max_value=999.0), min_size=3, max_size=3),
+    items=st.integers(min_value=0, max_value=3),
+    private_bytes=st.binary(min_size=0, max_size=300),
+    tracer=_TEXT,
+    undefined=st.booleans(),
+)
+def test_fast_reader_matches_pydicom_on_generated_files(
+    tmp_path_factory: pytest.TempPathFactory,
+    implicit: bool,
+    description: str,
+    series_number: int,
+    spacing: list[float],
+    position: list[float],
+    items: int,
+    private_bytes: bytes,
+    tracer: str,
+    undefined: bool,
+) -> None:
+    """Generated headers (PS3.5 §7): explicit/implicit VR, nested sequences of 0-3 items of
+    defined or undefined length (§7.5), a private OB element between the attributes read,
+    odd-length values padded by pydicom."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+    from pydicom.valuerep import format_number_as_ds
+
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.128"
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.Modality = "PT"
+    ds.SeriesDescription = description
+    ds.SeriesNumber = series_number
+    ds.PatientName = "TEST^" + description.replace("^", "")
+    ds.add_new(0x00190010, "LO", "RECISTRY TEST")
+    ds.add_new(0x00191001, "OB", private_bytes)
+    ds.PixelSpacing = [format_number_as_ds(v) for v in spacing]
+    ds.ImagePositionPatient = [format_number_as_ds(v) for v in position]
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    sequence = []
+    for n in range(items):
+        item = Dataset()
+        item.Radiopharmaceutical = f"{tracer}{n}"
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = (
+            "35337001",
+            "SCT",
+            tracer or "x",
+        )
+        code.is_undefined_length_sequence_item = undefined
+        item.RadionuclideCodeSequence = [code]
+        item["RadionuclideCodeSequence"].is_undefined_length = undefined
+        item.is_undefined_length_sequence_item = undefined
+        sequence.append(item)
+    ds.RadiopharmaceuticalInformationSequence = sequence
+    ds["RadiopharmaceuticalInformationSequence"].is_undefined_length = undefined
+    ds.Rows = ds.Columns = 2
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelData = bytes(8)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = (
+        ds.SOPClassUID,
+        ds.SOPInstanceUID,
+    )
+    meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    ds.file_meta = meta
+    path = tmp_path_factory.mktemp("gen") / "f.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    fast = read_header(path, _SPEC)
+    slow = _pydicom_header(str(path), _SPEC, has_preamble=True)
+    assert dict(fast.values) == dict(slow.values)
+    assert fast.pixel_offset is not None and fast.pixel_length == 8
