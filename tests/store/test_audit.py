@@ -68,3 +68,24 @@ def test_endpoints_are_shown_as_pixels_of_the_referenced_slice(
         document
     )
     assert "0.0 mm off the slice" in render_html(document)
+
+
+def test_pseudonymised_audit_replaces_the_id_as_a_token_never_inside_uids(tmp_path: Path) -> None:
+    from recistry.store.privacy import pseudonym
+    from recistry.tables import read_measurements
+    from tests.store._data import cohort_rows, write_csv
+
+    rows = [dict(r, patient_id="1") for r in cohort_rows(1)]
+    for r in rows:
+        r["study_uid"] = "1.2.840.1.1"
+    table = write_csv(tmp_path / "patient-1.csv", rows, (*rows[0].keys(),))
+    key = b"0123456789abcdef-key"
+    with Store(tmp_path / "s.db") as store:
+        save_measurements(store, read_measurements(table), source=str(table))
+        document = patient_audit(store, "1", key=key)
+    alias = pseudonym("1", key)
+    assert document["patient_id"] == alias
+    row = document["scans"][0]["measurements"][0]
+    assert row["image"]["study_uid"] == "1.2.840.1.1"  # UIDs untouched
+    assert row["history"][0]["source_path"].endswith(f"patient-{alias}.csv")
+    assert document["scans"][0]["date"].startswith("20")

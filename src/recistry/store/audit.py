@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Mapping
@@ -246,18 +247,23 @@ def patient_audit(
         "progression_date": summary["progression_date"],
     }
     if key is not None:
-        document = _replace_text(document, patient_id, pseudonym(patient_id, key))
+        pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(patient_id)}(?![A-Za-z0-9])")
+        document = _replace_text(document, pattern, pseudonym(patient_id, key))
         document["pseudonymised"] = True
     return document
 
 
-def _replace_text(value: Any, old: str, new: str) -> Any:
+def _replace_text(value: Any, pattern: re.Pattern[str], new: str, key: str = "") -> Any:
+    """Replace the patient ID wherever it stands as a token (in paths, reasons …), but never
+    inside a UID or a date, where a short ID could match digits."""
     if isinstance(value, str):
-        return value.replace(old, new)
+        if key.endswith("uid") or key.endswith("date") or key.endswith("_at"):
+            return value
+        return pattern.sub(new, value)
     if isinstance(value, dict):
-        return {k: _replace_text(v, old, new) for k, v in value.items()}
+        return {k: _replace_text(v, pattern, new, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_replace_text(v, old, new) for v in value]
+        return [_replace_text(v, pattern, new, key) for v in value]
     return value
 
 
