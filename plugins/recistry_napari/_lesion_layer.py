@@ -173,8 +173,11 @@ class LesionLayer:
         layer.mode = "add_line"
 
     def disarm(self) -> None:
-        """Leave drawing mode."""
-        if self.layer is not None and self.layer.mode == "add_line":
+        """Leave drawing mode; a line drawn later without arming belongs to no lesion."""
+        if self.layer is None:
+            return
+        self.layer.feature_defaults = {"lesion_id": "", "axis": Axis.LONG.value, "label": ""}
+        if self.layer.mode == "add_line":
             self.layer.mode = "pan_zoom"
 
     # --- layer to model ------------------------------------------------------------------------

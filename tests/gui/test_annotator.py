@@ -106,8 +106,12 @@ def test_line_length_in_mm_fills_the_table_and_response_at_once(
     np.testing.assert_allclose(lesion.long_axis.start_lps, (-7.7, -16.0, -32.5))
     np.testing.assert_allclose(lesion.long_axis.end_lps, (6.3, -16.0, -32.5))
     assert lesion.sop_instance_uid == widget.images.ct.sop_instance_uids[3]  # type: ignore[union-attr]
-    # Drawing mode ends after one line, so a second drag does not add another.
-    qtbot.waitUntil(lambda: widget.viewer.layers[LESIONS_LAYER_NAME].mode != "add_line")
+    # Drawing mode ends after one line, so a second drag does not add another; a line drawn
+    # without pressing Measure again belongs to no lesion and changes nothing.
+    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
+    qtbot.waitUntil(lambda: layer.mode != "add_line")
+    layer.add_lines(np.array([(3, 8, 4), (3, 8, 34)], dtype=float))
+    assert _cell(widget, t1, "Long (mm)") == "14.0"
 
 
 def test_moving_a_vertex_updates_the_length(widget: AnnotatorWidget) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import QEvent, QObject, QTimer, Signal  # type: ignore[attr-defined]
+from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtGui import QColor, QFont, QShowEvent
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -133,9 +133,6 @@ class AnnotatorWidget(QWidget):
     viewer
         The napari viewer it docks into.
     """
-
-    reading_changed = Signal()
-    """Emitted after every change of the reading (a line, a state, a grade)."""
 
     def __init__(
         self,
@@ -627,7 +624,6 @@ class AnnotatorWidget(QWidget):
         self.reading = reading
         self.dirty = True
         self._refresh()
-        self.reading_changed.emit()
 
     def _refresh(self) -> None:
         if self.reading is None or self.date is None:
