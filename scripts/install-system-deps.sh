@@ -8,10 +8,12 @@ command -v dciodvfy >/dev/null || need+=(dicom3tools)
 command -v dsrdump >/dev/null || need+=(dcmtk)
 command -v Xvfb >/dev/null || need+=(xvfb)
 command -v chromium >/dev/null || need+=(chromium)
-# Qt6 xcb platform plugin runtime libraries (napari under Xvfb).
+# Qt6 xcb platform plugin runtime libraries (napari under Xvfb); GLX on Xvfb also loads Mesa's
+# llvmpipe driver at run time (libglx-mesa0, libgl1-mesa-dri), which ldd does not show.
 for pkg in libegl1 libgl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
            libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 \
-           libxcb-cursor0 libdbus-1-3 libfontconfig1 fonts-dejavu-core; do
+           libxcb-cursor0 libdbus-1-3 libfontconfig1 fonts-dejavu-core \
+           libglx-mesa0 libgl1-mesa-dri libopengl0 libglib2.0-0 xauth; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then
