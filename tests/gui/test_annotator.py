@@ -187,6 +187,11 @@ def test_live_checks_target_count_per_organ_size_and_node_axis_recist_3_1_1_and_
     node = widget.add_lesion(Role.TARGET, "neck", nodal=True)
     _draw(widget, node, Axis.LONG, (1, 20, 2), (1, 20, 26))
     assert f"node {node} is measured on its long axis only" in widget.checks_label.text()
+    # Short axis across the long one: 15 rows of 0.8 mm = 12.0 mm, below the 15 mm of a node.
+    _draw(widget, node, Axis.SHORT, (1, 13, 14), (1, 28, 14))
+    checks = widget.checks_label.text()
+    assert "long axis only" not in checks
+    assert f"nodal target {node} short axis 12.0 mm is below 15.0 mm" in checks
 
 
 def test_response_panel_agrees_with_recistry_rescore_on_the_same_rows(
