@@ -298,3 +298,16 @@ def test_thick_slices_raise_the_measurable_minimum_recist_3_1_1_appendix_ii(
     )
     _draw(annotator, t1, Axis.LONG, (2, 5, 2), (2, 5, 26))  # 16.8 mm
     assert "measurable minimum" not in annotator.checks_label.text()
+
+
+def test_sample_data_writes_a_synthetic_patient_and_the_widget_reads_all_its_scans(
+    make_napari_viewer: Callable[..., Any], qtbot: Any
+) -> None:
+    viewer = make_napari_viewer()
+    _dock, annotator = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
+    viewer.open_sample(PLUGIN_NAME, "synthetic_patient")
+    qtbot.waitUntil(lambda: annotator.study is not None, timeout=10000)
+    assert annotator.timepoint_list.count() == 3
+    assert {"CT", "PET SUV"} <= {layer.name for layer in viewer.layers}
+    # 360 mm field of view on a 128 matrix (PixelSpacing written by the synthesiser).
+    np.testing.assert_allclose(viewer.layers["CT"].scale[1:], (360 / 128, 360 / 128))
