@@ -198,7 +198,10 @@ def _tamper(src: Path, dst: Path, how: str) -> Path:
     ("how", "message"),
     [
         ("not_tid1500", "tag ContentTemplateSequence (0040,A504): not a TID 1500"),
-        ("no_reference", "tag ReferencedSOPSequence (0008,1199): measurement group of lesion"),
+        (
+            "no_reference",
+            "tag ReferencedSOPSequence (0008,1199): measurement group of lesion",
+        ),
         ("unknown_unit", "tag MeasurementUnitsCodeSequence (0040,08EA): long axis has unit [in_i]"),
     ],
 )

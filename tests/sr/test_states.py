@@ -128,3 +128,33 @@ def test_report_with_every_state_passes_the_validators(
     assert dump.returncode == 0
     assert not [ln for ln in dump.stdout.splitlines() if ln.startswith(("E:", "W:", "F:"))]
     assert pydicom.dcmread(path).PatientID == "STATES-1"
+
+
+def test_a_lesion_without_a_size_may_have_no_image_but_a_size_must(tmp_path: Path) -> None:
+    from recistry.errors import InputError
+
+    sop = f"{UID}.99"
+    base = dict(patient_id="STATES-1", date=dt.date(2024, 4, 1), site="liver", nodal=False)
+    measured = Measurement(
+        lesion_id="T1",
+        role=Role.TARGET,
+        state=LesionState.MEASURED,
+        long_axis_mm=Decimal("21.0"),
+        extra={"sop_instance_uid": sop},
+        **base,
+    )
+    present = Measurement(lesion_id="NT1", role=Role.NON_TARGET, state=LesionState.PRESENT, **base)
+    sr = build_report(ScanReading((measured, present), "dr", 2), {sop: _ct(sop)})
+    sr.save_as(tmp_path / "r.dcm", enforce_file_format=True)
+    back = {m.lesion_id: m for m in read_sr(tmp_path / "r.dcm")}
+    assert back["T1"].extra["sop_instance_uid"] == sop
+    assert "sop_instance_uid" not in back["NT1"].extra
+    unreferenced = Measurement(
+        lesion_id="T2",
+        role=Role.TARGET,
+        state=LesionState.MEASURED,
+        long_axis_mm=Decimal(15),
+        **base,
+    )
+    with pytest.raises(InputError, match="lesion T2 has a size but no sop_instance_uid"):
+        build_report(ScanReading((measured, unreferenced), "dr", 2), {sop: _ct(sop)})

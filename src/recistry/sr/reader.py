@@ -372,9 +372,11 @@ def _measurement(
             path=str(path),
             tag="Tracking Identifier (DCM 112039)",
         )
-    if g.sop_instance_uid is None:
+    if g.sop_instance_uid is None and g.axes:
+        # A size must be traceable to the image it was measured on; a lesion without a size
+        # (present, absent, not evaluable) may have no image.
         raise DicomError(
-            f"measurement group of lesion {label} references no image",
+            f"measurement group of lesion {label} has a size but references no image",
             path=str(path),
             tag=_TAG_REF,
         )
@@ -388,14 +390,12 @@ def _measurement(
     site = g.recorded_site
     if site is None:
         site = str(g.sites[0].CodeMeaning).lower() if g.sites else "unspecified"
-    extra: dict[str, str] = {
-        "reader": reader,
-        "study_uid": str(ds.StudyInstanceUID),
-        "sop_instance_uid": g.sop_instance_uid,
-    }
-    series = _series_of(ds, g.sop_instance_uid)
-    if series:
-        extra["series_uid"] = series
+    extra: dict[str, str] = {"reader": reader, "study_uid": str(ds.StudyInstanceUID)}
+    if g.sop_instance_uid is not None:
+        extra["sop_instance_uid"] = g.sop_instance_uid
+        series = _series_of(ds, g.sop_instance_uid)
+        if series:
+            extra["series_uid"] = series
     if g.tracking_uid:
         extra["tracking_uid"] = g.tracking_uid
     for axis, image_points in sorted(g.image_points.items()):

@@ -290,6 +290,18 @@ def build_report(
             f"{where}: no measurement names the image it was made on (sop_instance_uid); "
             "a DICOM SR needs its evidence"
         )
+    unreferenced = [
+        m.lesion_id
+        for m in reading.measurements
+        if (m.long_axis_mm is not None or m.short_axis_mm is not None)
+        and not m.extra.get("sop_instance_uid")
+    ]
+    if unreferenced:
+        raise InputError(
+            f"{where}: lesion {unreferenced[0]} has a size but no sop_instance_uid; every size "
+            "in a DICOM SR must name the image it was measured on",
+            column="sop_instance_uid",
+        )
     missing = [uid for uid in sops if uid not in images]
     if missing:
         raise InputError(
