@@ -21,7 +21,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from recistry.batch import run_tasks
-from recistry.errors import DicomError, RecistryError
+from recistry.errors import DicomError, InputError, RecistryError
 from recistry.recist.model import Measurement
 from recistry.sr.reader import IMAGE_POINT_KEYS, SR_STORAGE_CLASSES, read_sr
 from recistry.store.database import Store
@@ -216,6 +216,18 @@ def read_sr_archive(
 
 def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False) -> ArchiveImport:
     """Write what :func:`read_sr_archive` read, in one transaction (one import per report)."""
+    if accept:
+        readers: dict[str, set[str]] = defaultdict(set)
+        for report in archive.reports:
+            for m in report.measurements:
+                readers[m.patient_id].add(m.extra.get("reader", ""))
+        several = sorted(p for p, names in readers.items() if len(names) > 1)
+        if several:
+            raise InputError(
+                f"--accept needs one reader per patient, but patient {several[0]} was read by "
+                f"{', '.join(sorted(readers[several[0]]))}; accept one with --accept-reader",
+                path=str(archive.root),
+            )
     summary = None
     if archive.reports:
         totals = [0, 0, 0]
