@@ -318,30 +318,44 @@ def _walk(
 ) -> int:
     """Walk elements from ``pos``; record spans of wanted tags; return where ``stop`` (or a tag
     past it, or ``end``) begins. Raises :class:`_NeedMore` when the buffer ends too early."""
-    # This loop is the hot path of indexing: locals and precompiled structs on purpose.
+    private_groups, private_out = private if private is not None else (frozenset(), {})
+    if explicit:
+        return _walk_explicit(buf, pos, end, wanted, out, stop, private_groups, private_out)
+    return _walk_implicit(buf, pos, end, wanted, out, stop, private_groups, private_out)
+
+
+# The two loops below are the hot path of indexing (one pass per element of every header):
+# locals and precompiled structs on purpose, and the common case (a short VR) tested first.
+
+
+def _walk_explicit(
+    buf: bytes,
+    pos: int,
+    end: int,
+    wanted: Mapping[int, Any],
+    out: dict[int, tuple[bytes | None, int, int]],
+    stop: int,
+    private_groups: frozenset[int],
+    private_out: dict[int, tuple[bytes | None, int, int]],
+) -> int:
     size = len(buf)
-    head = _EXPLICIT_HEAD.unpack_from if explicit else _IMPLICIT_HEAD.unpack_from
+    head = _EXPLICIT_HEAD.unpack_from
     u32 = _U32.unpack_from
-    long_vrs = _LONG_VRS
     short_vrs = _SHORT_VRS
-    private_groups = private[0] if private is not None else frozenset()
+    long_vrs = _LONG_VRS
     while pos < end:
         if pos + 8 > size:
             raise _NeedMore
-        if explicit:
-            group, elem, vr, length = head(buf, pos)
-        else:
-            group, elem, length = head(buf, pos)
-            vr = None
+        group, elem, vr, length = head(buf, pos)
         tag = group << 16 | elem
         if tag >= stop:
             return pos
-        if group == 0xFFFE:
+        if vr in short_vrs:
+            start = pos + 8
+        elif group == 0xFFFE:  # item tags carry no VR
             if tag == _ITEM_END:
                 return pos
             raise _Malformed(f"unexpected item tag ({group:04X},{elem:04X}) at byte {pos}")
-        if vr is None or vr in short_vrs:
-            start = pos + 8
         elif vr in long_vrs:
             if pos + 12 > size:
                 raise _NeedMore
@@ -351,7 +365,7 @@ def _walk(
             raise _Malformed(f"invalid VR {vr!r} in element ({group:04X},{elem:04X})")
         if length == _UNDEFINED:
             # A sequence sent as UN keeps the implicit VR encoding inside (PS3.5 §6.2.2).
-            value_end = _skip_sequence(buf, start, explicit and vr != b"UN")
+            value_end = _skip_sequence(buf, start, vr != b"UN")
             content_end = value_end - 8
         else:
             value_end = start + length
@@ -363,7 +377,49 @@ def _walk(
         elif group in private_groups and group & 1:
             if content_end > size:
                 raise _NeedMore
-            private[1][tag] = (vr, start, content_end)  # type: ignore[index]
+            private_out[tag] = (vr, start, content_end)
+        pos = value_end
+    return pos
+
+
+def _walk_implicit(
+    buf: bytes,
+    pos: int,
+    end: int,
+    wanted: Mapping[int, Any],
+    out: dict[int, tuple[bytes | None, int, int]],
+    stop: int,
+    private_groups: frozenset[int],
+    private_out: dict[int, tuple[bytes | None, int, int]],
+) -> int:
+    size = len(buf)
+    head = _IMPLICIT_HEAD.unpack_from
+    while pos < end:
+        if pos + 8 > size:
+            raise _NeedMore
+        group, elem, length = head(buf, pos)
+        tag = group << 16 | elem
+        if tag >= stop:
+            return pos
+        if group == 0xFFFE:
+            if tag == _ITEM_END:
+                return pos
+            raise _Malformed(f"unexpected item tag ({group:04X},{elem:04X}) at byte {pos}")
+        start = pos + 8
+        if length == _UNDEFINED:
+            value_end = _skip_sequence(buf, start, False)
+            content_end = value_end - 8
+        else:
+            value_end = start + length
+            content_end = value_end
+        if tag in wanted:
+            if content_end > size:
+                raise _NeedMore
+            out[tag] = (None, start, content_end)
+        elif group in private_groups and group & 1:
+            if content_end > size:
+                raise _NeedMore
+            private_out[tag] = (None, start, content_end)
         pos = value_end
     return pos
 
