@@ -319,3 +319,25 @@ def test_image_coordinates_of_other_tools_become_patient_mm_when_the_image_is_in
     assert m.extra["frame_of_reference_uid"] == ct.FrameOfReferenceUID
     assert m.extra["long_axis_image_points"] == "10.0 10.0 20.0 15.0"
     assert "short_axis_start_mm" in m.extra
+
+
+def test_accept_refuses_a_folder_with_two_readers_of_one_patient(
+    archive: Archive, tmp_path: Path
+) -> None:
+    from recistry.errors import InputError
+    from recistry.store import save_measurements
+
+    db = tmp_path / "two.db"
+    shutil.copy(archive.store, db)
+    second = [
+        dataclasses.replace(m, extra={**m.extra, "reader": "dr_b"}) for m in archive.measurements
+    ]
+    with Store(db) as store:
+        save_measurements(store, second, source="second read")
+        export_store(store, tmp_path / "sr")
+    with Store(tmp_path / "copy.db") as store:
+        before = _counts(store)
+        with pytest.raises(InputError, match="was read by dr_a, dr_b"):
+            import_sr_archive(store, tmp_path / "sr", accept=True)
+        assert _counts(store) == before
+        assert import_sr_archive(store, tmp_path / "sr").summary.readings == 2 * len(second)
