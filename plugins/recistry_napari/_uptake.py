@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from recistry.errors import InputError
 from recistry.imaging.krenning import KrenningSuggestion, suggest_grade
-from recistry.imaging.metrics import VoiUptake, voi_uptake
+from recistry.imaging.metrics import VoiUptake, sphere_voxels, voi_uptake
 from recistry.imaging.volume import Volume
 from recistry_napari._reading import LesionAnnotation, Line, TimepointReading
 
@@ -26,18 +26,10 @@ def lesion_voi(pet: Volume, long_axis: Line, short_axis: Line | None) -> npt.NDA
     """
     centre = (np.asarray(long_axis.start_lps) + np.asarray(long_axis.end_lps)) / 2.0
     diameter = short_axis.length_mm if short_axis is not None else long_axis.length_mm / 2.0
-    radius = diameter / 2.0
-    index = pet.patient_to_index(centre)[0]
-    reach = np.array([radius / s for s in pet.spacing_mm])
-    shape = np.asarray(pet.array.shape)
-    lo = np.clip(np.floor(index - reach).astype(int), 0, shape - 1)
-    hi = np.clip(np.ceil(index + reach).astype(int) + 1, 1, shape)
-    grids = np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi, strict=True)), indexing="ij")
-    kji = np.stack([g.ravel() for g in grids], axis=1)
-    inside = kji[np.linalg.norm(pet.index_to_patient(kji) - centre, axis=1) <= radius]
     voi = np.zeros(pet.array.shape, dtype=bool)
-    voi[tuple(inside.T)] = True
-    nearest = np.rint(index).astype(int)
+    voi[tuple(sphere_voxels(pet, centre, diameter).T)] = True
+    shape = np.asarray(pet.array.shape)
+    nearest = np.rint(pet.patient_to_index(centre)[0]).astype(int)
     if np.all((nearest >= 0) & (nearest < shape)):
         voi[tuple(nearest)] = True
     return voi

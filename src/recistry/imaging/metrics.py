@@ -41,6 +41,7 @@ __all__ = [
     "line_on_volume",
     "mask_on_grid",
     "sphere_uptake",
+    "sphere_voxels",
     "voi_uptake",
     "volume_from_seg",
 ]
@@ -587,6 +588,34 @@ def voi_uptake(suv: Volume, voi: npt.NDArray[np.bool_]) -> VoiUptake:
     )
 
 
+def sphere_voxels(
+    volume: Volume, center_lps_mm: npt.ArrayLike, diameter_mm: float
+) -> npt.NDArray[np.int64]:
+    """Indices ``(k, j, i)`` (N×3) of the voxels whose centres lie within a sphere.
+
+    Parameters
+    ----------
+    volume
+        The image whose grid is searched; voxels outside it are never returned.
+    center_lps_mm
+        Sphere centre in patient coordinates (LPS, mm).
+    diameter_mm
+        Sphere diameter (mm).
+    """
+    radius = diameter_mm / 2.0
+    center = np.asarray(center_lps_mm, dtype=np.float64)
+    centre_index = volume.patient_to_index(center)[0]
+    reach = np.array([radius / s for s in volume.spacing_mm])
+    shape = np.asarray(volume.array.shape)
+    lo = np.clip(np.floor(centre_index - reach).astype(int), 0, shape)
+    hi = np.clip(np.ceil(centre_index + reach).astype(int) + 1, 0, shape)
+    grids = np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi, strict=True)), indexing="ij")
+    kji = np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
+    dist = np.linalg.norm(volume.index_to_patient(kji) - center, axis=1)
+    inside: npt.NDArray[np.int64] = kji[dist <= radius + 1e-9]
+    return inside
+
+
 def sphere_uptake(
     suv: Volume, center_lps_mm: Sequence[float], diameter_mm: float
 ) -> ReferenceUptake:
@@ -624,12 +653,7 @@ def sphere_uptake(
             "reaches outside the PET volume",
             column="center_lps_mm",
         )
-    lo = np.maximum(np.floor(centre_index - reach).astype(int), 0)
-    hi = np.minimum(np.ceil(centre_index + reach).astype(int) + 1, shape)
-    grids = np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi, strict=True)), indexing="ij")
-    kji = np.stack([g.ravel() for g in grids], axis=1)
-    dist = np.linalg.norm(suv.index_to_patient(kji) - center, axis=1)
-    inside = kji[dist <= radius + 1e-9]
+    inside = sphere_voxels(suv, center, diameter_mm)
     if len(inside) == 0:
         raise InputError(
             f"the {diameter_mm:g} mm sphere holds no voxel centre", column="diameter_mm"
