@@ -15,12 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import MappingProxyType
 
 import pandas as pd
 
 from recistry.errors import InputError
 from recistry.recist.model import (
+    EMPTY_MAPPING,
     ClinicalRecord,
     LesionState,
     Measurement,
@@ -65,7 +65,6 @@ _TRUE = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE = frozenset({"false", "no", "0", "n", "f"})
 _ROLES = {r.value: r for r in Role}
 _STATES = {s.value: s for s in LesionState}
-_EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 # A blank before a comma or line end: only then does any cell need stripping.
@@ -249,7 +248,7 @@ def read_measurements(path: str | Path) -> list[Measurement]:
             for row in extra_frame.itertuples(index=False, name=None)
         ]
     else:
-        extras = [_EMPTY] * len(frame)
+        extras = [EMPTY_MAPPING] * len(frame)
     path_text = str(path)
     return [
         Measurement(

@@ -173,3 +173,33 @@ def test_store_and_sr_folder_score_like_the_table(tmp_path, capsys):
 def test_reader_option_needs_a_store(capsys):
     assert main(["rescore", str(SAMPLE / "measurements.csv"), "--reader", "dr.x"]) == 2
     assert "--reader needs a study store" in capsys.readouterr().err
+
+
+def test_workers_and_dask_give_identical_results(tmp_path, capsys):
+    """Issue 4: re-scoring in N processes or on a Dask cluster gives the same output."""
+    from distributed import LocalCluster
+
+    table = REPO / "sample_dicom" / "cohort" / "measurements.csv"
+    clinical = REPO / "sample_dicom" / "cohort" / "clinical.csv"
+    outputs = []
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        for how in ([], ["--workers", "2"], ["--dask", cluster.scheduler_address]):
+            out = tmp_path / str(len(outputs))
+            args = [str(table), "--clinical", str(clinical), "--out", str(out), "--no-progress"]
+            assert main(["rescore", *args, *how]) == 0
+            outputs.append((out / "results.json").read_bytes())
+    capsys.readouterr()
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_bad_patient_stops_a_parallel_run_too(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    lines = (SAMPLE / "measurements.csv").read_text().splitlines()
+    lines.append("DEMO-01,2024-07-01,T9,target,liver,false,20,,measured,dr.smith,2.5,3")
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert main(["rescore", str(bad), "--workers", "2", "--out", str(out)]) == 2
+    assert "T9 is first seen on 2024-07-01" in capsys.readouterr().err
+    assert not out.exists()

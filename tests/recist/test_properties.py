@@ -59,3 +59,12 @@ def test_row_order_does_not_change_the_result_item77(tenths, rnd):
     shuffled = rows[:]
     rnd.shuffle(shuffled)
     assert assess(rows) == assess(shuffled)
+
+
+def test_shared_empty_extra_pickles_to_itself_and_equals_an_empty_dict():
+    import pickle
+
+    from recistry.recist.model import EMPTY_MAPPING
+
+    assert pickle.loads(pickle.dumps(EMPTY_MAPPING)) is EMPTY_MAPPING
+    assert EMPTY_MAPPING == {} and dict(EMPTY_MAPPING) == {} and len(EMPTY_MAPPING) == 0

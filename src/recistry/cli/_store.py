@@ -19,18 +19,19 @@ def add_store_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+def add_batch_arguments(parser: argparse.ArgumentParser, unit: str = "study") -> None:
+    """``--workers``, ``--dask`` and ``--no-progress``; ``unit`` is what one task handles."""
     parser.add_argument(
         "--workers",
         type=int,
         default=1,
         metavar="N",
-        help="local processes, one study per task (default: %(default)s)",
+        help=f"local processes, one {unit} per task (default: %(default)s)",
     )
     parser.add_argument(
         "--dask",
         metavar="ADDRESS",
-        help="run the per-study tasks on an existing Dask cluster (e.g. tcp://host:8786)",
+        help=f"run the per-{unit} tasks on an existing Dask cluster (e.g. tcp://host:8786)",
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="do not show the progress bar on stderr"

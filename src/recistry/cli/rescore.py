@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from recistry.cli._store import add_batch_arguments
 from recistry.errors import InputError
 
 NAME = "rescore"
@@ -98,10 +99,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write patients.csv, timepoints.csv and results.json into DIR",
     )
+    add_batch_arguments(parser, unit="patient")
 
 
 def run(args: argparse.Namespace) -> int:
-    from recistry.recist.engine import assess_patient
     from recistry.recist.model import AssessmentOptions
 
     for name in ("confirm_days", "sd_min_days"):
@@ -114,7 +115,13 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
     )
     records = load_records(args.path, args.clinical, args.reader)
-    assessments = [assess_patient(r, options) for r in _progress(records, "Scoring patients")]
+    assessments = score(
+        records,
+        options,
+        workers=args.workers,
+        dask_address=args.dask,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
     document = build_document(assessments, options, args.by)
     if args.out is not None:
         write_outputs(args.out, assessments, document)
@@ -222,13 +229,43 @@ def write_outputs(out: Path, assessments: Sequence[Any], document: dict[str, Any
     _write_atomic(out / "results.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
-def _progress(items: Sequence[Any], label: str) -> Any:
-    """Iterate with a progress bar on an interactive terminal for long jobs."""
-    if len(items) < 2000 or not sys.stderr.isatty():
-        return items
-    from rich.progress import track
+def _score_chunk(task: tuple[Sequence[Any], Any]) -> list[Any]:
+    """Score one chunk of patients (a module-level function: it runs in other processes)."""
+    from recistry.recist.engine import assess_patient
 
-    return track(items, description=label, console=None, transient=True)
+    records, options = task
+    return [assess_patient(record, options) for record in records]
+
+
+def score(
+    records: Sequence[Any],
+    options: Any,
+    *,
+    workers: int = 1,
+    dask_address: str | None = None,
+    progress: bool = False,
+) -> list[Any]:
+    """Assess every patient, in this process, in ``workers`` processes or on a Dask cluster.
+
+    Patients are sent in chunks (one patient is the unit of scoring; chunks keep the overhead of
+    sending work small). Results come back in input order, so the output is identical whichever
+    way they ran. A patient whose rows are invalid stops the whole run with its error: cohort
+    statistics must never be computed with a patient silently left out.
+    """
+    from recistry.batch import run_tasks
+
+    lanes = 1 if dask_address is None and workers <= 1 else max(workers, 2) * 4
+    size = max(1, min(500, -(-len(records) // lanes)))
+    chunks = [(records[i : i + size], options) for i in range(0, len(records), size)]
+    scored = run_tasks(
+        _score_chunk,
+        chunks,
+        workers=workers,
+        dask_address=dask_address,
+        label="Scoring patients",
+        progress=progress and len(records) >= 1000,
+    )
+    return [a for chunk in scored for a in chunk]
 
 
 def _label(code: str) -> str:

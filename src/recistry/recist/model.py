@@ -7,13 +7,43 @@ Sizes are :class:`decimal.Decimal` millimetres so that the inclusive thresholds 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
 MONTH_DAYS = Decimal("30.4375")
 """Days per month used for every month figure (365.25 / 12)."""
+
+
+class _EmptyMapping(Mapping[str, str]):
+    """An immutable empty mapping that pickles to the same shared instance.
+
+    Rows without optional columns share it, instead of one empty dict per row (millions of
+    rows), and it crosses process boundaries (``rescore --workers``), which a
+    ``types.MappingProxyType`` cannot.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> str:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> str:
+        return "EMPTY_MAPPING"
+
+
+EMPTY_MAPPING: Mapping[str, str] = _EmptyMapping()
+"""The shared empty ``extra`` of rows without optional columns."""
 
 
 class Role(StrEnum):
