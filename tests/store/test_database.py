@@ -84,3 +84,26 @@ def test_history_tables_refuse_update_and_delete(tmp_path: Path, statement: str)
             store.conn.execute(statement)
         # The failed transaction rolled back as a whole.
         assert store.conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0] == 0
+
+
+def test_a_version_1_store_upgrades_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    """Migrations append: a store written before new_therapy_date gains the column."""
+    from recistry.store._schema import MIGRATIONS
+    from recistry.store.database import _split_sql
+
+    db = tmp_path / "v1.db"
+    conn = sqlite3.connect(db)
+    for statement in _split_sql(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO imports (kind, source, author, recorded_at, software) "
+        "VALUES ('clinical', 'x.csv', 'me', '2026-01-01T00:00:00+00:00', 'recistry 0.0')"
+    )
+    conn.commit()
+    conn.close()
+    with Store(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        columns = [r[1] for r in store.conn.execute("PRAGMA table_info(clinical)")]
+        assert "new_therapy_date" in columns
+        assert store.conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0] == 1

@@ -32,9 +32,13 @@ def _counts(store: Store) -> dict[str, int]:
 def test_store_scores_identically_to_the_table_it_was_imported_from(tmp_path: Path) -> None:
     table = write_csv(tmp_path / "m.csv", cohort_rows(25))
     clinical_csv = tmp_path / "c.csv"
+    # Patient 3 starts a new anticancer therapy: later scans count for neither BOR nor PFS.
     clinical_csv.write_text(
-        "patient_id,treatment_start,last_followup,death_date,who_grade\n"
-        + "".join(f"P{p:05d},2023-12-20,2025-06-01,,G{p % 3 + 1}\n" for p in range(1, 26))
+        "patient_id,treatment_start,last_followup,death_date,who_grade,new_therapy_date\n"
+        + "".join(
+            f"P{p:05d},2023-12-20,2025-06-01,,G{p % 3 + 1},{'2024-03-01' if p == 3 else ''}\n"
+            for p in range(1, 26)
+        )
     )
     measurements = read_measurements(table)
     clinical = read_clinical(clinical_csv)
@@ -49,6 +53,7 @@ def test_store_scores_identically_to_the_table_it_was_imported_from(tmp_path: Pa
     ]
     # The cohort really exercises the engine: more than one best response.
     assert len({a.best_overall_response for a in from_table}) > 1
+    assert any("new anticancer therapy" in w for w in from_store[2].warnings)
 
 
 def test_decimal_text_is_kept_exactly(tmp_path: Path) -> None:

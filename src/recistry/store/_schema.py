@@ -161,7 +161,12 @@ WHERE m.revision = (
 );
 """ + _append_only_triggers()
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+-- A new anticancer therapy ends what counts for best response and PFS (FDA guidance, App. 2-3).
+ALTER TABLE clinical ADD COLUMN new_therapy_date TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """Migration ``i`` (0-based) brings a store from ``user_version`` i to i + 1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -453,10 +453,12 @@ def save_clinical(
                 _iso(record.last_followup),
                 _iso(record.death_date),
                 json.dumps(dict(sorted(record.covariates.items())), ensure_ascii=False),
+                _iso(record.new_therapy_date),
             )
             current = conn.execute(
-                "SELECT revision, treatment_start, last_followup, death_date, covariates_json "
-                "FROM clinical WHERE patient_pk = ? ORDER BY revision DESC LIMIT 1",
+                "SELECT revision, treatment_start, last_followup, death_date, covariates_json, "
+                "new_therapy_date FROM clinical WHERE patient_pk = ? "
+                "ORDER BY revision DESC LIMIT 1",
                 (patient_pk,),
             ).fetchone()
             if current is not None and tuple(current[1:]) == content:
@@ -464,8 +466,8 @@ def save_clinical(
                 continue
             conn.execute(
                 "INSERT INTO clinical (patient_pk, revision, import_id, treatment_start, "
-                "last_followup, death_date, covariates_json, source_path, source_row) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "last_followup, death_date, covariates_json, new_therapy_date, source_path, "
+                "source_row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     patient_pk,
                     1 if current is None else current[0] + 1,
@@ -688,9 +690,9 @@ def in_force_measurements(store: Store, reader: str | None = None) -> list[Measu
 def clinical_in_force(store: Store) -> dict[str, ClinicalRecord]:
     """The latest clinical record of every patient that has one."""
     records: dict[str, ClinicalRecord] = {}
-    for patient_id, start, followup, death, covariates, path, row in store.conn.execute(
+    for patient_id, start, followup, death, covariates, therapy, path, row in store.conn.execute(
         "SELECT p.patient_id, c.treatment_start, c.last_followup, c.death_date, "
-        "c.covariates_json, c.source_path, c.source_row FROM clinical c "
+        "c.covariates_json, c.new_therapy_date, c.source_path, c.source_row FROM clinical c "
         "JOIN patients p USING (patient_pk) WHERE c.revision = (SELECT MAX(d.revision) "
         "FROM clinical d WHERE d.patient_pk = c.patient_pk) ORDER BY p.patient_id"
     ):
@@ -701,6 +703,7 @@ def clinical_in_force(store: Store) -> dict[str, ClinicalRecord]:
             death_date=_date(death),
             covariates=json.loads(covariates),
             source=Source(path=path, row=row),
+            new_therapy_date=_date(therapy),
         )
     return records
 
