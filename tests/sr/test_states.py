@@ -158,3 +158,33 @@ def test_a_lesion_without_a_size_may_have_no_image_but_a_size_must(tmp_path: Pat
     )
     with pytest.raises(InputError, match="lesion T2 has a size but no sop_instance_uid"):
         build_report(ScanReading((measured, unreferenced), "dr", 2), {sop: _ct(sop)})
+
+
+def test_evidence_missing_type2_patient_attributes_still_gives_a_valid_report(
+    tmp_path: Path,
+) -> None:
+    """PS3.3 C.7.1.1: PatientBirthDate is Type 2; an image that omits it must not break export,
+    and the caller's header is left as it was."""
+    sop = generate_uid()
+    image = _ct(sop)
+    del image.PatientBirthDate
+    del image.PatientSex
+    base = {
+        "patient_id": "STATES-1",
+        "date": dt.date(2024, 4, 1),
+        "site": "liver",
+        "nodal": False,
+        "extra": {"sop_instance_uid": sop},
+    }
+    row = Measurement(
+        lesion_id="T1",
+        role=Role.TARGET,
+        state=LesionState.MEASURED,
+        long_axis_mm=Decimal(20),
+        **base,
+    )
+    sr = build_report(ScanReading((row,), "dr", 1), {sop: image})
+    assert sr.PatientBirthDate == "" and sr.PatientSex == ""
+    assert "PatientBirthDate" not in image
+    sr.save_as(tmp_path / "r.dcm", enforce_file_format=True)
+    assert [m.lesion_id for m in read_sr(tmp_path / "r.dcm")] == ["T1"]

@@ -256,6 +256,36 @@ def _content_datetime(reading: ScanReading) -> dt.datetime:
     return max(stamps) if stamps else dt.datetime.combine(reading.date, dt.time())
 
 
+# Type 2 attributes of the Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1): they must
+# be present, possibly empty. Some images omit them; highdicom copies them from the evidence.
+_TYPE2_PATIENT_STUDY = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+)
+
+
+def _with_type2_patient_study(image: Dataset) -> Dataset:
+    """The image header, copied with any missing Type 2 patient/study attribute added empty."""
+    missing = [k for k in _TYPE2_PATIENT_STUDY if k not in image]
+    if not missing:
+        return image
+    # A new element dict (Dataset(image) and copy.copy share it): the caller's header is left as
+    # it was, and pixel data are not copied.
+    header = Dataset()
+    for element in image:
+        header.add(element)
+    for keyword in missing:
+        setattr(header, keyword, "")
+    return header
+
+
 def build_report(
     reading: ScanReading, images: Mapping[str, Dataset], *, digest_extra: Sequence[str] = ()
 ) -> hd.sr.Comprehensive3DSR:
@@ -365,7 +395,7 @@ def build_report(
     ).hexdigest()
     key = (reading.patient_id, reading.reader, reading.date.isoformat())
     content_dt = _content_datetime(reading)
-    evidence = [images[uid] for uid in sops]
+    evidence = [_with_type2_patient_study(images[uid]) for uid in sops]
     sr = hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=report,
