@@ -115,3 +115,31 @@ def test_pet_without_study_uid_is_reported_not_indexed(tmp_path: Path) -> None:
     index = index_tree(tmp_path)
     assert index.files_indexed == 1
     assert "StudyInstanceUID (0020,000D)" in index.errors[0].reason
+
+
+def test_parallel_and_dask_indexes_equal_the_serial_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 4: indexing in N processes or on Dask gives the same index, folder by folder.
+
+    pydicom's test files (hundreds of real and broken files in several folders), in chunks small
+    enough that every folder is its own task.
+    """
+    from distributed import LocalCluster
+
+    from recistry.imaging import discovery
+
+    folder = os.path.dirname(get_testdata_file("CT_small.dcm"))
+    serial = index_tree(folder).to_dict()
+    monkeypatch.setattr(discovery, "FILES_PER_TASK", 1)
+    assert index_tree(folder, workers=2).to_dict() == serial
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        assert index_tree(folder, dask_address=cluster.scheduler_address).to_dict() == serial
+
+
+def test_folder_chunks_never_split_a_folder() -> None:
+    from recistry.imaging.discovery import _folder_chunks
+
+    files = [f"/a/{i}" for i in range(5)] + [f"/b/{i}" for i in range(2)] + ["/c/0"]
+    assert _folder_chunks(files, 3) == [files[:5], files[5:8]]
+    assert _folder_chunks(files, 1) == [files[:5], files[5:7], files[7:]]

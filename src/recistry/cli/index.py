@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from recistry.cli._store import add_batch_arguments
+
 NAME = "index"
 HELP = "list the DICOM patients, studies and series under a folder"
 DESCRIPTION = """\
@@ -23,6 +25,7 @@ examples:
   recistry index sample_dicom/
   recistry index /archive/export --format json > index.json
   recistry index /archive/export --store trial.db
+  recistry index /archive/export --workers 8 --store trial.db
 """
 
 
@@ -46,12 +49,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also record the index (patients, studies, series, instances and file paths) in "
         "this study store, so stored measurements can be followed back to their images",
     )
+    add_batch_arguments(parser, unit="folder")
 
 
 def run(args: argparse.Namespace) -> int:
     from recistry.imaging.discovery import index_tree
 
-    index = index_tree(args.root)
+    index = index_tree(
+        args.root,
+        workers=args.workers,
+        dask_address=args.dask,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
     if args.store is not None:
         from recistry.store import Store
         from recistry.store.dicom_index import save_dicom_index

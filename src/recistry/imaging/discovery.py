@@ -12,7 +12,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -311,13 +311,32 @@ def iter_files(root: str | os.PathLike[str]) -> Iterator[str]:
         stack.extend(reversed(subfolders))
 
 
-def index_tree(root: str | os.PathLike[str]) -> DicomIndex:
+_SeriesFiles = dict[tuple[str, str, str], tuple[Header, list["_FileRecord"]]]
+_Scan = tuple[_SeriesFiles, list[FileProblem], int]
+
+FILES_PER_TASK = 500
+"""Files per parallel indexing task (whole folders are kept together)."""
+
+
+def index_tree(
+    root: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    dask_address: str | None = None,
+    progress: bool = False,
+) -> DicomIndex:
     """Index every DICOM file under ``root`` into patients → studies → series.
 
     Parameters
     ----------
     root
         A folder (searched recursively) or a single file.
+    workers, dask_address
+        Read headers in ``workers`` local processes or on a Dask cluster; each task reads whole
+        folders (a series or study as archives store them, never a single file). The index is
+        identical whichever way it ran.
+    progress
+        Show a progress bar on stderr.
 
     Returns
     -------
@@ -330,16 +349,83 @@ def index_tree(root: str | os.PathLike[str]) -> DicomIndex:
     DicomError
         Only if ``root`` itself does not exist.
     """
+    from recistry.batch import run_tasks
+
     root_str = os.fspath(root)
     if not os.path.exists(root_str):
         raise DicomError("no such file or folder", path=root_str)
-    files = [root_str] if os.path.isfile(root_str) else iter_files(root_str)
-    # Per series: its first header (lazy, for the series-level attributes) and a small record
-    # per file, so memory stays small and each file decodes only the attributes read here.
-    series_files: dict[tuple[str, str, str], tuple[Header, list[_FileRecord]]] = {}
+    files = [root_str] if os.path.isfile(root_str) else list(iter_files(root_str))
+    parts = run_tasks(
+        _scan_portable,
+        _folder_chunks(files, FILES_PER_TASK),
+        workers=workers,
+        dask_address=dask_address,
+        label="Indexing",
+        progress=progress,
+    )
+    series_files: _SeriesFiles = {}
     errors: list[FileProblem] = []
     skipped = 0
+    for part_series, part_errors, part_skipped in parts:  # in file order: as one serial scan
+        for key, (header, records) in part_series.items():
+            if key in series_files:
+                series_files[key][1].extend(records)
+            else:
+                series_files[key] = (header, records)
+        errors.extend(part_errors)
+        skipped += part_skipped
+    patients = _group(series_files, errors)
+    if errors:
+        logger.warning("%d file(s) under %s could not be indexed", len(errors), root_str)
+    return DicomIndex(
+        root=root_str,
+        patients=patients,
+        errors=tuple(errors),
+        skipped=skipped,
+        files_indexed=sum(
+            len(se.instances) for p in patients for st in p.studies for se in st.series
+        ),
+    )
+
+
+def _folder_chunks(files: list[str], size: int) -> list[list[str]]:
+    """Consecutive files in chunks of about ``size``, never splitting a folder."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    folder = None
     for path in files:
+        parent = os.path.dirname(path)
+        if current and parent != folder and len(current) >= size:
+            chunks.append(current)
+            current = []
+        current.append(path)
+        folder = parent
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _scan_portable(paths: list[str]) -> _Scan:
+    """:func:`_scan` for any process: each series' first header with its values decoded, so
+    it pickles and no longer holds the file's bytes."""
+    series_files, errors, skipped = _scan(paths)
+    return (
+        {
+            key: (replace(header, values=dict(header.values)), records)
+            for key, (header, records) in series_files.items()
+        },
+        errors,
+        skipped,
+    )
+
+
+def _scan(paths: list[str]) -> _Scan:
+    """Read the headers of ``paths`` in order: per series its first header and one small record
+    per file (so memory stays small), plus the unreadable files and the count of non-DICOM."""
+    series_files: _SeriesFiles = {}
+    errors: list[FileProblem] = []
+    skipped = 0
+    for path in paths:
         try:
             header = read_header(path, _INDEX_SPEC)
         except NotDicomFileError:
@@ -378,18 +464,7 @@ def index_tree(root: str | os.PathLike[str]) -> DicomIndex:
         except DicomError as exc:  # a malformed value, found when decoded
             reason = exc.message if exc.tag is None else f"{exc.tag}: {exc.message}"
             errors.append(FileProblem(path, reason))
-    patients = _group(series_files, errors)
-    if errors:
-        logger.warning("%d file(s) under %s could not be indexed", len(errors), root_str)
-    return DicomIndex(
-        root=root_str,
-        patients=patients,
-        errors=tuple(errors),
-        skipped=skipped,
-        files_indexed=sum(
-            len(se.instances) for p in patients for st in p.studies for se in st.series
-        ),
-    )
+    return series_files, errors, skipped
 
 
 @dataclass(frozen=True, slots=True)
