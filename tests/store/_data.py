@@ -7,16 +7,10 @@ import datetime as dt
 import random
 from pathlib import Path
 
+from recistry.tables import MEASUREMENT_COLUMNS
+
 COLUMNS = (
-    "patient_id",
-    "date",
-    "lesion_id",
-    "role",
-    "site",
-    "nodal",
-    "long_axis_mm",
-    "short_axis_mm",
-    "state",
+    *MEASUREMENT_COLUMNS,
     "reader",
     "krenning",
     "suv_max",

@@ -41,14 +41,8 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_two_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "s.db"
-    Store(db).close()
-    flag = tmp_path / "go"
-    tables = [
-        write_csv(tmp_path / f"{reader}.csv", cohort_rows(40, reader=reader, seed=i))
-        for i, reader in enumerate(("dr_a", "dr_b"))
-    ]
+def _write_concurrently(tables: list[Path], db: Path, flag: Path) -> None:
+    """Run one WRITER process per table against ``db``, started together; all must succeed."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     writers = [
         subprocess.Popen(
@@ -63,6 +57,17 @@ def test_two_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:
     for w in writers:
         _, err = w.communicate(timeout=300)
         assert w.returncode == 0, err
+
+
+def test_two_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    Store(db).close()
+    flag = tmp_path / "go"
+    tables = [
+        write_csv(tmp_path / f"{reader}.csv", cohort_rows(40, reader=reader, seed=i))
+        for i, reader in enumerate(("dr_a", "dr_b"))
+    ]
+    _write_concurrently(tables, db, flag)
     with Store(db) as store:
         assert store.integrity_check() == "ok"
         imports = store.conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0]
@@ -124,20 +129,7 @@ def test_two_processes_editing_the_same_readings_keep_both_revisions(tmp_path: P
         if row["long_axis_mm"]:
             row["long_axis_mm"] = str(Decimal(row["long_axis_mm"]) + 1)
     write_csv(tables[1], rows2)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    writers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(t), str(db), str(flag)],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for t in tables
-    ]
-    flag.touch()
-    for w in writers:
-        _, err = w.communicate(timeout=300)
-        assert w.returncode == 0, err
+    _write_concurrently(tables, db, flag)
     changed = sum(1 for row in rows2 if row["long_axis_mm"])
     with Store(db) as store:
         assert store.integrity_check() == "ok"
