@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
@@ -140,7 +140,6 @@ class _History:
     responded: bool = False
     last_evaluated: Response | None = None
     progressed: bool = False
-    reasons_carry: list[str] = field(default_factory=list)
 
 
 def assess_patients(
