@@ -121,19 +121,25 @@ def run(args: argparse.Namespace) -> int:
             )
         if summary is not None:
             lines.append(
-                f"import {summary.import_id}: {summary.readings} readings of "
-                f"{len(summary.patients)} patients, {summary.new_revisions} new revisions, "
+                f"import {summary.import_id}: {_count(summary.readings, 'reading')} of "
+                f"{_count(len(summary.patients), 'patient')}, "
+                f"{_count(summary.new_revisions, 'new revision')}, "
                 f"{summary.unchanged} unchanged → {args.store}"
             )
         if clinical is not None:
             saved = save_clinical(store, clinical, source=str(args.clinical))
             lines.append(
-                f"import {saved.import_id}: clinical data of {saved.readings} patients, "
-                f"{saved.new_revisions} new revisions → {args.store}"
+                f"import {saved.import_id}: clinical data of {_count(saved.readings, 'patient')}, "
+                f"{_count(saved.new_revisions, 'new revision')} → {args.store}"
             )
         if args.accept_reader is not None:
             count = accept_reader(store, args.accept_reader, args.patient)
-            lines.append(f"accepted reader {args.accept_reader} for {count} patients")
+            lines.append(f"accepted reader {args.accept_reader} for {_count(count, 'patient')}")
     # Printed once committed, so the output never claims what was rolled back.
     print("\n".join(lines))
     return status
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 patient``, ``2 patients``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
