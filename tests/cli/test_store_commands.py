@@ -38,7 +38,7 @@ def test_import_table_then_audit_shows_the_edit_history(tmp_path: Path, capsys) 
     edited = write_csv(tmp_path / "b.csv", rows)
     assert main(["import", str(edited), "--store", str(db)]) == 0
     out = capsys.readouterr().out
-    assert "1 new revisions, 23 unchanged" in out
+    assert "1 new revision, 23 unchanged" in out
     assert main(["audit", "P00001", "--store", str(db), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     scan = next(s for s in document["scans"] if s["date"] == rows[3]["date"])
