@@ -356,7 +356,8 @@ table{border-collapse:collapse;margin:.5em 0;width:100%} th,td{border:1px solid 
 padding:3px 6px;text-align:left;vertical-align:top} th{background:#eef1f6}
 .num{text-align:right;font-variant-numeric:tabular-nums} .call{background:#f6f8fa;padding:.6em;
 border-left:4px solid #3b6ea8} .uid{font-family:ui-monospace,monospace;font-size:.85em;
-word-break:break-all} ul{margin:.2em 0} .hist{font-size:.9em;color:#444}
+word-break:break-all;min-width:26em} ul{margin:.2em 0;padding-left:1.2em}
+.hist{font-size:.9em;color:#444;min-width:18em} .label{color:#667;font-family:system-ui}
 """
 
 
@@ -430,8 +431,9 @@ def render_html(document: dict[str, Any]) -> str:
                 + cell(row["suv_max"], "num")
                 + cell(row["krenning"], "num")
                 + cell(f"{_value(row['reader'])} · {_value(row['measured_at'])}")
-                + f'<td class="uid">{e(_value(image["sop_instance_uid"]))}'
-                f"<br>{e(_value(image['file']))}{geometry}</td>"
+                + f'<td class="uid"><span class="label">UID</span> '
+                f"{e(_value(image['sop_instance_uid']))}"
+                f'<br><span class="label">file</span> {e(_value(image["file"]))}{geometry}</td>'
                 + f'<td class="hist"><ul>{history}</ul></td></tr>'
             )
         parts.append("</table>")
