@@ -154,3 +154,11 @@ def test_cells_are_stripped_of_blanks(tmp_path):
         "liver",
         Decimal("23.0"),
     )
+
+
+def test_error_names_an_option_as_an_option():
+    err = InputError("'x' is not a column name", column="--by")
+    assert str(err) == "option --by: 'x' is not a column name"
+    assert str(InputError("bad", path="t.csv", row=2, column="date")) == (
+        "t.csv, row 2, column 'date': bad"
+    )

@@ -70,7 +70,7 @@ def run_tasks(
         ``workers`` is below 1, or the Dask scheduler cannot be reached.
     """
     if workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}", column="--workers")
+        raise InputError(f"--workers must be at least 1, got {workers}")
     results: list[R | None] = [None] * len(items)
     with _progress(label, progress) as bar:
         task = bar.add_task(label, total=len(items))
@@ -101,8 +101,7 @@ def _run_dask(
         distributed: Any = importlib.import_module("distributed")
     except ImportError:
         raise InputError(
-            "--dask needs the 'distributed' package: pip install 'recistry[dask]'",
-            column="--dask",
+            "--dask needs the 'distributed' package: pip install 'recistry[dask]'"
         ) from None
     try:
         client = distributed.Client(address, timeout="10s")

@@ -25,7 +25,8 @@ class InputError(RecistryError):
     row
         1-based data row (the header is row 0 and not counted), when the problem has one.
     column
-        The column or field name, when the problem has one.
+        The column or field name, when the problem has one; a command-line option
+        (``"--by"``) is shown as ``option --by``.
     """
 
     def __init__(
@@ -45,7 +46,11 @@ class InputError(RecistryError):
     def __str__(self) -> str:
         where = [p for p in (self.path, f"row {self.row}" if self.row is not None else None) if p]
         if self.column:
-            where.append(f"column '{self.column}'")
+            where.append(
+                f"option {self.column}"
+                if self.column.startswith("--")
+                else f"column '{self.column}'"
+            )
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 

@@ -795,11 +795,11 @@ def write_synthetic_studies(
         the files cannot be written (nothing is left behind).
     """
     if patients < 1:
-        raise InputError(f"--patients must be at least 1, got {patients}", column="patients")
+        raise InputError(f"--patients must be at least 1, got {patients}")
     if timepoints < 1:
-        raise InputError(f"--timepoints must be at least 1, got {timepoints}", column="timepoints")
+        raise InputError(f"--timepoints must be at least 1, got {timepoints}")
     if not 32 <= size <= 1024:
-        raise InputError(f"--size must be between 32 and 1024, got {size}", column="size")
+        raise InputError(f"--size must be between 32 and 1024, got {size}")
     if out.exists() and not out.is_dir():
         raise InputError("output path is a file, not a folder; choose a new one", path=str(out))
     if out.exists() and any(out.iterdir()):

@@ -41,10 +41,7 @@ def load_key(key_file: Path | None) -> bytes:
         key = os.environ.get(KEY_ENV, "").encode("utf-8").strip()
         where = f"${KEY_ENV}"
     if not key:
-        raise InputError(
-            f"--pseudonymize needs a key: give --key-file FILE or set ${KEY_ENV}",
-            column="--key-file",
-        )
+        raise InputError(f"--pseudonymize needs a key: give --key-file FILE or set ${KEY_ENV}")
     if len(key) < MIN_KEY_BYTES:
         raise InputError(f"the key in {where} is shorter than {MIN_KEY_BYTES} bytes")
     return key
