@@ -11,10 +11,13 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recistry.cli._store import add_batch_arguments
 from recistry.errors import InputError
+
+if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
+    from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
 
 NAME = "rescore"
 HELP = "score a measurement table (or stored studies) by RECIST 1.1"
@@ -136,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_records(path: Path, clinical_path: Path | None, reader: str | None = None) -> list[Any]:
+def load_records(
+    path: Path, clinical_path: Path | None, reader: str | None = None
+) -> list[PatientRecord]:
     """Patient records from PATH and an optional clinical table.
 
     PATH is a study store (the clinical data stored with it, unless ``clinical_path`` is given),
@@ -163,7 +168,9 @@ def load_records(path: Path, clinical_path: Path | None, reader: str | None = No
     return build_records(read_measurements(path), clinical)
 
 
-def build_document(assessments: Sequence[Any], options: Any, by: Sequence[str]) -> dict[str, Any]:
+def build_document(
+    assessments: Sequence[PatientAssessment], options: AssessmentOptions, by: Sequence[str]
+) -> dict[str, Any]:
     """The ``--format json`` document: criteria, options, patients and cohort."""
     from recistry.cohort.summary import cohort_summary
     from recistry.results import CRITERIA, assessment_to_dict, options_to_dict
@@ -189,7 +196,7 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
 
 
-def _patient_rows(assessments: Sequence[Any]) -> list[dict[str, Any]]:
+def _patient_rows(assessments: Sequence[PatientAssessment]) -> list[dict[str, Any]]:
     from recistry.results import patient_rows
 
     return patient_rows(assessments)
@@ -216,7 +223,9 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_outputs(out: Path, assessments: Sequence[Any], document: dict[str, Any]) -> None:
+def write_outputs(
+    out: Path, assessments: Sequence[PatientAssessment], document: dict[str, Any]
+) -> None:
     """patients.csv, timepoints.csv and results.json in ``out`` (created if needed)."""
     from recistry.results import timepoint_rows
 
@@ -229,7 +238,9 @@ def write_outputs(out: Path, assessments: Sequence[Any], document: dict[str, Any
     _write_atomic(out / "results.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
-def _score_chunk(task: tuple[Sequence[Any], Any]) -> list[Any]:
+def _score_chunk(
+    task: tuple[Sequence[PatientRecord], AssessmentOptions],
+) -> list[PatientAssessment]:
     """Score one chunk of patients (a module-level function: it runs in other processes)."""
     from recistry.recist.engine import assess_patient
 
@@ -238,13 +249,13 @@ def _score_chunk(task: tuple[Sequence[Any], Any]) -> list[Any]:
 
 
 def score(
-    records: Sequence[Any],
-    options: Any,
+    records: Sequence[PatientRecord],
+    options: AssessmentOptions,
     *,
     workers: int = 1,
     dask_address: str | None = None,
     progress: bool = False,
-) -> list[Any]:
+) -> list[PatientAssessment]:
     """Assess every patient, in this process, in ``workers`` processes or on a Dask cluster.
 
     Patients are sent in chunks (one patient is the unit of scoring; chunks keep the overhead of
