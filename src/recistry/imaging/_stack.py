@@ -152,8 +152,11 @@ def stack_slices(headers: Sequence[Header]) -> SliceStack:
     first = headers[0]
     iop0 = np.asarray(first.values["ImageOrientationPatient"], dtype=np.float64)
     for h in headers[1:]:
-        iop = np.asarray(h.values["ImageOrientationPatient"], dtype=np.float64)
-        if np.max(np.abs(iop - iop0)) > _ORIENTATION_TOLERANCE:
+        if h.same(first, "ImageOrientationPatient"):
+            iop = iop0
+        else:
+            iop = np.asarray(h.values["ImageOrientationPatient"], dtype=np.float64)
+        if iop is not iop0 and np.max(np.abs(iop - iop0)) > _ORIENTATION_TOLERANCE:
             raise DicomError(
                 f"mixed orientations in {label}: {_fmt(iop0)} in {first.path} but {_fmt(iop)} "
                 "here; split the series by orientation",
@@ -161,7 +164,7 @@ def stack_slices(headers: Sequence[Header]) -> SliceStack:
                 tag=tag_label("ImageOrientationPatient"),
             )
         for keyword in ("Rows", "Columns", "PixelSpacing"):
-            if h.values[keyword] != first.values[keyword]:
+            if not h.same(first, keyword):
                 raise DicomError(
                     f"differs within {label}: {first.values[keyword]} in {first.path}, "
                     f"{h.values[keyword]} here",

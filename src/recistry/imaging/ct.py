@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from recistry.errors import DicomError
-from recistry.imaging._dicom import HeaderSpec, read_header, tag_label
+from recistry.imaging._dicom import HeaderSpec, read_series_headers, tag_label
 from recistry.imaging._stack import (
     GEOMETRY_KEYWORDS,
     SliceStack,
@@ -52,7 +52,7 @@ def load_ct(paths: Iterable[str | os.PathLike[str]]) -> Volume:
         geometry or rescale attribute, or when the slices do not form one regular grid (mixed
         series or orientations, duplicate or missing slices, non-uniform spacing).
     """
-    headers = [read_header(p, _CT_SPEC) for p in paths]
+    headers = read_series_headers(paths, _CT_SPEC)
     if not headers:
         raise DicomError("no DICOM files were given for the CT series")
     for h in headers:

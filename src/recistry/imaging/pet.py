@@ -38,7 +38,13 @@ from collections.abc import Iterable, Sequence
 
 from recistry.errors import DicomError
 from recistry.imaging import suv
-from recistry.imaging._dicom import Header, HeaderSpec, read_header, resolve_private, tag_label
+from recistry.imaging._dicom import (
+    Header,
+    HeaderSpec,
+    read_series_headers,
+    resolve_private,
+    tag_label,
+)
 from recistry.imaging._stack import (
     GEOMETRY_KEYWORDS,
     make_volume,
@@ -134,7 +140,7 @@ def load_pet_suv(paths: Iterable[str | os.PathLike[str]], kind: str | SuvKind = 
         half-life, decay correction or times, or attributes that differ between slices.
     """
     kind = SuvKind(kind)
-    headers = [read_header(p, _PET_SPEC) for p in paths]
+    headers = read_series_headers(paths, _PET_SPEC)
     if not headers:
         raise DicomError("no DICOM files were given for the PET series")
     label = series_label(headers)
