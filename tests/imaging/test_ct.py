@@ -112,6 +112,20 @@ def test_implicit_vr_files_and_12_bit_unsigned_data_are_read(tmp_path: Path) -> 
     np.testing.assert_array_equal(vol.array, stored.astype(np.float32) - 1024)
 
 
+def test_bits_stored_and_sign_are_applied_per_slice_when_they_differ(tmp_path: Path) -> None:
+    """One slice with 12 bits stored in a 16-bit signed series: only that slice is masked."""
+    stored = np.abs(_stored((4, 10, 10))) % 4096
+
+    def one_12_bit_slice(k: int, ds: pydicom.Dataset) -> None:
+        if k == 2:
+            ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 0
+            noisy = stored[k].astype(np.uint16) | np.uint16(0xA000)
+            ds.PixelData = noisy.astype("<u2").tobytes()
+
+    vol = load_ct(write_ct_series(tmp_path, stored, edit=one_12_bit_slice))
+    np.testing.assert_array_equal(vol.array, stored.astype(np.float32) - 1024)
+
+
 def _message(exc: pytest.ExceptionInfo[DicomError]) -> str:
     return str(exc.value)
 

@@ -10,7 +10,13 @@ import pytest
 from pydicom.dataset import Dataset
 
 from recistry.errors import DicomError
-from recistry.imaging._dicom import Header, HeaderSpec, read_header, read_series_headers
+from recistry.imaging._dicom import (
+    Header,
+    HeaderSpec,
+    read_header,
+    read_series_headers,
+    varying_keywords,
+)
 from recistry.imaging.ct import _CT_SPEC
 from recistry.imaging.pet import _PET_SPEC
 
@@ -67,7 +73,22 @@ def test_uids_positions_and_rescales_of_any_length_are_read_per_file(
         edit=edit,
         implicit=implicit,
     )
-    _assert_same_as_per_file(paths, _CT_SPEC)
+    series = _assert_same_as_per_file(paths, _CT_SPEC)
+    varying = varying_keywords(series)
+    assert varying is not None
+    # what differs between these files, and nothing that is the same in all of them
+    assert {"SOPInstanceUID", "ImagePositionPatient", "InstanceNumber"} <= varying
+    assert {"RescaleSlope", "RescaleIntercept"} <= varying
+    assert varying.isdisjoint({"ImageOrientationPatient", "PixelSpacing", "Rows", "BitsStored"})
+
+
+def test_varying_keywords_is_unknown_for_headers_read_one_by_one(tmp_path: Path) -> None:
+    paths = write_ct_series(tmp_path / "a", _stored())
+    other = write_ct_series(tmp_path / "b", _stored())
+    series = read_series_headers(paths, _CT_SPEC)
+    assert varying_keywords([read_header(p, _CT_SPEC) for p in paths]) is None
+    assert varying_keywords([*series, *read_series_headers(other, _CT_SPEC)]) is None
+    assert varying_keywords(series[:1]) == frozenset()
 
 
 def test_a_difference_in_any_attribute_is_read_from_that_file(tmp_path: Path) -> None:
@@ -88,7 +109,9 @@ def test_a_difference_in_any_attribute_is_read_from_that_file(tmp_path: Path) ->
             ds.SeriesInstanceUID = "1.2.3.4.5"
 
     paths = write_ct_series(tmp_path, _stored(), edit=edit)
-    _assert_same_as_per_file(paths, _CT_SPEC)
+    series = _assert_same_as_per_file(paths, _CT_SPEC)
+    varying = varying_keywords(series)
+    assert varying is None or {"ImageOrientationPatient", "Columns"} <= varying
 
 
 def test_private_elements_and_sequences_are_read_per_file(tmp_path: Path) -> None:

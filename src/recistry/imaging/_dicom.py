@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from struct import Struct, unpack_from
 from typing import Any
@@ -697,9 +697,12 @@ class _SeriesLayout:
                 run = e.end
         segments.append((self.buf[run : self.elements[-1].end], None))
         self.segments = tuple(segments)
-        self.varying_keywords = frozenset(
-            self.spec.tree[tag][0] for tag in self.varying if tag in self.spec.tree
-        )
+        self.varying_tree = {
+            tag: self.spec.tree[tag]
+            for tag in self.varying
+            if tag in self.spec.tree and tag >= 0x00030000
+        }
+        self.varying_keywords = frozenset(node[0] for node in self.varying_tree.values())
 
     def _can_vary(self, e: _Element) -> bool:
         node = self.spec.tree.get(e.tag)
@@ -712,8 +715,11 @@ class _SeriesLayout:
 
     def read(self, path: str) -> Header:
         try:
-            with open(path, "rb") as fp:
-                buf = fp.read(self.read_size)
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            try:
+                buf = os.read(fd, self.read_size)
+            finally:
+                os.close(fd)
         except OSError:
             return read_header(path, self.spec)  # raises the usual error
         header = self._match(path, buf)
@@ -766,11 +772,11 @@ class _SeriesLayout:
                     private = dict(self.first.private)
                 private[tag] = _ascii(buf, (None, start, end))
         own: Mapping[str, Any]
+        tree = self.varying_tree
         if spec.lazy:
-            own = _LazyValues(path, buf, spec.tree, found, self.explicit, self.encodings)
+            own = _LazyValues(path, buf, tree, found, self.explicit, self.encodings)
         else:
             decoded: dict[str, Any] = {}
-            tree = {tag: spec.tree[tag] for tag in found}
             try:
                 _decode_tree(buf, tree, found, self.explicit, self.encodings, decoded)
             except _Malformed:
@@ -811,6 +817,24 @@ class _SeriesLayout:
         self.read_size = max(self.read_size, elements[-1].end + _LAYOUT_SLACK)
         self._compile()
         return True
+
+
+def varying_keywords(headers: Sequence[Header]) -> frozenset[str] | None:
+    """The keywords whose values may differ between ``headers``.
+
+    For headers of one series read by :func:`read_series_headers`, the attributes read whose
+    bytes differed from the first file's in any of them (every other attribute is the same in
+    all); ``None`` when that is not known (any attribute may differ).
+    """
+    base = None
+    varying: set[str] = set()
+    for h in headers:
+        values = h.values
+        if not isinstance(values, _SeriesValues) or (base is not None and values.base is not base):
+            return None
+        base = values.base
+        varying |= values.varying
+    return frozenset(varying)
 
 
 def read_series_headers(paths: Iterable[str | os.PathLike[str]], spec: HeaderSpec) -> list[Header]:

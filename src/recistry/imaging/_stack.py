@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pydicom
 
 from recistry.errors import DicomError
-from recistry.imaging._dicom import Header, tag_label
+from recistry.imaging._dicom import Header, tag_label, varying_keywords
 from recistry.imaging.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -261,6 +261,9 @@ def _fmt(values: npt.NDArray[np.float64]) -> str:
     return "\\".join(f"{v:g}" for v in values)
 
 
+_STORED_LAYOUT = frozenset({"BitsAllocated", "PixelRepresentation", "BitsStored"})
+
+
 def stored_dtype(header: Header) -> np.dtype[np.integer]:
     """The numpy dtype of the stored pixel values of a slice (PS3.5 §8.1.1)."""
     bits = header.first("BitsAllocated")
@@ -274,12 +277,14 @@ def stored_dtype(header: Header) -> np.dtype[np.integer]:
     return np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
 
 
-def read_stored_pixels(header: Header, out: npt.NDArray[np.integer]) -> None:
+def read_stored_pixels(
+    header: Header, out: npt.NDArray[np.integer], bits_stored: int | None
+) -> None:
     """Read the stored values of one slice into ``out`` (Rows × Columns, dtype from
     :func:`stored_dtype`), straight from the file when the pixel data is native.
 
-    Bits above BitsStored are masked (and sign-extended for signed data), as PS3.5 §8.1.1
-    requires; encapsulated (compressed) pixel data is decoded by pydicom.
+    Bits above ``bits_stored`` (the slice's BitsStored) are masked (and sign-extended for signed
+    data), as PS3.5 §8.1.1 requires; encapsulated (compressed) pixel data is decoded by pydicom.
     """
     rows, cols = out.shape
     expected = rows * cols * out.dtype.itemsize
@@ -291,7 +296,7 @@ def read_stored_pixels(header: Header, out: npt.NDArray[np.integer]) -> None:
                 path=header.path,
                 tag=tag_label("PixelData"),
             )
-        with open(header.path, "rb") as fp:
+        with open(header.path, "rb", buffering=0) as fp:
             fp.seek(header.pixel_offset)
             got = fp.readinto(memoryview(out).cast("B"))  # type: ignore[arg-type]
         if got != expected:
@@ -318,7 +323,6 @@ def read_stored_pixels(header: Header, out: npt.NDArray[np.integer]) -> None:
             )
         out[...] = arr
         return  # pydicom already applied BitsStored
-    bits_stored = header.first("BitsStored")
     bits = out.dtype.itemsize * 8
     if bits_stored is not None and bits_stored < bits:
         shift = bits - int(bits_stored)
@@ -358,26 +362,34 @@ def rescaled_slices(
     into its own one-slice buffer, so peak memory is the output plus one slice per thread. The
     first failing slice in volume order is the error reported.
     """
-    first = stack.headers[0]
+    headers = stack.headers
+    first = headers[0]
     rows, cols = int(first.first("Rows")), int(first.first("Columns"))
-    out = np.empty((len(stack.headers), rows, cols), dtype=np.float32)
+    out = np.empty((len(headers), rows, cols), dtype=np.float32)
+    # Looked up once when no file of the series differs in these attributes.
+    varying = varying_keywords(headers)
+    shared = None
+    if varying is not None and varying.isdisjoint(_STORED_LAYOUT):
+        shared = (stored_dtype(first), first.first("BitsStored"))
 
     def fill(ks: range) -> None:
         buf: npt.NDArray[np.integer] | None = None
         for k in ks:
-            h = stack.headers[k]
-            dtype = stored_dtype(h)
+            h = headers[k]
+            dtype, bits_stored = shared or (stored_dtype(h), h.first("BitsStored"))
             if buf is None or buf.dtype != dtype:
                 buf = np.empty((rows, cols), dtype=dtype)
-            read_stored_pixels(h, buf)
+            read_stored_pixels(h, buf, bits_stored)
             scale, offset = scale_offset[k]
-            # One pass over the output when the scale is 1 (nearly every CT).
-            if scale == 1.0:
-                np.add(buf, np.float32(offset), out=out[k], casting="unsafe")
-            else:
-                np.multiply(buf, np.float32(scale), out=out[k], casting="unsafe")
-                if offset:
-                    out[k] += np.float32(offset)
+            # A plain cast first (the one pass that writes fresh memory, near memory speed),
+            # then the rescale in place while the slice is in cache; the same float32 results
+            # as computing stored × scale + offset in float32.
+            slice_out = out[k]
+            np.copyto(slice_out, buf, casting="unsafe")
+            if scale != 1.0:
+                slice_out *= np.float32(scale)
+            if offset:
+                slice_out += np.float32(offset)
 
     n = len(stack.headers)
     workers = max(1, min(4, os.cpu_count() or 1, n // 8))
