@@ -182,6 +182,33 @@ def test_dose_differing_between_slices_is_refused(tmp_path: Path) -> None:
     assert "differs between slices" in _refusal(tmp_path, edit=vary)
 
 
+def test_weight_differing_in_a_later_slice_is_refused(tmp_path: Path) -> None:
+    """Same length as the others' value, so the file keeps the first file's layout."""
+
+    def vary(k: int, ds: pydicom.Dataset) -> None:
+        if k == 3:
+            ds.PatientWeight = 71
+
+    message = _refusal(tmp_path, edit=vary)
+    assert "differs between slices" in message
+    assert "PatientWeight (0010,1030)" in message
+
+
+def test_back_computed_scan_time_is_the_median_over_beds(tmp_path: Path) -> None:
+    """QIBA: SeriesTime after the first acquisition and no GE private time → reference time
+    back-computed per slice; the median over slices acquired at two bed times is the later."""
+
+    def beds(k: int, ds: pydicom.Dataset) -> None:
+        ds.SeriesTime = "111000"
+        ds.AcquisitionTime = "110000" if k < 2 else "110400"
+
+    paths = write_pet_series(tmp_path, _stored(), slopes=SLOPES, edit=beds)
+    vol = load_pet_suv(paths)
+    assert vol.provenance["scan_time_rule"].startswith("back-computed")
+    assert vol.provenance["scan_time"] == "2024-03-01T11:04:00"
+    assert vol.provenance["decay_time_s"] == "3840.0"
+
+
 def test_lbm_without_height_is_refused(tmp_path: Path) -> None:
     paths = write_pet_series(tmp_path, _stored(), slopes=SLOPES, size_m=None)
     load_pet_suv(paths)  # SUVbw does not need the height

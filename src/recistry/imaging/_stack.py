@@ -52,6 +52,16 @@ GEOMETRY_KEYWORDS = (
     "SeriesNumber",
 )
 
+_REQUIRED_GEOMETRY = (
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+)
+# What must be the same in every slice of a volume.
+_PLANE = frozenset({"ImageOrientationPatient", "Rows", "Columns", "PixelSpacing"})
+
 # Orientation cosines are written with limited precision; 1e-4 is far below any real difference
 # between two orientations yet above DS rounding.
 _ORIENTATION_TOLERANCE = 1e-4
@@ -113,14 +123,12 @@ def stack_slices(headers: Sequence[Header]) -> SliceStack:
             f"({', '.join(sorted(map(str, uids)))}); load one series at a time",
             path=headers[0].path,
         )
+    first = headers[0]
+    varying = varying_keywords(headers)
+    # Attributes whose bytes are the first file's in every file are checked in the first only.
+    per_file = [k for k in _REQUIRED_GEOMETRY if varying is None or k in varying]
     for h in headers:
-        for keyword in (
-            "ImagePositionPatient",
-            "ImageOrientationPatient",
-            "PixelSpacing",
-            "Rows",
-            "Columns",
-        ):
+        for keyword in _REQUIRED_GEOMETRY if h is first else per_file:
             value = h.require(keyword)
             expected = {
                 "ImagePositionPatient": 3,
@@ -149,9 +157,8 @@ def stack_slices(headers: Sequence[Header]) -> SliceStack:
                 tag=tag_label("SamplesPerPixel"),
             )
 
-    first = headers[0]
     iop0 = np.asarray(first.values["ImageOrientationPatient"], dtype=np.float64)
-    for h in headers[1:]:
+    for h in headers[1:] if varying is None or not varying.isdisjoint(_PLANE) else ():
         if h.same(first, "ImageOrientationPatient"):
             iop = iop0
         else:

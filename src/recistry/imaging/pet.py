@@ -34,7 +34,8 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from recistry.errors import DicomError
 from recistry.imaging import suv
@@ -44,6 +45,7 @@ from recistry.imaging._dicom import (
     read_series_headers,
     resolve_private,
     tag_label,
+    varying_keywords,
 )
 from recistry.imaging._stack import (
     GEOMETRY_KEYWORDS,
@@ -112,6 +114,7 @@ _GE_CREATOR = "GEMS_PETD_01"
 _PHILIPS_CREATOR = "Philips PET Private Group"
 # Doses below this are MBq written into a Bq attribute (IBSI: values cluster near 4e2 and 4e8).
 _MBQ_THRESHOLD = 1e5
+_T = TypeVar("_T")
 
 
 def load_pet_suv(paths: Iterable[str | os.PathLike[str]], kind: str | SuvKind = "bw") -> Volume:
@@ -340,7 +343,8 @@ def _scan_reference_time(
     """QIBA order for the time the dose is decayed to (DecayCorrection START)."""
     h0 = slices[0]
     series = _series_datetime(h0)
-    acquisitions = [a for a in (_acquisition_datetime(h) for h in slices) if a is not None]
+    per_slice = _per_slice(slices, _ACQUISITION_KEYWORDS, _acquisition_datetime)
+    acquisitions = [a for a in per_slice if a is not None]
     back = _back_computed_reference(slices, half_life_s)
     if back is not None:
         provenance["scan_time_back_computed"] = back.isoformat()  # IBSI option B, for the audit
@@ -388,17 +392,22 @@ def _scan_reference_time(
 def _back_computed_reference(slices: Sequence[Header], half_life_s: float) -> dt.datetime | None:
     """Series reference time = acquisition start + T_ave − FrameReferenceTime, per slice (the
     median over slices), or ``None`` when an input is missing."""
-    refs = []
-    for h in slices:
+
+    def reference(h: Header) -> dt.datetime | None:
         start = _acquisition_datetime(h)
         frt = h.first("FrameReferenceTime")
         duration = h.first("ActualFrameDuration")
         if start is None or frt is None or duration is None:
             return None
         t_ave = suv.frame_average_offset_s(duration / 1000.0, half_life_s)
-        refs.append(start + dt.timedelta(seconds=t_ave - frt / 1000.0))
-    refs.sort()
-    return refs[len(refs) // 2]
+        return start + dt.timedelta(seconds=t_ave - frt / 1000.0)
+
+    keywords = (*_ACQUISITION_KEYWORDS, "FrameReferenceTime", "ActualFrameDuration")
+    refs = _per_slice(slices, keywords, reference)
+    known = sorted(r for r in refs if r is not None)
+    if len(known) < len(refs):
+        return None
+    return known[len(known) // 2]
 
 
 def _injection_time(h: Header, scan: dt.datetime, provenance: dict[str, str]) -> dt.datetime:
@@ -464,8 +473,11 @@ def _private(
 
 def _check_constant(slices: Sequence[Header], label: str) -> None:
     h0 = slices[0]
+    varying = varying_keywords(slices)
+    # Attributes whose bytes are the first file's in every file need no comparison.
+    keywords = [k for k in _SERIES_CONSTANT if varying is None or _root(k) in varying]
     for h in slices[1:]:
-        for keyword in _SERIES_CONSTANT:
+        for keyword in keywords:
             if not h.same(h0, keyword):
                 raise DicomError(
                     f"differs between slices of {label}: {h0.get(keyword)!r} in {h0.path}, "
@@ -473,6 +485,21 @@ def _check_constant(slices: Sequence[Header], label: str) -> None:
                     path=h.path,
                     tag=tag_label(keyword),
                 )
+
+
+def _root(keyword: str) -> str:
+    return keyword.split(".", 1)[0]
+
+
+def _per_slice(
+    slices: Sequence[Header], keywords: Iterable[str], value: Callable[[Header], _T]
+) -> list[_T]:
+    """``value(h)`` for every slice, computed once when ``value`` reads only ``keywords`` and no
+    slice differs from the first in them (the same result, and the same first error)."""
+    varying = varying_keywords(slices)
+    if varying is not None and varying.isdisjoint(_root(k) for k in keywords):
+        return [value(slices[0])] * len(slices)
+    return [value(h) for h in slices]
 
 
 def _number(h: Header, keyword: str) -> float:
@@ -570,6 +597,16 @@ def _series_datetime(h: Header) -> dt.datetime:
             tag=tag_label("SeriesDate" if not date else "SeriesTime"),
         )
     return dt.datetime.combine(_parse_da(date, h, "SeriesDate"), _parse_tm(time, h, "SeriesTime"))
+
+
+# What _acquisition_datetime reads.
+_ACQUISITION_KEYWORDS = (
+    "AcquisitionDateTime",
+    "AcquisitionDate",
+    "AcquisitionTime",
+    "SeriesDate",
+    "TimezoneOffsetFromUTC",
+)
 
 
 def _acquisition_datetime(h: Header) -> dt.datetime | None:
