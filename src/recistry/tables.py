@@ -12,13 +12,17 @@ import io
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recistry.errors import InputError
+from recistry.recist.columnar import ROLES, STATES, MeasurementColumns
 from recistry.recist.model import (
     EMPTY_MAPPING,
     ClinicalRecord,
@@ -32,8 +36,11 @@ from recistry.recist.model import (
 __all__ = [
     "CLINICAL_COLUMNS",
     "MEASUREMENT_COLUMNS",
+    "MeasurementTable",
     "build_records",
+    "check_clinical",
     "read_clinical",
+    "read_measurement_table",
     "read_measurements",
 ]
 
@@ -117,14 +124,45 @@ def _first_bad(mask: pd.Series) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _parse_dates(
-    values: pd.Series, path: Path, column: str, required: bool
-) -> list[dt.date | None]:
-    parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-    blank = values == ""
+def _first_bad_code(codes: np.ndarray, bad_uniques: np.ndarray) -> int | None:
+    """0-based row of the first cell whose factorized value is bad.
+
+    ``pd.factorize`` numbers values in order of first appearance, so the first row with a bad
+    value is the first occurrence of the bad value with the lowest code.
+    """
+    bad = np.flatnonzero(bad_uniques)
+    if not len(bad):
+        return None
+    return int(np.argmax(codes == bad[0]))
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(values, sort=False)
+    return codes, [str(u) for u in uniques]
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A column parsed once per distinct value: ``values[codes[i]]`` is row i's value."""
+
+    codes: np.ndarray
+    values: list[Any]
+
+    def tolist(self, rows: np.ndarray | None = None) -> list[Any]:
+        """The value of every row (or of ``rows``), sharing the distinct value objects."""
+        codes = self.codes if rows is None else self.codes[rows]
+        values = self.values
+        return [values[c] for c in codes.tolist()]
+
+
+def _parse_dates(values: pd.Series, path: Path, column: str, required: bool) -> _Parsed:
+    codes, texts = _factorize(values)
+    uniques = pd.Series(texts, dtype=object)
+    parsed = pd.to_datetime(uniques, format="%Y-%m-%d", errors="coerce")
+    blank = (uniques == "").to_numpy()
     # to_datetime's %Y-%m-%d also takes 2024-1-5; the contract is the ISO form YYYY-MM-DD.
-    parsed = parsed.where(values.str.len() == 10)
-    bad = _first_bad(parsed.isna() & ~blank)
+    parsed = parsed.where(uniques.str.len() == 10)
+    bad = _first_bad_code(codes, parsed.isna().to_numpy() & ~blank)
     if bad is not None:
         raise InputError(
             f"'{values.iloc[bad]}' is not a date in the form YYYY-MM-DD",
@@ -133,20 +171,24 @@ def _parse_dates(
             column=column,
         )
     if required:
-        bad = _first_bad(blank)
+        bad = _first_bad_code(codes, blank)
         if bad is not None:
             raise InputError("date is required", path=str(path), row=bad + 1, column=column)
-    cache: dict[str, dt.date | None] = {"": None}
-    for text in pd.unique(values[~blank]):
-        cache[text] = dt.date.fromisoformat(text)
-    return [cache[text] for text in values.tolist()]
+    dates = [None if text == "" else dt.date.fromisoformat(text) for text in texts]
+    return _Parsed(codes, dates)
 
 
-def _parse_mm(values: pd.Series, path: Path, column: str) -> list[Decimal | None]:
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,9}(?:\.([0-9]{1,6}))?")
+
+
+def _parse_mm(values: pd.Series, path: Path, column: str) -> _Parsed:
     """Decimal millimetres from text, exactly as written (no float round trip)."""
-    numeric = pd.to_numeric(values.where(values != ""), errors="coerce")
-    blank = values == ""
-    bad = _first_bad((numeric.isna() & ~blank) | ~(numeric.abs() < float("inf")) & ~blank)
+    codes, texts = _factorize(values)
+    uniques = pd.Series(texts, dtype=object)
+    blank = (uniques == "").to_numpy()
+    numeric = pd.to_numeric(uniques.where(~blank), errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = _first_bad_code(codes, (np.isnan(numeric) | ~(np.abs(numeric) < np.inf)) & ~blank)
     if bad is not None:
         raise InputError(
             f"'{values.iloc[bad]}' is not a number of millimetres",
@@ -154,25 +196,19 @@ def _parse_mm(values: pd.Series, path: Path, column: str) -> list[Decimal | None
             row=bad + 1,
             column=column,
         )
-    bad = _first_bad(numeric < 0)
+    with np.errstate(invalid="ignore"):
+        bad = _first_bad_code(codes, numeric < 0)
     if bad is not None:
         raise InputError(
             f"size {values.iloc[bad]} mm is negative", path=str(path), row=bad + 1, column=column
         )
-    cache: dict[str, Decimal | None] = {"": None}
-    out: list[Decimal | None] = []
-    for text in values.tolist():
-        value = cache.get(text)
-        if value is None and text not in cache:
-            try:
-                value = Decimal(text)
-            except InvalidOperation as exc:  # pragma: no cover - pandas already refused it
-                raise InputError(
-                    f"'{text}' is not a number", path=str(path), column=column
-                ) from exc
-            cache[text] = value
-        out.append(value)
-    return out
+    sizes: list[Decimal | None] = []
+    for text in texts:
+        try:
+            sizes.append(None if text == "" else Decimal(text))
+        except InvalidOperation as exc:  # pragma: no cover - pandas already refused it
+            raise InputError(f"'{text}' is not a number", path=str(path), column=column) from exc
+    return _Parsed(codes, sizes)
 
 
 def _parse_choice(
@@ -181,10 +217,11 @@ def _parse_choice(
     path: Path,
     column: str,
     expected: str | None = None,
-) -> list[object]:
+) -> _Parsed:
     """Case-insensitive lookup of every cell in ``choices``; the first unknown one is an error."""
-    lowered = values.str.lower()
-    bad = _first_bad(~lowered.isin(list(choices)))
+    codes, texts = _factorize(values)
+    lowered = [text.lower() for text in texts]
+    bad = _first_bad_code(codes, np.array([text not in choices for text in lowered], dtype=bool))
     if bad is not None:
         message = (
             f"'{values.iloc[bad]}' is not {expected}"
@@ -192,7 +229,7 @@ def _parse_choice(
             else f"unknown {column} '{values.iloc[bad]}' (use one of {', '.join(choices)})"
         )
         raise InputError(message, path=str(path), row=bad + 1, column=column)
-    return [choices[v] for v in lowered.tolist()]
+    return _Parsed(codes, [choices[text] for text in lowered])
 
 
 _BOOLEANS: Mapping[str, object] = {
@@ -207,15 +244,147 @@ def _require_text(frame: pd.DataFrame, column: str, path: Path) -> None:
         raise InputError(f"{column} is empty", path=str(path), row=bad + 1, column=column)
 
 
-def read_measurements(path: str | Path) -> list[Measurement]:
-    """Read a measurement table, one row per lesion per scan date.
+@dataclass(frozen=True, slots=True)
+class MeasurementTable:
+    """A validated measurement table, kept as columns.
 
-    Parameters
-    ----------
-    path
-        A CSV or Parquet file with the columns of :data:`MEASUREMENT_COLUMNS`; sizes in decimal
-        millimetres, dates as YYYY-MM-DD. Any other column is passed through in
-        ``Measurement.extra`` (``slice_thickness_mm`` is also read as a number).
+    :meth:`measurements` builds the engine's row values (for all rows or some); :meth:`columns`
+    gives the numeric columns of the columnar fast path without building one object per row.
+    """
+
+    path: Path
+    frame: pd.DataFrame
+    dates: _Parsed
+    roles: _Parsed
+    states: _Parsed
+    nodal: _Parsed
+    long_axis: _Parsed
+    short_axis: _Parsed
+    thickness: _Parsed
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def measurements(self, rows: np.ndarray | None = None) -> list[Measurement]:
+        """One :class:`Measurement` per row, or per row of ``rows`` (0-based, ascending)."""
+        frame = self.frame if rows is None else self.frame.iloc[rows]
+        numbers = range(1, len(self.frame) + 1) if rows is None else (rows + 1).tolist()
+        extra_columns = [c for c in frame.columns if c not in MEASUREMENT_COLUMNS]
+        extras: Iterable[Mapping[str, str]]
+        if extra_columns:
+            extras = [
+                {k: v for k, v in zip(extra_columns, row, strict=True) if v != ""}
+                for row in frame[extra_columns].itertuples(index=False, name=None)
+            ]
+        else:
+            extras = [EMPTY_MAPPING] * len(frame)
+        path_text = str(self.path)
+        return [
+            Measurement(
+                patient_id=pid,
+                date=date,
+                lesion_id=lid,
+                role=role,
+                site=site,
+                nodal=nod,
+                state=state,
+                long_axis_mm=la,
+                short_axis_mm=sa,
+                slice_thickness_mm=th,
+                extra=ex,
+                source=Source(path_text, i),
+            )
+            for i, pid, date, lid, role, site, nod, state, la, sa, th, ex in zip(
+                numbers,
+                frame["patient_id"].tolist(),
+                self.dates.tolist(rows),
+                frame["lesion_id"].tolist(),
+                self.roles.tolist(rows),
+                frame["site"].tolist(),
+                self.nodal.tolist(rows),
+                self.states.tolist(rows),
+                self.long_axis.tolist(rows),
+                self.short_axis.tolist(rows),
+                self.thickness.tolist(rows),
+                extras,
+                strict=True,
+            )
+        ]
+
+    def columns(self) -> MeasurementColumns:
+        """The table as the numeric columns of :func:`recistry.recist.columnar.score_columns`.
+
+        Sizes become integers at one common scale (``value = integer / 10**scale``) when every
+        size is a plain decimal (digits, optionally a point and up to 6 decimals); a row with
+        any other spelling (``1e1``, ``.5``) is marked inexact and its patient is scored by the
+        reference engine.
+        """
+        frame = self.frame
+        patient, patient_ids = _factorize(frame["patient_id"])
+        lesion, lesion_ids = _factorize(frame["lesion_id"])
+        site, sites = _factorize(frame["site"])
+        axes = (self.long_axis, self.short_axis, self.thickness)
+        plain = [
+            [_PLAIN_DECIMAL.fullmatch(str(v)) if v is not None else None for v in axis.values]
+            for axis in axes
+        ]
+        scale = max((len(m.group(1) or "") for ms in plain for m in ms if m), default=0)
+        scaled = []
+        for axis, matches in zip(axes, plain, strict=True):
+            ints = np.array(
+                [
+                    int(m.group(0).replace(".", "")) * 10 ** (scale - len(m.group(1) or ""))
+                    if m
+                    else 0
+                    for m in matches
+                ],
+                dtype=np.int64,
+            )
+            known = np.array([v is not None for v in axis.values], dtype=bool)
+            exact = np.array(
+                [m is not None or v is None for m, v in zip(matches, axis.values, strict=True)],
+                dtype=bool,
+            )
+            scaled.append((ints[axis.codes], known[axis.codes], exact[axis.codes]))
+        (long_mm, long_known, long_exact), (short_mm, short_known, short_exact), thick = scaled
+        nodal = np.array(self.nodal.values, dtype=bool)[self.nodal.codes]
+        role_index = {role: i for i, role in enumerate(ROLES)}
+        state_index = {state: i for i, state in enumerate(STATES)}
+        diagnostic = frame["diagnostic_ct"] if "diagnostic_ct" in frame.columns else None
+        return MeasurementColumns(
+            path=str(self.path),
+            patient=patient,
+            patient_ids=patient_ids,
+            date=np.array([d.toordinal() for d in self.dates.values], dtype=np.int64)[
+                self.dates.codes
+            ],
+            lesion=lesion,
+            lesion_ids=lesion_ids,
+            role=np.array([role_index[r] for r in self.roles.values], dtype=np.int8)[
+                self.roles.codes
+            ],
+            state=np.array([state_index[s] for s in self.states.values], dtype=np.int8)[
+                self.states.codes
+            ],
+            nodal=nodal,
+            site=site,
+            sites=sites,
+            counted=np.where(nodal, short_mm, long_mm),
+            counted_known=np.where(nodal, short_known, long_known),
+            short_known=short_known,
+            thickness=thick[0],
+            exact=long_exact & short_exact & thick[2],
+            non_diagnostic=(
+                np.zeros(len(frame), dtype=bool)
+                if diagnostic is None
+                else diagnostic.str.lower().isin(["false", "no", "0", "n"]).to_numpy()
+            ),
+            scale=scale,
+        )
+
+
+def read_measurement_table(path: str | Path) -> MeasurementTable:
+    """Read and validate a measurement table; rows become values only when asked for.
 
     Raises
     ------
@@ -233,56 +402,32 @@ def read_measurements(path: str | Path) -> list[Measurement]:
     nodal = _parse_choice(frame["nodal"], _BOOLEANS, path, "nodal", "true/false (also yes/no, 1/0)")
     long_axis = _parse_mm(frame["long_axis_mm"], path, "long_axis_mm")
     short_axis = _parse_mm(frame["short_axis_mm"], path, "short_axis_mm")
-    has_thickness = "slice_thickness_mm" in frame.columns
     thickness = (
         _parse_mm(frame["slice_thickness_mm"], path, "slice_thickness_mm")
-        if has_thickness
-        else [None] * len(frame)
+        if "slice_thickness_mm" in frame.columns
+        else _Parsed(np.zeros(len(frame), dtype=np.intp), [None])
     )
-    extra_columns = [c for c in frame.columns if c not in MEASUREMENT_COLUMNS]
-    extras: list[Mapping[str, str]]
-    if extra_columns:
-        extra_frame = frame[extra_columns]
-        extras = [
-            {k: v for k, v in zip(extra_columns, row, strict=True) if v != ""}
-            for row in extra_frame.itertuples(index=False, name=None)
-        ]
-    else:
-        extras = [EMPTY_MAPPING] * len(frame)
-    path_text = str(path)
-    return [
-        Measurement(
-            patient_id=pid,
-            date=date,
-            lesion_id=lid,
-            role=role,
-            site=site,
-            nodal=nod,
-            state=state,
-            long_axis_mm=la,
-            short_axis_mm=sa,
-            slice_thickness_mm=th,
-            extra=ex,
-            source=Source(path_text, i),
-        )
-        for i, (pid, date, lid, role, site, nod, state, la, sa, th, ex) in enumerate(
-            zip(
-                frame["patient_id"].tolist(),
-                dates,
-                frame["lesion_id"].tolist(),
-                roles,
-                frame["site"].tolist(),
-                nodal,
-                states,
-                long_axis,
-                short_axis,
-                thickness,
-                extras,
-                strict=True,
-            ),
-            start=1,
-        )
-    ]
+    return MeasurementTable(
+        path, frame, dates, roles, states, nodal, long_axis, short_axis, thickness
+    )
+
+
+def read_measurements(path: str | Path) -> list[Measurement]:
+    """Read a measurement table, one row per lesion per scan date.
+
+    Parameters
+    ----------
+    path
+        A CSV or Parquet file with the columns of :data:`MEASUREMENT_COLUMNS`; sizes in decimal
+        millimetres, dates as YYYY-MM-DD. Any other column is passed through in
+        ``Measurement.extra`` (``slice_thickness_mm`` is also read as a number).
+
+    Raises
+    ------
+    InputError
+        Naming the file, row and column of the first invalid value.
+    """
+    return read_measurement_table(path).measurements()
 
 
 def read_clinical(path: str | Path) -> dict[str, ClinicalRecord]:
@@ -304,7 +449,7 @@ def read_clinical(path: str | Path) -> dict[str, ClinicalRecord]:
     columns: dict[str, list[dt.date | None]] = {}
     for column in CLINICAL_COLUMNS[1:]:
         columns[column] = (
-            _parse_dates(frame[column], path, column, required=False)
+            _parse_dates(frame[column], path, column, required=False).tolist()
             if column in frame.columns
             else [None] * n
         )
@@ -369,12 +514,23 @@ def build_records(
     for m in measurements:
         grouped[m.patient_id].append(m)
     clinical = clinical or {}
+    check_clinical(grouped, clinical)
+    return [PatientRecord(pid, tuple(rows), clinical.get(pid)) for pid, rows in grouped.items()]
+
+
+def check_clinical(patient_ids: Container[str], clinical: Mapping[str, ClinicalRecord]) -> None:
+    """Every clinical row must name a patient of the measurement table.
+
+    Raises
+    ------
+    InputError
+        Naming the clinical file and row of the first unknown patient.
+    """
     for pid, record in clinical.items():
-        if pid not in grouped:
+        if pid not in patient_ids:
             raise InputError(
                 f"patient {pid} has no rows in the measurement table",
                 path=record.source.path,
                 row=record.source.row,
                 column="patient_id",
             )
-    return [PatientRecord(pid, tuple(rows), clinical.get(pid)) for pid, rows in grouped.items()]

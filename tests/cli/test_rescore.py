@@ -203,3 +203,23 @@ def test_bad_patient_stops_a_parallel_run_too(tmp_path, capsys):
     assert main(["rescore", str(bad), "--workers", "2", "--out", str(out)]) == 2
     assert "T9 is first seen on 2024-07-01" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("confirm", [[], ["--confirm"]])
+def test_large_table_json_equals_the_reference_document(tmp_path, capsys, monkeypatch, confirm):
+    """A cohort printed compactly takes the columnar fast path for the patients it covers;
+    the document must be the reference engine's, byte for byte (cohort and subgroups included)."""
+    from recistry.cli import rescore
+    from recistry.recist.model import AssessmentOptions
+    from tests.recist.test_columnar import _write_tables
+
+    measurements, clinical = _write_tables(tmp_path, seed=77, patients=120, breaches=False)
+    args = [str(measurements), "--clinical", str(clinical), "--by", "who_grade", *confirm]
+    monkeypatch.setattr(rescore, "PRETTY_JSON_MAX_PATIENTS", 10)
+    assert main(["rescore", *args, "--format", "json"]) == 0
+    fast = capsys.readouterr().out
+    options = AssessmentOptions(confirm=bool(confirm))
+    assessments = rescore.score(rescore.load_records(measurements, clinical), options)
+    reference = rescore.dumps(rescore.build_document(assessments, options, ["who_grade"]))
+    assert fast == reference
+    assert json.loads(fast)["cohort"]["subgroups"]["who_grade"]

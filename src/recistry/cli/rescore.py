@@ -117,13 +117,27 @@ def run(args: argparse.Namespace) -> int:
         sd_min_days=args.sd_min_days,
         strict=args.strict,
     )
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.format == "json" and args.out is None and _is_table(args.path):
+        sys.stdout.write(
+            table_json(
+                args.path,
+                args.clinical,
+                options,
+                args.by,
+                workers=args.workers,
+                dask_address=args.dask,
+                progress=progress,
+            )
+        )
+        return 0
     records = load_records(args.path, args.clinical, args.reader)
     assessments = score(
         records,
         options,
         workers=args.workers,
         dask_address=args.dask,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=progress,
     )
     document = build_document(assessments, options, args.by)
     if args.out is not None:
@@ -166,6 +180,72 @@ def load_records(
 
         return build_records(read_sr_tree(path), clinical)
     return build_records(read_measurements(path), clinical)
+
+
+def _is_table(path: Path) -> bool:
+    from recistry.store import is_store_file
+
+    return not path.is_dir() and not is_store_file(path)
+
+
+def table_json(
+    path: Path,
+    clinical_path: Path | None,
+    options: AssessmentOptions,
+    by: Sequence[str],
+    *,
+    workers: int = 1,
+    dask_address: str | None = None,
+    progress: bool = False,
+) -> str:
+    """The ``--format json`` text of a measurement table, as ``dumps(build_document(...))``.
+
+    A cohort too large to print indented goes through the columnar fast path
+    (:mod:`recistry.recist.columnar`): the patients it covers are scored and written straight
+    from the table's columns, the others by the reference engine, and the texts are joined in
+    table order. The output is the same either way (tests compare them byte for byte).
+    """
+    from recistry.recist.columnar import patient_rows, score_columns
+    from recistry.tables import build_records, check_clinical, read_clinical, read_measurement_table
+
+    clinical = read_clinical(clinical_path) if clinical_path is not None else {}
+    table = read_measurement_table(path)
+    columns = table.columns()
+    patient_ids = columns.patient_ids
+    if len(patient_ids) <= PRETTY_JSON_MAX_PATIENTS:
+        records = build_records(table.measurements(), clinical)
+        assessments = score(records, options, workers=workers, dask_address=dask_address)
+        return dumps(build_document(assessments, options, by))
+    check_clinical(set(patient_ids), clinical)
+
+    from recistry.cohort.summary import cohort_summary
+    from recistry.results import CRITERIA, assessment_to_dict, options_to_dict
+
+    fast = score_columns(columns, clinical, options)
+    slow_codes = [code for code, scored in enumerate(fast) if scored is None]
+    slow_rows = table.measurements(patient_rows(columns, slow_codes))
+    slow_ids = {patient_ids[code] for code in slow_codes}
+    slow = score(
+        build_records(slow_rows, {p: c for p, c in clinical.items() if p in slow_ids}),
+        options,
+        workers=workers,
+        dask_address=dask_address,
+        progress=progress,
+    )
+    by_id = {a.patient_id: a for a in slow}
+    texts: list[str] = []
+    outcomes: list[Any] = []
+    for code, scored in enumerate(fast):
+        if scored is None:
+            assessment = by_id[patient_ids[code]]
+            texts.append(json.dumps(assessment_to_dict(assessment), ensure_ascii=False))
+            outcomes.append(assessment)
+        else:
+            texts.append(scored.json)
+            outcomes.append(scored.outcome)
+    head = json.dumps({"criteria": CRITERIA, "options": options_to_dict(options)})
+    cohort = json.dumps(cohort_summary(outcomes, by=tuple(by)), ensure_ascii=False)
+    return f'{head[:-1]}, "patients": [{", ".join(texts)}], "cohort": {cohort}}}\n'
 
 
 def build_document(

@@ -17,14 +17,16 @@ Definitions (docs/cohort.md):
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from recistry.cohort.stats import Proportion, exact_proportion
 from recistry.cohort.survival import KaplanMeier, kaplan_meier
 from recistry.errors import InputError
-from recistry.recist.model import MONTH_DAYS, PatientAssessment, Response
+from recistry.recist.model import MONTH_DAYS, AssessmentOptions, Response
 
 DAYS_PER_MONTH = float(MONTH_DAYS)
 """365.25 / 12: every month figure is days / 30.4375."""
@@ -34,6 +36,40 @@ UNCLASSIFIED = "unclassified"
 
 RESPONDERS = frozenset({Response.CR, Response.PR})
 DISEASE_CONTROL = frozenset({Response.CR, Response.PR, Response.SD})
+
+
+class Outcome(Protocol):
+    """What the roll-up reads of a patient: a
+    :class:`~recistry.recist.model.PatientAssessment`, or the leaner
+    :class:`~recistry.recist.columnar.PatientOutcome` of the columnar fast path."""
+
+    @property
+    def options(self) -> AssessmentOptions: ...
+    @property
+    def measurable(self) -> bool: ...
+    @property
+    def best_overall_response(self) -> Response: ...
+    @property
+    def best_overall_response_unconfirmed(self) -> Response: ...
+    @property
+    def best_overall_response_confirmed(self) -> Response: ...
+    @property
+    def first_response_date(self) -> dt.date | None: ...
+    @property
+    def origin_date(self) -> dt.date: ...
+    @property
+    def pfs_days(self) -> int: ...
+    @property
+    def pfs_event(self) -> bool: ...
+    @property
+    def os_days(self) -> int | None: ...
+    @property
+    def os_event(self) -> bool | None: ...
+    @property
+    def covariates(self) -> Mapping[str, str]: ...
+
+
+OutcomeT = TypeVar("OutcomeT", bound=Outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +123,7 @@ class Subgroup:
         return "yes" if raw.casefold() == self.equals.casefold() else "no"
 
 
-def response_basis(assessments: Sequence[PatientAssessment]) -> str:
+def response_basis(assessments: Sequence[Outcome]) -> str:
     """``"confirmed"`` or ``"unconfirmed"``: which reading ``best_overall_response`` holds.
 
     Raises
@@ -101,7 +137,7 @@ def response_basis(assessments: Sequence[PatientAssessment]) -> str:
     return "confirmed" if confirms == {True} else "unconfirmed"
 
 
-def _best(assessment: PatientAssessment, basis: str | None) -> Response:
+def _best(assessment: Outcome, basis: str | None) -> Response:
     if basis is None:
         return assessment.best_overall_response
     if basis == "confirmed":
@@ -109,9 +145,7 @@ def _best(assessment: PatientAssessment, basis: str | None) -> Response:
     return assessment.best_overall_response_unconfirmed
 
 
-def objective_response(
-    assessments: Sequence[PatientAssessment], basis: str | None = None
-) -> Proportion:
+def objective_response(assessments: Sequence[Outcome], basis: str | None = None) -> Proportion:
     """ORR: CR or PR among measurable patients, with its exact 95% interval.
 
     ``basis`` is ``None`` for the headline reading, else ``"confirmed"`` / ``"unconfirmed"``.
@@ -121,9 +155,7 @@ def objective_response(
     return exact_proportion(k, len(measurable))
 
 
-def disease_control(
-    assessments: Sequence[PatientAssessment], basis: str | None = None
-) -> Proportion:
+def disease_control(assessments: Sequence[Outcome], basis: str | None = None) -> Proportion:
     """DCR: CR, PR or SD among measurable patients, with its exact 95% interval."""
     measurable = [a for a in assessments if a.measurable]
     k = sum(1 for a in measurable if _best(a, basis) in DISEASE_CONTROL)
@@ -131,21 +163,21 @@ def disease_control(
 
 
 def best_response_counts(
-    assessments: Sequence[PatientAssessment], basis: str | None = None
+    assessments: Sequence[Outcome], basis: str | None = None
 ) -> dict[str, int]:
     """Patients per best overall response code (every code present, zeros included)."""
     counts = Counter(_best(a, basis) for a in assessments)
     return {code.value: counts.get(code, 0) for code in Response}
 
 
-def progression_free_survival(assessments: Sequence[PatientAssessment]) -> KaplanMeier:
+def progression_free_survival(assessments: Sequence[Outcome]) -> KaplanMeier:
     """Kaplan–Meier PFS of every patient, in months from the origin (treatment start)."""
     return kaplan_meier(
         [a.pfs_days / DAYS_PER_MONTH for a in assessments], [a.pfs_event for a in assessments]
     )
 
 
-def overall_survival(assessments: Sequence[PatientAssessment]) -> KaplanMeier | None:
+def overall_survival(assessments: Sequence[Outcome]) -> KaplanMeier | None:
     """Kaplan–Meier OS in months over the patients whose clinical row gives follow-up.
 
     ``None`` when no patient has OS data (no clinical table).
@@ -158,9 +190,7 @@ def overall_survival(assessments: Sequence[PatientAssessment]) -> KaplanMeier | 
     )
 
 
-def duration_of_response(
-    assessments: Sequence[PatientAssessment], basis: str | None = None
-) -> KaplanMeier:
+def duration_of_response(assessments: Sequence[Outcome], basis: str | None = None) -> KaplanMeier:
     """Kaplan–Meier duration of response in months, over responders (best response CR/PR).
 
     From the first scan meeting CR or PR (``first_response_date``) to the end of PFS:
@@ -178,12 +208,10 @@ def duration_of_response(
     return kaplan_meier(durations, events)
 
 
-def subgroup_members(
-    spec: Subgroup, assessments: Sequence[PatientAssessment]
-) -> dict[str, list[PatientAssessment]]:
+def subgroup_members(spec: Subgroup, assessments: Sequence[OutcomeT]) -> dict[str, list[OutcomeT]]:
     """Patients per value of a subgroup, values in display order (numbers numerically, then
     text, ``unclassified`` last)."""
-    members: dict[str, list[PatientAssessment]] = {}
+    members: dict[str, list[OutcomeT]] = {}
     for a in assessments:
         members.setdefault(spec.value_of(a.covariates), []).append(a)
     return {value: members[value] for value in sorted(members, key=_group_order)}
@@ -195,16 +223,14 @@ def _median_pair(fit: KaplanMeier | None) -> tuple[float | None, list[float | No
     return fit.median, [fit.median_ci95[0], fit.median_ci95[1]]
 
 
-def cohort_summary(
-    assessments: Sequence[PatientAssessment], by: Sequence[str] = ()
-) -> dict[str, object]:
+def cohort_summary(assessments: Sequence[Outcome], by: Sequence[str] = ()) -> dict[str, object]:
     """Roll patient assessments up into the cohort object of the rescore and report JSON.
 
     Parameters
     ----------
     assessments
-        One :class:`~recistry.recist.model.PatientAssessment` per patient, scored with the same
-        options.
+        One :class:`~recistry.recist.model.PatientAssessment` (or :class:`Outcome`) per
+        patient, scored with the same options.
     by
         Subgroup specs: clinical column names, or ``NAME=COLUMN==VALUE`` (see :class:`Subgroup`).
 

@@ -1,0 +1,744 @@
+"""A columnar fast path of the RECIST 1.1 engine for large tables.
+
+:func:`score_columns` scores patients straight from the numeric columns of a measurement table,
+without one object per row, and writes each patient's ``rescore --format json`` object as text.
+It covers the common case and nothing else: at least one target; every target and non-target
+evaluated at every follow-up; targets measured, too small, absent or merged (one row each, no
+fragments); non-targets present, absent or in unequivocal progression; new lesions present (not
+nodes with a short axis, whose size rules can change the call); no target CR at any follow-up;
+no warning at all (baseline selection, scans before treatment, a non-diagnostic CT, a new
+therapy). A patient outside that case, or whose rows break a structural rule, gets ``None``:
+the caller scores them with :func:`recistry.recist.engine.assess_patient`, which also raises
+the error message a bad patient deserves.
+
+The rules, thresholds and reason sentences are those of :mod:`recistry.recist.engine` (the
+reference); tests check that both give byte-identical JSON. Sizes are integers at one decimal
+scale, so the inclusive thresholds are decided exactly, as in the reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
+
+import numpy as np
+
+from recistry.recist.engine import (
+    BASELINE_WINDOW_DAYS,
+    MAX_TARGETS,
+    MAX_TARGETS_PER_ORGAN,
+    SRC_BOR,
+    SRC_FAQ_PR,
+    SRC_FAQ_REAPPEAR,
+    SRC_NEW,
+    SRC_NON_TARGET,
+    SRC_TABLE1,
+    SRC_TABLE3,
+    SRC_TARGET,
+    organ_of,
+)
+from recistry.recist.model import (
+    MONTH_DAYS,
+    AssessmentOptions,
+    ClinicalRecord,
+    LesionState,
+    Response,
+    Role,
+)
+
+__all__ = [
+    "ROLES",
+    "STATES",
+    "MeasurementColumns",
+    "PatientOutcome",
+    "ScoredPatient",
+    "score_columns",
+]
+
+ROLES: tuple[Role, ...] = (Role.TARGET, Role.NON_TARGET, Role.NEW)
+"""Role codes of :attr:`MeasurementColumns.role`."""
+STATES: tuple[LesionState, ...] = tuple(LesionState)
+"""State codes of :attr:`MeasurementColumns.state`."""
+
+_TARGET, _NON_TARGET, _NEW = range(3)
+_MEASURED = STATES.index(LesionState.MEASURED)
+_TOO_SMALL = STATES.index(LesionState.TOO_SMALL)
+_ABSENT = STATES.index(LesionState.ABSENT)
+_MERGED = STATES.index(LesionState.MERGED)
+_PRESENT = STATES.index(LesionState.PRESENT)
+_PROGRESSION = STATES.index(LesionState.PROGRESSION)
+
+_RANK = {Response.CR: 5, Response.PR: 4, Response.SD: 3, Response.PD: 1, Response.NE: 0}
+_CR_OR_PR = (Response.CR, Response.PR)
+_UNSAFE_JSON = frozenset(chr(c) for c in range(32)) | {'"', "\\"}
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementColumns:
+    """A validated measurement table as numeric columns, one entry per row.
+
+    Codes index the lists beside them (``patient_ids[patient[i]]``); patients are numbered in
+    order of first appearance. Sizes are integers in units of ``10**-scale`` mm; ``exact`` is
+    false for a row with a size that is not a plain decimal at that scale.
+    """
+
+    path: str | None
+    patient: np.ndarray
+    patient_ids: Sequence[str]
+    date: np.ndarray
+    """Proleptic Gregorian ordinal of the scan date."""
+    lesion: np.ndarray
+    lesion_ids: Sequence[str]
+    role: np.ndarray
+    """Index into :data:`ROLES`."""
+    state: np.ndarray
+    """Index into :data:`STATES`."""
+    nodal: np.ndarray
+    site: np.ndarray
+    sites: Sequence[str]
+    counted: np.ndarray
+    """The axis RECIST counts (short axis when nodal), 0 where not recorded."""
+    counted_known: np.ndarray
+    short_known: np.ndarray
+    thickness: np.ndarray
+    """Slice thickness, 0 where not recorded."""
+    exact: np.ndarray
+    non_diagnostic: np.ndarray
+    """The row's ``diagnostic_ct`` column says the CT is not of diagnostic quality."""
+    scale: int
+
+
+class PatientOutcome(NamedTuple):
+    """What the cohort roll-up needs of a patient (the fields of the same name of
+    :class:`~recistry.recist.model.PatientAssessment`)."""
+
+    patient_id: str
+    options: AssessmentOptions
+    measurable: bool
+    best_overall_response: Response
+    best_overall_response_unconfirmed: Response
+    best_overall_response_confirmed: Response
+    first_response_date: dt.date | None
+    origin_date: dt.date
+    pfs_days: int
+    pfs_event: bool
+    os_days: int | None
+    os_event: bool | None
+    covariates: Mapping[str, str]
+
+
+class ScoredPatient(NamedTuple):
+    """A patient scored by the fast path: the JSON object text and the cohort values."""
+
+    json: str
+    outcome: PatientOutcome
+
+
+class _Timepoint(NamedTuple):
+    date: int
+    overall: Response
+    strict: Response
+
+
+def score_columns(
+    columns: MeasurementColumns,
+    clinical: Mapping[str, ClinicalRecord] | None,
+    options: AssessmentOptions,
+) -> list[ScoredPatient | None]:
+    """Score every patient of ``columns`` that the fast path covers.
+
+    Returns
+    -------
+    list
+        One entry per patient code: a :class:`ScoredPatient`, or ``None`` for a patient the
+        reference engine must score.
+    """
+    scorer = _Scorer(columns, clinical or {}, options)
+    return [scorer.score(p, a, b) for p, a, b in scorer.spans()]
+
+
+def patient_rows(columns: MeasurementColumns, patients: Sequence[int]) -> np.ndarray:
+    """0-based rows (ascending) of the given patient codes."""
+    return np.flatnonzero(np.isin(columns.patient, np.asarray(patients, dtype=np.int64)))
+
+
+class _Scorer:
+    """Per-patient scoring over Python lists of the sorted columns (one pass, no row objects)."""
+
+    def __init__(
+        self,
+        columns: MeasurementColumns,
+        clinical: Mapping[str, ClinicalRecord],
+        options: AssessmentOptions,
+    ) -> None:
+        self.c = columns
+        self.clinical = clinical
+        self.options = options
+        # Rows by patient, then date, then table order (the reference sorts by date and row).
+        key = columns.patient.astype(np.int64) * (1 << 32) + columns.date
+        order = (
+            np.arange(len(key))
+            if len(key) < 2 or bool(np.all(key[1:] >= key[:-1]))
+            else np.argsort(key, kind="stable")
+        )
+        self.patient = columns.patient[order].tolist()
+        self.date = columns.date[order].tolist()
+        self.lesion = columns.lesion[order].tolist()
+        self.role = columns.role[order].tolist()
+        self.state = columns.state[order].tolist()
+        self.nodal = columns.nodal[order].tolist()
+        self.site = columns.site[order].tolist()
+        self.counted = columns.counted[order].tolist()
+        self.counted_known = columns.counted_known[order].tolist()
+        self.short_known = columns.short_known[order].tolist()
+        self.thickness = columns.thickness[order].tolist()
+        self.ok = (columns.exact & ~columns.non_diagnostic)[order].tolist()
+        unit = 10**columns.scale
+        self.unit = unit
+        self.mm5 = 5 * unit
+        self.mm10 = 10 * unit
+        self.mm15 = 15 * unit
+        self.lesion_json = [_json_safe(text) for text in columns.lesion_ids]
+        self.organs: dict[tuple[int, bool], str] = {}
+        self.iso: dict[int, str] = {}
+        self.mm_text: dict[int, str] = {}
+        self.mm_float: dict[int, str] = {}
+        self.months: dict[int, str] = {}
+        self.snippets: dict[tuple[int, int, int, int | None], str] = {}
+
+    def spans(self) -> list[tuple[int, int, int]]:
+        """(patient code, first row, end row) in the sorted rows, patients in code order."""
+        patient = np.asarray(self.patient, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]])
+        ends = np.r_[starts[1:], len(patient)]
+        spans = sorted(zip(patient[starts].tolist(), starts.tolist(), ends.tolist(), strict=True))
+        return spans
+
+    # --- formatting (the reference's text, from integers) --------------------------------
+
+    def day(self, ordinal: int) -> str:
+        text = self.iso.get(ordinal)
+        if text is None:
+            text = self.iso[ordinal] = dt.date.fromordinal(ordinal).isoformat()
+        return text
+
+    def mm(self, value: int) -> str:
+        """As ``engine._mm``: the fewest decimals that keep the value, at least one."""
+        text = self.mm_text.get(value)
+        if text is None:
+            sign = "-" if value < 0 else ""
+            whole, frac = divmod(abs(value), self.unit)
+            digits = str(frac).rjust(len(str(self.unit)) - 1, "0").rstrip("0") if frac else ""
+            text = self.mm_text[value] = f"{sign}{whole}.{digits or '0'}"
+        return text
+
+    def mm_json(self, value: int) -> str:
+        """As ``json.dumps(float(Decimal))``: the double nearest the exact value."""
+        text = self.mm_float.get(value)
+        if text is None:
+            text = self.mm_float[value] = repr(value / self.unit)
+        return text
+
+    def months_json(self, days: int) -> str:
+        text = self.months.get(days)
+        if text is None:
+            text = self.months[days] = repr(float(round(Decimal(days) / MONTH_DAYS, 2)))
+        return text
+
+    def snippet(self, lesion: int, role: int, state: int, value: int | None) -> str:
+        """A lesion's entry in a time point's ``lesions`` list."""
+        key = (lesion, role, state, value)
+        text = self.snippets.get(key)
+        if text is None:
+            counted = "null" if value is None else self.mm_json(value)
+            text = self.snippets[key] = (
+                f'{{"lesion_id": "{self.lesion_json[lesion]}", "role": "{ROLES[role]}", '
+                f'"state": "{STATES[state]}", "counted_mm": {counted}}}'
+            )
+        return text
+
+    def organ(self, site: int, nodal: bool) -> str:
+        organ = self.organs.get((site, nodal))
+        if organ is None:
+            organ = self.organs[(site, nodal)] = organ_of(self.c.sites[site], nodal)
+        return organ
+
+    # --- one patient --------------------------------------------------------------------
+
+    def score(self, code: int, a: int, b: int) -> ScoredPatient | None:
+        pid = self.c.patient_ids[code]
+        if _json_safe(pid) is None:
+            return None
+        date, lesion, role, state = self.date, self.lesion, self.role, self.state
+        nodal, counted, known, ok = self.nodal, self.counted, self.counted_known, self.ok
+        record = self.clinical.get(pid)
+        baseline = date[a]
+        last_scan = date[b - 1]
+        origin = baseline
+        if record is not None:
+            if record.new_therapy_date is not None:
+                return None
+            if record.treatment_start is not None:
+                origin = record.treatment_start.toordinal()
+                if origin - baseline > BASELINE_WINDOW_DAYS:
+                    return None
+            death = record.death_date
+            if death is not None and (death.toordinal() < last_scan or death.toordinal() < origin):
+                return None
+
+        # Baseline: targets measured and measurable, non-targets present, no new lesion.
+        targets: list[int] = []  # baseline rows, in table order (the reference's catalogue)
+        non_targets: list[int] = []
+        kind: dict[int, tuple[int, bool]] = {}
+        i = a
+        while i < b and date[i] == baseline:
+            if not ok[i] or lesion[i] in kind:
+                return None
+            r = role[i]
+            if r == _TARGET:
+                if state[i] != _MEASURED or not known[i]:
+                    return None
+                minimum = self.mm15 if nodal[i] else max(self.mm10, 2 * self.thickness[i])
+                if counted[i] < minimum:
+                    return None
+                targets.append(i)
+            elif r == _NON_TARGET:
+                if state[i] != _PRESENT:
+                    return None
+                non_targets.append(i)
+            else:
+                return None
+            kind[lesion[i]] = (r, nodal[i])
+            i += 1
+        if not targets or len(targets) > MAX_TARGETS or i == b or date[i] < origin:
+            return None
+        per_organ: dict[str, int] = {}
+        for t in targets:
+            organ = self.organ(self.site[t], nodal[t])
+            per_organ[organ] = per_organ.get(organ, 0) + 1
+            if per_organ[organ] > MAX_TARGETS_PER_ORGAN:
+                return None
+        target_lesions = [lesion[t] for t in targets]
+        target_nodal = [nodal[t] for t in targets]
+        nt_lesions = [lesion[t] for t in non_targets]
+        base_sum = sum(counted[t] for t in targets)
+        lesion_json = self.lesion_json
+        if any(lesion_json[les] is None for les in kind):
+            return None
+
+        tp_texts: list[str] = []
+        timepoints: list[_Timepoint] = []
+        nadir, nadir_date = base_sum, baseline
+        responded = progressed = after_cr = False
+        any_nodal = any(target_nodal)
+        new_nodal: dict[int, bool] = {}
+        mm, mm_json, ids, snippet = self.mm, self.mm_json, self.c.lesion_ids, self.snippet
+        while i < b:
+            d = date[i]
+            sizes: dict[int, int] = {}
+            states: dict[int, int] = {}
+            new_rows: list[int] = []
+            while i < b and date[i] == d:
+                les, r = lesion[i], role[i]
+                if not ok[i] or les in states:
+                    return None
+                s = state[i]
+                if r == _NEW:
+                    if les in kind or s != _PRESENT or (nodal[i] and self.short_known[i]):
+                        return None
+                    if new_nodal.setdefault(les, nodal[i]) != nodal[i] or lesion_json[les] is None:
+                        return None
+                    new_rows.append(i)
+                else:
+                    if kind.get(les) != (r, nodal[i]):
+                        return None
+                    if r == _TARGET:
+                        if s == _MEASURED:
+                            if not known[i]:
+                                return None
+                            sizes[les] = counted[i]
+                        elif s == _TOO_SMALL:
+                            sizes[les] = self.mm5
+                        elif s in (_ABSENT, _MERGED):
+                            sizes[les] = 0
+                        else:
+                            return None
+                    elif s not in (_PRESENT, _ABSENT, _PROGRESSION):
+                        return None
+                states[les] = s
+                i += 1
+            if len(sizes) != len(target_lesions) or len(states) - len(sizes) - len(new_rows) != len(
+                nt_lesions
+            ):
+                return None
+            values = [sizes[les] for les in target_lesions]
+            total = sum(values)
+            reasons: list[str] = []
+            # Target response of this scan alone, PD first [EJC09 §4.3.1, §4.4.2].
+            base_pct = _percent(total, base_sum)
+            nadir_pct = _percent(total, nadir)
+            reappeared = (
+                [
+                    ids[les]
+                    for les, v, n in zip(target_lesions, values, target_nodal, strict=True)
+                    if (v >= self.mm10 if n else v > 0)
+                ]
+                if after_cr
+                else []
+            )
+            if total - nadir >= self.mm5 and total * 100 >= nadir * 120:
+                strict = Response.PD
+                pct_text = "" if nadir_pct is None else f"{nadir_pct[0]} and "
+                reasons.append(
+                    f"PD: sum {mm(total)} mm is {pct_text}+{mm(total - nadir)} mm over the nadir "
+                    f"{mm(nadir)} mm of {self.day(nadir_date)} ({SRC_TARGET})"
+                )
+            elif reappeared:
+                strict = Response.PD
+                reasons.append(_reappearance(reappeared))
+            else:
+                base_text = (
+                    "" if base_pct is None else f" ({base_pct[0]} from baseline {mm(base_sum)} mm)"
+                )
+                if all(
+                    v < self.mm10 if n else v == 0
+                    for v, n in zip(values, target_nodal, strict=True)
+                ):
+                    strict = Response.CR
+                    node_note = (
+                        " and every target node is below 10 mm short axis" if any_nodal else ""
+                    )
+                    reasons.append(
+                        f"CR: every non-nodal target has disappeared{node_note}; sum "
+                        f"{mm(total)} mm{base_text} ({SRC_TARGET})"
+                    )
+                elif total * 100 <= base_sum * 70:
+                    strict = Response.PR
+                    reasons.append(
+                        f"PR: sum {mm(total)} mm{base_text}, at least 30% below baseline "
+                        f"({SRC_TARGET})"
+                    )
+                else:
+                    strict = Response.SD
+                    reasons.append(
+                        f"SD: sum {mm(total)} mm{base_text} is neither 30% below baseline nor "
+                        f"+20% and +5 mm over the nadir {mm(nadir)} mm of {self.day(nadir_date)} "
+                        f"({SRC_TARGET})"
+                    )
+            carried = strict
+            if strict is Response.SD and responded and not progressed:
+                carried = Response.PR
+                reasons.append(
+                    "PR carried: this scan alone is SD, but a PR (or CR) was reached earlier and "
+                    f"PD is not met ({SRC_FAQ_PR})"
+                )
+
+            nt_call = None
+            if nt_lesions:
+                progressed_nt = [ids[les] for les in nt_lesions if states[les] == _PROGRESSION]
+                present_nt = [ids[les] for les in nt_lesions if states[les] == _PRESENT]
+                if progressed_nt:
+                    nt_call = "PD"
+                    reasons.append(
+                        "PD: unequivocal progression of non-target "
+                        f"{', '.join(progressed_nt)} ({SRC_NON_TARGET})"
+                    )
+                elif present_nt and after_cr:
+                    nt_call = "PD"
+                    reasons.append(_reappearance(present_nt))
+                elif present_nt:
+                    nt_call = "NON_CR_NON_PD"
+                    reasons.append(
+                        f"non-target non-CR/non-PD: {', '.join(present_nt)} persist "
+                        f"({SRC_NON_TARGET})"
+                    )
+                else:
+                    nt_call = "CR"
+                    reasons.append(
+                        "non-target CR: every non-target lesion has disappeared (nodes below "
+                        f"10 mm) ({SRC_NON_TARGET})"
+                    )
+            if new_rows:
+                new = "present"
+                present_ids = sorted(ids[lesion[r]] for r in new_rows)
+                reasons.append(f"PD: new lesion {', '.join(present_ids)} ({SRC_NEW})")
+            else:
+                new = "none"
+
+            # Table 1 (the patient has targets), PD rows first [EJC09 §4.4.1].
+            overall = _table1(carried, nt_call, bool(new_rows))
+            overall_strict = (
+                overall if strict is carried else _table1(strict, nt_call, bool(new_rows))
+            )
+            nt_part = "" if nt_call is None else f", non-target {nt_call}"
+            reasons.append(
+                f"overall {overall}: target {carried}{nt_part}, new lesions {new} ({SRC_TABLE1})"
+            )
+
+            items = [
+                snippet(les, _TARGET, states[les], v)
+                for les, v in zip(target_lesions, values, strict=True)
+            ]
+            items.extend(snippet(les, _NON_TARGET, states[les], None) for les in nt_lesions)
+            items.extend(snippet(lesion[r], _NEW, _PRESENT, None) for r in new_rows)
+            nt_json = "null" if nt_call is None else f'"{nt_call}"'
+            reasons_json = '", "'.join(reasons)
+            tp_texts.append(
+                f'{{"date": "{self.day(d)}", "target_sum_mm": {mm_json(total)}, '
+                f'"change_from_baseline_pct": {"null" if base_pct is None else base_pct[1]}, '
+                f'"change_from_nadir_pct": {"null" if nadir_pct is None else nadir_pct[1]}, '
+                f'"nadir_mm": {mm_json(nadir)}, "nadir_date": "{self.day(nadir_date)}", '
+                f'"target_response": "{carried}", "target_response_strict": "{strict}", '
+                f'"non_target_response": {nt_json}, "new_lesions": "{new}", '
+                f'"overall_response": "{overall}", "rescored_from": null, '
+                f'"reasons": ["{reasons_json}"], "lesions": [{", ".join(items)}]}}'
+            )
+            timepoints.append(_Timepoint(d, overall, overall_strict))
+            after_cr = overall is Response.CR
+            if overall is Response.PD:
+                progressed = True
+            if carried in (Response.PR, Response.CR) and not progressed:
+                responded = True
+            if total < nadir:
+                nadir, nadir_date = total, d
+
+        return self._finish(
+            pid, record, baseline, origin, last_scan, base_sum, tp_texts, timepoints
+        )
+
+    def _finish(
+        self,
+        pid: str,
+        record: ClinicalRecord | None,
+        baseline: int,
+        origin: int,
+        last_scan: int,
+        base_sum: int,
+        tp_texts: list[str],
+        timepoints: list[_Timepoint],
+    ) -> ScoredPatient | None:
+        opts = self.options
+        counted = _until_first_pd(timepoints)
+        unconfirmed, unconfirmed_reasons = self._best_unconfirmed(counted, origin)
+        confirmed, confirmed_reasons = self._best_confirmed(counted, origin)
+        best = confirmed if opts.confirm else unconfirmed
+        reasons = confirmed_reasons if opts.confirm else unconfirmed_reasons
+        progression = next((tp.date for tp in timepoints if tp.overall is Response.PD), None)
+        warnings = ""
+        if opts.confirm:
+            adjudication = next((r for r in confirmed_reasons if "adjudicat" in r), None)
+            warnings = "" if adjudication is None else f'"{adjudication}"'
+        first_response = None
+        if best in _CR_OR_PR:
+            first_response = next(tp.date for tp in counted if tp.overall in _CR_OR_PR)
+
+        death = record.death_date.toordinal() if record and record.death_date else None
+        events = [d for d in (progression, death) if d is not None]
+        if events:
+            pfs_days, pfs_event = min(events) - origin, True
+        else:
+            pfs_days, pfs_event = max(origin, timepoints[-1].date) - origin, False
+        os_days: int | None = None
+        os_event: bool | None = None
+        if record is not None:
+            if death is not None:
+                os_days, os_event = death - origin, True
+            else:
+                followup = last_scan
+                if record.last_followup is not None:
+                    followup = max(followup, record.last_followup.toordinal())
+                os_days, os_event = followup - origin, False
+
+        day = self.day
+        progression_json = "null" if progression is None else f'"{day(progression)}"'
+        first_json = "null" if first_response is None else f'"{day(first_response)}"'
+        reasons_json = ", ".join(f'"{reason}"' for reason in reasons)
+        text = (
+            f'{{"patient_id": "{pid}", "baseline_date": "{day(baseline)}", '
+            f'"origin_date": "{day(origin)}", "baseline_sum_mm": {self.mm_json(base_sum)}, '
+            f'"measurable": true, "warnings": [{warnings}], "timepoints": [{", ".join(tp_texts)}], '
+            f'"best_overall_response": "{best}", '
+            f'"best_overall_response_unconfirmed": "{unconfirmed}", '
+            f'"best_overall_response_confirmed": "{confirmed}", '
+            f'"best_response_reasons": [{reasons_json}], "first_response_date": {first_json}, '
+            f'"progression_date": {progression_json}, '
+            f'"pfs_months": {self.months_json(pfs_days)}, '
+            f'"pfs_event": {"true" if pfs_event else "false"}, '
+            f'"os_months": {"null" if os_days is None else self.months_json(os_days)}, '
+            f'"os_event": {"null" if os_event is None else "true" if os_event else "false"}}}'
+        )
+        outcome = PatientOutcome(
+            patient_id=pid,
+            options=opts,
+            measurable=True,
+            best_overall_response=best,
+            best_overall_response_unconfirmed=unconfirmed,
+            best_overall_response_confirmed=confirmed,
+            first_response_date=None
+            if first_response is None
+            else dt.date.fromordinal(first_response),
+            origin_date=dt.date.fromordinal(origin),
+            pfs_days=pfs_days,
+            pfs_event=pfs_event,
+            os_days=os_days,
+            os_event=os_event,
+            covariates=dict(record.covariates) if record else {},
+        )
+        return ScoredPatient(text, outcome)
+
+    def _best_unconfirmed(
+        self, counted: Sequence[_Timepoint], origin: int
+    ) -> tuple[Response, list[str]]:
+        """As ``engine._best_response_unconfirmed`` (no NE reaches this path)."""
+        minimum = self.options.sd_min_days
+        best, best_tp = Response.NE, None
+        early: list[_Timepoint] = []
+        for tp in counted:
+            if tp.overall is Response.SD and tp.date - origin < minimum:
+                early.append(tp)
+                continue
+            if _RANK[tp.overall] > _RANK[best]:
+                best, best_tp = tp.overall, tp
+        day = self.day
+        if best_tp is not None:
+            reasons = [
+                f"best overall response {best}: {best_tp.overall} on {day(best_tp.date)}, "
+                f"day {best_tp.date - origin} ({SRC_BOR})"
+            ]
+        else:
+            reasons = [f"best overall response NE: no evaluable time point counts ({SRC_BOR})"]
+        reasons.extend(
+            f"{tp.overall} on {day(tp.date)} (day {tp.date - origin}) is before the SD minimum "
+            f"of {minimum} days and does not count ({SRC_BOR})"
+            for tp in early
+        )
+        return best, reasons
+
+    def _confirmation(
+        self, counted: Sequence[_Timepoint], index: int, accept: tuple[Response, ...]
+    ) -> _Timepoint | None:
+        """As ``engine._confirmation`` (no NE reaches this path)."""
+        first = counted[index]
+        for tp in counted[index + 1 :]:
+            if tp.date - first.date >= self.options.confirm_days and tp.strict in accept:
+                return tp
+            if tp.strict not in accept:
+                return None
+        return None
+
+    def _best_confirmed(
+        self, counted: Sequence[_Timepoint], origin: int
+    ) -> tuple[Response, list[str]]:
+        """As ``engine._best_response_confirmed`` for a patient with targets and no NE."""
+        day = self.day
+        reasons: list[str] = []
+        confirmed_pr: tuple[_Timepoint, _Timepoint] | None = None
+        for index, tp in enumerate(counted):
+            if tp.strict is Response.CR:
+                by = self._confirmation(counted, index, (Response.CR,))
+                if by is not None:
+                    reasons.append(
+                        f"best overall response CR: CR on {day(tp.date)} confirmed by CR on "
+                        f"{day(by.date)}, {by.date - tp.date} days later ({SRC_TABLE3})"
+                    )
+                    return Response.CR, reasons
+                by = self._confirmation(counted, index, _CR_OR_PR)
+                if by is not None and confirmed_pr is None:
+                    confirmed_pr = (tp, by)
+                    reasons.append(
+                        f"CR on {day(tp.date)} followed by PR on {day(by.date)}: needs "
+                        "adjudication; scored as a confirmed PR (RECIST 1.1 Table 3 note)"
+                    )
+            elif tp.strict is Response.PR and confirmed_pr is None:
+                by = self._confirmation(counted, index, _CR_OR_PR)
+                if by is not None:
+                    confirmed_pr = (tp, by)
+        if confirmed_pr is not None:
+            first, by = confirmed_pr
+            reasons.append(
+                f"best overall response PR: {first.strict} on {day(first.date)} confirmed by "
+                f"{by.strict} on {day(by.date)}, {by.date - first.date} days later "
+                f"({SRC_TABLE3})"
+            )
+            return Response.PR, reasons
+        minimum = self.options.sd_min_days
+        for tp in counted:
+            if tp.overall is not Response.PD and tp.date - origin >= minimum:
+                unconfirmed = (
+                    " (unconfirmed response counts as stable)" if tp.overall in _CR_OR_PR else ""
+                )
+                reasons.append(
+                    f"best overall response SD: {tp.overall} on {day(tp.date)}, day "
+                    f"{tp.date - origin}, meets the SD minimum of {minimum} days{unconfirmed} "
+                    f"({SRC_TABLE3})"
+                )
+                return Response.SD, reasons
+        if counted and counted[-1].overall is Response.PD:
+            reasons.append(
+                f"best overall response PD: no confirmed response or SD before PD ({SRC_TABLE3})"
+            )
+            return Response.PD, reasons
+        reasons.append(
+            "best overall response NE: no confirmed response and no SD meeting the minimum "
+            f"({SRC_TABLE3})"
+        )
+        return Response.NE, reasons
+
+
+def _until_first_pd(timepoints: Sequence[_Timepoint]) -> list[_Timepoint]:
+    out = []
+    for tp in timepoints:
+        out.append(tp)
+        if tp.overall is Response.PD:
+            break
+    return out
+
+
+def _percent(value: int, reference: int) -> tuple[str, str] | None:
+    """The change from ``reference`` as the reference engine prints it: its reason text
+    (``+12.3%``) and its JSON number (two decimals).
+
+    The reference divides Decimals (28 digits) and then rounds half-even; rounding the exact
+    ratio of these integers half-even gives the same digits, since a ratio with a denominator
+    this small is never within 10**-20 of a rounding tie without being one.
+    """
+    if reference == 0:
+        return None
+    change = (value - reference) * 100
+    tenths = abs(_half_even(change * 10, reference))
+    hundredths = _half_even(change * 100, reference)
+    sign = "-" if change < 0 else "+"
+    number = "-0.0" if hundredths == 0 and change < 0 else repr(hundredths / 100)
+    return f"{sign}{tenths // 10}.{tenths % 10}%", number
+
+
+def _half_even(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (denominator > 0) rounded to an integer, ties to even."""
+    quotient, remainder = divmod(numerator, denominator)
+    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+def _table1(target: Response, non_target: str | None, new: bool) -> Response:
+    """Overall response of a patient with targets, target NE excluded [EJC09 §4.4.1 Table 1]."""
+    if target is Response.PD or non_target == "PD" or new:
+        return Response.PD
+    if target is Response.CR:
+        return Response.CR if non_target in (None, "CR") else Response.PR
+    return target
+
+
+def _reappearance(lesion_ids: Sequence[str]) -> str:
+    return (
+        f"PD: {', '.join(lesion_ids)} reappeared after an overall CR at the previous "
+        f"assessment ({SRC_FAQ_REAPPEAR})"
+    )
+
+
+def _json_safe(text: str) -> str | None:
+    """``text`` when JSON needs no escape for it (the caller then falls back), else ``None``."""
+    return None if any(ch in _UNSAFE_JSON for ch in text) else text
