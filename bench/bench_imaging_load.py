@@ -8,6 +8,11 @@ N = 300) and a 200x200xN PET series (per-slice RescaleSlope, Ga-68 header) with 
 temporary folder, reads every file once to warm the page cache, then times (best of --repeats):
 
 - ``raw read``: open and read every file's bytes (the floor);
+- ``write float32``: cast the same stored values, already in memory, into a new float32 volume
+  (no files: what producing the output alone costs, page faults of the new array included);
+- ``read + cast``: the raw read into one reused buffer plus the cast of each file's pixel bytes
+  into a new float32 volume, in file order, no header parsed or checked (the least any loader
+  returning float32 does; one thread);
 - ``recistry``: ``load_ct`` / ``load_pet_suv`` (float32 HU / SUVbw, slices sorted, validated);
 - ``SimpleITK``: ``ImageSeriesReader`` with float32 output (needed for per-slice slopes,
   SimpleITK #1636) on the same file list;
@@ -99,6 +104,25 @@ def raw_read(paths: list[str]) -> int:
     return total
 
 
+def write_float32(stored: np.ndarray) -> np.ndarray:
+    out = np.empty(stored.shape, dtype=np.float32)
+    np.copyto(out, stored)
+    return out
+
+
+def read_and_cast(paths: list[str], rows: int, cols: int) -> np.ndarray:
+    pixel_bytes = rows * cols * 2
+    buf = bytearray(max(os.path.getsize(p) for p in paths))
+    out = np.empty((len(paths), rows, cols), dtype=np.float32)
+    for k, p in enumerate(paths):
+        with open(p, "rb", buffering=0) as fp:
+            size = fp.readinto(buf)
+        # the bench's files end with their pixel data
+        stored = np.frombuffer(buf, "<i2", rows * cols, size - pixel_bytes).reshape(rows, cols)
+        np.copyto(out[k], stored)
+    return out
+
+
 def load_recistry(modality: str) -> Callable[[list[str]], np.ndarray]:
     if modality == "CT":
         from recistry.imaging.ct import load_ct
@@ -168,14 +192,26 @@ def peak_memory(name: str, modality: str, paths: list[str]) -> tuple[int, int]:
 
 def bench(modality: str, paths: list[str], repeats: int) -> None:
     nbytes = raw_read(paths)
+    ours_volume = load_recistry(modality)(paths)
+    rows, cols = ours_volume.shape[1:]
+    stored = np.stack([pydicom.dcmread(p).pixel_array for p in paths])
+    load = os.getloadavg()[0]
     raw = best_time(lambda: raw_read(paths), repeats)
+    write = best_time(lambda: write_float32(stored), repeats)
+    cast = best_time(lambda: read_and_cast(paths, rows, cols), repeats)
     ours = best_time(lambda: load_recistry(modality)(paths), repeats)
     sitk_t = best_time(lambda: load_sitk(paths), repeats)
     pyd = best_time(lambda: load_pydicom(paths), repeats)
-    print(f"\n{modality}: {len(paths)} files, {nbytes / 1e6:.1f} MB on disk")
-    print(f"  raw read       {raw:7.3f} s  (floor)")
     print(
-        f"  recistry       {ours:7.3f} s  {ours / raw:5.2f}x raw  {ours / sitk_t:5.2f}x SimpleITK"
+        f"\n{modality}: {len(paths)} files, {nbytes / 1e6:.1f} MB on disk, float32 volume "
+        f"{ours_volume.nbytes / 1e6:.1f} MB; load average {load:.2f} -> {os.getloadavg()[0]:.2f}"
+    )
+    print(f"  raw read       {raw:7.3f} s  (floor)")
+    print(f"  write float32  {write:7.3f} s  {write / raw:5.2f}x raw  (no files)")
+    print(f"  read + cast    {cast:7.3f} s  {cast / raw:5.2f}x raw  (no headers, one thread)")
+    print(
+        f"  recistry       {ours:7.3f} s  {ours / raw:5.2f}x raw  {ours / cast:5.2f}x read+cast  "
+        f"{ours / sitk_t:5.2f}x SimpleITK"
     )
     print(f"  SimpleITK      {sitk_t:7.3f} s  {sitk_t / raw:5.2f}x raw")
     print(f"  pydicom loop   {pyd:7.3f} s  {pyd / raw:5.2f}x raw")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 
 from recistry.errors import DicomError
@@ -164,3 +166,61 @@ def test_a_file_cut_inside_its_pixels_keeps_its_header(tmp_path: Path) -> None:
     data = paths[2].read_bytes()
     paths[2].write_bytes(data[:-20])
     _assert_same_as_per_file(paths, _CT_SPEC)
+
+
+_EDITS = st.sampled_from(
+    [
+        ("ImageOrientationPatient", ["1", "0", "0", "0", "0.8", "0.6"]),
+        ("ImageOrientationPatient", ["1.000000", "0", "0", "0", "1", "0"]),
+        ("PixelSpacing", [0.8, 0.7]),
+        ("PixelSpacing", [0.81234, 0.7]),
+        ("SeriesDescription", "CT test"),
+        ("SeriesDescription", "CT tesT"),
+        ("SeriesDescription", "another description"),
+        ("RescaleSlope", 2),
+        ("RescaleIntercept", -1000.25),
+        ("SliceLocation", "3.5"),
+        ("KVP", None),
+        ("Columns", 11),
+        ("SpecificCharacterSet", "ISO_IR 192"),
+        ("private", "x"),
+        ("private", "a longer private value"),
+        ("sequence", "1.2.3"),
+        ("sequence", "1.2.3.4.5"),
+    ]
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    implicit=st.booleans(),
+    edits=st.lists(st.tuples(st.integers(min_value=0, max_value=4), _EDITS), max_size=4),
+)
+def test_series_reading_matches_per_file_reading_whatever_differs(
+    tmp_path_factory: pytest.TempPathFactory,
+    implicit: bool,
+    edits: list[tuple[int, tuple[str, object]]],
+) -> None:
+    """Any mix of changed, added and removed elements in any files (PS3.5 §7.1, §7.5)."""
+
+    def edit(k: int, ds: Dataset) -> None:
+        item = Dataset()
+        item.ReferencedSOPInstanceUID = "1.2.3"
+        ds.ReferencedImageSequence = [item]
+        for slice_index, (keyword, value) in edits:
+            if slice_index != k:
+                continue
+            if keyword == "private":
+                ds.private_block(0x0009, "RECISTRY TEST", create=True).add_new(0x01, "LO", value)
+            elif keyword == "sequence":
+                ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = value
+            elif value is None:
+                ds.pop(keyword, None)
+            else:
+                setattr(ds, keyword, value)
+
+    folder = tmp_path_factory.mktemp("series")
+    paths = write_ct_series(folder, _stored(5), edit=edit, implicit=implicit)
+    _assert_same_as_per_file(paths, _PRIVATE_SPEC)

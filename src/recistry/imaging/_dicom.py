@@ -660,7 +660,9 @@ class _SeriesLayout:
     varying ones decoded from its own bytes: what :func:`read_header` would give, without walking
     its elements one by one. A file that does not match is read by :func:`read_header`, and
     compared element by element with the first file to learn new varying elements (never those
-    that change how other elements are decoded, nor sequences that are read into).
+    that change how other elements are decoded, nor sequences that are read into). Only the
+    match decides whether a file's values come from the first file; learning only chooses
+    which elements may differ.
     """
 
     def __init__(self, first: Header, buf: bytes, spec: HeaderSpec) -> None:
