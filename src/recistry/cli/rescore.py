@@ -11,7 +11,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from recistry.cli._store import add_batch_arguments
 from recistry.errors import InputError
@@ -119,16 +119,15 @@ def run(args: argparse.Namespace) -> int:
     )
     progress = not args.no_progress and sys.stderr.isatty()
     if args.format == "json" and args.out is None and _is_table(args.path):
-        sys.stdout.write(
-            table_json(
-                args.path,
-                args.clinical,
-                options,
-                args.by,
-                workers=args.workers,
-                dask_address=args.dask,
-                progress=progress,
-            )
+        write_table_json(
+            sys.stdout,
+            args.path,
+            args.clinical,
+            options,
+            args.by,
+            workers=args.workers,
+            dask_address=args.dask,
+            progress=progress,
         )
         return 0
     records = load_records(args.path, args.clinical, args.reader)
@@ -188,7 +187,8 @@ def _is_table(path: Path) -> bool:
     return not path.is_dir() and not is_store_file(path)
 
 
-def table_json(
+def write_table_json(
+    out: TextIO,
     path: Path,
     clinical_path: Path | None,
     options: AssessmentOptions,
@@ -197,8 +197,8 @@ def table_json(
     workers: int = 1,
     dask_address: str | None = None,
     progress: bool = False,
-) -> str:
-    """The ``--format json`` text of a measurement table, as ``dumps(build_document(...))``.
+) -> None:
+    """Write the ``--format json`` text of a measurement table: ``dumps(build_document(...))``.
 
     A cohort too large to print indented goes through the columnar fast path
     (:mod:`recistry.recist.columnar`): the patients it covers are scored and written straight
@@ -215,7 +215,8 @@ def table_json(
     if len(patient_ids) <= PRETTY_JSON_MAX_PATIENTS:
         records = build_records(table.measurements(), clinical)
         assessments = score(records, options, workers=workers, dask_address=dask_address)
-        return dumps(build_document(assessments, options, by))
+        out.write(dumps(build_document(assessments, options, by)))
+        return
     check_clinical(set(patient_ids), clinical)
 
     from recistry.cohort.summary import cohort_summary
@@ -245,7 +246,10 @@ def table_json(
             outcomes.append(scored.outcome)
     head = json.dumps({"criteria": CRITERIA, "options": options_to_dict(options)})
     cohort = json.dumps(cohort_summary(outcomes, by=tuple(by)), ensure_ascii=False)
-    return f'{head[:-1]}, "patients": [{", ".join(texts)}], "cohort": {cohort}}}\n'
+    out.write(f'{head[:-1]}, "patients": [')
+    for start in range(0, len(texts), 1000):  # in pieces: no second copy of a large document
+        out.write((", " if start else "") + ", ".join(texts[start : start + 1000]))
+    out.write(f'], "cohort": {cohort}}}\n')
 
 
 def build_document(

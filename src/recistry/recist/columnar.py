@@ -195,8 +195,36 @@ class _Scorer:
         self.counted_known = columns.counted_known[order].tolist()
         self.short_known = columns.short_known[order].tolist()
         self.thickness = columns.thickness[order].tolist()
-        self.ok = (columns.exact & ~columns.non_diagnostic)[order].tolist()
         unit = 10**columns.scale
+        # What a target row adds to the sum (-1: cannot be summed), and rows the fast path
+        # cannot take (an inexact size, a non-diagnostic CT, an unevaluated lesion, a new
+        # lesion that is equivocal or a node with a short axis).
+        state = columns.state
+        role = columns.role
+        measured = state == _MEASURED
+        value = np.where(
+            measured & columns.counted_known,
+            columns.counted,
+            np.where(
+                state == _TOO_SMALL,
+                5 * unit,
+                np.where((state == _ABSENT) | (state == _MERGED), 0, -1),
+            ),
+        )
+        bad = (
+            ~columns.exact
+            | columns.non_diagnostic
+            | ((role == _TARGET) & (value < 0))
+            | (
+                (role == _NON_TARGET)
+                & (state != _PRESENT)
+                & (state != _ABSENT)
+                & (state != _PROGRESSION)
+            )
+            | ((role == _NEW) & ((state != _PRESENT) | (columns.nodal & columns.short_known)))
+        )
+        self.value = value[order].tolist()
+        self.bad = bad[order].tolist()
         self.unit = unit
         self.mm5 = 5 * unit
         self.mm10 = 10 * unit
@@ -273,7 +301,7 @@ class _Scorer:
         if _json_safe(pid) is None:
             return None
         date, lesion, role, state = self.date, self.lesion, self.role, self.state
-        nodal, counted, known, ok = self.nodal, self.counted, self.counted_known, self.ok
+        nodal, counted, known, bad = self.nodal, self.counted, self.counted_known, self.bad
         record = self.clinical.get(pid)
         baseline = date[a]
         last_scan = date[b - 1]
@@ -295,7 +323,7 @@ class _Scorer:
         kind: dict[int, tuple[int, bool]] = {}
         i = a
         while i < b and date[i] == baseline:
-            if not ok[i] or lesion[i] in kind:
+            if bad[i] or lesion[i] in kind:
                 return None
             r = role[i]
             if r == _TARGET:
@@ -336,45 +364,54 @@ class _Scorer:
         any_nodal = any(target_nodal)
         new_nodal: dict[int, bool] = {}
         mm, mm_json, ids, snippet = self.mm, self.mm_json, self.c.lesion_ids, self.snippet
+        # A follow-up usually lists the baseline lesions again in the same order: then slices
+        # of the columns are compared whole instead of walking the rows.
+        n_targets = len(target_lesions)
+        expected = target_lesions + nt_lesions
+        expected_roles = [_TARGET] * n_targets + [_NON_TARGET] * len(nt_lesions)
+        expected_nodal = [nodal[r] for r in targets + non_targets]
+        value, bad = self.value, self.bad
         while i < b:
             d = date[i]
-            sizes: dict[int, int] = {}
-            states: dict[int, int] = {}
+            j = i + len(expected)
             new_rows: list[int] = []
-            while i < b and date[i] == d:
-                les, r = lesion[i], role[i]
-                if not ok[i] or les in states:
-                    return None
-                s = state[i]
-                if r == _NEW:
-                    if les in kind or s != _PRESENT or (nodal[i] and self.short_known[i]):
-                        return None
-                    if new_nodal.setdefault(les, nodal[i]) != nodal[i] or lesion_json[les] is None:
-                        return None
-                    new_rows.append(i)
-                else:
-                    if kind.get(les) != (r, nodal[i]):
-                        return None
-                    if r == _TARGET:
-                        if s == _MEASURED:
-                            if not known[i]:
-                                return None
-                            sizes[les] = counted[i]
-                        elif s == _TOO_SMALL:
-                            sizes[les] = self.mm5
-                        elif s in (_ABSENT, _MERGED):
-                            sizes[les] = 0
-                        else:
-                            return None
-                    elif s not in (_PRESENT, _ABSENT, _PROGRESSION):
-                        return None
-                states[les] = s
-                i += 1
-            if len(sizes) != len(target_lesions) or len(states) - len(sizes) - len(new_rows) != len(
-                nt_lesions
+            if (
+                j <= b
+                and date[j - 1] == d
+                and (j == b or date[j] != d)
+                and lesion[i:j] == expected
+                and role[i:j] == expected_roles
+                and nodal[i:j] == expected_nodal
+                and not any(bad[i:j])
             ):
-                return None
-            values = [sizes[les] for les in target_lesions]
+                values = value[i : i + n_targets]
+                target_states = state[i : i + n_targets]
+                nt_states = state[i + n_targets : j]
+                i = j
+            else:
+                sizes: dict[int, int] = {}
+                states: dict[int, int] = {}
+                while i < b and date[i] == d:
+                    les, r = lesion[i], role[i]
+                    if bad[i] or les in states:
+                        return None
+                    if r == _NEW:
+                        if les in kind or new_nodal.setdefault(les, nodal[i]) != nodal[i]:
+                            return None
+                        if lesion_json[les] is None:
+                            return None
+                        new_rows.append(i)
+                    elif kind.get(les) != (r, nodal[i]):
+                        return None
+                    elif r == _TARGET:
+                        sizes[les] = value[i]
+                    states[les] = state[i]
+                    i += 1
+                if len(sizes) != n_targets or len(states) - len(new_rows) != len(expected):
+                    return None
+                values = [sizes[les] for les in target_lesions]
+                target_states = [states[les] for les in target_lesions]
+                nt_states = [states[les] for les in nt_lesions]
             total = sum(values)
             reasons: list[str] = []
             # Target response of this scan alone, PD first [EJC09 §4.3.1, §4.4.2].
@@ -438,8 +475,16 @@ class _Scorer:
 
             nt_call = None
             if nt_lesions:
-                progressed_nt = [ids[les] for les in nt_lesions if states[les] == _PROGRESSION]
-                present_nt = [ids[les] for les in nt_lesions if states[les] == _PRESENT]
+                progressed_nt = [
+                    ids[les]
+                    for les, st in zip(nt_lesions, nt_states, strict=True)
+                    if st == _PROGRESSION
+                ]
+                present_nt = [
+                    ids[les]
+                    for les, st in zip(nt_lesions, nt_states, strict=True)
+                    if st == _PRESENT
+                ]
                 if progressed_nt:
                     nt_call = "PD"
                     reasons.append(
@@ -479,10 +524,13 @@ class _Scorer:
             )
 
             items = [
-                snippet(les, _TARGET, states[les], v)
-                for les, v in zip(target_lesions, values, strict=True)
+                snippet(les, _TARGET, st, v)
+                for les, st, v in zip(target_lesions, target_states, values, strict=True)
             ]
-            items.extend(snippet(les, _NON_TARGET, states[les], None) for les in nt_lesions)
+            items.extend(
+                snippet(les, _NON_TARGET, st, None)
+                for les, st in zip(nt_lesions, nt_states, strict=True)
+            )
             items.extend(snippet(lesion[r], _NEW, _PRESENT, None) for r in new_rows)
             nt_json = "null" if nt_call is None else f'"{nt_call}"'
             reasons_json = '", "'.join(reasons)
