@@ -162,3 +162,47 @@ def test_error_names_an_option_as_an_option():
     assert str(InputError("bad", path="t.csv", row=2, column="date")) == (
         "t.csv, row 2, column 'date': bad"
     )
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["P1, 2024-01-01,T1,target,liver,false,23.0,,measured"],  # a leading blank only
+        ["P1,2024-01-01,T1,target,liver,false,23.0,,measured\t"],  # a trailing tab
+    ],
+)
+def test_a_single_blank_anywhere_is_stripped(tmp_path, lines):
+    (m,) = read_measurements(write(tmp_path, lines))
+    assert (m.date, m.state.value) == (dt.date(2024, 1, 1), "measured")
+
+
+def test_quoted_cells_and_a_byte_order_mark(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "\ufeff"
+        + HEADER
+        + '\n"P,1",2024-01-01,T1,target,"liver, left lobe",false,23.0,,measured\n',
+        encoding="utf-8",
+    )
+    (m,) = read_measurements(path)
+    assert (m.patient_id, m.site) == ("P,1", "liver, left lobe")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (HEADER + "\nP1,2024-01-01,T1,target,liver,false,23.0,,measured,x\n", "row 1: 10 cells"),
+        (HEADER + "\n\nP1,2024-01-01,T1\n", "row 1: 3 cells"),
+        (b"\xff\xfe" + HEADER.encode() + b"\n", "utf-8"),
+        ("", "No columns"),
+    ],
+)
+def test_malformed_csv_is_reported_with_its_line(tmp_path, content, fragment):
+    path = tmp_path / "m.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(InputError) as err:
+        read_measurements(path)
+    assert fragment in str(err.value) and "m.csv" in str(err.value)

@@ -92,7 +92,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
         else:
             raw = path.read_bytes()
             padded = raw[:1] == b" " or any(pair in raw for pair in _PADDING)
-            from_arrow = _read_csv_arrow(raw, padded)
+            from_arrow = _read_csv_arrow(raw, padded, path)
             frame = (
                 from_arrow
                 if from_arrow is not None
@@ -114,11 +114,20 @@ def _read_frame(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_csv_arrow(raw: bytes, padded: bool) -> pd.DataFrame | None:
+def _read_csv_arrow(raw: bytes, padded: bool, path: Path) -> pd.DataFrame | None:
     """Every column of a CSV as text, parsed by Arrow's CSV reader (several times faster than
-    pandas' on a large table); ``None`` for anything it does not read cleanly (a malformed row,
-    invalid UTF-8, repeated column names …), which pandas' reader then reads or reports with
-    its line number."""
+    pandas' on a large table).
+
+    Returns ``None`` for a header it does not take (repeated or empty column names), which
+    pandas' reader then reads.
+
+    Raises
+    ------
+    InputError
+        A row whose number of cells differs from the header's, named by its row.
+    UnicodeDecodeError
+        The file is not UTF-8 text.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
@@ -140,6 +149,7 @@ def _read_csv_arrow(raw: bytes, padded: bool) -> pd.DataFrame | None:
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
+        _find_bad_row(raw, len(names), path)
         return None
     if table.column_names != names:
         return None
@@ -149,6 +159,19 @@ def _read_csv_arrow(raw: bytes, padded: bool) -> pd.DataFrame | None:
         types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None
     )
     return frame
+
+
+def _find_bad_row(raw: bytes, width: int, path: Path) -> None:
+    """Raise for the first row (blank lines skipped) without ``width`` cells."""
+    rows = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+    next(rows, None)
+    for number, cells in enumerate((cells for cells in rows if cells), start=1):
+        if len(cells) != width:
+            raise InputError(
+                f"{len(cells)} cells where the header has {width} columns",
+                path=str(path),
+                row=number,
+            )
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], path: Path) -> None:
