@@ -12,7 +12,9 @@ temporary folder, reads every file once to warm the page cache, then times (best
   (no files: what producing the output alone costs, page faults of the new array included);
 - ``read + cast``: the raw read into one reused buffer plus the cast of each file's pixel bytes
   into a new float32 volume, in file order, no header parsed or checked (the least any loader
-  returning float32 does; one thread);
+  returning float32 does);
+
+both on one thread and on two (recistry reads slices on up to four threads, two on this VM).
 - ``recistry``: ``load_ct`` / ``load_pet_suv`` (float32 HU / SUVbw, slices sorted, validated);
 - ``SimpleITK``: ``ImageSeriesReader`` with float32 output (needed for per-slice slopes,
   SimpleITK #1636) on the same file list;
@@ -26,12 +28,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
+import itertools
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -104,22 +109,38 @@ def raw_read(paths: list[str]) -> int:
     return total
 
 
-def write_float32(stored: np.ndarray) -> np.ndarray:
+def _in_threads(count: int, threads: int, work: Callable[[range], None]) -> None:
+    bounds = [count * t // threads for t in range(threads + 1)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [pool.submit(work, range(a, b)) for a, b in itertools.pairwise(bounds)]:
+            future.result()
+
+
+def write_float32(stored: np.ndarray, threads: int) -> np.ndarray:
     out = np.empty(stored.shape, dtype=np.float32)
-    np.copyto(out, stored)
+
+    def work(ks: range) -> None:
+        np.copyto(out[ks.start : ks.stop], stored[ks.start : ks.stop])
+
+    _in_threads(len(stored), threads, work)
     return out
 
 
-def read_and_cast(paths: list[str], rows: int, cols: int) -> np.ndarray:
+def read_and_cast(paths: list[str], rows: int, cols: int, threads: int) -> np.ndarray:
     pixel_bytes = rows * cols * 2
-    buf = bytearray(max(os.path.getsize(p) for p in paths))
+    largest = max(os.path.getsize(p) for p in paths)
     out = np.empty((len(paths), rows, cols), dtype=np.float32)
-    for k, p in enumerate(paths):
-        with open(p, "rb", buffering=0) as fp:
-            size = fp.readinto(buf)
-        # the bench's files end with their pixel data
-        stored = np.frombuffer(buf, "<i2", rows * cols, size - pixel_bytes).reshape(rows, cols)
-        np.copyto(out[k], stored)
+
+    def work(ks: range) -> None:
+        buf = bytearray(largest)
+        for k in ks:
+            with open(paths[k], "rb", buffering=0) as fp:
+                size = fp.readinto(buf)
+            # the bench's files end with their pixel data
+            stored = np.frombuffer(buf, "<i2", rows * cols, size - pixel_bytes)
+            np.copyto(out[k], stored.reshape(rows, cols))
+
+    _in_threads(len(paths), threads, work)
     return out
 
 
@@ -197,8 +218,10 @@ def bench(modality: str, paths: list[str], repeats: int) -> None:
     stored = np.stack([pydicom.dcmread(p).pixel_array for p in paths])
     load = os.getloadavg()[0]
     raw = best_time(lambda: raw_read(paths), repeats)
-    write = best_time(lambda: write_float32(stored), repeats)
-    cast = best_time(lambda: read_and_cast(paths, rows, cols), repeats)
+    write = [best_time(functools.partial(write_float32, stored, t), repeats) for t in (1, 2)]
+    cast = [
+        best_time(functools.partial(read_and_cast, paths, rows, cols, t), repeats) for t in (1, 2)
+    ]
     ours = best_time(lambda: load_recistry(modality)(paths), repeats)
     sitk_t = best_time(lambda: load_sitk(paths), repeats)
     pyd = best_time(lambda: load_pydicom(paths), repeats)
@@ -207,11 +230,15 @@ def bench(modality: str, paths: list[str], repeats: int) -> None:
         f"{ours_volume.nbytes / 1e6:.1f} MB; load average {load:.2f} -> {os.getloadavg()[0]:.2f}"
     )
     print(f"  raw read       {raw:7.3f} s  (floor)")
-    print(f"  write float32  {write:7.3f} s  {write / raw:5.2f}x raw  (no files)")
-    print(f"  read + cast    {cast:7.3f} s  {cast / raw:5.2f}x raw  (no headers, one thread)")
+    for t in (1, 2):
+        print(f"  write float32  {write[t - 1]:7.3f} s  {write[t - 1] / raw:5.2f}x raw  ", end="")
+        print(f"(no files, {t} thread{'s' if t > 1 else ''})")
+    for t in (1, 2):
+        print(f"  read + cast    {cast[t - 1]:7.3f} s  {cast[t - 1] / raw:5.2f}x raw  ", end="")
+        print(f"(no headers, {t} thread{'s' if t > 1 else ''})")
     print(
-        f"  recistry       {ours:7.3f} s  {ours / raw:5.2f}x raw  {ours / cast:5.2f}x read+cast  "
-        f"{ours / sitk_t:5.2f}x SimpleITK"
+        f"  recistry       {ours:7.3f} s  {ours / raw:5.2f}x raw  {ours / cast[1]:5.2f}x "
+        f"read+cast (2 threads)  {ours / sitk_t:5.2f}x SimpleITK"
     )
     print(f"  SimpleITK      {sitk_t:7.3f} s  {sitk_t / raw:5.2f}x raw")
     print(f"  pydicom loop   {pyd:7.3f} s  {pyd / raw:5.2f}x raw")
