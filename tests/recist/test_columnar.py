@@ -234,3 +234,23 @@ def test_fast_path_thresholds_are_exact_recist_4_3_1(tmp_path, baseline, follow_
         lines.append(f"P1,2024-{1 + 2 * k:02d}-01,T1,target,liver,false,{mm},,measured")
     patient = _fast_call(tmp_path, lines)
     assert [tp["target_response_strict"] for tp in patient["timepoints"]] == calls
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    reference=st.integers(1, 10**9),
+    value=st.integers(0, 3 * 10**9),
+    ratio=st.sampled_from([None, 7, 12, 9995, 10005, 995, 1005]),
+)
+def test_percent_change_digits_match_the_decimal_engine(reference, value, ratio):
+    """The change from baseline and nadir printed by the fast path (integer half-even
+    rounding) equals the reference engine's Decimal division then rounding, ties included."""
+    from decimal import Decimal
+
+    from recistry.recist.columnar import _percent
+    from recistry.results import _pct
+
+    if ratio is not None:  # values on and around the printed rounding boundaries
+        value = reference * ratio // (10 if ratio < 100 else 10000 if ratio > 5000 else 1000)
+    change = (Decimal(value) - Decimal(reference)) * 100 / Decimal(reference)
+    assert _percent(value, reference) == (f"{change:+.1f}%", repr(_pct(change)))

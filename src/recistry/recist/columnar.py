@@ -756,19 +756,23 @@ def _percent(value: int, reference: int) -> tuple[str, str] | None:
     if reference == 0:
         return None
     change = (value - reference) * 100
-    tenths = abs(_half_even(change * 10, reference))
-    hundredths = _half_even(change * 100, reference)
-    sign = "-" if change < 0 else "+"
-    number = "-0.0" if hundredths == 0 and change < 0 else repr(hundredths / 100)
-    return f"{sign}{tenths // 10}.{tenths % 10}%", number
+    floor, remainder = divmod(change * 100, reference)  # hundredths, rounded down
+    hundredths = floor
+    if 2 * remainder > reference or (2 * remainder == reference and floor % 2):
+        hundredths += 1
+    tenths, digit = divmod(floor, 10)
+    rest = digit * reference + remainder  # what is left over the tenths, in 1/(10*reference)
+    if rest > 5 * reference or (rest == 5 * reference and tenths % 2):
+        tenths += 1
+    number = _HUNDREDTHS.get(hundredths)
+    if number is None:
+        number = _HUNDREDTHS[hundredths] = repr(hundredths / 100)
+    if change < 0:
+        return f"-{-tenths // 10}.{-tenths % 10}%", "-0.0" if hundredths == 0 else number
+    return f"+{tenths // 10}.{tenths % 10}%", number
 
 
-def _half_even(numerator: int, denominator: int) -> int:
-    """``numerator / denominator`` (denominator > 0) rounded to an integer, ties to even."""
-    quotient, remainder = divmod(numerator, denominator)
-    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
-        quotient += 1
-    return quotient
+_HUNDREDTHS: dict[int, str] = {}
 
 
 def _table1(target: Response, non_target: str | None, new: bool) -> Response:
