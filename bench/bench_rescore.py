@@ -3,13 +3,17 @@
 Generates a target-only table of N patients x 6 time points x 5 lesions (100,000 patients =
 3 million rows by default), then runs, each in its own process pinned to one CPU:
 
-* recistry on the whole table (the target: under 20 s);
-* the floor: pandas reading the same CSV and nothing else;
-* recistry and pyrecist 0.1.0 (PyPI's RECIST package, target thresholds only) on the same
-  first M patients, since pyrecist filters the whole table once per patient and cannot finish the
-  full table in reasonable time.
+* recistry on the whole table, JSON on stdout (the target: under 20 s), and with ``--out``
+  (patients.csv, timepoints.csv and results.json);
+* the floors: pandas, and Arrow (the CSV reader recistry uses), reading the same CSV as text and
+  nothing else;
+* on one smaller table of M patients: recistry, recistry's reference engine alone (one object per
+  row, per lesion and per call; the path the columnar fast path must agree with), and pyrecist
+  0.1.0 (PyPI's RECIST package, target thresholds only), since pyrecist filters the whole table
+  once per patient and cannot finish the full table in reasonable time.
 
-Prints wall time, patients per second and peak resident memory, and ratios measured in this run.
+Prints wall time, patients per second and peak resident memory, the ratios measured in this run,
+and whether recistry's output on the subset is byte for byte the reference engine's.
 
 Usage: python bench/bench_rescore.py [--patients 100000] [--subset 5000]
 """
@@ -72,13 +76,33 @@ def main() -> None:
             f"{full.stat().st_size / 2**20:.0f} MiB CSV; subset {args.subset:,} patients"
         )
         floor_code = f"import pandas as pd; pd.read_csv({str(full)!r}, dtype=str)"
+        arrow_code = (
+            "import pyarrow as pa, pyarrow.csv as c; "
+            f"names = open({str(full)!r}).readline().strip().split(','); "
+            f"c.read_csv({str(full)!r}, convert_options=c.ConvertOptions("
+            "column_types=dict.fromkeys(names, pa.string())))"
+        )
+        reference_code = (
+            "import sys; from pathlib import Path; from recistry.cli import rescore as r; "
+            "from recistry.recist.model import AssessmentOptions as O; "
+            f"a = r.score(r.load_records(Path({str(subset)!r}), None), O()); "
+            "sys.stdout.write(r.dumps(r.build_document(a, O(), [])))"
+        )
         results = {
             "pandas read_csv only (floor)": (
                 run("floor", [PYTHON, "-c", floor_code]),
                 args.patients,
             ),
+            "Arrow read_csv only (floor)": (
+                run("arrow floor", [PYTHON, "-c", arrow_code]),
+                args.patients,
+            ),
             "recistry rescore, full table": (
                 run("recistry", [*recistry, str(full), "--format", "json"], tmp / "full.json"),
+                args.patients,
+            ),
+            "recistry rescore --out, full table": (
+                run("recistry --out", [*recistry, str(full), "--out", str(tmp / "out")]),
                 args.patients,
             ),
             "recistry rescore, subset": (
@@ -89,20 +113,33 @@ def main() -> None:
                 ),
                 args.subset,
             ),
+            "reference engine alone, subset": (
+                run("reference", [PYTHON, "-c", reference_code], tmp / "reference.json"),
+                args.subset,
+            ),
             "pyrecist 0.1.0, subset": (
                 run("pyrecist", [PYTHON, "-m", "pyrecist", str(subset_pyrecist), "-o", tmp_name]),
                 args.subset,
             ),
         }
-    print(f"{'run':34} {'seconds':>9} {'patients/s':>11} {'peak MiB':>9}")
+        identical = (tmp / "subset.json").read_bytes() == (tmp / "reference.json").read_bytes()
+    print(f"{'run':36} {'seconds':>9} {'patients/s':>11} {'peak MiB':>9}")
     for label, ((seconds, peak), n) in results.items():
-        print(f"{label:34} {seconds:9.2f} {n / seconds:11,.0f} {peak:9.0f}")
+        print(f"{label:36} {seconds:9.2f} {n / seconds:11,.0f} {peak:9.0f}")
     (full_s, full_mem), _ = results["recistry rescore, full table"]
     (floor_s, _), _ = results["pandas read_csv only (floor)"]
     (ours_s, _), _ = results["recistry rescore, subset"]
     (theirs_s, _), _ = results["pyrecist 0.1.0, subset"]
+    (reference_s, _), _ = results["reference engine alone, subset"]
+    (arrow_s, _), _ = results["Arrow read_csv only (floor)"]
     print(f"recistry full table vs 20 s target: {full_s / 20:.2f}x the budget")
     print(f"recistry full table vs pandas read floor: {full_s / floor_s:.1f}x")
+    print(f"recistry full table vs Arrow read floor: {full_s / arrow_s:.1f}x")
+    print(
+        f"reference engine alone / recistry time on the same {args.subset:,} patients: "
+        f"{reference_s / ours_s:.1f}x"
+    )
+    print(f"recistry output on the subset identical to the reference engine's: {identical}")
     print(
         f"pyrecist / recistry time on the same {args.subset:,} patients: {theirs_s / ours_s:.1f}x"
     )

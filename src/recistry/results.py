@@ -11,6 +11,8 @@ from typing import Any
 from recistry.recist.model import AssessmentOptions, PatientAssessment, TimepointAssessment
 
 __all__ = [
+    "PATIENT_COLUMNS",
+    "TIMEPOINT_COLUMNS",
     "assessment_to_dict",
     "options_to_dict",
     "patient_rows",
@@ -18,6 +20,46 @@ __all__ = [
 ]
 
 CRITERIA = "RECIST 1.1"
+
+PATIENT_COLUMNS = (
+    "patient_id",
+    "baseline_date",
+    "origin_date",
+    "baseline_sum_mm",
+    "measurable",
+    "best_overall_response",
+    "best_overall_response_unconfirmed",
+    "best_overall_response_confirmed",
+    "best_change_from_baseline_pct",
+    "first_response_date",
+    "progression_date",
+    "pfs_days",
+    "pfs_months",
+    "pfs_event",
+    "os_days",
+    "os_months",
+    "os_event",
+    "warnings",
+)
+"""Columns of patients.csv, the keys of :func:`patient_rows`."""
+
+TIMEPOINT_COLUMNS = (
+    "patient_id",
+    "date",
+    "days_from_origin",
+    "target_sum_mm",
+    "change_from_baseline_pct",
+    "change_from_nadir_pct",
+    "nadir_mm",
+    "target_response",
+    "target_response_strict",
+    "non_target_response",
+    "new_lesions",
+    "overall_response",
+    "rescored_from",
+    "reasons",
+)
+"""Columns of timepoints.csv, the keys of :func:`timepoint_rows`."""
 
 
 def _mm(value: Decimal | None) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -206,20 +207,39 @@ def test_bad_patient_stops_a_parallel_run_too(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("confirm", [[], ["--confirm"]])
-def test_large_table_json_equals_the_reference_document(tmp_path, capsys, monkeypatch, confirm):
-    """A cohort printed compactly takes the columnar fast path for the patients it covers;
-    the document must be the reference engine's, byte for byte (cohort and subgroups included)."""
+def test_large_table_outputs_equal_the_reference_engine_outputs(
+    tmp_path, capsys, monkeypatch, confirm
+):
+    """A cohort too large to print indented takes the columnar fast path for the patients it
+    covers; the JSON document, the CSV on stdout and the --out files must be the reference
+    engine's, byte for byte (cohort and subgroups included)."""
     from recistry.cli import rescore
     from recistry.recist.model import AssessmentOptions
+    from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS, patient_rows, timepoint_rows
     from tests.recist.test_columnar import _write_tables
 
     measurements, clinical = _write_tables(tmp_path, seed=77, patients=120, breaches=False)
     args = [str(measurements), "--clinical", str(clinical), "--by", "who_grade", *confirm]
     monkeypatch.setattr(rescore, "PRETTY_JSON_MAX_PATIENTS", 10)
     assert main(["rescore", *args, "--format", "json"]) == 0
-    fast = capsys.readouterr().out
+    fast_json = capsys.readouterr().out
+    assert main(["rescore", *args, "--format", "csv", "--out", str(tmp_path / "fast")]) == 0
+    fast_csv = capsys.readouterr().out
+
     options = AssessmentOptions(confirm=bool(confirm))
     assessments = rescore.score(rescore.load_records(measurements, clinical), options)
-    reference = rescore.dumps(rescore.build_document(assessments, options, ["who_grade"]))
-    assert fast == reference
-    assert json.loads(fast)["cohort"]["subgroups"]["who_grade"]
+    document = rescore.build_document(assessments, options, ["who_grade"])
+    assert tuple(patient_rows(assessments)[0]) == PATIENT_COLUMNS
+    assert tuple(timepoint_rows(assessments)[0]) == TIMEPOINT_COLUMNS
+    assert fast_json == rescore.dumps(document)
+    assert json.loads(fast_json)["cohort"]["subgroups"]["who_grade"]
+    assert fast_csv == rescore._csv_text(PATIENT_COLUMNS, rescore._patient_rows(assessments))
+    rescore.write_outputs(tmp_path / "reference", assessments, document)
+    for name in ("patients.csv", "timepoints.csv", "results.json"):
+        fast = (tmp_path / "fast" / name).read_text()
+        assert fast == (tmp_path / "reference" / name).read_text(), name
+    assert (tmp_path / "fast" / "results.json").read_text() == fast_json
+    # Written like any file the user makes (mkstemp alone would leave them private).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "fast" / "patients.csv").stat().st_mode & 0o777 == 0o666 & ~umask

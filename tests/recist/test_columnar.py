@@ -253,4 +253,5 @@ def test_percent_change_digits_match_the_decimal_engine(reference, value, ratio)
     if ratio is not None:  # values on and around the printed rounding boundaries
         value = reference * ratio // (10 if ratio < 100 else 10000 if ratio > 5000 else 1000)
     change = (Decimal(value) - Decimal(reference)) * 100 / Decimal(reference)
-    assert _percent(value, reference) == (f"{change:+.1f}%", repr(_pct(change)))
+    number = _pct(change)
+    assert _percent(value, reference) == (f"{change:+.1f}%", repr(number), number)

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -18,6 +18,7 @@ from recistry.cli._store import add_batch_arguments
 from recistry.errors import InputError
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
+    from recistry.recist.columnar import ScoredPatient
     from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
 
 NAME = "rescore"
@@ -119,35 +120,38 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
     )
     progress = not args.no_progress and sys.stderr.isatty()
-    if args.format == "json" and args.out is None and _is_table(args.path):
-        write_table_json(
-            sys.stdout,
+    batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
+    scored: Sequence[PatientAssessment] | _FastResult
+    if _is_table(args.path) and args.reader is None:
+        scored = _score_table(
             args.path,
             args.clinical,
             options,
-            args.by,
-            workers=args.workers,
-            dask_address=args.dask,
-            progress=progress,
+            rows=args.out is not None or args.format == "csv",
+            fast=args.format != "table",
+            **batch,
         )
-        return 0
-    records = load_records(args.path, args.clinical, args.reader)
-    assessments = score(
-        records,
-        options,
-        workers=args.workers,
-        dask_address=args.dask,
-        progress=progress,
-    )
-    document = build_document(assessments, options, args.by)
-    if args.out is not None:
-        write_outputs(args.out, assessments, document)
-    if args.format == "json":
-        sys.stdout.write(dumps(document))
-    elif args.format == "csv":
-        sys.stdout.write(_csv_text(_patient_rows(assessments)))
     else:
-        _print_table(document)
+        scored = score(load_records(args.path, args.clinical, args.reader), options, **batch)
+    from recistry.results import PATIENT_COLUMNS
+
+    if isinstance(scored, _FastResult):
+        if args.out is not None:
+            scored.write_outputs(args.out, options, args.by)
+        if args.format == "json":
+            scored.write_json(sys.stdout, options, args.by)
+        else:
+            sys.stdout.write(_csv_text(PATIENT_COLUMNS, scored.patient_rows()))
+    else:
+        document = build_document(scored, options, args.by)
+        if args.out is not None:
+            write_outputs(args.out, scored, document)
+        if args.format == "json":
+            sys.stdout.write(dumps(document))
+        elif args.format == "csv":
+            sys.stdout.write(_csv_text(PATIENT_COLUMNS, _patient_rows(scored)))
+        else:
+            _print_table(document)
     if args.out is not None:
         print(f"results written to {args.out}/", file=sys.stderr)
     return 0
@@ -188,23 +192,23 @@ def _is_table(path: Path) -> bool:
     return not path.is_dir() and not is_store_file(path)
 
 
-def write_table_json(
-    out: TextIO,
+def _score_table(
     path: Path,
     clinical_path: Path | None,
     options: AssessmentOptions,
-    by: Sequence[str],
     *,
+    rows: bool,
+    fast: bool,
     workers: int = 1,
     dask_address: str | None = None,
     progress: bool = False,
-) -> None:
-    """Write the ``--format json`` text of a measurement table: ``dumps(build_document(...))``.
+) -> list[PatientAssessment] | _FastResult:
+    """Score a measurement table: by the reference engine (a cohort small enough to print
+    indented, or ``fast`` off), or by the columnar fast path.
 
-    A cohort too large to print indented goes through the columnar fast path
-    (:mod:`recistry.recist.columnar`): the patients it covers are scored and written straight
-    from the table's columns, the others by the reference engine, and the texts are joined in
-    table order. The output is the same either way (tests compare them byte for byte).
+    The fast path (:mod:`recistry.recist.columnar`) scores the patients it covers straight
+    from the table's columns and leaves the others to the reference engine; its outputs are
+    the reference engine's, byte for byte (tests compare them).
     """
     from recistry.recist.columnar import patient_rows, score_columns
     from recistry.tables import build_records, check_clinical, read_clinical, read_measurement_table
@@ -213,50 +217,98 @@ def write_table_json(
     table = read_measurement_table(path)
     columns = table.columns()
     patient_ids = columns.patient_ids
-    if len(patient_ids) <= PRETTY_JSON_MAX_PATIENTS:
+    if not fast or len(patient_ids) <= PRETTY_JSON_MAX_PATIENTS:
         records = build_records(table.measurements(), clinical)
-        assessments = score(records, options, workers=workers, dask_address=dask_address)
-        out.write(dumps(build_document(assessments, options, by)))
-        return
+        return score(
+            records, options, workers=workers, dask_address=dask_address, progress=progress
+        )
     check_clinical(set(patient_ids), clinical)
-
-    from recistry.cohort.summary import cohort_summary
-    from recistry.results import CRITERIA, assessment_to_dict, options_to_dict
-
     # Scoring makes millions of small objects and no reference cycles: the cyclic garbage
     # collector would only walk them again and again (about 15% of the time here).
     gc.disable()
     try:
-        fast = score_columns(columns, clinical, options)
+        patients = score_columns(columns, clinical, options, rows=rows)
     finally:
         gc.enable()
-    slow_codes = [code for code, scored in enumerate(fast) if scored is None]
-    slow_rows = table.measurements(patient_rows(columns, slow_codes))
+    slow_codes = [code for code, scored in enumerate(patients) if scored is None]
     slow_ids = {patient_ids[code] for code in slow_codes}
     slow = score(
-        build_records(slow_rows, {p: c for p, c in clinical.items() if p in slow_ids}),
+        build_records(
+            table.measurements(patient_rows(columns, slow_codes)),
+            {p: c for p, c in clinical.items() if p in slow_ids},
+        ),
         options,
         workers=workers,
         dask_address=dask_address,
         progress=progress,
     )
     by_id = {a.patient_id: a for a in slow}
-    texts: list[str] = []
-    outcomes: list[Any] = []
-    for code, scored in enumerate(fast):
-        if scored is None:
-            assessment = by_id[patient_ids[code]]
-            texts.append(json.dumps(assessment_to_dict(assessment), ensure_ascii=False))
-            outcomes.append(assessment)
-        else:
-            texts.append(scored.json)
-            outcomes.append(scored.outcome)
-    head = json.dumps({"criteria": CRITERIA, "options": options_to_dict(options)})
-    cohort = json.dumps(cohort_summary(outcomes, by=tuple(by)), ensure_ascii=False)
-    out.write(f'{head[:-1]}, "patients": [')
-    for start in range(0, len(texts), 1000):  # in pieces: no second copy of a large document
-        out.write((", " if start else "") + ", ".join(texts[start : start + 1000]))
-    out.write(f'], "cohort": {cohort}}}\n')
+    return _FastResult([p or by_id[patient_ids[code]] for code, p in enumerate(patients)])
+
+
+class _FastResult:
+    """Patients scored by the fast path (:class:`ScoredPatient`) or, where it could not, by the
+    reference engine (:class:`PatientAssessment`), in table order, and their outputs."""
+
+    def __init__(self, patients: list[ScoredPatient | PatientAssessment]) -> None:
+        self.patients = patients
+
+    def _outcomes(self) -> list[Any]:
+        from recistry.recist.columnar import ScoredPatient
+
+        return [p.outcome if isinstance(p, ScoredPatient) else p for p in self.patients]
+
+    def write_json(self, out: TextIO, options: AssessmentOptions, by: Sequence[str]) -> None:
+        """The ``--format json`` document, as ``dumps(build_document(...))`` writes it."""
+        from recistry.cohort.summary import cohort_summary
+        from recistry.recist.columnar import ScoredPatient
+        from recistry.results import CRITERIA, assessment_to_dict, options_to_dict
+
+        head = json.dumps({"criteria": CRITERIA, "options": options_to_dict(options)})
+        cohort = json.dumps(cohort_summary(self._outcomes(), by=tuple(by)), ensure_ascii=False)
+        out.write(f'{head[:-1]}, "patients": [')
+        for start in range(0, len(self.patients), 1000):  # pieces: no copy of the whole
+            texts = [
+                p.json
+                if isinstance(p, ScoredPatient)
+                else json.dumps(assessment_to_dict(p), ensure_ascii=False)
+                for p in self.patients[start : start + 1000]
+            ]
+            out.write((", " if start else "") + ", ".join(texts))
+        out.write(f'], "cohort": {cohort}}}\n')
+
+    def patient_rows(self) -> list[Sequence[object]]:
+        from recistry.recist.columnar import ScoredPatient
+
+        rows: list[Sequence[object]] = []
+        for p in self.patients:
+            if isinstance(p, ScoredPatient):
+                assert p.patient_row is not None, "scored without rows=True"
+                rows.append(p.patient_row)
+            else:
+                rows.extend(_patient_rows([p]))
+        return rows
+
+    def timepoint_rows(self) -> list[Sequence[object]]:
+        from recistry.recist.columnar import ScoredPatient
+        from recistry.results import timepoint_rows
+
+        rows: list[Sequence[object]] = []
+        for p in self.patients:
+            if isinstance(p, ScoredPatient):
+                rows.extend(p.timepoint_rows or ())
+            else:
+                rows.extend(list(row.values()) for row in timepoint_rows([p]))
+        return rows
+
+    def write_outputs(self, out: Path, options: AssessmentOptions, by: Sequence[str]) -> None:
+        """patients.csv, timepoints.csv and results.json, as :func:`write_outputs` writes them."""
+        from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS
+
+        _make_folder(out)
+        _write_atomic(out / "patients.csv", _csv_text(PATIENT_COLUMNS, self.patient_rows()))
+        _write_atomic(out / "timepoints.csv", _csv_text(TIMEPOINT_COLUMNS, self.timepoint_rows()))
+        _write_atomic(out / "results.json", lambda handle: self.write_json(handle, options, by))
 
 
 def build_document(
@@ -287,46 +339,65 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
 
 
-def _patient_rows(assessments: Sequence[PatientAssessment]) -> list[dict[str, Any]]:
+def _patient_rows(assessments: Sequence[PatientAssessment]) -> list[Sequence[object]]:
     from recistry.results import patient_rows
 
-    return patient_rows(assessments)
+    return [list(row.values()) for row in patient_rows(assessments)]
 
 
-def _csv_text(rows: Sequence[dict[str, Any]]) -> str:
+def _csv_text(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A CSV with a header (none without rows), as ``csv.writer`` writes Python values."""
     buffer = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
         writer.writerows(rows)
     return buffer.getvalue()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename, so no reader sees half a file."""
+def _write_atomic(path: Path, content: str | Callable[[TextIO], None]) -> None:
+    """Write text (or what ``content`` writes) to a temporary file beside ``path`` and rename,
+    so no reader sees half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would make it: mkstemp's files are 0600
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            if isinstance(content, str):
+                handle.write(content)
+            else:
+                content(handle)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_outputs(
-    out: Path, assessments: Sequence[PatientAssessment], document: dict[str, Any]
-) -> None:
-    """patients.csv, timepoints.csv and results.json in ``out`` (created if needed)."""
-    from recistry.results import timepoint_rows
-
+def _make_folder(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
-    _write_atomic(out / "patients.csv", _csv_text(_patient_rows(assessments)))
-    _write_atomic(out / "timepoints.csv", _csv_text(timepoint_rows(assessments)))
-    _write_atomic(out / "results.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_outputs(
+    out: Path, assessments: Sequence[PatientAssessment], document: dict[str, Any]
+) -> None:
+    """patients.csv, timepoints.csv and results.json in ``out`` (created if needed).
+
+    results.json is the ``--format json`` document: indented up to
+    ``PRETTY_JSON_MAX_PATIENTS`` patients, compact beyond.
+    """
+    from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS, timepoint_rows
+
+    _make_folder(out)
+    _write_atomic(out / "patients.csv", _csv_text(PATIENT_COLUMNS, _patient_rows(assessments)))
+    _write_atomic(
+        out / "timepoints.csv",
+        _csv_text(TIMEPOINT_COLUMNS, [list(r.values()) for r in timepoint_rows(assessments)]),
+    )
+    _write_atomic(out / "results.json", dumps(document))
 
 
 def _score_chunk(

@@ -131,10 +131,14 @@ class PatientOutcome(NamedTuple):
 
 
 class ScoredPatient(NamedTuple):
-    """A patient scored by the fast path: the JSON object text and the cohort values."""
+    """A patient scored by the fast path: the JSON object text, the cohort values and, when
+    asked for, the rows of ``patients.csv`` and ``timepoints.csv`` (the values of
+    :func:`recistry.results.patient_rows` and :func:`recistry.results.timepoint_rows`)."""
 
     json: str
     outcome: PatientOutcome
+    patient_row: tuple[object, ...] | None = None
+    timepoint_rows: list[tuple[object, ...]] | None = None
 
 
 class _Timepoint(NamedTuple):
@@ -147,8 +151,11 @@ def score_columns(
     columns: MeasurementColumns,
     clinical: Mapping[str, ClinicalRecord] | None,
     options: AssessmentOptions,
+    *,
+    rows: bool = False,
 ) -> list[ScoredPatient | None]:
-    """Score every patient of ``columns`` that the fast path covers.
+    """Score every patient of ``columns`` that the fast path covers (with ``rows``, also make
+    each patient's CSV rows).
 
     Returns
     -------
@@ -156,7 +163,7 @@ def score_columns(
         One entry per patient code: a :class:`ScoredPatient`, or ``None`` for a patient the
         reference engine must score.
     """
-    scorer = _Scorer(columns, clinical or {}, options)
+    scorer = _Scorer(columns, clinical or {}, options, rows)
     return [scorer.score(p, a, b) for p, a, b in scorer.spans()]
 
 
@@ -173,8 +180,10 @@ class _Scorer:
         columns: MeasurementColumns,
         clinical: Mapping[str, ClinicalRecord],
         options: AssessmentOptions,
+        rows: bool,
     ) -> None:
         self.c = columns
+        self.rows = rows
         self.clinical = clinical
         self.options = options
         # Rows by patient, then date, then table order (the reference sorts by date and row).
@@ -234,7 +243,7 @@ class _Scorer:
         self.iso: dict[int, str] = {}
         self.mm_text: dict[int, str] = {}
         self.mm_float: dict[int, str] = {}
-        self.months: dict[int, str] = {}
+        self.month_values: dict[int, float] = {}
         self.snippets: dict[tuple[int, int, int, int | None], str] = {}
 
     def spans(self) -> list[tuple[int, int, int]]:
@@ -270,11 +279,15 @@ class _Scorer:
             text = self.mm_float[value] = repr(value / self.unit)
         return text
 
+    def months(self, days: int) -> float:
+        """As ``results._months``: days / 30.4375 rounded half-even to two decimals."""
+        value = self.month_values.get(days)
+        if value is None:
+            value = self.month_values[days] = float(round(Decimal(days) / MONTH_DAYS, 2))
+        return value
+
     def months_json(self, days: int) -> str:
-        text = self.months.get(days)
-        if text is None:
-            text = self.months[days] = repr(float(round(Decimal(days) / MONTH_DAYS, 2)))
-        return text
+        return repr(self.months(days))
 
     def snippet(self, lesion: int, role: int, state: int, value: int | None) -> str:
         """A lesion's entry in a time point's ``lesions`` list."""
@@ -358,7 +371,9 @@ class _Scorer:
             return None
 
         tp_texts: list[str] = []
+        tp_rows: list[tuple[object, ...]] = []
         timepoints: list[_Timepoint] = []
+        best_total = -1  # smallest sum up to the first PD (the best change from baseline)
         nadir, nadir_date = base_sum, baseline
         responded = progressed = after_cr = False
         any_nodal = any(target_nodal)
@@ -545,6 +560,27 @@ class _Scorer:
                 f'"reasons": ["{reasons_json}"], "lesions": [{", ".join(items)}]}}'
             )
             timepoints.append(_Timepoint(d, overall, overall_strict))
+            if self.rows:
+                tp_rows.append(
+                    (
+                        pid,
+                        self.day(d),
+                        d - origin,
+                        total / self.unit,
+                        None if base_pct is None else base_pct[2],
+                        None if nadir_pct is None else nadir_pct[2],
+                        nadir / self.unit,
+                        carried.value,
+                        strict.value,
+                        nt_call,
+                        new,
+                        overall.value,
+                        None,
+                        " | ".join(reasons),
+                    )
+                )
+            if not progressed and (best_total < 0 or total < best_total):
+                best_total = total
             after_cr = overall is Response.CR
             if overall is Response.PD:
                 progressed = True
@@ -554,31 +590,38 @@ class _Scorer:
                 nadir, nadir_date = total, d
 
         return self._finish(
-            pid, record, baseline, origin, last_scan, base_sum, tp_texts, timepoints
+            pid,
+            record,
+            (baseline, origin, last_scan),
+            (base_sum, best_total),
+            tp_texts,
+            timepoints,
+            tp_rows,
         )
 
     def _finish(
         self,
         pid: str,
         record: ClinicalRecord | None,
-        baseline: int,
-        origin: int,
-        last_scan: int,
-        base_sum: int,
+        dates: tuple[int, int, int],
+        sums: tuple[int, int],
         tp_texts: list[str],
         timepoints: list[_Timepoint],
-    ) -> ScoredPatient | None:
+        tp_rows: list[tuple[object, ...]],
+    ) -> ScoredPatient:
         opts = self.options
+        baseline, origin, last_scan = dates
+        base_sum, best_total = sums
         counted = _until_first_pd(timepoints)
         unconfirmed, unconfirmed_reasons = self._best_unconfirmed(counted, origin)
         confirmed, confirmed_reasons = self._best_confirmed(counted, origin)
         best = confirmed if opts.confirm else unconfirmed
         reasons = confirmed_reasons if opts.confirm else unconfirmed_reasons
         progression = next((tp.date for tp in timepoints if tp.overall is Response.PD), None)
-        warnings = ""
+        adjudication = None
         if opts.confirm:
             adjudication = next((r for r in confirmed_reasons if "adjudicat" in r), None)
-            warnings = "" if adjudication is None else f'"{adjudication}"'
+        warnings = "" if adjudication is None else f'"{adjudication}"'
         first_response = None
         if best in _CR_OR_PR:
             first_response = next(tp.date for tp in counted if tp.overall in _CR_OR_PR)
@@ -635,7 +678,30 @@ class _Scorer:
             os_event=os_event,
             covariates=dict(record.covariates) if record else {},
         )
-        return ScoredPatient(text, outcome)
+        if not self.rows:
+            return ScoredPatient(text, outcome)
+        best_change = _percent(best_total, base_sum)
+        patient_row = (
+            pid,
+            day(baseline),
+            day(origin),
+            base_sum / self.unit,
+            True,
+            best.value,
+            unconfirmed.value,
+            confirmed.value,
+            None if best_change is None else best_change[2],
+            None if first_response is None else day(first_response),
+            None if progression is None else day(progression),
+            pfs_days,
+            self.months(pfs_days),
+            pfs_event,
+            os_days,
+            None if os_days is None else self.months(os_days),
+            os_event,
+            adjudication or "",
+        )
+        return ScoredPatient(text, outcome, patient_row, tp_rows)
 
     def _best_unconfirmed(
         self, counted: Sequence[_Timepoint], origin: int
@@ -745,9 +811,9 @@ def _until_first_pd(timepoints: Sequence[_Timepoint]) -> list[_Timepoint]:
     return out
 
 
-def _percent(value: int, reference: int) -> tuple[str, str] | None:
-    """The change from ``reference`` as the reference engine prints it: its reason text
-    (``+12.3%``) and its JSON number (two decimals).
+def _percent(value: int, reference: int) -> tuple[str, str, float] | None:
+    """The change from ``reference`` as the reference engine gives it: its reason text
+    (``+12.3%``), its JSON number and that number (two decimals).
 
     The reference divides Decimals (28 digits) and then rounds half-even; rounding the exact
     ratio of these integers half-even gives the same digits, since a ratio with a denominator
@@ -764,12 +830,15 @@ def _percent(value: int, reference: int) -> tuple[str, str] | None:
     rest = digit * reference + remainder  # what is left over the tenths, in 1/(10*reference)
     if rest > 5 * reference or (rest == 5 * reference and tenths % 2):
         tenths += 1
-    number = _HUNDREDTHS.get(hundredths)
-    if number is None:
-        number = _HUNDREDTHS[hundredths] = repr(hundredths / 100)
+    number = hundredths / 100
+    text = _HUNDREDTHS.get(hundredths)
+    if text is None:
+        text = _HUNDREDTHS[hundredths] = repr(number)
     if change < 0:
-        return f"-{-tenths // 10}.{-tenths % 10}%", "-0.0" if hundredths == 0 else number
-    return f"+{tenths // 10}.{tenths % 10}%", number
+        if hundredths == 0:
+            return f"-{-tenths // 10}.{-tenths % 10}%", "-0.0", -0.0
+        return f"-{-tenths // 10}.{-tenths % 10}%", text, number
+    return f"+{tenths // 10}.{tenths % 10}%", text, number
 
 
 _HUNDREDTHS: dict[int, str] = {}
