@@ -25,7 +25,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _progress(label: str, enabled: bool) -> Progress:
+def progress_bar(enabled: bool) -> Progress:
+    """The progress bar of long work, on stderr; hidden when not ``enabled``."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -72,7 +73,7 @@ def run_tasks(
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     results: list[R | None] = [None] * len(items)
-    with _progress(label, progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(label, total=len(items))
         if dask_address is not None:
             _run_dask(fn, items, dask_address, results, lambda: bar.advance(task))

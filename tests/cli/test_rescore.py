@@ -225,6 +225,8 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
     fast_json = capsys.readouterr().out
     assert main(["rescore", *args, "--format", "csv", "--out", str(tmp_path / "fast")]) == 0
     fast_csv = capsys.readouterr().out
+    assert main(["rescore", *args]) == 0  # --format table: the cohort, no table of 120 rows
+    fast_table = capsys.readouterr().out
 
     options = AssessmentOptions(confirm=bool(confirm))
     assessments = rescore.score(rescore.load_records(measurements, clinical), options)
@@ -234,6 +236,16 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
     assert fast_json == rescore.dumps(document)
     assert json.loads(fast_json)["cohort"]["subgroups"]["who_grade"]
     assert fast_csv == rescore._csv_text(PATIENT_COLUMNS, rescore._patient_rows(assessments))
+    rescore._print_table(document)
+    reference_table = capsys.readouterr().out
+    cohort_lines = [
+        line
+        for line in reference_table.splitlines()
+        if line.startswith(("Patients", "ORR", "Median"))
+    ]
+    assert len(cohort_lines) >= 3 and all(line in fast_table for line in cohort_lines)
+    assert "per patient" in reference_table and "per patient" not in fast_table
+    assert f"{len(assessments)} patients: the table of patients is printed up to 10" in fast_table
     rescore.write_outputs(tmp_path / "reference", assessments, document)
     for name in ("patients.csv", "timepoints.csv", "results.json"):
         fast = (tmp_path / "fast" / name).read_text()

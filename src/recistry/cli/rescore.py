@@ -18,6 +18,8 @@ from recistry.cli._store import add_batch_arguments
 from recistry.errors import InputError
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
+    from rich.console import Console
+
     from recistry.recist.columnar import ScoredPatient
     from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
 
@@ -128,7 +130,6 @@ def run(args: argparse.Namespace) -> int:
             args.clinical,
             options,
             rows=args.out is not None or args.format == "csv",
-            fast=args.format != "table",
             **batch,
         )
     else:
@@ -140,8 +141,10 @@ def run(args: argparse.Namespace) -> int:
             scored.write_outputs(args.out, options, args.by)
         if args.format == "json":
             scored.write_json(sys.stdout, options, args.by)
-        else:
+        elif args.format == "csv":
             sys.stdout.write(_csv_text(PATIENT_COLUMNS, scored.patient_rows()))
+        else:
+            _print_table(scored.summary(options, args.by), scored.warnings())
     else:
         document = build_document(scored, options, args.by)
         if args.out is not None:
@@ -198,13 +201,12 @@ def _score_table(
     options: AssessmentOptions,
     *,
     rows: bool,
-    fast: bool,
     workers: int = 1,
     dask_address: str | None = None,
     progress: bool = False,
 ) -> list[PatientAssessment] | _FastResult:
     """Score a measurement table: by the reference engine (a cohort small enough to print
-    indented, or ``fast`` off), or by the columnar fast path.
+    indented and tabulated), or by the columnar fast path.
 
     The fast path (:mod:`recistry.recist.columnar`) scores the patients it covers straight
     from the table's columns and leaves the others to the reference engine; its outputs are
@@ -217,7 +219,7 @@ def _score_table(
     table = read_measurement_table(path)
     columns = table.columns()
     patient_ids = columns.patient_ids
-    if not fast or len(patient_ids) <= PRETTY_JSON_MAX_PATIENTS:
+    if len(patient_ids) <= PRETTY_JSON_MAX_PATIENTS:
         records = build_records(table.measurements(), clinical)
         return score(
             records, options, workers=workers, dask_address=dask_address, progress=progress
@@ -225,9 +227,19 @@ def _score_table(
     check_clinical(set(patient_ids), clinical)
     # Scoring makes millions of small objects and no reference cycles: the cyclic garbage
     # collector would only walk them again and again (about 15% of the time here).
+    from recistry.batch import progress_bar
+
     gc.disable()
     try:
-        patients = score_columns(columns, clinical, options, rows=rows)
+        with progress_bar(progress) as bar:
+            task = bar.add_task("Scoring patients", total=len(patient_ids))
+            patients = score_columns(
+                columns,
+                clinical,
+                options,
+                rows=rows,
+                on_progress=lambda done: bar.advance(task, done),
+            )
     finally:
         gc.enable()
     slow_codes = [code for code, scored in enumerate(patients) if scored is None]
@@ -252,20 +264,49 @@ class _FastResult:
 
     def __init__(self, patients: list[ScoredPatient | PatientAssessment]) -> None:
         self.patients = patients
+        self._cohort: dict[tuple[str, ...], dict[str, object]] = {}
 
-    def _outcomes(self) -> list[Any]:
+    def cohort(self, by: Sequence[str]) -> dict[str, object]:
+        """The ``cohort`` object of the document (computed once per ``by``)."""
+        from recistry.cohort.summary import cohort_summary
         from recistry.recist.columnar import ScoredPatient
 
-        return [p.outcome if isinstance(p, ScoredPatient) else p for p in self.patients]
+        key = tuple(by)
+        if key not in self._cohort:
+            outcomes = [p.outcome if isinstance(p, ScoredPatient) else p for p in self.patients]
+            self._cohort[key] = cohort_summary(outcomes, by=key)
+        return self._cohort[key]
+
+    def summary(self, options: AssessmentOptions, by: Sequence[str]) -> dict[str, Any]:
+        """The document without its patients (what ``--format table`` prints of a large one)."""
+        from recistry.results import CRITERIA, options_to_dict
+
+        return {
+            "criteria": CRITERIA,
+            "options": options_to_dict(options),
+            "patients": [],
+            "cohort": self.cohort(by),
+        }
+
+    def warnings(self) -> list[tuple[str, str]]:
+        """(patient, warning) of every patient, in table order."""
+        from recistry.recist.columnar import ScoredPatient
+
+        out: list[tuple[str, str]] = []
+        for p in self.patients:
+            if isinstance(p, ScoredPatient):
+                out.extend((p.outcome.patient_id, w) for w in p.warnings)
+            else:
+                out.extend((p.patient_id, w) for w in p.warnings)
+        return out
 
     def write_json(self, out: TextIO, options: AssessmentOptions, by: Sequence[str]) -> None:
         """The ``--format json`` document, as ``dumps(build_document(...))`` writes it."""
-        from recistry.cohort.summary import cohort_summary
         from recistry.recist.columnar import ScoredPatient
         from recistry.results import CRITERIA, assessment_to_dict, options_to_dict
 
         head = json.dumps({"criteria": CRITERIA, "options": options_to_dict(options)})
-        cohort = json.dumps(cohort_summary(self._outcomes(), by=tuple(by)), ensure_ascii=False)
+        cohort = json.dumps(self.cohort(by), ensure_ascii=False)
         out.write(f'{head[:-1]}, "patients": [')
         for start in range(0, len(self.patients), 1000):  # pieces: no copy of the whole
             texts = [
@@ -449,11 +490,39 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
-def _print_table(document: dict[str, Any]) -> None:
+MAX_WARNINGS_SHOWN = 50
+"""Warnings printed by ``--format table`` for a cohort too large for the per-patient table."""
+
+
+def _print_table(
+    document: dict[str, Any], warnings: Sequence[tuple[str, str]] | None = None
+) -> None:
+    """The readable summary: one table row per patient and their warnings, then the cohort.
+
+    ``document`` without patients (a cohort too large for a table of patients) prints the
+    cohort with a pointer to the per-patient outputs, and at most ``MAX_WARNINGS_SHOWN`` of
+    ``warnings`` (patient, warning).
+    """
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
+    if not document["patients"]:
+        _print_cohort(console, document)
+        shown = list(warnings or ())[:MAX_WARNINGS_SHOWN]
+        for pid, warning in shown:
+            console.print(f"[yellow]warning[/] {pid}: {warning}", highlight=False)
+        if len(warnings or ()) > len(shown):
+            console.print(
+                f"… and {len(warnings or ()) - len(shown):,} more warnings (patients.csv)",
+                highlight=False,
+            )
+        console.print(
+            f"{document['cohort']['patients']:,} patients: the table of patients is printed up "
+            f"to {PRETTY_JSON_MAX_PATIENTS:,}; --out DIR or --format csv gives every patient",
+            highlight=False,
+        )
+        return
     table = Table(title=f"{document['criteria']} per patient", show_lines=False)
     for column in (
         "patient",
@@ -484,6 +553,10 @@ def _print_table(document: dict[str, Any]) -> None:
     for p in document["patients"]:
         for warning in p["warnings"]:
             console.print(f"[yellow]warning[/] {p['patient_id']}: {warning}", highlight=False)
+    _print_cohort(console, document)
+
+
+def _print_cohort(console: Console, document: dict[str, Any]) -> None:
     cohort = document["cohort"]
 
     def rate(block: dict[str, Any]) -> str:
@@ -503,7 +576,7 @@ def _print_table(document: dict[str, Any]) -> None:
     if cohort["orr"]["n"]:
         console.print(f"ORR {rate(cohort['orr'])}; DCR {rate(cohort['dcr'])}", highlight=False)
     for label, key in (("PFS", "pfs"), ("OS", "os")):
-        if key == "os" and all(p["os_months"] is None for p in document["patients"]):
+        if key == "os" and not cohort["os_patients"]:
             continue
         lower, upper = cohort[f"{key}_median_ci95"]
         console.print(

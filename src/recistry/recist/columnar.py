@@ -19,7 +19,7 @@ scale, so the inclusive thresholds are decided exactly, as in the reference.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -137,6 +137,7 @@ class ScoredPatient(NamedTuple):
 
     json: str
     outcome: PatientOutcome
+    warnings: tuple[str, ...] = ()
     patient_row: tuple[object, ...] | None = None
     timepoint_rows: list[tuple[object, ...]] | None = None
 
@@ -153,9 +154,10 @@ def score_columns(
     options: AssessmentOptions,
     *,
     rows: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list[ScoredPatient | None]:
     """Score every patient of ``columns`` that the fast path covers (with ``rows``, also make
-    each patient's CSV rows).
+    each patient's CSV rows); ``on_progress(n)`` is told of every ``n`` patients done.
 
     Returns
     -------
@@ -164,7 +166,18 @@ def score_columns(
         reference engine must score.
     """
     scorer = _Scorer(columns, clinical or {}, options, rows)
-    return [scorer.score(p, a, b) for p, a, b in scorer.spans()]
+    scored: list[ScoredPatient | None] = []
+    for n, (code, first, end) in enumerate(scorer.spans(), start=1):
+        scored.append(scorer.score(code, first, end))
+        if on_progress is not None and n % PROGRESS_STEP == 0:
+            on_progress(PROGRESS_STEP)
+    if on_progress is not None:
+        on_progress(len(scored) % PROGRESS_STEP)
+    return scored
+
+
+PROGRESS_STEP = 2000
+"""Patients between two calls of ``on_progress``."""
 
 
 def patient_rows(columns: MeasurementColumns, patients: Sequence[int]) -> np.ndarray:
@@ -678,8 +691,9 @@ class _Scorer:
             os_event=os_event,
             covariates=dict(record.covariates) if record else {},
         )
+        warning_texts = () if adjudication is None else (adjudication,)
         if not self.rows:
-            return ScoredPatient(text, outcome)
+            return ScoredPatient(text, outcome, warning_texts)
         best_change = _percent(best_total, base_sum)
         patient_row = (
             pid,
@@ -701,7 +715,7 @@ class _Scorer:
             os_event,
             adjudication or "",
         )
-        return ScoredPatient(text, outcome, patient_row, tp_rows)
+        return ScoredPatient(text, outcome, warning_texts, patient_row, tp_rows)
 
     def _best_unconfirmed(
         self, counted: Sequence[_Timepoint], origin: int
