@@ -30,15 +30,16 @@ from recistry.recist.engine import (
     BASELINE_WINDOW_DAYS,
     MAX_TARGETS,
     MAX_TARGETS_PER_ORGAN,
-    SRC_BOR,
     SRC_FAQ_PR,
     SRC_FAQ_REAPPEAR,
     SRC_NEW,
     SRC_NON_TARGET,
     SRC_TABLE1,
-    SRC_TABLE3,
     SRC_TARGET,
+    best_response_confirmed,
+    best_response_unconfirmed,
     organ_of,
+    until_first_pd,
 )
 from recistry.recist.model import (
     MONTH_DAYS,
@@ -71,7 +72,6 @@ _MERGED = STATES.index(LesionState.MERGED)
 _PRESENT = STATES.index(LesionState.PRESENT)
 _PROGRESSION = STATES.index(LesionState.PROGRESSION)
 
-_RANK = {Response.CR: 5, Response.PR: 4, Response.SD: 3, Response.PD: 1, Response.NE: 0}
 _CR_OR_PR = (Response.CR, Response.PR)
 _UNSAFE_JSON = frozenset(chr(c) for c in range(32)) | {'"', "\\"}
 
@@ -143,9 +143,11 @@ class ScoredPatient(NamedTuple):
 
 
 class _Timepoint(NamedTuple):
-    date: int
-    overall: Response
-    strict: Response
+    """A follow-up as best overall response reads it (:class:`recistry.recist.engine.Scan`)."""
+
+    date: dt.date
+    overall_response: Response
+    overall_response_strict: Response
 
 
 def score_columns(
@@ -254,6 +256,7 @@ class _Scorer:
         self.lesion_json = [_json_safe(text) for text in columns.lesion_ids]
         self.organs: dict[tuple[int, bool], str] = {}
         self.iso: dict[int, str] = {}
+        self.dates: dict[int, dt.date] = {}
         self.mm_text: dict[int, str] = {}
         self.mm_float: dict[int, str] = {}
         self.month_values: dict[int, float] = {}
@@ -268,6 +271,12 @@ class _Scorer:
         return spans
 
     # --- formatting (the reference's text, from integers) --------------------------------
+
+    def date_of(self, ordinal: int) -> dt.date:
+        date = self.dates.get(ordinal)
+        if date is None:
+            date = self.dates[ordinal] = dt.date.fromordinal(ordinal)
+        return date
 
     def day(self, ordinal: int) -> str:
         text = self.iso.get(ordinal)
@@ -572,7 +581,7 @@ class _Scorer:
                 f'"overall_response": "{overall}", "rescored_from": null, '
                 f'"reasons": ["{reasons_json}"], "lesions": [{", ".join(items)}]}}'
             )
-            timepoints.append(_Timepoint(d, overall, overall_strict))
+            timepoints.append(_Timepoint(self.date_of(d), overall, overall_strict))
             if self.rows:
                 tp_rows.append(
                     (
@@ -625,26 +634,32 @@ class _Scorer:
         opts = self.options
         baseline, origin, last_scan = dates
         base_sum, best_total = sums
-        counted = _until_first_pd(timepoints)
-        unconfirmed, unconfirmed_reasons = self._best_unconfirmed(counted, origin)
-        confirmed, confirmed_reasons = self._best_confirmed(counted, origin)
+        origin_date = self.date_of(origin)
+        unconfirmed, unconfirmed_reasons = best_response_unconfirmed(timepoints, origin_date, opts)
+        confirmed, confirmed_reasons = best_response_confirmed(timepoints, origin_date, opts, True)
         best = confirmed if opts.confirm else unconfirmed
         reasons = confirmed_reasons if opts.confirm else unconfirmed_reasons
-        progression = next((tp.date for tp in timepoints if tp.overall is Response.PD), None)
+        progression = next(
+            (tp.date.toordinal() for tp in timepoints if tp.overall_response is Response.PD), None
+        )
         adjudication = None
         if opts.confirm:
             adjudication = next((r for r in confirmed_reasons if "adjudicat" in r), None)
         warnings = "" if adjudication is None else f'"{adjudication}"'
         first_response = None
         if best in _CR_OR_PR:
-            first_response = next(tp.date for tp in counted if tp.overall in _CR_OR_PR)
+            first_response = next(
+                tp.date.toordinal()
+                for tp in until_first_pd(timepoints)
+                if tp.overall_response in _CR_OR_PR
+            )
 
         death = record.death_date.toordinal() if record and record.death_date else None
         events = [d for d in (progression, death) if d is not None]
         if events:
             pfs_days, pfs_event = min(events) - origin, True
         else:
-            pfs_days, pfs_event = max(origin, timepoints[-1].date) - origin, False
+            pfs_days, pfs_event = max(origin, last_scan) - origin, False
         os_days: int | None = None
         os_event: bool | None = None
         if record is not None:
@@ -684,7 +699,7 @@ class _Scorer:
             first_response_date=None
             if first_response is None
             else dt.date.fromordinal(first_response),
-            origin_date=dt.date.fromordinal(origin),
+            origin_date=origin_date,
             pfs_days=pfs_days,
             pfs_event=pfs_event,
             os_days=os_days,
@@ -716,113 +731,6 @@ class _Scorer:
             adjudication or "",
         )
         return ScoredPatient(text, outcome, warning_texts, patient_row, tp_rows)
-
-    def _best_unconfirmed(
-        self, counted: Sequence[_Timepoint], origin: int
-    ) -> tuple[Response, list[str]]:
-        """As ``engine._best_response_unconfirmed`` (no NE reaches this path)."""
-        minimum = self.options.sd_min_days
-        best, best_tp = Response.NE, None
-        early: list[_Timepoint] = []
-        for tp in counted:
-            if tp.overall is Response.SD and tp.date - origin < minimum:
-                early.append(tp)
-                continue
-            if _RANK[tp.overall] > _RANK[best]:
-                best, best_tp = tp.overall, tp
-        day = self.day
-        if best_tp is not None:
-            reasons = [
-                f"best overall response {best}: {best_tp.overall} on {day(best_tp.date)}, "
-                f"day {best_tp.date - origin} ({SRC_BOR})"
-            ]
-        else:
-            reasons = [f"best overall response NE: no evaluable time point counts ({SRC_BOR})"]
-        reasons.extend(
-            f"{tp.overall} on {day(tp.date)} (day {tp.date - origin}) is before the SD minimum "
-            f"of {minimum} days and does not count ({SRC_BOR})"
-            for tp in early
-        )
-        return best, reasons
-
-    def _confirmation(
-        self, counted: Sequence[_Timepoint], index: int, accept: tuple[Response, ...]
-    ) -> _Timepoint | None:
-        """As ``engine._confirmation`` (no NE reaches this path)."""
-        first = counted[index]
-        for tp in counted[index + 1 :]:
-            if tp.date - first.date >= self.options.confirm_days and tp.strict in accept:
-                return tp
-            if tp.strict not in accept:
-                return None
-        return None
-
-    def _best_confirmed(
-        self, counted: Sequence[_Timepoint], origin: int
-    ) -> tuple[Response, list[str]]:
-        """As ``engine._best_response_confirmed`` for a patient with targets and no NE."""
-        day = self.day
-        reasons: list[str] = []
-        confirmed_pr: tuple[_Timepoint, _Timepoint] | None = None
-        for index, tp in enumerate(counted):
-            if tp.strict is Response.CR:
-                by = self._confirmation(counted, index, (Response.CR,))
-                if by is not None:
-                    reasons.append(
-                        f"best overall response CR: CR on {day(tp.date)} confirmed by CR on "
-                        f"{day(by.date)}, {by.date - tp.date} days later ({SRC_TABLE3})"
-                    )
-                    return Response.CR, reasons
-                by = self._confirmation(counted, index, _CR_OR_PR)
-                if by is not None and confirmed_pr is None:
-                    confirmed_pr = (tp, by)
-                    reasons.append(
-                        f"CR on {day(tp.date)} followed by PR on {day(by.date)}: needs "
-                        "adjudication; scored as a confirmed PR (RECIST 1.1 Table 3 note)"
-                    )
-            elif tp.strict is Response.PR and confirmed_pr is None:
-                by = self._confirmation(counted, index, _CR_OR_PR)
-                if by is not None:
-                    confirmed_pr = (tp, by)
-        if confirmed_pr is not None:
-            first, by = confirmed_pr
-            reasons.append(
-                f"best overall response PR: {first.strict} on {day(first.date)} confirmed by "
-                f"{by.strict} on {day(by.date)}, {by.date - first.date} days later "
-                f"({SRC_TABLE3})"
-            )
-            return Response.PR, reasons
-        minimum = self.options.sd_min_days
-        for tp in counted:
-            if tp.overall is not Response.PD and tp.date - origin >= minimum:
-                unconfirmed = (
-                    " (unconfirmed response counts as stable)" if tp.overall in _CR_OR_PR else ""
-                )
-                reasons.append(
-                    f"best overall response SD: {tp.overall} on {day(tp.date)}, day "
-                    f"{tp.date - origin}, meets the SD minimum of {minimum} days{unconfirmed} "
-                    f"({SRC_TABLE3})"
-                )
-                return Response.SD, reasons
-        if counted and counted[-1].overall is Response.PD:
-            reasons.append(
-                f"best overall response PD: no confirmed response or SD before PD ({SRC_TABLE3})"
-            )
-            return Response.PD, reasons
-        reasons.append(
-            "best overall response NE: no confirmed response and no SD meeting the minimum "
-            f"({SRC_TABLE3})"
-        )
-        return Response.NE, reasons
-
-
-def _until_first_pd(timepoints: Sequence[_Timepoint]) -> list[_Timepoint]:
-    out = []
-    for tp in timepoints:
-        out.append(tp)
-        if tp.overall is Response.PD:
-            break
-    return out
 
 
 def _percent(value: int, reference: int) -> tuple[str, str, float] | None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Protocol, TypeVar
 
 from recistry.errors import InputError
 from recistry.recist.model import (
@@ -259,8 +260,8 @@ def assess_patient(
             f"{len(timepoints) - len(counted)} scan(s) on or after the new anticancer therapy of "
             f"{cutoff} do not count for best response or PFS ({SRC_FDA_CENSOR})"
         )
-    unconfirmed, unconfirmed_reasons = _best_response_unconfirmed(counted, origin, opts)
-    confirmed, confirmed_reasons = _best_response_confirmed(counted, origin, opts, bool(targets))
+    unconfirmed, unconfirmed_reasons = best_response_unconfirmed(counted, origin, opts)
+    confirmed, confirmed_reasons = best_response_confirmed(counted, origin, opts, bool(targets))
     best = confirmed if opts.confirm else unconfirmed
     reasons = confirmed_reasons if opts.confirm else unconfirmed_reasons
     if any("adjudicat" in r for r in confirmed_reasons) and opts.confirm:
@@ -272,7 +273,7 @@ def assess_patient(
         first_response_date = next(
             (
                 tp.date
-                for tp in _until_first_pd(counted)
+                for tp in until_first_pd(counted)
                 if tp.overall_response in (Response.CR, Response.PR)
             ),
             None,
@@ -810,7 +811,22 @@ def _overall(
 # --- best overall response and dates ----------------------------------------------------------
 
 
-def _until_first_pd(timepoints: Sequence[TimepointAssessment]) -> list[TimepointAssessment]:
+class Scan(Protocol):
+    """What best overall response reads of a follow-up: a :class:`TimepointAssessment`, or
+    the fast path's lighter record of one (:mod:`recistry.recist.columnar`)."""
+
+    @property
+    def date(self) -> dt.date: ...
+    @property
+    def overall_response(self) -> Response: ...
+    @property
+    def overall_response_strict(self) -> Response | None: ...
+
+
+ScanT = TypeVar("ScanT", bound=Scan)
+
+
+def until_first_pd(timepoints: Sequence[ScanT]) -> list[ScanT]:
     """Time points that count for best response: nothing after the first PD [EJC09 §4.4.3]."""
     out = []
     for tp in timepoints:
@@ -820,20 +836,20 @@ def _until_first_pd(timepoints: Sequence[TimepointAssessment]) -> list[Timepoint
     return out
 
 
-def _sd_eligible(tp: TimepointAssessment, origin: dt.date, options: AssessmentOptions) -> bool:
+def _sd_eligible(tp: Scan, origin: dt.date, options: AssessmentOptions) -> bool:
     return (tp.date - origin).days >= options.sd_min_days
 
 
-def _best_response_unconfirmed(
-    timepoints: Sequence[TimepointAssessment],
+def best_response_unconfirmed(
+    timepoints: Sequence[Scan],
     origin: dt.date,
     options: AssessmentOptions,
 ) -> tuple[Response, list[str]]:
     """Best response recorded from treatment start to the first PD, no confirmation [§4.4.3]."""
-    counted = _until_first_pd(timepoints)
+    counted = until_first_pd(timepoints)
     best = Response.NE
-    best_tp: TimepointAssessment | None = None
-    early: list[TimepointAssessment] = []
+    best_tp: Scan | None = None
+    early: list[Scan] = []
     for tp in counted:
         response = tp.overall_response
         if response in (Response.SD, Response.NON_CR_NON_PD) and not _sd_eligible(
@@ -860,11 +876,11 @@ def _best_response_unconfirmed(
 
 
 def _confirmation(
-    counted: Sequence[TimepointAssessment],
+    counted: Sequence[Scan],
     index: int,
     accept: frozenset[Response],
     options: AssessmentOptions,
-) -> TimepointAssessment | None:
+) -> Scan | None:
     """A later scan ≥ confirm_days after ``counted[index]`` in ``accept``, with only accepted or
     at most ``max_ne_between`` NE scans in between [EJC09 §4.6.1; admiralonco defaults]."""
     first = counted[index]
@@ -882,21 +898,21 @@ def _confirmation(
     return None
 
 
-def _strict(tp: TimepointAssessment) -> Response:
+def _strict(tp: Scan) -> Response:
     return tp.overall_response_strict or tp.overall_response
 
 
-def _best_response_confirmed(
-    timepoints: Sequence[TimepointAssessment],
+def best_response_confirmed(
+    timepoints: Sequence[Scan],
     origin: dt.date,
     options: AssessmentOptions,
     has_targets: bool,
 ) -> tuple[Response, list[str]]:
     """Best overall response with confirmation of CR and PR by RECIST Table 3 [§4.6.1]."""
-    counted = _until_first_pd(timepoints)
+    counted = until_first_pd(timepoints)
     cr_or_pr = frozenset({Response.CR, Response.PR})
     reasons: list[str] = []
-    confirmed_pr: tuple[TimepointAssessment, TimepointAssessment] | None = None
+    confirmed_pr: tuple[Scan, Scan] | None = None
     for i, tp in enumerate(counted):
         if _strict(tp) is Response.CR:
             by = _confirmation(counted, i, frozenset({Response.CR}), options)
