@@ -39,6 +39,7 @@ from recistry.recist.engine import (
     best_response_confirmed,
     best_response_unconfirmed,
     organ_of,
+    survival,
     until_first_pd,
 )
 from recistry.recist.model import (
@@ -46,6 +47,7 @@ from recistry.recist.model import (
     AssessmentOptions,
     ClinicalRecord,
     LesionState,
+    PatientRecord,
     Response,
     Role,
 )
@@ -654,22 +656,14 @@ class _Scorer:
                 if tp.overall_response in _CR_OR_PR
             )
 
-        death = record.death_date.toordinal() if record and record.death_date else None
-        events = [d for d in (progression, death) if d is not None]
-        if events:
-            pfs_days, pfs_event = min(events) - origin, True
-        else:
-            pfs_days, pfs_event = max(origin, last_scan) - origin, False
-        os_days: int | None = None
-        os_event: bool | None = None
-        if record is not None:
-            if death is not None:
-                os_days, os_event = death - origin, True
-            else:
-                followup = last_scan
-                if record.last_followup is not None:
-                    followup = max(followup, record.last_followup.toordinal())
-                os_days, os_event = followup - origin, False
+        pfs_days, pfs_event, os_days, os_event = survival(
+            PatientRecord(pid, (), record),
+            timepoints,
+            origin_date,
+            None if progression is None else self.date_of(progression),
+            self.date_of(last_scan),
+            None,
+        )
 
         day = self.day
         progression_json = "null" if progression is None else f'"{day(progression)}"'

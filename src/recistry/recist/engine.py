@@ -278,7 +278,7 @@ def assess_patient(
             ),
             None,
         )
-    pfs_days, pfs_event, os_days, os_event = _survival(
+    pfs_days, pfs_event, os_days, os_event = survival(
         record, counted, origin, progression_date, dates[-1], cutoff
     )
     return PatientAssessment(
@@ -972,9 +972,9 @@ def best_response_confirmed(
     return Response.NE, reasons
 
 
-def _survival(
+def survival(
     record: PatientRecord,
-    timepoints: Sequence[TimepointAssessment],
+    timepoints: Sequence[Scan],
     origin: dt.date,
     progression_date: dt.date | None,
     last_scan: dt.date,
