@@ -212,7 +212,7 @@ def _score_table(
     from the table's columns and leaves the others to the reference engine; its outputs are
     the reference engine's, byte for byte (tests compare them).
     """
-    from recistry.recist.columnar import patient_rows, score_columns
+    from recistry.recist.columnar import rows_of_patients, score_columns
     from recistry.tables import build_records, check_clinical, read_clinical, read_measurement_table
 
     clinical = read_clinical(clinical_path) if clinical_path is not None else {}
@@ -246,7 +246,7 @@ def _score_table(
     slow_ids = {patient_ids[code] for code in slow_codes}
     slow = score(
         build_records(
-            table.measurements(patient_rows(columns, slow_codes)),
+            table.measurements(rows_of_patients(columns, slow_codes)),
             {p: c for p, c in clinical.items() if p in slow_ids},
         ),
         options,

@@ -5,15 +5,16 @@ without one object per row, and writes each patient's ``rescore --format json`` 
 It covers the common case and nothing else: at least one target; every target and non-target
 evaluated at every follow-up; targets measured, too small, absent or merged (one row each, no
 fragments); non-targets present, absent or in unequivocal progression; new lesions present (not
-nodes with a short axis, whose size rules can change the call); no target CR at any follow-up;
+nodes with a short axis, whose size rules can change the call); sizes written as plain decimals;
 no warning at all (baseline selection, scans before treatment, a non-diagnostic CT, a new
 therapy). A patient outside that case, or whose rows break a structural rule, gets ``None``:
 the caller scores them with :func:`recistry.recist.engine.assess_patient`, which also raises
 the error message a bad patient deserves.
 
 The rules, thresholds and reason sentences are those of :mod:`recistry.recist.engine` (the
-reference); tests check that both give byte-identical JSON. Sizes are integers at one decimal
-scale, so the inclusive thresholds are decided exactly, as in the reference.
+reference), and best overall response, PFS and OS are computed by the reference's own
+functions; tests check that both give byte-identical JSON and CSV. Sizes are integers at one
+decimal scale, so the inclusive thresholds are decided exactly, as in the reference.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ __all__ = [
     "MeasurementColumns",
     "PatientOutcome",
     "ScoredPatient",
+    "rows_of_patients",
     "score_columns",
 ]
 
@@ -184,7 +186,7 @@ PROGRESS_STEP = 2000
 """Patients between two calls of ``on_progress``."""
 
 
-def patient_rows(columns: MeasurementColumns, patients: Sequence[int]) -> np.ndarray:
+def rows_of_patients(columns: MeasurementColumns, patients: Sequence[int]) -> np.ndarray:
     """0-based rows (ascending) of the given patient codes."""
     return np.flatnonzero(np.isin(columns.patient, np.asarray(patients, dtype=np.int64)))
 
@@ -219,7 +221,6 @@ class _Scorer:
         self.site = columns.site[order].tolist()
         self.counted = columns.counted[order].tolist()
         self.counted_known = columns.counted_known[order].tolist()
-        self.short_known = columns.short_known[order].tolist()
         self.thickness = columns.thickness[order].tolist()
         unit = 10**columns.scale
         # What a target row adds to the sum (-1: cannot be summed), and rows the fast path
