@@ -40,17 +40,17 @@ def run(label: str, argv: list[str], stdout_path: Path | None = None) -> tuple[f
     """Run a command pinned to one CPU; return (seconds, peak RSS in MiB)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, stdout=out, stderr=subprocess.PIPE, env=env, preexec_fn=_pin_to_one_cpu
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if stdout_path:
-        out.close()
-    if status != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"{label} failed ({status}): {err[-2000:]}")
+    # stderr to a file, not a pipe: a child that logs more than a pipe holds would block.
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, preexec_fn=_pin_to_one_cpu)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if stdout_path:
+            out.close()
+        if status != 0:
+            err.seek(0)
+            raise SystemExit(f"{label} failed ({status}): {err.read().decode()[-2000:]}")
     return seconds, usage.ru_maxrss / 1024
 
 
