@@ -255,3 +255,16 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "fast" / "patients.csv").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_malformed_by_on_a_large_table_writes_nothing(tmp_path, capsys, monkeypatch):
+    from recistry.cli import rescore
+    from tests.recist.test_columnar import _write_tables
+
+    measurements, clinical = _write_tables(tmp_path, seed=5, patients=30, breaches=False)
+    monkeypatch.setattr(rescore, "PRETTY_JSON_MAX_PATIENTS", 10)
+    out = tmp_path / "out"
+    args = [str(measurements), "--clinical", str(clinical), "--by", "x=y==", "--out", str(out)]
+    assert main(["rescore", *args]) == 2
+    assert "option --by" in capsys.readouterr().err
+    assert not out.exists()

@@ -121,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         sd_min_days=args.sd_min_days,
         strict=args.strict,
     )
+    from recistry.cohort.summary import Subgroup
+
+    for spec in args.by:  # a malformed --by is refused before any work
+        Subgroup.parse(spec)
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
     scored: Sequence[PatientAssessment] | _FastResult
@@ -137,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from recistry.results import PATIENT_COLUMNS
 
     if isinstance(scored, _FastResult):
+        scored.cohort(args.by)  # computed before anything is written
         if args.out is not None:
             scored.write_outputs(args.out, options, args.by)
         if args.format == "json":
