@@ -518,41 +518,40 @@ def _positive(value: str | None) -> bool:
         return False
 
 
-def _weight_kg(h: Header) -> float:
-    weight = h.first("PatientWeight")
-    if weight is None or weight <= 0:
+def _required_positive(h: Header, keyword: str, purpose: str) -> float:
+    """A number of the header that must be present and above zero; the error names its tag
+    (``keyword`` may be a path into a sequence, ``Sequence.Keyword``)."""
+    value = h.first(keyword)
+    if value is None or value <= 0:
         raise DicomError(
-            "missing or zero: SUV needs the patient's weight (kg)",
-            path=h.path,
-            tag=tag_label("PatientWeight"),
+            f"missing or zero: {purpose}", path=h.path, tag=tag_label(keyword.rsplit(".", 1)[-1])
         )
+    return float(value)
+
+
+def _weight_kg(h: Header) -> float:
+    weight = _required_positive(h, "PatientWeight", "SUV needs the patient's weight (kg)")
     if weight > 500:
         raise DicomError(
             f"{weight:g} kg is implausible (grams entered as kg?)",
             path=h.path,
             tag=tag_label("PatientWeight"),
         )
-    return float(weight)
+    return weight
 
 
 def _normaliser(h: Header, kind: SuvKind) -> tuple[float, str]:
     weight = _weight_kg(h)
     height_cm = None
     if kind is not SuvKind.BW:
-        size = h.first("PatientSize")
-        if size is None or size <= 0:
-            raise DicomError(
-                f"missing or zero: {kind.units} needs the patient's height (m)",
-                path=h.path,
-                tag=tag_label("PatientSize"),
-            )
+        size = _required_positive(h, "PatientSize", f"{kind.units} needs the patient's height (m)")
         if not 0.3 <= size <= 3.0:
             raise DicomError(
                 f"{size:g} m is implausible (PatientSize is in metres)",
                 path=h.path,
                 tag=tag_label("PatientSize"),
             )
-        height_cm = float(size) * 100.0
+        height_cm = size * 100.0
     sex = h.get("PatientSex")
     try:
         return suv.normaliser(kind, weight, height_cm, sex)
@@ -561,30 +560,22 @@ def _normaliser(h: Header, kind: SuvKind) -> tuple[float, str]:
 
 
 def _dose_bq(h: Header, provenance: dict[str, str]) -> float:
-    dose = h.first(_RADIO + "RadionuclideTotalDose")
-    if dose is None or dose <= 0:
-        raise DicomError(
-            "missing or zero: SUV needs the injected dose",
-            path=h.path,
-            tag=tag_label("RadionuclideTotalDose"),
-        )
+    dose = _required_positive(h, _RADIO + "RadionuclideTotalDose", "SUV needs the injected dose")
     if dose < _MBQ_THRESHOLD:
         provenance["dose_rule"] = f"RadionuclideTotalDose {dose:g} < 1e5: taken as MBq (IBSI)"
         dose *= 1e6
     provenance["dose_bq"] = f"{dose:.6g}"
-    return float(dose)
+    return dose
 
 
 def _half_life_s(h: Header, provenance: dict[str, str]) -> float:
-    half_life = h.first(_RADIO + "RadionuclideHalfLife")
-    if half_life is None or half_life <= 0:
-        raise DicomError(
-            "missing or zero: the dose cannot be decay-corrected (no default half-life is assumed)",
-            path=h.path,
-            tag=tag_label("RadionuclideHalfLife"),
-        )
+    half_life = _required_positive(
+        h,
+        _RADIO + "RadionuclideHalfLife",
+        "the dose cannot be decay-corrected (no default half-life is assumed)",
+    )
     provenance["half_life_s"] = f"{half_life:g}"
-    return float(half_life)
+    return half_life
 
 
 def _series_datetime(h: Header) -> dt.datetime:
