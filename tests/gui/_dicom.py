@@ -11,10 +11,9 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
 
-CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+from tests.imaging import _series_files
 
 
 def write_ct_series(
@@ -32,54 +31,25 @@ def write_ct_series(
 ) -> list[Path]:
     """Write an axial CT series (HU = stored − 1024); returns the file paths, slice 0 first.
 
-    Slice ``k`` has ImagePositionPatient ``origin + (0, 0, k × slice_spacing)``.
+    Slice ``k`` has ImagePositionPatient ``origin + (0, 0, k × slice_spacing)``; its
+    InstanceNumber and file name count down (``IM0006.dcm`` is slice 0).
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    study, series, frame = generate_uid(), generate_uid(), generate_uid()
-    n_slices, rows, columns = shape
-    paths = []
-    for k in range(n_slices):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID = CT_IMAGE_STORAGE
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.Modality = "CT"
+    n_slices = shape[0]
+    stored = (1024 + np.random.default_rng(seed).normal(40, 5, shape)).astype(np.int16)
+
+    def edit(k: int, ds: Dataset) -> None:
         ds.PatientID = patient_id
         ds.PatientName = "Geometry^Test"
-        # Type 2 attributes of the Patient and General Study modules (PS3.3 C.7.1.1, C.7.2.1).
-        ds.PatientBirthDate = ""
-        ds.PatientSex = "O"
-        ds.StudyTime = "090000"
-        ds.StudyID = "1"
-        ds.AccessionNumber = ""
-        ds.ReferringPhysicianName = ""
-        ds.StudyInstanceUID = study
-        ds.SeriesInstanceUID = series
-        ds.FrameOfReferenceUID = frame
         ds.StudyDate = study_date.strftime("%Y%m%d")
-        ds.SeriesNumber = 1
         ds.InstanceNumber = n_slices - k  # reversed on purpose
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        x, y, z = origin_lps_mm
-        ds.ImagePositionPatient = [x, y, z + k * slice_spacing_mm]
-        ds.PixelSpacing = [row_spacing_mm, column_spacing_mm]
         ds.SliceThickness = slice_thickness_mm or slice_spacing_mm
-        ds.Rows, ds.Columns = rows, columns
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated = ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 0
-        ds.RescaleIntercept = -1024
-        ds.RescaleSlope = 1
-        pixels = (1024 + rng.normal(40, 5, (rows, columns))).astype(np.uint16)
-        ds.PixelData = pixels.tobytes()
-        path = folder / f"IM{n_slices - k:04d}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    return paths
+
+    return _series_files.write_ct_series(
+        folder,
+        stored,
+        spacing_mm=(slice_spacing_mm, row_spacing_mm, column_spacing_mm),
+        origin_mm=origin_lps_mm,
+        edit=edit,
+        names=lambda k: f"IM{n_slices - k:04d}.dcm",
+        description="geometry test",
+    )

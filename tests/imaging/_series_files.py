@@ -22,7 +22,8 @@ PET_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
 Edit = Callable[[int, Dataset], None]
 
 
-def _base(sop_class: str, modality: str, study: str, series: str, frame: str) -> Dataset:
+def image_header(sop_class: str, modality: str, study: str, series: str, frame: str) -> Dataset:
+    """The patient, study, series and pixel-description attributes of a test image header."""
     ds = Dataset()
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = generate_uid()
@@ -86,7 +87,7 @@ def write_ct_series(
     normal = np.cross(iop[:3], iop[3:])
     paths = []
     for k in range(stored.shape[0]):
-        ds = _base(CT_STORAGE, "CT", study, series, frame)
+        ds = image_header(CT_STORAGE, "CT", study, series, frame)
         ds.SeriesDescription = description
         ds.SeriesNumber = 2
         ds.InstanceNumber = k + 1
@@ -137,7 +138,7 @@ def write_pet_series(
     frame = frame_uid or generate_uid()
     paths = []
     for k in range(stored.shape[0]):
-        ds = _base(PET_STORAGE, "PT", study, series, frame)
+        ds = image_header(PET_STORAGE, "PT", study, series, frame)
         ds.SeriesDescription = "PET Ga-68 DOTATATE"
         ds.SeriesNumber = 3
         ds.InstanceNumber = k + 1

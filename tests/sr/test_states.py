@@ -19,34 +19,19 @@ from pydicom.uid import generate_uid
 
 from recistry.recist.model import LesionState, Measurement, Role
 from recistry.sr import ScanReading, build_report, read_sr
+from tests.imaging._series_files import CT_STORAGE, image_header
 
 UID = "1.2.826.0.1.3680043.8.498.4242"
 
 
 def _ct(sop: str) -> Dataset:
     """A CT image header (no pixels needed: it is only referenced as evidence)."""
-    ds = Dataset()
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds = image_header(CT_STORAGE, "CT", f"{UID}.1", f"{UID}.2", f"{UID}.3")
     ds.SOPInstanceUID = sop
-    ds.StudyInstanceUID = f"{UID}.1"
-    ds.SeriesInstanceUID = f"{UID}.2"
     ds.PatientID = "STATES-1"
     ds.PatientName = "States^Test"
-    ds.PatientBirthDate = ""
-    ds.PatientSex = "O"
     ds.StudyDate = "20240401"
-    ds.StudyTime = "090000"
-    ds.StudyID = "1"
-    ds.AccessionNumber = ""
-    ds.ReferringPhysicianName = ""
-    ds.Modality = "CT"
     ds.Rows = ds.Columns = 64
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
     return ds
 
 
