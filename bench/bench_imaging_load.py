@@ -88,13 +88,8 @@ def write_series(folder: Path, modality: str, size: int, slices: int, spacing: f
             item.RadionuclideTotalDose, item.RadionuclideHalfLife = 150e6, 4062.6
             ds.RadiopharmaceuticalInformationSequence = [item]
         ds.PixelData = np.roll(base, k, axis=0).tobytes()
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = (
-            ds.SOPClassUID,
-            ds.SOPInstanceUID,
-        )
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta = meta
+        ds.file_meta = FileMetaDataset()  # save_as fills in the SOP class and instance UIDs
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         path = folder / f"{modality}_{k:04d}"
         ds.save_as(path, enforce_file_format=True)
         paths.append(str(path))

@@ -101,13 +101,8 @@ def write_tree(root: Path, template: Dataset, files: int, per_series: int = 200)
         ds.SeriesDescription = f"series {n // per_series}"
         ds.InstanceNumber = n % per_series + 1
         ds.ImagePositionPatient = [-100.0, -100.0, float(n % per_series)]
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = (
-            ds.SOPClassUID,
-            ds.SOPInstanceUID,
-        )
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta = meta
+        ds.file_meta = FileMetaDataset()  # save_as fills in the SOP class and instance UIDs
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.save_as(folder / f"IM{n % per_series:05d}", enforce_file_format=True)
 
 

@@ -53,9 +53,8 @@ def image_header(sop_class: str, modality: str, study: str, series: str, frame: 
 
 
 def _save(ds: Dataset, path: Path, implicit: bool = False) -> None:
+    # enforce_file_format fills in the rest of the file meta (SOP class and instance UIDs).
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
     ds.file_meta = meta
     path.parent.mkdir(parents=True, exist_ok=True)

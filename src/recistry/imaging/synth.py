@@ -488,9 +488,8 @@ def _pixels(ds: Dataset, stored: npt.NDArray[Any], *, bits_stored: int, signed: 
 
 
 def _save(ds: Dataset, path: Path) -> None:
+    # enforce_file_format fills in the rest of the file meta (SOP class and instance UIDs).
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     ds.save_as(path, enforce_file_format=True)
