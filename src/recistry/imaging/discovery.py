@@ -186,7 +186,8 @@ class PatientEntry:
 
 @dataclass(frozen=True, slots=True)
 class FileProblem:
-    """A file that looked like DICOM but could not be indexed, and why."""
+    """A file a walk skipped (it could not be indexed, or imported as SR), and why; the reason
+    names the DICOM attribute when one is at fault."""
 
     path: str
     reason: str

@@ -22,6 +22,7 @@ from pydicom.errors import InvalidDicomError
 
 from recistry.batch import run_tasks
 from recistry.errors import DicomError, InputError, RecistryError
+from recistry.imaging.discovery import FileProblem
 from recistry.recist.model import Measurement
 from recistry.sr.reader import IMAGE_POINT_KEYS, SR_STORAGE_CLASSES, read_sr
 from recistry.store.database import Store
@@ -34,14 +35,6 @@ from recistry.store.readings import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class FileFailure:
-    """An SR file that was not imported, and why (the message names the DICOM attribute)."""
-
-    path: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +52,7 @@ class StudyResult:
 
     study_uid: str
     reports: tuple[ReportRead, ...]
-    failures: tuple[FileFailure, ...]
+    failures: tuple[FileProblem, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +62,7 @@ class ArchiveImport:
     summary: ImportSummary | None
     files: int
     studies: int
-    failures: tuple[FileFailure, ...]
+    failures: tuple[FileProblem, ...]
 
 
 def group_sr_files_by_study(root: Path) -> dict[str, list[str]]:
@@ -107,7 +100,7 @@ def read_study(task: tuple[str, tuple[str, ...]]) -> StudyResult:
     """Read the SR files of one study (a task for :func:`run_tasks`); failures are values."""
     study_uid, paths = task
     reports: list[ReportRead] = []
-    failures: list[FileFailure] = []
+    failures: list[FileProblem] = []
     for path in paths:
         try:
             ds = pydicom.dcmread(path)
@@ -118,11 +111,11 @@ def read_study(task: tuple[str, tuple[str, ...]]) -> StudyResult:
             stamp = f"{ds.get('ContentDate', '')}{ds.get('ContentTime', '')}"
             reports.append(ReportRead(path, stamp, tuple(measurements)))
         except RecistryError as exc:
-            failures.append(FileFailure(path, str(exc)))
+            failures.append(FileProblem(path, str(exc)))
         except Exception as exc:  # a malformed file must not stop the other studies
             logger.debug("unexpected error reading %s", path, exc_info=True)
             failures.append(
-                FileFailure(path, f"{path}: cannot be read as SR ({type(exc).__name__}: {exc})")
+                FileProblem(path, f"{path}: cannot be read as SR ({type(exc).__name__}: {exc})")
             )
     return StudyResult(study_uid, tuple(reports), tuple(failures))
 
@@ -166,7 +159,7 @@ class ArchiveRead:
 
     root: Path
     reports: tuple[ReportRead, ...]
-    failures: tuple[FileFailure, ...]
+    failures: tuple[FileProblem, ...]
     files: int
     studies: int
 
