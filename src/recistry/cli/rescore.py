@@ -222,13 +222,13 @@ def _score_table(
 
     clinical = read_clinical(clinical_path) if clinical_path is not None else {}
     table = read_measurement_table(path)
-    columns = table.columns()
-    patient_ids = columns.patient_ids
-    if len(patient_ids) <= PRETTY_JSON_MAX_PATIENTS:
+    if table.frame["patient_id"].nunique() <= PRETTY_JSON_MAX_PATIENTS:
         records = build_records(table.measurements(), clinical)
         return score(
             records, options, workers=workers, dask_address=dask_address, progress=progress
         )
+    columns = table.columns()
+    patient_ids = columns.patient_ids
     check_clinical(set(patient_ids), clinical)
     # Scoring makes millions of small objects and no reference cycles: the cyclic garbage
     # collector would only walk them again and again (about 15% of the time here).
