@@ -337,24 +337,23 @@ class _FastResult:
 
     def timepoint_rows(self) -> list[Sequence[object]]:
         from recistry.recist.columnar import ScoredPatient
-        from recistry.results import timepoint_rows
 
         rows: list[Sequence[object]] = []
         for p in self.patients:
             if isinstance(p, ScoredPatient):
                 rows.extend(p.timepoint_rows or ())
             else:
-                rows.extend(list(row.values()) for row in timepoint_rows([p]))
+                rows.extend(_timepoint_rows([p]))
         return rows
 
     def write_outputs(self, out: Path, options: AssessmentOptions, by: Sequence[str]) -> None:
         """patients.csv, timepoints.csv and results.json, as :func:`write_outputs` writes them."""
-        from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS
-
-        _make_folder(out)
-        _write_atomic(out / "patients.csv", _csv_text(PATIENT_COLUMNS, self.patient_rows()))
-        _write_atomic(out / "timepoints.csv", _csv_text(TIMEPOINT_COLUMNS, self.timepoint_rows()))
-        _write_atomic(out / "results.json", lambda handle: self.write_json(handle, options, by))
+        _write_files(
+            out,
+            self.patient_rows(),
+            self.timepoint_rows(),
+            lambda handle: self.write_json(handle, options, by),
+        )
 
 
 def build_document(
@@ -391,6 +390,12 @@ def _patient_rows(assessments: Sequence[PatientAssessment]) -> list[Sequence[obj
     return [list(row.values()) for row in patient_rows(assessments)]
 
 
+def _timepoint_rows(assessments: Sequence[PatientAssessment]) -> list[Sequence[object]]:
+    from recistry.results import timepoint_rows
+
+    return [list(row.values()) for row in timepoint_rows(assessments)]
+
+
 def _csv_text(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A CSV with a header (none without rows), as ``csv.writer`` writes Python values."""
     buffer = io.StringIO()
@@ -420,11 +425,22 @@ def _write_atomic(path: Path, content: str | Callable[[TextIO], None]) -> None:
         raise
 
 
-def _make_folder(out: Path) -> None:
+def _write_files(
+    out: Path,
+    patient_rows: Sequence[Sequence[object]],
+    timepoint_rows: Sequence[Sequence[object]],
+    results_json: str | Callable[[TextIO], None],
+) -> None:
+    """patients.csv, timepoints.csv and results.json in ``out`` (created if needed)."""
+    from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
+    _write_atomic(out / "patients.csv", _csv_text(PATIENT_COLUMNS, patient_rows))
+    _write_atomic(out / "timepoints.csv", _csv_text(TIMEPOINT_COLUMNS, timepoint_rows))
+    _write_atomic(out / "results.json", results_json)
 
 
 def write_outputs(
@@ -435,15 +451,7 @@ def write_outputs(
     results.json is the ``--format json`` document: indented up to
     ``PRETTY_JSON_MAX_PATIENTS`` patients, compact beyond.
     """
-    from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS, timepoint_rows
-
-    _make_folder(out)
-    _write_atomic(out / "patients.csv", _csv_text(PATIENT_COLUMNS, _patient_rows(assessments)))
-    _write_atomic(
-        out / "timepoints.csv",
-        _csv_text(TIMEPOINT_COLUMNS, [list(r.values()) for r in timepoint_rows(assessments)]),
-    )
-    _write_atomic(out / "results.json", dumps(document))
+    _write_files(out, _patient_rows(assessments), _timepoint_rows(assessments), dumps(document))
 
 
 def _score_chunk(
