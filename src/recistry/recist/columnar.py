@@ -219,8 +219,6 @@ class _Scorer:
         self.state = columns.state[order].tolist()
         self.nodal = columns.nodal[order].tolist()
         self.site = columns.site[order].tolist()
-        self.counted = columns.counted[order].tolist()
-        self.counted_known = columns.counted_known[order].tolist()
         self.thickness = columns.thickness[order].tolist()
         unit = 10**columns.scale
         # What a target row adds to the sum (-1: cannot be summed), and rows the fast path
@@ -339,7 +337,7 @@ class _Scorer:
         if _json_safe(pid) is None:
             return None
         date, lesion, role, state = self.date, self.lesion, self.role, self.state
-        nodal, counted, known, bad = self.nodal, self.counted, self.counted_known, self.bad
+        nodal, value, bad = self.nodal, self.value, self.bad
         record = self.clinical.get(pid)
         baseline = date[a]
         last_scan = date[b - 1]
@@ -365,10 +363,10 @@ class _Scorer:
                 return None
             r = role[i]
             if r == _TARGET:
-                if state[i] != _MEASURED or not known[i]:
+                if state[i] != _MEASURED:  # with its size: a measured row without one is bad
                     return None
                 minimum = self.mm15 if nodal[i] else max(self.mm10, 2 * self.thickness[i])
-                if counted[i] < minimum:
+                if value[i] < minimum:
                     return None
                 targets.append(i)
             elif r == _NON_TARGET:
@@ -390,7 +388,7 @@ class _Scorer:
         target_lesions = [lesion[t] for t in targets]
         target_nodal = [nodal[t] for t in targets]
         nt_lesions = [lesion[t] for t in non_targets]
-        base_sum = sum(counted[t] for t in targets)
+        base_sum = sum(value[t] for t in targets)
         lesion_json = self.lesion_json
         if any(lesion_json[les] is None for les in kind):
             return None
@@ -410,7 +408,6 @@ class _Scorer:
         expected = target_lesions + nt_lesions
         expected_roles = [_TARGET] * n_targets + [_NON_TARGET] * len(nt_lesions)
         expected_nodal = [nodal[r] for r in targets + non_targets]
-        value, bad = self.value, self.bad
         while i < b:
             d = date[i]
             j = i + len(expected)
