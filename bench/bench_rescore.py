@@ -83,9 +83,9 @@ def main() -> None:
             "column_types=dict.fromkeys(names, pa.string())))"
         )
         reference_code = (
-            "import sys; from pathlib import Path; from recistry.cli import rescore as r; "
+            "import sys; from recistry import results as r, scoring as s; "
             "from recistry.recist.model import AssessmentOptions as O; "
-            f"a = r.score(r.load_records(Path({str(subset)!r}), None), O()); "
+            f"a = s.score(s.load_records({str(subset)!r}), O()); "
             "sys.stdout.write(r.dumps(r.build_document(a, O(), [])))"
         )
         results = {

@@ -1,22 +1,48 @@
-"""Plain JSON-ready dictionaries and flat rows from assessments (the rescore output contract)."""
+"""The results contract of ``recistry rescore``, stated once: the JSON document, the two CSV
+files and the ``--out`` folder.
+
+* :func:`build_document` is the ``--format json`` document: ``criteria``, ``options``,
+  ``patients`` (:func:`assessment_to_dict` each) and ``cohort``; :func:`dumps` writes it
+  (indented up to :data:`PRETTY_JSON_MAX_PATIENTS` patients, compact beyond).
+* :func:`patient_rows` / :data:`PATIENT_COLUMNS` are patients.csv (``--format csv``);
+  :func:`timepoint_rows` / :data:`TIMEPOINT_COLUMNS` are timepoints.csv.
+* :func:`write_outputs` writes patients.csv, timepoints.csv and results.json into a folder, each
+  file complete or not at all (written beside and renamed).
+
+Sizes are mm as JSON numbers, percentages and months rounded to 2 decimals, dates ISO, codes as
+their strings; a CSV has a header only when it has rows.
+"""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-from collections.abc import Sequence
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
+from recistry.errors import InputError
 from recistry.recist.model import AssessmentOptions, PatientAssessment, TimepointAssessment
 
 __all__ = [
+    "CRITERIA",
     "PATIENT_COLUMNS",
+    "PRETTY_JSON_MAX_PATIENTS",
     "TIMEPOINT_COLUMNS",
     "assessment_to_dict",
+    "build_document",
+    "csv_text",
+    "dumps",
     "options_to_dict",
     "patient_rows",
     "timepoint_rows",
+    "write_outputs",
 ]
 
 CRITERIA = "RECIST 1.1"
@@ -181,3 +207,99 @@ def timepoint_rows(assessments: Sequence[PatientAssessment]) -> list[dict[str, A
         for a in assessments
         for tp in a.timepoints
     ]
+
+
+def build_document(
+    assessments: Sequence[PatientAssessment],
+    options: AssessmentOptions,
+    by: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The ``--format json`` document: criteria, options, patients and cohort (with the ORR/DCR
+    subgroups of ``by``, see :func:`recistry.cohort.summary.cohort_summary`)."""
+    from recistry.cohort.summary import cohort_summary
+
+    return {
+        "criteria": CRITERIA,
+        "options": options_to_dict(options),
+        "patients": [assessment_to_dict(a) for a in assessments],
+        "cohort": cohort_summary(assessments, by=tuple(by)),
+    }
+
+
+PRETTY_JSON_MAX_PATIENTS = 1000
+"""Documents of up to this many patients are indented; larger ones are compact."""
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """The JSON text: indented for a readable document, compact for a large cohort.
+
+    Python's JSON encoder runs in C only without indentation, so documents of more than
+    ``PRETTY_JSON_MAX_PATIENTS`` patients are written compactly (several times faster).
+    """
+    indent = 2 if len(document["patients"]) <= PRETTY_JSON_MAX_PATIENTS else None
+    return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
+
+
+def csv_text(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A CSV with a header (none without rows), as ``csv.writer`` writes Python values."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _write_atomic(path: Path, content: str | Callable[[TextIO], None]) -> None:
+    """Write text (or what ``content`` writes) to a temporary file beside ``path`` and rename,
+    so no reader sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would make it: mkstemp's files are 0600
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            if isinstance(content, str):
+                handle.write(content)
+            else:
+                content(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_files(
+    out: Path,
+    patient_rows: Sequence[Sequence[object]],
+    timepoint_rows: Sequence[Sequence[object]],
+    results_json: str | Callable[[TextIO], None],
+) -> None:
+    """patients.csv, timepoints.csv and results.json in ``out`` (created if needed), from rows
+    in the order of :data:`PATIENT_COLUMNS` and :data:`TIMEPOINT_COLUMNS`."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
+    _write_atomic(out / "patients.csv", csv_text(PATIENT_COLUMNS, patient_rows))
+    _write_atomic(out / "timepoints.csv", csv_text(TIMEPOINT_COLUMNS, timepoint_rows))
+    _write_atomic(out / "results.json", results_json)
+
+
+def write_outputs(
+    out: str | Path, assessments: Sequence[PatientAssessment], document: dict[str, Any]
+) -> None:
+    """patients.csv, timepoints.csv and results.json (``document``, as :func:`dumps` writes it)
+    in the folder ``out``, created if needed.
+
+    Raises
+    ------
+    InputError
+        The folder cannot be created.
+    """
+    write_files(
+        Path(out),
+        [list(row.values()) for row in patient_rows(assessments)],
+        [list(row.values()) for row in timepoint_rows(assessments)],
+        dumps(document),
+    )

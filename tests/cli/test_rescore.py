@@ -213,14 +213,16 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
     """A cohort too large to print indented takes the columnar fast path for the patients it
     covers; the JSON document, the CSV on stdout and the --out files must be the reference
     engine's, byte for byte (cohort and subgroups included)."""
+    from recistry import results
     from recistry.cli import rescore
     from recistry.recist.model import AssessmentOptions
     from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS, patient_rows, timepoint_rows
+    from recistry.scoring import load_records, score
     from tests.recist.test_columnar import _write_tables
 
     measurements, clinical = _write_tables(tmp_path, seed=77, patients=120, breaches=False)
     args = [str(measurements), "--clinical", str(clinical), "--by", "who_grade", *confirm]
-    monkeypatch.setattr(rescore, "PRETTY_JSON_MAX_PATIENTS", 10)
+    monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 10)
     assert main(["rescore", *args, "--format", "json"]) == 0
     fast_json = capsys.readouterr().out
     assert main(["rescore", *args, "--format", "csv", "--out", str(tmp_path / "fast")]) == 0
@@ -229,13 +231,15 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
     fast_table = capsys.readouterr().out
 
     options = AssessmentOptions(confirm=bool(confirm))
-    assessments = rescore.score(rescore.load_records(measurements, clinical), options)
-    document = rescore.build_document(assessments, options, ["who_grade"])
+    assessments = score(load_records(measurements, clinical), options)
+    document = results.build_document(assessments, options, ["who_grade"])
     assert tuple(patient_rows(assessments)[0]) == PATIENT_COLUMNS
     assert tuple(timepoint_rows(assessments)[0]) == TIMEPOINT_COLUMNS
-    assert fast_json == rescore.dumps(document)
+    assert fast_json == results.dumps(document)
     assert json.loads(fast_json)["cohort"]["subgroups"]["who_grade"]
-    assert fast_csv == rescore._csv_text(PATIENT_COLUMNS, rescore._patient_rows(assessments))
+    assert fast_csv == results.csv_text(
+        PATIENT_COLUMNS, [list(row.values()) for row in patient_rows(assessments)]
+    )
     rescore._print_table(document)
     reference_table = capsys.readouterr().out
     cohort_lines = [
@@ -246,7 +250,7 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
     assert len(cohort_lines) >= 3 and all(line in fast_table for line in cohort_lines)
     assert "per patient" in reference_table and "per patient" not in fast_table
     assert f"{len(assessments)} patients: the table of patients is printed up to 10" in fast_table
-    rescore.write_outputs(tmp_path / "reference", assessments, document)
+    results.write_outputs(tmp_path / "reference", assessments, document)
     for name in ("patients.csv", "timepoints.csv", "results.json"):
         fast = (tmp_path / "fast" / name).read_text()
         assert fast == (tmp_path / "reference" / name).read_text(), name
@@ -258,11 +262,11 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
 
 
 def test_malformed_by_on_a_large_table_writes_nothing(tmp_path, capsys, monkeypatch):
-    from recistry.cli import rescore
+    from recistry import results
     from tests.recist.test_columnar import _write_tables
 
     measurements, clinical = _write_tables(tmp_path, seed=5, patients=30, breaches=False)
-    monkeypatch.setattr(rescore, "PRETTY_JSON_MAX_PATIENTS", 10)
+    monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 10)
     out = tmp_path / "out"
     args = [str(measurements), "--clinical", str(clinical), "--by", "x=y==", "--out", str(out)]
     assert main(["rescore", *args]) == 2

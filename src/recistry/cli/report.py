@@ -70,12 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recistry.cli.rescore import load_records
     from recistry.cohort.report import write_report
     from recistry.cohort.summary import Subgroup
     from recistry.cohort.tables import read_adverse_events
     from recistry.recist.engine import assess_patients
     from recistry.recist.model import AssessmentOptions
+    from recistry.scoring import load_records
 
     for spec in args.by:
         Subgroup.parse(spec)  # a malformed --by fails before any work

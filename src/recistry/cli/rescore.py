@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
-import io
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,7 +17,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
     from rich.console import Console
 
     from recistry.recist.columnar import ScoredPatient
-    from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
+    from recistry.recist.model import AssessmentOptions, PatientAssessment
 
 NAME = "rescore"
 HELP = "score a measurement table (or stored studies) by RECIST 1.1"
@@ -111,6 +107,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recistry.recist.model import AssessmentOptions
+    from recistry.results import (
+        PATIENT_COLUMNS,
+        build_document,
+        csv_text,
+        dumps,
+        patient_rows,
+        write_outputs,
+    )
+    from recistry.scoring import load_records, score
 
     for name in ("confirm_days", "sd_min_days"):
         if getattr(args, name) < 0:
@@ -138,7 +143,6 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         scored = score(load_records(args.path, args.clinical, args.reader), options, **batch)
-    from recistry.results import PATIENT_COLUMNS
 
     if isinstance(scored, _FastResult):
         scored.cohort(args.by)  # computed before anything is written
@@ -147,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             scored.write_json(sys.stdout, options, args.by)
         elif args.format == "csv":
-            sys.stdout.write(_csv_text(PATIENT_COLUMNS, scored.patient_rows()))
+            sys.stdout.write(csv_text(PATIENT_COLUMNS, scored.patient_rows()))
         else:
             _print_table(scored.summary(options, args.by), scored.warnings())
     else:
@@ -157,41 +161,14 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             sys.stdout.write(dumps(document))
         elif args.format == "csv":
-            sys.stdout.write(_csv_text(PATIENT_COLUMNS, _patient_rows(scored)))
+            sys.stdout.write(
+                csv_text(PATIENT_COLUMNS, [list(r.values()) for r in patient_rows(scored)])
+            )
         else:
             _print_table(document)
     if args.out is not None:
         print(f"results written to {args.out}/", file=sys.stderr)
     return 0
-
-
-def load_records(
-    path: Path, clinical_path: Path | None, reader: str | None = None
-) -> list[PatientRecord]:
-    """Patient records from PATH and an optional clinical table.
-
-    PATH is a study store (the clinical data stored with it, unless ``clinical_path`` is given),
-    a folder tree of TID 1500 SR files, or a measurement table.
-    """
-    from recistry.store import is_store_file
-    from recistry.tables import build_records, read_clinical, read_measurements
-
-    clinical = read_clinical(clinical_path) if clinical_path is not None else None
-    if is_store_file(path):
-        from recistry.store import Store, in_force_measurements
-        from recistry.store import load_records as load_store
-
-        if clinical is None:
-            return load_store(path, reader=reader)
-        with Store(path, create=False) as store:
-            return build_records(in_force_measurements(store, reader), clinical)
-    if reader is not None:
-        raise InputError("--reader needs a study store as PATH", path=str(path))
-    if path.is_dir():
-        from recistry.sr import read_sr_tree
-
-        return build_records(read_sr_tree(path), clinical)
-    return build_records(read_measurements(path), clinical)
 
 
 def _is_table(path: Path) -> bool:
@@ -218,6 +195,8 @@ def _score_table(
     the reference engine's, byte for byte (tests compare them).
     """
     from recistry.recist.columnar import rows_of_patients, score_columns
+    from recistry.results import PRETTY_JSON_MAX_PATIENTS
+    from recistry.scoring import score
     from recistry.tables import build_records, check_clinical, read_clinical, read_measurement_table
 
     clinical = read_clinical(clinical_path) if clinical_path is not None else {}
@@ -325,6 +304,7 @@ class _FastResult:
 
     def patient_rows(self) -> list[Sequence[object]]:
         from recistry.recist.columnar import ScoredPatient
+        from recistry.results import patient_rows
 
         rows: list[Sequence[object]] = []
         for p in self.patients:
@@ -332,167 +312,31 @@ class _FastResult:
                 assert p.patient_row is not None, "scored without rows=True"
                 rows.append(p.patient_row)
             else:
-                rows.extend(_patient_rows([p]))
+                rows.extend(list(r.values()) for r in patient_rows([p]))
         return rows
 
     def timepoint_rows(self) -> list[Sequence[object]]:
         from recistry.recist.columnar import ScoredPatient
+        from recistry.results import timepoint_rows
 
         rows: list[Sequence[object]] = []
         for p in self.patients:
             if isinstance(p, ScoredPatient):
                 rows.extend(p.timepoint_rows or ())
             else:
-                rows.extend(_timepoint_rows([p]))
+                rows.extend(list(r.values()) for r in timepoint_rows([p]))
         return rows
 
     def write_outputs(self, out: Path, options: AssessmentOptions, by: Sequence[str]) -> None:
         """patients.csv, timepoints.csv and results.json, as :func:`write_outputs` writes them."""
-        _write_files(
+        from recistry.results import write_files
+
+        write_files(
             out,
             self.patient_rows(),
             self.timepoint_rows(),
             lambda handle: self.write_json(handle, options, by),
         )
-
-
-def build_document(
-    assessments: Sequence[PatientAssessment], options: AssessmentOptions, by: Sequence[str]
-) -> dict[str, Any]:
-    """The ``--format json`` document: criteria, options, patients and cohort."""
-    from recistry.cohort.summary import cohort_summary
-    from recistry.results import CRITERIA, assessment_to_dict, options_to_dict
-
-    return {
-        "criteria": CRITERIA,
-        "options": options_to_dict(options),
-        "patients": [assessment_to_dict(a) for a in assessments],
-        "cohort": cohort_summary(assessments, by=tuple(by)),
-    }
-
-
-PRETTY_JSON_MAX_PATIENTS = 1000
-
-
-def dumps(document: dict[str, Any]) -> str:
-    """The JSON text: indented for a readable document, compact for a large cohort.
-
-    Python's JSON encoder runs in C only without indentation, so documents of more than
-    ``PRETTY_JSON_MAX_PATIENTS`` patients are written compactly (several times faster).
-    """
-    indent = 2 if len(document["patients"]) <= PRETTY_JSON_MAX_PATIENTS else None
-    return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
-
-
-def _patient_rows(assessments: Sequence[PatientAssessment]) -> list[Sequence[object]]:
-    from recistry.results import patient_rows
-
-    return [list(row.values()) for row in patient_rows(assessments)]
-
-
-def _timepoint_rows(assessments: Sequence[PatientAssessment]) -> list[Sequence[object]]:
-    from recistry.results import timepoint_rows
-
-    return [list(row.values()) for row in timepoint_rows(assessments)]
-
-
-def _csv_text(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A CSV with a header (none without rows), as ``csv.writer`` writes Python values."""
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _write_atomic(path: Path, content: str | Callable[[TextIO], None]) -> None:
-    """Write text (or what ``content`` writes) to a temporary file beside ``path`` and rename,
-    so no reader sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # as open() would make it: mkstemp's files are 0600
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            if isinstance(content, str):
-                handle.write(content)
-            else:
-                content(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_files(
-    out: Path,
-    patient_rows: Sequence[Sequence[object]],
-    timepoint_rows: Sequence[Sequence[object]],
-    results_json: str | Callable[[TextIO], None],
-) -> None:
-    """patients.csv, timepoints.csv and results.json in ``out`` (created if needed)."""
-    from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
-    _write_atomic(out / "patients.csv", _csv_text(PATIENT_COLUMNS, patient_rows))
-    _write_atomic(out / "timepoints.csv", _csv_text(TIMEPOINT_COLUMNS, timepoint_rows))
-    _write_atomic(out / "results.json", results_json)
-
-
-def write_outputs(
-    out: Path, assessments: Sequence[PatientAssessment], document: dict[str, Any]
-) -> None:
-    """patients.csv, timepoints.csv and results.json in ``out`` (created if needed).
-
-    results.json is the ``--format json`` document: indented up to
-    ``PRETTY_JSON_MAX_PATIENTS`` patients, compact beyond.
-    """
-    _write_files(out, _patient_rows(assessments), _timepoint_rows(assessments), dumps(document))
-
-
-def _score_chunk(
-    task: tuple[Sequence[PatientRecord], AssessmentOptions],
-) -> list[PatientAssessment]:
-    """Score one chunk of patients (a module-level function: it runs in other processes)."""
-    from recistry.recist.engine import assess_patient
-
-    records, options = task
-    return [assess_patient(record, options) for record in records]
-
-
-def score(
-    records: Sequence[PatientRecord],
-    options: AssessmentOptions,
-    *,
-    workers: int = 1,
-    dask_address: str | None = None,
-    progress: bool = False,
-) -> list[PatientAssessment]:
-    """Assess every patient, in this process, in ``workers`` processes or on a Dask cluster.
-
-    Patients are sent in chunks (one patient is the unit of scoring; chunks keep the overhead of
-    sending work small). Results come back in input order, so the output is identical whichever
-    way they ran. A patient whose rows are invalid stops the whole run with its error: cohort
-    statistics must never be computed with a patient silently left out.
-    """
-    from recistry.batch import run_tasks
-
-    lanes = 1 if dask_address is None and workers <= 1 else max(workers, 2) * 4
-    size = max(1, min(500, -(-len(records) // lanes)))
-    chunks = [(records[i : i + size], options) for i in range(0, len(records), size)]
-    scored = run_tasks(
-        _score_chunk,
-        chunks,
-        workers=workers,
-        dask_address=dask_address,
-        label="Scoring patients",
-        progress=progress and len(records) >= 1000,
-    )
-    return [a for chunk in scored for a in chunk]
 
 
 def _label(code: str) -> str:
@@ -518,6 +362,8 @@ def _print_table(
     """
     from rich.console import Console
     from rich.table import Table
+
+    from recistry.results import PRETTY_JSON_MAX_PATIENTS
 
     console = Console()
     if not document["patients"]:

@@ -39,7 +39,7 @@ from recistry.recist.model import (
     TimepointAssessment,
 )
 
-__all__ = ["assess_patient", "assess_patients", "organ_of"]
+__all__ = ["assess_patient", "assess_patients", "organ_of", "validate_patient"]
 
 ZERO = Decimal(0)
 TOO_SMALL_MM = Decimal(5)
@@ -149,6 +149,22 @@ def assess_patients(
     """Assess every patient; see :func:`assess_patient`."""
     opts = options or AssessmentOptions()
     return [assess_patient(record, opts) for record in records]
+
+
+def validate_patient(record: PatientRecord, options: AssessmentOptions | None = None) -> None:
+    """Check one patient record as ``recistry rescore`` does, without keeping a result.
+
+    This is the one validation of a reading (import, rescore and the napari plugin call it):
+    it raises exactly the error :func:`assess_patient` raises for the record, and nothing for a
+    record that can be scored (baseline selection breaches are warnings unless
+    ``options.strict``).
+
+    Raises
+    ------
+    InputError
+        See :func:`assess_patient`.
+    """
+    assess_patient(record, options)
 
 
 def assess_patient(

@@ -1,0 +1,59 @@
+"""recistry.scoring and recistry.results: the library behind rescore, through the public API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import recistry
+from recistry import results, scoring
+from recistry.errors import InputError
+from recistry.recist import AssessmentOptions, PatientRecord, assess_patient, validate_patient
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_dicom" / "tables"
+
+
+def test_public_api_is_declared_and_typed():
+    assert set(scoring.__all__) == {"load_records", "score"}
+    assert {"build_document", "dumps", "write_outputs", "patient_rows"} <= set(results.__all__)
+    import recistry.recist as recist
+
+    assert all(hasattr(recist, name) for name in recist.__all__)
+    assert (Path(recistry.__file__).parent / "py.typed").exists()
+
+
+def test_score_in_workers_equals_score_in_process():
+    records = scoring.load_records(SAMPLE / "measurements.csv", SAMPLE / "clinical.csv")
+    options = AssessmentOptions(confirm=True)
+    here = scoring.score(records, options)
+    assert scoring.score(records, options, workers=2) == here
+    assert here == [assess_patient(r, options) for r in records]
+
+
+def test_write_outputs_is_the_document_and_the_rows(tmp_path):
+    records = scoring.load_records(str(SAMPLE / "measurements.csv"))
+    assessments = scoring.score(records)
+    document = results.build_document(assessments, AssessmentOptions())
+    results.write_outputs(tmp_path / "out", assessments, document)
+    assert (tmp_path / "out" / "results.json").read_text() == results.dumps(document)
+    assert json.loads(results.dumps(document))["criteria"] == results.CRITERIA
+    header = (tmp_path / "out" / "patients.csv").read_text().splitlines()[0]
+    assert header == ",".join(results.PATIENT_COLUMNS)
+
+
+def test_validate_patient_raises_what_rescore_raises():
+    records = scoring.load_records(SAMPLE / "measurements.csv")
+    validate_patient(records[0])  # a valid reading: nothing
+    broken = PatientRecord(records[0].patient_id, records[0].measurements[1:])
+    with pytest.raises(InputError) as caught:
+        assess_patient(broken)
+    with pytest.raises(InputError) as again:
+        validate_patient(broken)
+    assert str(again.value) == str(caught.value)
+
+
+def test_reader_without_a_store_is_refused():
+    with pytest.raises(InputError, match="--reader needs a study store"):
+        scoring.load_records(SAMPLE / "measurements.csv", reader="dr.x")
