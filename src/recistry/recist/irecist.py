@@ -1,0 +1,744 @@
+"""iRECIST (Seymour et al., Lancet Oncol 2017;18:e143-e152) from the same annotations as RECIST 1.1.
+
+iRECIST keeps RECIST 1.1 for the lesions chosen at baseline and changes what progression means:
+
+* the first RECIST 1.1 progression is **iUPD**, unconfirmed;
+* it becomes **iCPD** only when the next assessment, 4 to 8 weeks later, shows further growth:
+  the target sum a further >= 5 mm over its value at the iUPD, any further increase of the
+  non-target disease that caused it, a new-lesion target sum >= 5 mm over its value at the iUPD,
+  any increase of a new non-target lesion, another new lesion, or RECIST 1.1 progression in a
+  category that had not progressed [Seymour 2017 Table 2; EORTC iRECIST FAQ "If iUPD is driven by
+  non-target disease"];
+* when iSD, iPR or iCR follows an iUPD the bar is **reset**: a later iUPD needs fresh progression
+  against the nadir and its own confirmation [Seymour 2017, "Time-point response"];
+* new lesions are followed in their own bucket, never added to the target sum: up to five
+  measurable new lesions (two per organ) are **new-lesion targets**, the others new-lesion
+  non-targets [Seymour 2017, "New lesions"].
+
+This module is a layer over :func:`recistry.recist.engine.assess_patient`: the target and
+non-target categories of every follow-up, their sums, nadir and reasons are RECIST 1.1's, computed
+once by the engine. Best overall response and PFS use the engine's own rules (generic over the
+:class:`~recistry.recist.engine.Scan` protocol). Pure: values in, values out.
+
+Table columns iRECIST reads beyond RECIST 1.1 (optional, passed through ``Measurement.extra``):
+
+``new_lesion_category``
+    ``target`` or ``non_target`` on a new lesion's rows. When absent, the first five new lesions
+    measurable when first present (non-nodal long axis >= 10 mm, node short axis >= 15 mm), at most
+    two per organ, in order of appearance then lesion id, are new-lesion targets.
+``further_increase``
+    ``true`` on a non-target or new non-target row whose lesion increased since the last
+    assessment (the FAQ's "INCLA"); the increase need not be unequivocal.
+
+New lesions may also be recorded ``absent`` or ``not_evaluable`` at scans after they appeared
+(iRECIST follows them; RECIST 1.1 ignores those rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from recistry.errors import InputError
+from recistry.recist.engine import (
+    LESION_MEASURABLE_MM,
+    MAX_TARGETS,
+    MAX_TARGETS_PER_ORGAN,
+    NODE_MEASURABLE_MM,
+    PD_ABSOLUTE_MM,
+    _new_lesion_state,
+    assess_patient,
+    best_response_confirmed,
+    best_response_unconfirmed,
+    organ_of,
+    survival,
+)
+from recistry.recist.model import (
+    AssessmentOptions,
+    LesionState,
+    Measurement,
+    NonTargetResponse,
+    PatientAssessment,
+    PatientRecord,
+    Response,
+    Role,
+    TargetResponse,
+    TimepointAssessment,
+)
+
+__all__ = [
+    "IRecistOptions",
+    "IRecistPatientAssessment",
+    "IRecistTimepoint",
+    "IResponse",
+    "assess_patient_irecist",
+    "best_overall_response_irecist",
+]
+
+SRC_TABLE2 = "Seymour 2017 Table 2"
+SRC_RESET = "Seymour 2017, bar reset after iUPD"
+SRC_NEW = "Seymour 2017, new lesions"
+SRC_EARLY = "EORTC iRECIST FAQ 'confirm progression less than four weeks after iUPD'"
+SRC_NT = "EORTC iRECIST FAQ 'iUPD driven by non-target disease'"
+SRC_AFTER_NEW = "EORTC iRECIST FAQ 'must new lesions resolve before iPR or iCR'"
+SRC_IBOR = "Seymour 2017 Table 3"
+
+CATEGORY_COLUMN = "new_lesion_category"
+INCREASE_COLUMN = "further_increase"
+_TRUE = frozenset({"true", "yes", "1", "y"})
+_FALSE = frozenset({"false", "no", "0", "n"})
+_FOLLOW_UP_ONLY = frozenset({LesionState.ABSENT, LesionState.NOT_EVALUABLE})
+
+
+class IResponse(StrEnum):
+    """iRECIST time-point and best overall response codes (Seymour 2017)."""
+
+    ICR = "iCR"
+    IPR = "iPR"
+    ISD = "iSD"
+    NON_ICR_NON_IUPD = "NON_iCR_NON_iUPD"
+    IUPD = "iUPD"
+    ICPD = "iCPD"
+    NE = "NE"
+
+
+_FROM_RECIST = {
+    Response.CR: IResponse.ICR,
+    Response.PR: IResponse.IPR,
+    Response.SD: IResponse.ISD,
+    Response.NON_CR_NON_PD: IResponse.NON_ICR_NON_IUPD,
+    Response.NE: IResponse.NE,
+}
+# The engine's best-response rules read RECIST codes: iCPD is the progression that ends the
+# count; an unconfirmed iUPD neither ends it nor counts as a response (NE-like), and is the
+# best response only when nothing better is found [admiralonco iRECIST vignette, iBOR events].
+_TO_RECIST = {
+    IResponse.ICR: Response.CR,
+    IResponse.IPR: Response.PR,
+    IResponse.ISD: Response.SD,
+    IResponse.NON_ICR_NON_IUPD: Response.NON_CR_NON_PD,
+    IResponse.IUPD: Response.NE,
+    IResponse.ICPD: Response.PD,
+    IResponse.NE: Response.NE,
+}
+_CATEGORY_RANK = {Response.SD: 1, Response.NON_CR_NON_PD: 1, Response.PR: 2, Response.CR: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class IRecistOptions:
+    """The protocol choices of iRECIST, on top of RECIST 1.1's :class:`AssessmentOptions`.
+
+    Attributes
+    ----------
+    confirm_min_days
+        A scan earlier than this after the iUPD cannot confirm it, except by another new lesion
+        (EORTC FAQ: 4 weeks).
+    confirm_max_days
+        The confirming assessment is due within this many days of the iUPD (8 weeks); a later one
+        still confirms, with a note in the reasons.
+    reset_shrinkage_mm
+        After an iUPD caused by new lesions that are still there, the bar resets only when the
+        baseline lesions respond better than at the iUPD (a better category, or a target sum this
+        much smaller): continued shrinkage after the new lesion, FAQ scenarios B, D and F.
+    """
+
+    recist: AssessmentOptions = field(default_factory=AssessmentOptions)
+    confirm_min_days: int = 28
+    confirm_max_days: int = 56
+    reset_shrinkage_mm: Decimal = PD_ABSOLUTE_MM
+
+
+@dataclass(frozen=True, slots=True)
+class IRecistTimepoint:
+    """The iRECIST call of one follow-up scan with the numbers behind it.
+
+    ``recist`` is RECIST 1.1's call of the same scan (target and non-target categories, sums,
+    nadir). ``new_lesion_target_sum_mm`` is the sum of the new-lesion targets seen so far (``None``
+    when one of them is not measured here). ``iupd_date`` is the date of the iUPD awaiting
+    confirmation (or confirmed) at this scan.
+    """
+
+    date: dt.date
+    response: IResponse
+    recist: TimepointAssessment
+    new_lesion_targets: tuple[str, ...]
+    new_lesion_non_targets: tuple[str, ...]
+    new_lesion_target_sum_mm: Decimal | None
+    iupd_date: dt.date | None
+    reasons: tuple[str, ...]
+
+    # The engine's best-response and survival rules read these (the Scan protocol).
+    @property
+    def overall_response(self) -> Response:
+        return _TO_RECIST[self.response]
+
+    @property
+    def overall_response_strict(self) -> Response | None:
+        return _TO_RECIST[self.response]
+
+
+@dataclass(frozen=True, slots=True)
+class IRecistPatientAssessment:
+    """One patient's iRECIST result.
+
+    ``progression_date`` is the date of the iUPD that was confirmed as iCPD (admiralonco's iRECIST
+    PD date); ``unconfirmed_iupd_date`` is an iUPD never confirmed nor reset by the last scan.
+    PFS counts confirmed progression or death; OS is RECIST 1.1's.
+    """
+
+    patient_id: str
+    options: IRecistOptions
+    recist: PatientAssessment
+    timepoints: tuple[IRecistTimepoint, ...]
+    best_overall_response: IResponse
+    best_response_reasons: tuple[str, ...]
+    progression_date: dt.date | None
+    unconfirmed_iupd_date: dt.date | None
+    pfs_days: int
+    pfs_event: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _NewLesion:
+    lesion_id: str
+    first_present: dt.date
+    target: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _NewBucket:
+    """The new lesions at one scan: what appeared, what is still there, their target sum."""
+
+    appeared: tuple[str, ...]
+    present: tuple[str, ...]
+    unknown: tuple[str, ...]
+    target_sum: Decimal | None
+    non_target_increase: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An iUPD waiting for its confirmation: what caused it and the values it is measured from."""
+
+    date: dt.date
+    causes: frozenset[str]
+    target_sum: Decimal | None
+    new_target_sum: Decimal | None
+    category: Response
+    seen_new: frozenset[str]
+
+
+def assess_patient_irecist(
+    record: PatientRecord, options: IRecistOptions | None = None
+) -> IRecistPatientAssessment:
+    """Score one patient by iRECIST: every follow-up, iBOR and confirmed progression.
+
+    Raises
+    ------
+    InputError
+        Whatever RECIST 1.1 refuses, and iRECIST's own column errors (a new lesion recorded
+        ``absent`` before it was present, an unknown ``new_lesion_category`` or
+        ``further_increase`` value).
+    """
+    opts = options or IRecistOptions()
+    follow_up_only = [
+        m for m in record.measurements if m.role is Role.NEW and m.state in _FOLLOW_UP_ONLY
+    ]
+    recist_rows = tuple(m for m in record.measurements if m not in follow_up_only)
+    recist = assess_patient(replace(record, measurements=recist_rows), opts.recist)
+    new_lesions = _new_lesion_catalogue(record.measurements)
+    for m in record.measurements:
+        _increase(m)  # every value checked up front, not only where a confirmation reads it
+    by_date: dict[dt.date, dict[str, Measurement]] = {}
+    for m in record.measurements:
+        by_date.setdefault(m.date, {})[m.lesion_id] = m
+
+    timepoints: list[IRecistTimepoint] = []
+    pending: _Pending | None = None
+    confirmed: _Pending | None = None
+    new_target_sums: list[Decimal] = []
+    for tp in recist.timepoints:
+        rows = by_date.get(tp.date, {})
+        bucket = _new_bucket(tp.date, rows, new_lesions)
+        reasons: list[str] = []
+        if confirmed is not None:
+            response = IResponse.ICPD
+            reasons.append(
+                f"iCPD: progression confirmed on an earlier scan (iUPD of {confirmed.date}); "
+                f"later scans do not change it ({SRC_TABLE2})"
+            )
+        else:
+            response, pending, confirmed = _timepoint_call(
+                tp, rows, bucket, pending, new_target_sums, opts, reasons
+            )
+        if bucket.target_sum is not None and response is not IResponse.NE:
+            new_target_sums.append(bucket.target_sum)
+        anchor = confirmed or pending
+        timepoints.append(
+            IRecistTimepoint(
+                date=tp.date,
+                response=response,
+                recist=tp,
+                new_lesion_targets=tuple(
+                    n.lesion_id for n in new_lesions if _seen(n, tp.date) and n.target
+                ),
+                new_lesion_non_targets=tuple(
+                    n.lesion_id for n in new_lesions if _seen(n, tp.date) and not n.target
+                ),
+                new_lesion_target_sum_mm=bucket.target_sum,
+                iupd_date=anchor.date if anchor else None,
+                reasons=tuple(reasons),
+            )
+        )
+
+    ibor, ibor_reasons = best_overall_response_irecist(
+        timepoints, recist.origin_date, opts.recist, has_targets=recist.baseline_sum_mm is not None
+    )
+    new_therapy = _new_therapy(record)
+    progression = confirmed.date if confirmed and _before(confirmed.date, record) else None
+    last_scan = max((m.date for m in record.measurements), default=recist.baseline_date)
+    counted = [t for t in timepoints if _before(t.date, record)]
+    pfs_days, pfs_event, _, _ = survival(
+        record, counted, recist.origin_date, progression, last_scan, new_therapy
+    )
+    return IRecistPatientAssessment(
+        patient_id=record.patient_id,
+        options=opts,
+        recist=recist,
+        timepoints=tuple(timepoints),
+        best_overall_response=ibor,
+        best_response_reasons=tuple(ibor_reasons),
+        progression_date=progression,
+        unconfirmed_iupd_date=pending.date if pending and confirmed is None else None,
+        pfs_days=pfs_days,
+        pfs_event=pfs_event,
+    )
+
+
+def best_overall_response_irecist(
+    timepoints: Sequence[IRecistTimepoint],
+    origin: dt.date,
+    options: AssessmentOptions,
+    *,
+    has_targets: bool,
+) -> tuple[IResponse, list[str]]:
+    """iBOR: the best time-point response up to the first iCPD [Seymour 2017 Table 3].
+
+    The RECIST 1.1 rules of the engine decide it (SD minimum duration, and with
+    ``options.confirm`` the confirmation of iCR and iPR by Table 3 of RECIST 1.1); an unconfirmed
+    iUPD is the best response only when no time point is better (Table 3, example 8).
+    """
+    if options.confirm:
+        best, reasons = best_response_confirmed(timepoints, origin, options, has_targets)
+    else:
+        best, reasons = best_response_unconfirmed(timepoints, origin, options)
+    if best is Response.PD:
+        ibor = IResponse.ICPD
+    elif best is Response.NE and any(t.response is IResponse.IUPD for t in timepoints):
+        ibor = IResponse.IUPD
+        first = next(t for t in timepoints if t.response is IResponse.IUPD)
+        reasons = [
+            f"iBOR iUPD: unconfirmed progression on {first.date}, never confirmed and no "
+            f"better time point counts ({SRC_IBOR}, example 8)"
+        ]
+    else:
+        ibor = _FROM_RECIST[best]
+    return ibor, [_i_codes(r) for r in reasons]
+
+
+# --- one time point ------------------------------------------------------------------------
+
+
+def _timepoint_call(
+    tp: TimepointAssessment,
+    rows: Mapping[str, Measurement],
+    bucket: _NewBucket,
+    pending: _Pending | None,
+    new_target_sums: Sequence[Decimal],
+    opts: IRecistOptions,
+    reasons: list[str],
+) -> tuple[IResponse, _Pending | None, _Pending | None]:
+    """(response, pending iUPD after this scan, confirmed iUPD) for one follow-up."""
+    causes = _progression_causes(tp, bucket, new_target_sums, reasons)
+    category = _baseline_lesion_category(tp)
+    if pending is None:
+        if causes:
+            reasons.insert(
+                0,
+                f"iUPD: RECIST 1.1 progression ({', '.join(sorted(causes))}); unconfirmed until "
+                f"the next assessment 4-8 weeks later ({SRC_TABLE2})",
+            )
+            return IResponse.IUPD, _anchor(tp, bucket, causes, category), None
+        return _without_progression(tp, bucket, category, reasons), None, None
+
+    days = (tp.date - pending.date).days
+    confirmations = _confirmations(tp, rows, bucket, causes, pending)
+    if days < opts.confirm_min_days:
+        extra = [c for c in confirmations if c.startswith("another new lesion")]
+        if extra:
+            reasons.append(
+                f"iCPD: {extra[0]}, {days} days after the iUPD of {pending.date}; a scan within "
+                f"{opts.confirm_min_days} days confirms only by a new lesion, and only when done "
+                f"for a new symptom or sign ({SRC_EARLY})"
+            )
+            return IResponse.ICPD, None, pending
+        reasons.append(
+            f"iUPD: this scan is {days} days after the iUPD of {pending.date}, less than "
+            f"{opts.confirm_min_days}: disregarded for confirmation; repeat the scan 4-8 weeks "
+            f"after the iUPD ({SRC_EARLY})"
+        )
+        return IResponse.IUPD, pending, None
+    late = (
+        f" (the confirming scan is {days} days after the iUPD, later than the "
+        f"{opts.confirm_max_days} days iRECIST recommends)"
+        if days > opts.confirm_max_days
+        else ""
+    )
+    if confirmations:
+        reasons.append(
+            f"iCPD: the iUPD of {pending.date} is confirmed: {'; '.join(confirmations)}"
+            f"{late} ({SRC_TABLE2})"
+        )
+        return IResponse.ICPD, None, pending
+    if category is Response.NE:
+        reasons.append(
+            f"NE: not evaluable, so the iUPD of {pending.date} is neither confirmed nor reset "
+            f"({SRC_TABLE2})"
+        )
+        return IResponse.NE, pending, None
+    reset = _reset_reason(tp, bucket, causes, category, pending, opts)
+    if reset is not None:
+        reasons.append(reset)
+        return _without_progression(tp, bucket, category, reasons), None, None
+    reasons.insert(
+        0,
+        f"iUPD: the iUPD of {pending.date} ({', '.join(sorted(pending.causes))}) is neither "
+        f"confirmed by further growth nor followed by a response ({SRC_TABLE2})",
+    )
+    return IResponse.IUPD, pending, None
+
+
+def _progression_causes(
+    tp: TimepointAssessment,
+    bucket: _NewBucket,
+    new_target_sums: Sequence[Decimal],
+    reasons: list[str],
+) -> frozenset[str]:
+    """The categories in RECIST 1.1 progression at this scan (new lesions in their own bucket)."""
+    causes: set[str] = set()
+    if tp.target_response is TargetResponse.PD:
+        causes.add("target")
+    if tp.non_target_response is NonTargetResponse.PD:
+        causes.add("non-target")
+    if causes:
+        # RECIST 1.1's own sentences, with the sums and the rule; new lesions are iRECIST's here.
+        reasons.extend(r for r in tp.reasons if r.startswith("PD") and "new lesion" not in r)
+    if bucket.appeared:
+        causes.add("new")
+        reasons.append(f"new lesion {', '.join(bucket.appeared)} ({SRC_NEW})")
+    if bucket.target_sum is not None and new_target_sums:
+        nadir = min(new_target_sums)
+        rise = bucket.target_sum - nadir
+        if rise >= PD_ABSOLUTE_MM and bucket.target_sum * 100 >= nadir * 120:
+            causes.add("new")
+            reasons.append(
+                f"new-lesion target sum {_mm(bucket.target_sum)} mm is +{_mm(rise)} mm over its "
+                f"nadir {_mm(nadir)} mm (>= 20% and >= 5 mm, {SRC_NEW})"
+            )
+    if bucket.non_target_increase:
+        causes.add("new")
+        reasons.append(
+            f"new non-target lesion {', '.join(bucket.non_target_increase)} increased ({SRC_NT})"
+        )
+    return frozenset(causes)
+
+
+def _confirmations(
+    tp: TimepointAssessment,
+    rows: Mapping[str, Measurement],
+    bucket: _NewBucket,
+    causes: frozenset[str],
+    pending: _Pending,
+) -> list[str]:
+    """What confirms the pending iUPD at this scan, each with its numbers [Table 2; FAQ]."""
+    out: list[str] = []
+    basis = pending.causes
+    if "target" in basis and tp.target_sum_mm is not None and pending.target_sum is not None:
+        rise = tp.target_sum_mm - pending.target_sum
+        if rise >= PD_ABSOLUTE_MM:
+            out.append(
+                f"target sum {_mm(tp.target_sum_mm)} mm is +{_mm(rise)} mm over "
+                f"{_mm(pending.target_sum)} mm at the iUPD (>= 5 mm)"
+            )
+    if "non-target" in basis:
+        grown = sorted(
+            m.lesion_id for m in rows.values() if m.role is Role.NON_TARGET and _increase(m)
+        )
+        if grown:
+            out.append(f"non-target {', '.join(grown)} increased further ({SRC_NT})")
+    if "new" in basis:
+        if bucket.target_sum is not None and pending.new_target_sum is not None:
+            rise = bucket.target_sum - pending.new_target_sum
+            if rise >= PD_ABSOLUTE_MM:
+                out.append(
+                    f"new-lesion target sum {_mm(bucket.target_sum)} mm is +{_mm(rise)} mm over "
+                    f"{_mm(pending.new_target_sum)} mm at the iUPD (>= 5 mm)"
+                )
+        if bucket.non_target_increase:
+            out.append(f"new non-target {', '.join(bucket.non_target_increase)} increased")
+    extra = [i for i in bucket.appeared if i not in pending.seen_new]
+    if extra:
+        out.append(f"another new lesion {', '.join(extra)}")
+    if "target" not in basis and "target" in causes:
+        out.append("the targets now meet RECIST 1.1 progression")
+    if "non-target" not in basis and "non-target" in causes:
+        out.append("the non-targets now progress unequivocally")
+    if "new" not in basis and not extra and "new" in causes:
+        out.append("the new lesions now progress")
+    return out
+
+
+def _reset_reason(
+    tp: TimepointAssessment,
+    bucket: _NewBucket,
+    causes: frozenset[str],
+    category: Response,
+    pending: _Pending,
+    opts: IRecistOptions,
+) -> str | None:
+    """Why the bar resets at this scan, or ``None`` when the iUPD stands [Table 2; FAQ B/D/F]."""
+    if causes:
+        return None
+    if "new" in pending.causes and bucket.present:
+        better = _CATEGORY_RANK.get(category, 0) > _CATEGORY_RANK.get(pending.category, 0)
+        drop = (
+            pending.target_sum - tp.target_sum_mm
+            if tp.target_sum_mm is not None and pending.target_sum is not None
+            else None
+        )
+        if better:
+            why = f"the baseline lesions respond better ({category} after {pending.category})"
+        elif drop is not None and drop >= opts.reset_shrinkage_mm:
+            why = (
+                f"the target sum fell {_mm(drop)} mm since the iUPD "
+                f"(>= {_mm(opts.reset_shrinkage_mm)} mm)"
+            )
+        else:
+            return None
+        return f"bar reset: the new lesions persist without growth and {why} ({SRC_AFTER_NEW})"
+    return (
+        f"bar reset: no category progresses any more after the iUPD of {pending.date}; a later "
+        f"iUPD needs fresh progression against the nadir ({SRC_RESET})"
+    )
+
+
+def _without_progression(
+    tp: TimepointAssessment, bucket: _NewBucket, category: Response, reasons: list[str]
+) -> IResponse:
+    """The call of a scan with no pending progression: RECIST 1.1's, with new lesions in mind."""
+    if category is Response.NE or (category is Response.CR and bucket.unknown):
+        reasons.insert(0, f"NE: not evaluable ({SRC_TABLE2})")
+        return IResponse.NE
+    if category is Response.CR and bucket.present:
+        reasons.insert(
+            0,
+            f"iPR: the baseline lesions are gone but new lesion {', '.join(bucket.present)} "
+            f"persists ({SRC_TABLE2})",
+        )
+        return IResponse.IPR
+    response = _FROM_RECIST[category]
+    reasons.insert(0, f"{response}: RECIST 1.1 {category} of the baseline lesions ({SRC_TABLE2})")
+    return response
+
+
+def _baseline_lesion_category(tp: TimepointAssessment) -> Response:
+    """RECIST Tables 1 and 2 for the lesions chosen at baseline, new lesions left out."""
+    target, non_target = tp.target_response, tp.non_target_response
+    if target is TargetResponse.PD or non_target is NonTargetResponse.PD:
+        return Response.PD
+    if target is None:
+        return {
+            NonTargetResponse.CR: Response.CR,
+            NonTargetResponse.NON_CR_NON_PD: Response.NON_CR_NON_PD,
+        }.get(non_target or NonTargetResponse.NE, Response.NE)
+    if target is TargetResponse.NE:
+        return Response.NE
+    if target is TargetResponse.CR:
+        return Response.CR if non_target in (None, NonTargetResponse.CR) else Response.PR
+    return Response.PR if target is TargetResponse.PR else Response.SD
+
+
+def _anchor(
+    tp: TimepointAssessment, bucket: _NewBucket, causes: frozenset[str], category: Response
+) -> _Pending:
+    return _Pending(
+        date=tp.date,
+        causes=causes,
+        target_sum=tp.target_sum_mm,
+        new_target_sum=bucket.target_sum,
+        category=category,
+        seen_new=frozenset(bucket.present) | frozenset(bucket.appeared),
+    )
+
+
+# --- new lesions ----------------------------------------------------------------------------
+
+
+def _new_lesion_catalogue(rows: Sequence[Measurement]) -> tuple[_NewLesion, ...]:
+    """New lesions in order of appearance, each a new-lesion target or non-target [Seymour]."""
+    by_lesion: dict[str, list[Measurement]] = {}
+    for m in sorted(rows, key=lambda m: (m.date, m.source.row or 0)):
+        if m.role is Role.NEW:
+            by_lesion.setdefault(m.lesion_id, []).append(m)
+    firsts: list[tuple[dt.date, str, Measurement, str | None]] = []
+    for lesion_id, group in by_lesion.items():
+        first = next((m for m in group if _new_lesion_state(m) is LesionState.PRESENT), None)
+        leading = group[0]
+        if leading.state in _FOLLOW_UP_ONLY and (first is None or leading.date < first.date):
+            raise InputError(
+                f"new lesion {lesion_id} is recorded '{leading.state}' on {leading.date} before it "
+                "was present: a new lesion is recorded 'present' or 'equivocal' first",
+                path=leading.source.path,
+                row=leading.source.row,
+                column="state",
+            )
+        if first is not None:
+            firsts.append((first.date, lesion_id, first, _declared_category(group)))
+    firsts.sort(key=lambda item: (item[0], item[1]))
+    out: list[_NewLesion] = []
+    per_organ: dict[str, int] = {}
+    for date, lesion_id, first, declared in firsts:
+        if declared is None:
+            organ = organ_of(first.site, first.nodal)
+            target = (
+                _measurable(first)
+                and sum(n.target for n in out) < MAX_TARGETS
+                and per_organ.get(organ, 0) < MAX_TARGETS_PER_ORGAN
+            )
+            if target:
+                per_organ[organ] = per_organ.get(organ, 0) + 1
+        else:
+            target = declared == "target"
+        out.append(_NewLesion(lesion_id, date, target))
+    return tuple(out)
+
+
+def _declared_category(group: Sequence[Measurement]) -> str | None:
+    declared: str | None = None
+    for m in group:
+        value = m.extra.get(CATEGORY_COLUMN, "").strip().lower()
+        if not value:
+            continue
+        if value not in ("target", "non_target"):
+            raise InputError(
+                f"{CATEGORY_COLUMN} '{value}' is not 'target' or 'non_target'",
+                path=m.source.path,
+                row=m.source.row,
+                column=CATEGORY_COLUMN,
+            )
+        if declared is not None and value != declared:
+            raise InputError(
+                f"new lesion {m.lesion_id} changes {CATEGORY_COLUMN} from {declared} to {value}",
+                path=m.source.path,
+                row=m.source.row,
+                column=CATEGORY_COLUMN,
+            )
+        declared = value
+    return declared
+
+
+def _measurable(m: Measurement) -> bool:
+    size = m.counted_axis_mm
+    if size is None:
+        return False
+    return size >= (NODE_MEASURABLE_MM if m.nodal else LESION_MEASURABLE_MM)
+
+
+def _seen(lesion: _NewLesion, date: dt.date) -> bool:
+    return lesion.first_present <= date
+
+
+def _new_bucket(
+    date: dt.date, rows: Mapping[str, Measurement], new_lesions: Sequence[_NewLesion]
+) -> _NewBucket:
+    appeared, present, unknown, grown = [], [], [], []
+    total: Decimal | None = Decimal(0)
+    for lesion in new_lesions:
+        if not _seen(lesion, date):
+            continue
+        m = rows.get(lesion.lesion_id)
+        state = None if m is None else _new_lesion_state(m)
+        if lesion.first_present == date:
+            appeared.append(lesion.lesion_id)
+        if m is None or m.state is LesionState.NOT_EVALUABLE:
+            unknown.append(lesion.lesion_id)
+        elif state is LesionState.PRESENT or state is LesionState.EQUIVOCAL:
+            present.append(lesion.lesion_id)
+        if lesion.target:
+            size = _new_target_size(m)
+            total = None if total is None or size is None else total + size
+        elif m is not None and _increase(m):
+            grown.append(lesion.lesion_id)
+    has_targets = any(n.target and _seen(n, date) for n in new_lesions)
+    return _NewBucket(
+        appeared=tuple(appeared),
+        present=tuple(present),
+        unknown=tuple(unknown),
+        target_sum=total if has_targets else None,
+        non_target_increase=tuple(grown),
+    )
+
+
+def _new_target_size(m: Measurement | None) -> Decimal | None:
+    if m is None or m.state is LesionState.NOT_EVALUABLE:
+        return None
+    if m.state is LesionState.ABSENT:
+        return Decimal(0)
+    return m.counted_axis_mm
+
+
+def _increase(m: Measurement) -> bool:
+    value = m.extra.get(INCREASE_COLUMN, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value and value not in _FALSE:
+        raise InputError(
+            f"{INCREASE_COLUMN} '{value}' is not true or false",
+            path=m.source.path,
+            row=m.source.row,
+            column=INCREASE_COLUMN,
+        )
+    return False
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _new_therapy(record: PatientRecord) -> dt.date | None:
+    return record.clinical.new_therapy_date if record.clinical else None
+
+
+def _before(date: dt.date, record: PatientRecord) -> bool:
+    new_therapy = _new_therapy(record)
+    return new_therapy is None or date < new_therapy
+
+
+def _mm(value: Decimal) -> str:
+    return f"{value:.1f}"
+
+
+def _i_codes(reason: str) -> str:
+    """The engine's best-response sentences in iRECIST codes."""
+    for recist, immune in (
+        ("best overall response", "iBOR"),
+        ("NON_CR_NON_PD", "NON_iCR_NON_iUPD"),
+        (" CR", " iCR"),
+        (" PR", " iPR"),
+        (" SD", " iSD"),
+        (" PD", " iCPD"),
+    ):
+        reason = reason.replace(recist, immune)
+    return reason
