@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: dicom3tools (dciodvfy),
-# dcmtk (dsrdump), Xvfb and Qt's X11 libraries (napari GUI tests), Chromium (report rendering).
+# dcmtk (dsrdump and the DICOM encoders), libgdcm-tools and openjph-tools (encoders), Xvfb and
+# Qt's X11 libraries (napari GUI tests), Chromium (report rendering).
 # Idempotent: installs only what is missing. Needs root or sudo.
 set -euo pipefail
 need=()
 command -v dciodvfy >/dev/null || need+=(dicom3tools)
 command -v dsrdump >/dev/null || need+=(dcmtk)
+# Independent encoders for the transfer-syntax tests: DCMTK (dcmcjpeg, dcmcjpls, dcmcrle,
+# dcmconv; in dcmtk), GDCM (gdcmconv: JPEG 2000) and OpenJPH (ojph_compress: HTJ2K).
+command -v gdcmconv >/dev/null || need+=(libgdcm-tools)
+command -v ojph_compress >/dev/null || need+=(openjph-tools)
 command -v Xvfb >/dev/null || need+=(xvfb)
 command -v chromium >/dev/null || need+=(chromium)
 # Qt6 xcb platform plugin runtime libraries (napari under Xvfb); GLX on Xvfb also loads Mesa's
