@@ -18,7 +18,18 @@ from recistry import __version__
 from recistry.errors import RecistryError
 
 # Order shown in --help; a module that does not exist yet is skipped.
-SUBCOMMANDS = ("rescore", "index", "synth", "import_", "audit", "export", "report")
+SUBCOMMANDS = (
+    "rescore",
+    "index",
+    "synth",
+    "import_",
+    "audit",
+    "export",
+    "report",
+    "cdisc",
+    "readers",
+    "adjudicate",
+)
 
 # A subcommand module named with a trailing underscore (import_) avoids a Python keyword.
 

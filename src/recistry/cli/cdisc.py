@@ -1,0 +1,99 @@
+"""``recistry cdisc``: SDTM TU/TR/RS and ADaM ADRS/ADTR/ADTTE as SAS transport and CSV."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from recistry.cli._store import add_batch_arguments
+from recistry.errors import InputError
+
+NAME = "cdisc"
+HELP = "write CDISC SDTM (TU, TR, RS) and ADaM (ADRS, ADTR, ADTTE) datasets as .xpt and .csv"
+DESCRIPTION = """\
+Score every patient by RECIST 1.1 (as 'recistry rescore' does) and write into --out DIR, as SAS
+transport v5 (.xpt) and CSV:
+
+  tu, tr, rs              SDTM tumour identification, tumour results, responses (TAUG-Oncology)
+  adrs, adtr, adtte       ADaM overall response per visit and BOR/confirmed BOR, sums of diameters
+                          with change from baseline and nadir, PFS / OS / duration of response
+  define.csv              name, label, type, length, codelist and source of every variable
+
+PATH is anything 'recistry rescore' accepts. The folder is written all or nothing (a temporary
+folder renamed into place); an earlier delivery in DIR is replaced. docs/cdisc.md describes every
+variable.
+
+examples:
+  recistry cdisc measurements.csv --clinical clinical.csv --study-id LUT-2024 --out sdtm/
+  recistry cdisc trial.db --out sdtm/
+"""
+
+STUDY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH", type=Path, help="what rescore accepts")
+    parser.add_argument(
+        "--clinical",
+        type=Path,
+        metavar="CSV",
+        help="clinical table (treatment start, follow-up, death); a store uses its own",
+    )
+    parser.add_argument(
+        "--reader", metavar="NAME", help="with a store: this reader's read, not the accepted one"
+    )
+    parser.add_argument(
+        "--study-id",
+        default="RECISTRY",
+        metavar="ID",
+        help="STUDYID of every record (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--confirm-days",
+        type=int,
+        default=28,
+        metavar="N",
+        help="minimum days between a response and its confirmation, for CBOR (default: 28)",
+    )
+    parser.add_argument(
+        "--sd-min-days",
+        type=int,
+        default=42,
+        metavar="N",
+        help="minimum days from treatment start for SD to count (default: %(default)s)",
+    )
+    parser.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
+    add_batch_arguments(parser, unit="patient")
+
+
+def run(args: argparse.Namespace) -> int:
+    from recistry.cdisc import StudyContext, build_datasets, write_datasets
+    from recistry.recist.model import AssessmentOptions
+    from recistry.scoring import load_records, score
+
+    if not STUDY_ID.match(args.study_id):
+        raise InputError(
+            f"'{args.study_id}' is not a study identifier (letters, digits, '_', '.', '-'; "
+            "at most 40 characters)",
+            column="--study-id",
+        )
+    for name in ("confirm_days", "sd_min_days"):
+        if getattr(args, name) < 0:
+            raise InputError(f"--{name.replace('_', '-')} must be 0 or more days")
+    options = AssessmentOptions(confirm_days=args.confirm_days, sd_min_days=args.sd_min_days)
+    records = load_records(args.path, args.clinical, args.reader)
+    assessments = score(records, options, workers=args.workers, dask_address=args.dask)
+    adjudicated = _adjudicated(args.path, args.reader)
+    datasets = build_datasets(records, assessments, StudyContext(args.study_id, adjudicated))
+    written = write_datasets(datasets, args.out)
+    counts = ", ".join(f"{name} {len(cols['STUDYID']):,}" for name, cols in datasets.items())
+    note = f"; adjudicated: {len(adjudicated)} of {len(records)} patients" if adjudicated else ""
+    print(f"{len(written)} files written to {args.out}/ (records: {counts}){note}", file=sys.stderr)
+    return 0
+
+
+def _adjudicated(path: Path, reader: str | None) -> frozenset[str]:
+    """Patients whose read in use was chosen by adjudication (none for a table or --reader)."""
+    return frozenset()
