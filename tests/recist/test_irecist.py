@@ -9,8 +9,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recistry.errors import InputError
 from recistry.recist.irecist import (
@@ -329,3 +332,67 @@ def test_whole_patient_ibor_after_pseudoprogression() -> None:
     assert a.best_overall_response is IResponse.IPR
     assert a.recist.best_overall_response.value == "PD"
     assert isinstance(a.timepoints[0].date, dt.date)
+
+
+# --- an independent exact oracle for single-target series -----------------------------------
+
+
+def irecist_oracle(series: list[Fraction]) -> list[str]:
+    """iRECIST codes of each follow-up of a non-nodal single-target series, scans 8 weeks apart.
+
+    RECIST 1.1 §4.3.1 in exact rationals (PD: +20% and +5 mm over the nadir, or any size after a
+    CR; PR: -30% from baseline, carried while PD is not met), then Seymour 2017 Table 2: the first
+    PD is iUPD, confirmed by a further >= 5 mm over the sum at the iUPD, reset by any non-PD call.
+    """
+    baseline = nadir = series[0]
+    out: list[str] = []
+    after_cr = responded = progressed = False
+    anchor: Fraction | None = None
+    confirmed = False
+    for value in series[1:]:
+        growth = value - nadir
+        pd_ = (growth >= 5 and (nadir == 0 or growth / nadir >= Fraction(1, 5))) or (
+            after_cr and value > 0
+        )
+        if pd_:
+            call = "PD"
+        elif value == 0:
+            call = "CR"
+        elif (value - baseline) / baseline <= Fraction(-3, 10):
+            call = "PR"
+        else:
+            call = "SD"
+        if call == "SD" and responded and not progressed:
+            call = "PR"
+        progressed = progressed or call == "PD"
+        responded = responded or (call in ("PR", "CR") and not progressed)
+        after_cr = call == "CR"
+        nadir = min(nadir, value)
+        if confirmed:
+            out.append("iCPD")
+        elif anchor is not None and value - anchor >= 5:
+            out.append("iCPD")
+            confirmed = True
+        elif call == "PD":
+            anchor = value if anchor is None else anchor
+            out.append("iUPD")
+        else:
+            anchor = None
+            out.append("i" + call)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    baseline=st.integers(min_value=100, max_value=1500),
+    followups=st.lists(st.integers(min_value=0, max_value=1500), max_size=7),
+)
+def test_single_target_irecist_matches_an_exact_oracle(baseline: int, followups: list[int]) -> None:
+    """Seymour 2017 Table 2 over RECIST 1.1 §4.3.1, against the oracle above (exact rationals)."""
+    tenths = [baseline, *followups]
+    rows = [
+        row(56 * i, "T1", mm=f"{t / 10:.1f}") if t else row(56 * i, "T1", state="absent")
+        for i, t in enumerate(tenths)
+    ]
+    expected = irecist_oracle([Fraction(t, 10) for t in tenths])
+    assert calls(irecist(rows)) == expected
