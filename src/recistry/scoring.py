@@ -20,7 +20,74 @@ from pathlib import Path
 from recistry.errors import InputError
 from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
 
-__all__ = ["load_records", "score"]
+__all__ = ["load_policy", "load_records", "options_with", "score"]
+
+
+def options_with(
+    policy: str | Path | None = None,
+    *,
+    confirm: bool | None = None,
+    confirm_days: int | None = None,
+    sd_min_days: int | None = None,
+    strict: bool | None = None,
+) -> AssessmentOptions:
+    """The profile ``policy`` (see :func:`load_policy`) with the command-line shorthands
+    (``--confirm``, ``--confirm-days``, ``--sd-min-days``, ``--strict``) applied over it.
+
+    Raises
+    ------
+    InputError
+        See :func:`load_policy`; a negative number of days (naming the option).
+    """
+    import dataclasses
+
+    for name, days in (("confirm_days", confirm_days), ("sd_min_days", sd_min_days)):
+        if days is not None and days < 0:
+            raise InputError("must be 0 or more days", column=f"--{name.replace('_', '-')}")
+    options = load_policy(policy)
+    return dataclasses.replace(
+        options,
+        confirm=options.confirm if confirm is None else confirm,
+        confirm_days=options.confirm_days if confirm_days is None else confirm_days,
+        sd_min_days=options.sd_min_days if sd_min_days is None else sd_min_days,
+        strict=options.strict if strict is None else strict,
+    )
+
+
+def load_policy(spec: str | Path | None = None) -> AssessmentOptions:
+    """A policy profile: a built-in name (:data:`recistry.recist.policy.PROFILES`) or a TOML file.
+
+    Parameters
+    ----------
+    spec
+        ``recist1.1`` (the default when ``None``), ``recist1.1-confirmed`` …, or the path of a
+        ``.toml`` file whose keys are described in :mod:`recistry.recist.policy`.
+
+    Raises
+    ------
+    InputError
+        An unknown profile, a missing or unreadable file, or an unknown key or bad value in it
+        (naming the key and the file).
+    """
+    import tomllib
+
+    from recistry.recist.policy import DEFAULT_PROFILE, PROFILES, policy_from_mapping, profile
+
+    name = str(spec) if spec is not None else DEFAULT_PROFILE
+    if name in PROFILES:
+        return profile(name)
+    path = Path(name)
+    if path.suffix.lower() != ".toml" and not path.exists():
+        return profile(name)  # not a file either: the error lists the built-in profiles
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("policy file not found", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the policy file: {exc}", path=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not a valid TOML file: {exc}", path=str(path)) from exc
+    return policy_from_mapping(values, str(path))
 
 
 def load_records(

@@ -272,3 +272,38 @@ def test_malformed_by_on_a_large_table_writes_nothing(tmp_path, capsys, monkeypa
     assert main(["rescore", *args]) == 2
     assert "option --by" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_policy_profile_is_printed_in_the_json_options(capsys):
+    assert (
+        main(
+            [
+                "rescore",
+                str(SAMPLE / "measurements.csv"),
+                "--policy",
+                "recist1.1-confirmed",
+                "--sd-min-days",
+                "56",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    options = json.loads(capsys.readouterr().out)["options"]
+    assert options["policy"] == "recist1.1-confirmed" and options["policy_version"] == 2
+    assert options["confirm"] is True and options["sd_min_days"] == 56
+    assert options["node_cr"] == "normal-nodes"
+    assert options["node_reappearance"] == "unequivocal-progression"
+
+
+def test_policy_file_with_an_unknown_key_exits_2_with_one_line(tmp_path, capsys):
+    policy = tmp_path / "trial.toml"
+    policy.write_text('name = "trial"\nconfirm_dayz = 35\n')
+    out = tmp_path / "out"
+    args = [str(SAMPLE / "measurements.csv"), "--policy", str(policy), "--out", str(out)]
+    assert main(["rescore", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(policy) in err and "unknown policy key 'confirm_dayz'" in err
+    assert not out.exists()

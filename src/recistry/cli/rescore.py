@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recistry.cli._store import add_batch_arguments
-from recistry.errors import InputError
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
     from rich.console import Console
@@ -54,23 +53,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(without it the baseline scan is the origin and OS is null)",
     )
     parser.add_argument(
+        "--policy",
+        metavar="NAME|FILE.toml",
+        help="policy profile: every protocol choice (confirmation, SD minimum, node rules, PFS "
+        "censoring …); built-in recist1.1 (default), recist1.1-confirmed, "
+        "recist1.1-fda-sensitivity, recist1.1-legacy, or a TOML file (docs/recist-rules.md)",
+    )
+    parser.add_argument(
         "--confirm",
         action="store_true",
-        help="best response by RECIST Table 3: CR and PR need confirmation (default: off)",
+        help="shorthand: confirmation on (best response by RECIST Table 3: CR and PR need "
+        "confirmation)",
     )
     parser.add_argument(
         "--confirm-days",
         type=int,
-        default=28,
         metavar="N",
-        help="minimum days between a response and its confirmation (default: %(default)s)",
+        help="shorthand: minimum days between a response and its confirmation (profile default 28)",
     )
     parser.add_argument(
         "--sd-min-days",
         type=int,
-        default=42,
         metavar="N",
-        help="minimum days from treatment start for SD to count (default: %(default)s)",
+        help="shorthand: minimum days from treatment start for SD to count (profile default 42)",
     )
     parser.add_argument(
         "--strict",
@@ -101,7 +106,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recistry.recist.model import AssessmentOptions
     from recistry.results import (
         PATIENT_COLUMNS,
         build_document,
@@ -110,16 +114,14 @@ def run(args: argparse.Namespace) -> int:
         patient_rows,
         write_outputs,
     )
-    from recistry.scoring import load_records, score
+    from recistry.scoring import load_records, options_with, score
 
-    for name in ("confirm_days", "sd_min_days"):
-        if getattr(args, name) < 0:
-            raise InputError(f"--{name.replace('_', '-')} must be 0 or more days")
-    options = AssessmentOptions(
-        confirm=args.confirm,
+    options = options_with(
+        args.policy,
+        confirm=True if args.confirm else None,
         confirm_days=args.confirm_days,
         sd_min_days=args.sd_min_days,
-        strict=args.strict,
+        strict=True if args.strict else None,
     )
     from recistry.cohort.summary import Subgroup
 
