@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from recistry.errors import InputError
+from recistry.recist.irecist import IRecistOptions, IRecistPatientAssessment
 from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
 
-__all__ = ["load_policy", "load_records", "options_with", "score"]
+__all__ = ["load_policy", "load_records", "options_with", "score", "score_irecist"]
 
 
 def options_with(
@@ -149,6 +150,23 @@ def _score_chunk(
     return [assess_patient(record, options) for record in records]
 
 
+def _score_chunk_irecist(
+    task: tuple[Sequence[PatientRecord], IRecistOptions],
+) -> list[IRecistPatientAssessment]:
+    from recistry.recist.irecist import assess_patient_irecist
+
+    records, options = task
+    return [assess_patient_irecist(record, options) for record in records]
+
+
+def _chunks(
+    records: Sequence[PatientRecord], workers: int, dask_address: str | None
+) -> list[Sequence[PatientRecord]]:
+    lanes = 1 if dask_address is None and workers <= 1 else max(workers, 2) * 4
+    size = max(1, min(500, -(-len(records) // lanes)))
+    return [records[i : i + size] for i in range(0, len(records), size)]
+
+
 def score(
     records: Sequence[PatientRecord],
     options: AssessmentOptions | None = None,
@@ -157,7 +175,8 @@ def score(
     dask_address: str | None = None,
     progress: bool = False,
 ) -> list[PatientAssessment]:
-    """Assess every patient, in this process, in ``workers`` processes or on a Dask cluster.
+    """Assess every patient by RECIST 1.1, in this process, in ``workers`` processes or on a
+    Dask cluster.
 
     Patients are sent in chunks (one patient is the unit of scoring; chunks keep the overhead of
     sending work small). Results come back in input order, so the output is identical whichever
@@ -169,7 +188,7 @@ def score(
     records
         The patients, e.g. from :func:`load_records`.
     options
-        RECIST 1.1 defaults when omitted.
+        The policy profile (:func:`load_policy`); ``recist1.1`` when omitted.
     workers
         Local processes; 1 scores in this process.
     dask_address
@@ -185,15 +204,37 @@ def score(
     from recistry.batch import run_tasks
 
     opts = options or AssessmentOptions()
-    lanes = 1 if dask_address is None and workers <= 1 else max(workers, 2) * 4
-    size = max(1, min(500, -(-len(records) // lanes)))
-    chunks = [(records[i : i + size], opts) for i in range(0, len(records), size)]
     scored = run_tasks(
         _score_chunk,
-        chunks,
+        [(chunk, opts) for chunk in _chunks(records, workers, dask_address)],
         workers=workers,
         dask_address=dask_address,
         label="Scoring patients",
+        progress=progress and len(records) >= 1000,
+    )
+    return [a for chunk in scored for a in chunk]
+
+
+def score_irecist(
+    records: Sequence[PatientRecord],
+    options: IRecistOptions | None = None,
+    *,
+    workers: int = 1,
+    dask_address: str | None = None,
+    progress: bool = False,
+) -> list[IRecistPatientAssessment]:
+    """Assess every patient by iRECIST (:func:`recistry.recist.irecist.assess_patient_irecist`),
+    as :func:`score` does by RECIST 1.1."""
+    from recistry.batch import run_tasks
+    from recistry.recist.irecist import IRecistOptions
+
+    opts = options or IRecistOptions()
+    scored = run_tasks(
+        _score_chunk_irecist,
+        [(chunk, opts) for chunk in _chunks(records, workers, dask_address)],
+        workers=workers,
+        dask_address=dask_address,
+        label="Scoring patients (iRECIST)",
         progress=progress and len(records) >= 1000,
     )
     return [a for chunk in scored for a in chunk]

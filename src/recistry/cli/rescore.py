@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CSV",
         help="clinical table: patient_id, treatment_start, last_followup, death_date, covariates "
         "(without it the baseline scan is the origin and OS is null)",
+    )
+    parser.add_argument(
+        "--criteria",
+        choices=("recist1.1", "irecist"),
+        default="recist1.1",
+        help="RECIST 1.1, or iRECIST (Seymour et al. 2017: iUPD confirmed as iCPD at the next "
+        "assessment; docs/irecist.md) (default: %(default)s)",
     )
     parser.add_argument(
         "--policy",
@@ -107,14 +115,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recistry.results import (
+        IRECIST_PATIENT_COLUMNS,
         PATIENT_COLUMNS,
+        Assessment,
         build_document,
         csv_text,
         dumps,
         patient_rows,
         write_outputs,
     )
-    from recistry.scoring import load_records, options_with, score
+    from recistry.scoring import load_records, options_with, score, score_irecist
 
     options = options_with(
         args.policy,
@@ -129,16 +139,22 @@ def run(args: argparse.Namespace) -> int:
         Subgroup.parse(spec)
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
-    scored = score(load_records(args.path, args.clinical, args.reader), options, **batch)
+    records = load_records(args.path, args.clinical, args.reader)
+    scored: Sequence[Assessment]
+    if args.criteria == "irecist":
+        from recistry.recist.irecist import IRecistOptions
+
+        scored = score_irecist(records, IRecistOptions(recist=options), **batch)
+    else:
+        scored = score(records, options, **batch)
     document = build_document(scored, options, args.by)
     if args.out is not None:
         write_outputs(args.out, scored, document)
     if args.format == "json":
         sys.stdout.write(dumps(document))
     elif args.format == "csv":
-        sys.stdout.write(
-            csv_text(PATIENT_COLUMNS, [list(r.values()) for r in patient_rows(scored)])
-        )
+        columns = IRECIST_PATIENT_COLUMNS if args.criteria == "irecist" else PATIENT_COLUMNS
+        sys.stdout.write(csv_text(columns, [list(r.values()) for r in patient_rows(scored)]))
     else:
         _print_table(document)
     if args.out is not None:
@@ -147,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _label(code: str) -> str:
-    return "non-CR/non-PD" if code == "NON_CR_NON_PD" else code
+    return {"NON_CR_NON_PD": "non-CR/non-PD", "NON_iCR_NON_iUPD": "non-iCR/non-iUPD"}.get(
+        code, code
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -199,7 +217,8 @@ def _print_table(document: dict[str, Any]) -> None:
         table.add_column(column)
     for p in document["patients"]:
         calls = "\n".join(
-            f"{tp['date']} {_label(tp['overall_response'])}" for tp in p["timepoints"]
+            f"{tp['date']} {_label(tp.get('response') or tp['overall_response'])}"
+            for tp in p["timepoints"]
         )
         pfs = f"{_fmt(p['pfs_months'])}{'' if p['pfs_event'] else '+'}"
         os_text = (
