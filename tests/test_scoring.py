@@ -17,6 +17,9 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_dicom" / "tables"
 
 def test_public_api_is_declared_and_typed():
     assert set(scoring.__all__) == {
+        "TableChunks",
+        "score_chunks",
+        "table_chunks",
         "load_policy",
         "load_records",
         "options_with",

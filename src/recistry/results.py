@@ -20,13 +20,14 @@ their strings; a CSV has a header only when it has rows.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -54,7 +55,7 @@ __all__ = [
     "PRETTY_JSON_MAX_PATIENTS",
     "TIMEPOINT_COLUMNS",
     "Assessment",
-    "IRecistOutcome",
+    "CohortOutcome",
     "assessment_to_dict",
     "build_document",
     "csv_text",
@@ -378,10 +379,13 @@ def timepoint_rows(assessments: Sequence[Assessment]) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True, slots=True)
-class IRecistOutcome:
-    """What the cohort roll-up reads of an iRECIST patient, in RECIST codes: iCR and iPR are
-    responders, iSD disease control, iCPD progression, an unconfirmed iUPD NE; PFS ends at
-    confirmed progression (iCPD) or death."""
+class CohortOutcome:
+    """What the cohort roll-up reads of a patient (:class:`~recistry.cohort.summary.Outcome`),
+    kept instead of the whole assessment when results are streamed.
+
+    For iRECIST the codes are RECIST's: iCR and iPR are responders, iSD disease control, iCPD
+    progression, an unconfirmed iUPD NE; PFS ends at confirmed progression (iCPD) or death.
+    """
 
     patient_id: str
     options: AssessmentOptions
@@ -398,7 +402,23 @@ class IRecistOutcome:
     covariates: Mapping[str, str]
 
     @classmethod
-    def of(cls, a: IRecistPatientAssessment) -> IRecistOutcome:
+    def of(cls, a: Assessment) -> CohortOutcome:
+        if isinstance(a, PatientAssessment):
+            return cls(
+                a.patient_id,
+                a.options,
+                a.measurable,
+                a.best_overall_response,
+                a.best_overall_response_unconfirmed,
+                a.best_overall_response_confirmed,
+                a.first_response_date,
+                a.origin_date,
+                a.pfs_days,
+                a.pfs_event,
+                a.os_days,
+                a.os_event,
+                a.covariates,
+            )
         best = _RECIST_CODE[a.best_overall_response]
         responses = (IResponse.ICR, IResponse.IPR)
         first = next(
@@ -444,13 +464,12 @@ def build_document(
     subgroups of ``by``, see :func:`recistry.cohort.summary.cohort_summary`)."""
     from recistry.cohort.summary import cohort_summary
 
-    irecist = [IRecistOutcome.of(a) for a in assessments if isinstance(a, IRecistPatientAssessment)]
-    recist = [a for a in assessments if isinstance(a, PatientAssessment)]
+    irecist = any(isinstance(a, IRecistPatientAssessment) for a in assessments)
     return {
         "criteria": IRECIST_CRITERIA if irecist else CRITERIA,
         "options": options_to_dict(options),
         "patients": [assessment_to_dict(a) for a in assessments],
-        "cohort": cohort_summary(irecist or recist, by=tuple(by)),
+        "cohort": cohort_summary([CohortOutcome.of(a) for a in assessments], by=tuple(by)),
     }
 
 
@@ -537,3 +556,116 @@ def write_outputs(
         patient_columns=IRECIST_PATIENT_COLUMNS if irecist else PATIENT_COLUMNS,
         timepoint_columns=IRECIST_TIMEPOINT_COLUMNS if irecist else TIMEPOINT_COLUMNS,
     )
+
+
+def stream_outputs(
+    chunks: Iterable[Sequence[Assessment]],
+    options: AssessmentOptions,
+    by: Sequence[str] = (),
+    *,
+    irecist: bool = False,
+    json_to: TextIO | None = None,
+    csv_to: TextIO | None = None,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Write the results of a large cohort as its patients are scored, keeping only what the
+    cohort figures need (:class:`CohortOutcome`) in memory.
+
+    The output is what :func:`dumps` (compact: more than ``PRETTY_JSON_MAX_PATIENTS`` patients),
+    :func:`csv_text` and :func:`write_outputs` write for the same patients, byte for byte.
+    ``json_to`` and ``csv_to`` receive the ``--format json`` document and patients.csv; with
+    ``out`` the three files are written beside and renamed when every patient is done, and
+    removed if scoring fails (nothing half-written).
+
+    Returns
+    -------
+    dict
+        The document's ``cohort`` object.
+    """
+    from recistry.cohort.summary import Subgroup, cohort_summary
+
+    for spec in by:  # a malformed spec is refused before any work
+        Subgroup.parse(spec)
+    patient_columns = IRECIST_PATIENT_COLUMNS if irecist else PATIENT_COLUMNS
+    timepoint_columns = IRECIST_TIMEPOINT_COLUMNS if irecist else TIMEPOINT_COLUMNS
+    folder = None if out is None else Path(out)
+    files: dict[str, tuple[Path, TextIO, Path]] = {}
+    created = folder is not None and not folder.exists()
+    try:
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot create the output folder: {exc.strerror}", path=str(folder)
+                ) from exc
+            for name in ("results.json", "patients.csv", "timepoints.csv"):
+                files[name] = (*_open_beside(folder / name), folder / name)
+        json_outs = [h for h in (json_to, _handle(files, "results.json")) if h is not None]
+        patient_outs = [h for h in (csv_to, _handle(files, "patients.csv")) if h is not None]
+        timepoint_out = _handle(files, "timepoints.csv")
+        head = json.dumps(
+            {
+                "criteria": IRECIST_CRITERIA if irecist else CRITERIA,
+                "options": options_to_dict(options),
+            },
+            ensure_ascii=False,
+        )
+        for handle in json_outs:
+            handle.write(f'{head[:-1]}, "patients": [')
+        patient_writers = [csv.writer(h, lineterminator="\n") for h in patient_outs]
+        timepoint_writer = (
+            None if timepoint_out is None else csv.writer(timepoint_out, lineterminator="\n")
+        )
+        outcomes: list[CohortOutcome] = []
+        timepoints_written = False
+        for chunk in chunks:
+            if json_outs:
+                text = ", ".join(
+                    json.dumps(assessment_to_dict(a), ensure_ascii=False) for a in chunk
+                )
+                for handle in json_outs:
+                    handle.write((", " if outcomes else "") + text)
+            if patient_writers:
+                rows = [list(r.values()) for r in patient_rows(chunk)]
+                for writer in patient_writers:
+                    if not outcomes and rows:
+                        writer.writerow(patient_columns)
+                    writer.writerows(rows)
+            if timepoint_writer is not None:
+                rows = [list(r.values()) for r in timepoint_rows(chunk)]
+                if rows and not timepoints_written:
+                    timepoint_writer.writerow(timepoint_columns)
+                    timepoints_written = True
+                timepoint_writer.writerows(rows)
+            outcomes.extend(CohortOutcome.of(a) for a in chunk)
+        cohort = cohort_summary(outcomes, by=tuple(by))
+        tail = f'], "cohort": {json.dumps(cohort, ensure_ascii=False)}}}\n'
+        for handle in json_outs:
+            handle.write(tail)
+        for _, handle, _ in files.values():
+            handle.close()
+        for tmp, _, final in files.values():
+            os.replace(tmp, final)
+        return cohort
+    except BaseException:
+        for tmp, handle, _ in files.values():
+            handle.close()
+            tmp.unlink(missing_ok=True)
+        if created and folder is not None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _handle(files: Mapping[str, tuple[Path, TextIO, Path]], name: str) -> TextIO | None:
+    return files[name][1] if name in files else None
+
+
+def _open_beside(path: Path) -> tuple[Path, TextIO]:
+    """A temporary file beside ``path`` with the permissions ``open()`` would give ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return Path(tmp), os.fdopen(fd, "w", encoding="utf-8", newline="")

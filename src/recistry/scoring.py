@@ -14,14 +14,33 @@ The JSON and CSV contract of the results is :mod:`recistry.results`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from recistry.errors import InputError
 from recistry.recist.irecist import IRecistOptions, IRecistPatientAssessment
-from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
+from recistry.recist.model import (
+    AssessmentOptions,
+    ClinicalRecord,
+    Measurement,
+    PatientAssessment,
+    PatientRecord,
+)
+from recistry.tables import MeasurementTable
 
-__all__ = ["load_policy", "load_records", "options_with", "score", "score_irecist"]
+__all__ = [
+    "TableChunks",
+    "load_policy",
+    "load_records",
+    "options_with",
+    "score",
+    "score_chunks",
+    "score_irecist",
+    "table_chunks",
+]
 
 
 def options_with(
@@ -238,3 +257,88 @@ def score_irecist(
         progress=progress and len(records) >= 1000,
     )
     return [a for chunk in scored for a in chunk]
+
+
+CHUNK_PATIENTS = 1000
+"""Patients turned into row values and scored at a time by :func:`score_chunks`."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableChunks:
+    """A measurement table read and validated, whose patients are built
+    :data:`CHUNK_PATIENTS` at a time (:meth:`records`), so that a large table never exists as
+    one object per row all at once."""
+
+    patient_ids: Sequence[str]
+    """The patients, in order of first appearance."""
+    table: MeasurementTable
+    clinical: Mapping[str, ClinicalRecord]
+    order: np.ndarray
+    """Row numbers (0-based) grouped by patient, patients in order of first appearance."""
+    starts: np.ndarray
+    """``order[starts[p]:starts[p + 1]]`` are patient p's rows."""
+
+    def records(self, size: int | None = None) -> Iterator[list[PatientRecord]]:
+        """The patients as :class:`PatientRecord`, ``size`` (:data:`CHUNK_PATIENTS`) at a time,
+        in order of appearance."""
+        size = size or CHUNK_PATIENTS
+        for first in range(0, len(self.patient_ids), size):
+            last = min(first + size, len(self.patient_ids))
+            rows = np.sort(self.order[self.starts[first] : self.starts[last]])
+            grouped: dict[str, list[Measurement]] = {}
+            for m in self.table.measurements(rows):
+                grouped.setdefault(m.patient_id, []).append(m)
+            ids = self.patient_ids[first:last]
+            yield [PatientRecord(pid, tuple(grouped[pid]), self.clinical.get(pid)) for pid in ids]
+
+
+def table_chunks(path: str | Path, clinical_path: str | Path | None = None) -> TableChunks:
+    """Read and validate a measurement table (and clinical table) for :func:`score_chunks`.
+
+    Raises
+    ------
+    InputError
+        As :func:`load_records` for a table.
+    """
+    from recistry.tables import check_clinical, read_clinical, read_measurement_table
+
+    clinical = read_clinical(clinical_path) if clinical_path is not None else {}
+    table = read_measurement_table(path)
+    codes, patient_ids = table.patients()
+    check_clinical(set(patient_ids), clinical)
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(patient_ids)))))
+    return TableChunks(patient_ids, table, clinical, order, starts)
+
+
+def score_chunks(
+    chunks: Iterable[Sequence[PatientRecord]],
+    options: AssessmentOptions | None = None,
+    *,
+    irecist: IRecistOptions | None = None,
+) -> Iterator[list[PatientAssessment] | list[IRecistPatientAssessment]]:
+    """Score chunks of patients in this process as they come (by iRECIST when ``irecist`` is
+    given), for :func:`recistry.results.stream_outputs`.
+
+    Raises
+    ------
+    InputError
+        The first invalid patient record.
+    """
+    import gc
+
+    from recistry.recist.engine import assess_patient
+    from recistry.recist.irecist import assess_patient_irecist
+
+    opts = options or AssessmentOptions()
+    # Reading rows and scoring make many small objects and no reference cycles: the cyclic
+    # collector would only walk them again and again.
+    gc.disable()
+    try:
+        for chunk in chunks:
+            if irecist is not None:
+                yield [assess_patient_irecist(record, irecist) for record in chunk]
+            else:
+                yield [assess_patient(record, opts) for record in chunk]
+    finally:
+        gc.enable()

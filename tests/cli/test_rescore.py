@@ -349,3 +349,21 @@ def test_irecist_criteria_through_the_same_results_writer(tmp_path, capsys):
     assert json.loads((out / "results.json").read_text()) == document
     assert main(["rescore", str(table), "--criteria", "irecist", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines() == patients
+
+
+def test_large_table_with_a_bad_patient_writes_nothing(tmp_path, capsys, monkeypatch):
+    """A table scored and written a chunk at a time still writes nothing when a late patient is
+    invalid: stdout stays empty and no output file (nor the folder) is left behind."""
+    from recistry import results, scoring
+    from tests.recist._random_tables import _write_tables
+
+    measurements, _ = _write_tables(tmp_path, seed=5, patients=30, breaches=False)
+    with measurements.open("a") as table:
+        table.write("P029,2030-01-01,T9,target,liver,false,20,,measured,,,,\n")
+    monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 10)
+    monkeypatch.setattr(scoring, "CHUNK_PATIENTS", 7)
+    out = tmp_path / "out"
+    assert main(["rescore", str(measurements), "--format", "json", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "T9 is first seen on 2030-01-01" in captured.err
+    assert not out.exists()

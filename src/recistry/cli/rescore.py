@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,11 @@ from recistry.cli._store import add_batch_arguments
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
     from rich.console import Console
+
+    from recistry.recist.irecist import IRecistOptions
+    from recistry.recist.model import AssessmentOptions
+    from recistry.results import Assessment
+    from recistry.scoring import TableChunks
 
 
 NAME = "rescore"
@@ -114,17 +119,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recistry.recist.irecist import IRecistOptions
+    from recistry.recist.model import PatientRecord
     from recistry.results import (
         IRECIST_PATIENT_COLUMNS,
         PATIENT_COLUMNS,
-        Assessment,
+        PRETTY_JSON_MAX_PATIENTS,
         build_document,
         csv_text,
         dumps,
         patient_rows,
         write_outputs,
     )
-    from recistry.scoring import load_records, options_with, score, score_irecist
+    from recistry.scoring import load_records, options_with, score, score_irecist, table_chunks
 
     options = options_with(
         args.policy,
@@ -139,12 +146,24 @@ def run(args: argparse.Namespace) -> int:
         Subgroup.parse(spec)
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
-    records = load_records(args.path, args.clinical, args.reader)
+    irecist = IRecistOptions(recist=options) if args.criteria == "irecist" else None
+    if (
+        args.format != "table"
+        and _is_table(args.path)
+        and args.reader is None
+        and args.workers <= 1
+        and args.dask is None
+    ):
+        chunks = table_chunks(args.path, args.clinical)
+        if len(chunks.patient_ids) > PRETTY_JSON_MAX_PATIENTS:
+            _stream(args, chunks, options, irecist, progress)
+            return 0
+        records: Sequence[PatientRecord] = [r for c in chunks.records() for r in c]
+    else:
+        records = load_records(args.path, args.clinical, args.reader)
     scored: Sequence[Assessment]
-    if args.criteria == "irecist":
-        from recistry.recist.irecist import IRecistOptions
-
-        scored = score_irecist(records, IRecistOptions(recist=options), **batch)
+    if irecist is not None:
+        scored = score_irecist(records, irecist, **batch)
     else:
         scored = score(records, options, **batch)
     document = build_document(scored, options, args.by)
@@ -160,6 +179,52 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"results written to {args.out}/", file=sys.stderr)
     return 0
+
+
+def _is_table(path: Path) -> bool:
+    from recistry.store import is_store_file
+
+    return not path.is_dir() and not is_store_file(path)
+
+
+def _stream(
+    args: argparse.Namespace,
+    chunks: TableChunks,
+    options: AssessmentOptions,
+    irecist: IRecistOptions | None,
+    progress: bool,
+) -> None:
+    """A large table: patients scored and written a chunk at a time (recistry.results
+    .stream_outputs); stdout gets the document only once every patient is scored."""
+    import shutil
+    import tempfile
+
+    from recistry.batch import progress_bar
+    from recistry.results import stream_outputs
+    from recistry.scoring import CHUNK_PATIENTS, score_chunks
+
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
+        with progress_bar(progress) as bar:
+            task = bar.add_task("Scoring patients", total=len(chunks.patient_ids))
+
+            def scored() -> Iterator[Sequence[Assessment]]:
+                for chunk in score_chunks(chunks.records(), options, irecist=irecist):
+                    yield chunk
+                    bar.advance(task, min(CHUNK_PATIENTS, len(chunk)))
+
+            stream_outputs(
+                scored(),
+                options,
+                args.by,
+                irecist=irecist is not None,
+                json_to=spool if args.format == "json" else None,
+                csv_to=spool if args.format == "csv" else None,
+                out=args.out,
+            )
+        spool.seek(0)
+        shutil.copyfileobj(spool, sys.stdout, 1 << 20)
+    if args.out is not None:
+        print(f"results written to {args.out}/", file=sys.stderr)
 
 
 def _label(code: str) -> str:
