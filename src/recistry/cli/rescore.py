@@ -168,7 +168,18 @@ def run(args: argparse.Namespace) -> int:
             _print_table(document)
     if args.out is not None:
         print(f"results written to {args.out}/", file=sys.stderr)
+    patients = len(scored.patients) if isinstance(scored, _FastResult) else len(scored)
+    _say_adjudicated(args.path, args.reader, patients)
     return 0
+
+
+def _say_adjudicated(path: Path, reader: str | None, patients: int) -> None:
+    """With a store whose reads in use include adjudicated ones, say how many (stderr)."""
+    from recistry.store.adjudication import adjudicated_patients, adjudication_note
+
+    note = adjudication_note(adjudicated_patients(path, reader), patients)
+    if note is not None:
+        print(note, file=sys.stderr)
 
 
 def _is_table(path: Path) -> bool:

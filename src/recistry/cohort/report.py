@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 
 from recistry import __version__
 from recistry.cohort import plots
+from recistry.cohort.readers import ReaderComparison
 from recistry.cohort.stats import fixed
 from recistry.cohort.summary import (
     DAYS_PER_MONTH,
@@ -63,6 +64,7 @@ SECTIONS = (
     ("baseline", "Baseline characteristics"),
     ("response", "Best overall response"),
     ("subgroups", "Subgroups"),
+    ("readers", "Reader agreement"),
     ("pfs", "Progression-free survival"),
     ("os", "Overall survival"),
     ("dor", "Duration of response"),
@@ -205,6 +207,8 @@ def write_report(
     title: str = "Cohort response report",
     source: str = "",
     progress: Callable[[str], None] | None = None,
+    readers: ReaderComparison | None = None,
+    adjudicated: frozenset[str] = frozenset(),
 ) -> ReportOutput:
     """Write report.html, figures (PNG+SVG), tables (CSV), patients.csv and report.json.
 
@@ -222,6 +226,11 @@ def write_report(
         Heading of the report and a description of the input, shown under it.
     progress
         Called with the name of each part as it starts (for a CLI status line).
+    readers
+        The comparison of independent reads (``recistry readers``) for the reader-agreement
+        section and reader_agreement.csv; the section says why it is empty without it.
+    adjudicated
+        Patients whose read in use was chosen by an adjudicator (said in the summary).
 
     Raises
     ------
@@ -277,6 +286,11 @@ def write_report(
             _table_rows_csv(work / "baseline_characteristics.csv", baseline)
             _table_rows_csv(work / "best_response.csv", response)
             _table_rows_csv(work / "subgroups.csv", subgroups)
+            if readers is not None:
+                from recistry.cohort.readers_output import agreement_rows
+
+                _csv(work / "reader_agreement.csv", ("readers", "quantity", "value"),
+                     agreement_rows(readers))  # fmt: skip
             _km_csv(work / "pfs_kaplan_meier.csv", pfs)
             if os_fit is not None:
                 _km_csv(work / "os_kaplan_meier.csv", os_fit)
@@ -371,6 +385,8 @@ def write_report(
                 ae_rows=ae_rows,
                 listing=listing,
                 figures=figures,
+                readers=readers,
+                adjudicated=adjudicated,
             )
             (work / "report.html").write_text(page, encoding="utf-8")
         written = []
@@ -424,6 +440,8 @@ def _render_html(
     ae_rows: Sequence[Any] | None,
     listing: Sequence[dict[str, Any]],
     figures: dict[str, Path],
+    readers: ReaderComparison | None = None,
+    adjudicated: frozenset[str] = frozenset(),
 ) -> str:
     orr, dcr = summary["orr"], summary["dcr"]
 
@@ -450,7 +468,22 @@ def _render_html(
         f"baseline (the ORR/DCR denominator). Best overall response: {_e(counts)}.</p>"
         f'<p class="note">Headline response uses the {basis} best overall response; the '
         "other reading is in the response table.</p>"
+        + (
+            f"<p>Reads in use: adjudicated: {len(adjudicated)} of {summary['patients']} patients "
+            "(the read an adjudicator accepted; see Reader agreement).</p>"
+            if adjudicated
+            else ""
+        )
     )
+    if readers is None:
+        body["readers"] = (
+            '<p class="note">One read per patient (or a table): no reader agreement to '
+            "measure. Independent reads in a study store are compared here.</p>"
+        )
+    else:
+        from recistry.cohort.readers_output import html_section
+
+        body["readers"] = html_section(readers)
     body["baseline"] = _html_table(
         ("Section", "Characteristic", f"Patients (N = {summary['patients']})"),
         [(r.section, r.label, r.value) for r in baseline],
