@@ -103,7 +103,7 @@ def can_decode(transfer_syntax_uid: str) -> bool:
     """
     if transfer_syntax_uid in _NATIVE:
         return True
-    from pydicom.pixels import get_decoder
+    from pydicom.pixels.decoders.base import get_decoder
 
     try:
         return bool(get_decoder(transfer_syntax_uid).is_available)
