@@ -17,6 +17,7 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +48,12 @@ class DecodeFailure(Exception):
     """A frame could not be decoded; ``index`` is its position in the request list."""
 
     def __init__(self, index: int, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(index, reason)  # both in args: it is pickled back from the workers
         self.index = index
         self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 def decode_frames(requests: Sequence[FrameRequest], first_index: int = 0) -> list[npt.NDArray[Any]]:
@@ -158,8 +162,28 @@ def decode_in_parallel(
     futures = [pool.submit(_decode_task, requests[s : s + FRAMES_PER_TASK], s) for s in starts]
     try:
         for start, future in zip(starts, futures, strict=True):
-            for offset, frame in enumerate(future.result()):
+            try:
+                frames = future.result()
+            except BrokenProcessPool:
+                _discard_pool()
+                count = min(FRAMES_PER_TASK, len(requests) - start)
+                raise DecodeFailure(
+                    start,
+                    f"the decoder crashed on this frame or one of the {count - 1} after it "
+                    "in volume order; the compressed data is damaged",
+                ) from None
+            for offset, frame in enumerate(frames):
                 yield start + offset, frame
     finally:
         for future in futures:
             future.cancel()
+
+
+def _discard_pool() -> None:
+    """Forget a pool whose worker died (a decoder crashing on damaged data); the next load
+    starts a new one."""
+    global _pool, _pool_workers
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        _pool, _pool_workers = None, 0
