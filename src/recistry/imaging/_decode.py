@@ -134,12 +134,16 @@ def _executor(workers: int) -> Executor:
         return _pool
 
 
-def _shutdown() -> None:
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
+def shutdown_workers(*, wait: bool = False) -> None:
+    """Stop the decoding worker processes (they are started again when needed)."""
+    global _pool, _pool_workers
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=wait, cancel_futures=True)
+        _pool, _pool_workers = None, 0
 
 
-atexit.register(_shutdown)
+atexit.register(shutdown_workers)
 
 
 def decode_in_parallel(
@@ -165,7 +169,7 @@ def decode_in_parallel(
             try:
                 frames = future.result()
             except BrokenProcessPool:
-                _discard_pool()
+                shutdown_workers()  # a worker died (a decoder crashed): start afresh next time
                 count = min(FRAMES_PER_TASK, len(requests) - start)
                 raise DecodeFailure(
                     start,
@@ -177,13 +181,3 @@ def decode_in_parallel(
     finally:
         for future in futures:
             future.cancel()
-
-
-def _discard_pool() -> None:
-    """Forget a pool whose worker died (a decoder crashing on damaged data); the next load
-    starts a new one."""
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown(wait=False, cancel_futures=True)
-        _pool, _pool_workers = None, 0
