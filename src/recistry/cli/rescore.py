@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
     from rich.console import Console
 
     from recistry.recist.columnar import ScoredPatient
-    from recistry.recist.model import AssessmentOptions, PatientAssessment
+    from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
 
 NAME = "rescore"
 HELP = "score a measurement table (or stored studies) by RECIST 1.1"
@@ -102,6 +102,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write patients.csv, timepoints.csv and results.json into DIR",
     )
+    parser.add_argument(
+        "--require-krenning",
+        type=int,
+        metavar="GRADE",
+        choices=range(5),
+        help="exclude (and list on stderr) patients without a baseline lesion of this Krenning "
+        "grade or more (the seed study's rule is 3)",
+    )
     add_batch_arguments(parser, unit="patient")
 
 
@@ -133,7 +141,10 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
     scored: Sequence[PatientAssessment] | _FastResult
-    if _is_table(args.path) and args.reader is None:
+    krenning = args.require_krenning is not None or any(
+        Subgroup.parse(spec).column == "krenning" for spec in args.by
+    )
+    if _is_table(args.path) and args.reader is None and not krenning:
         scored = _score_table(
             args.path,
             args.clinical,
@@ -142,7 +153,10 @@ def run(args: argparse.Namespace) -> int:
             **batch,
         )
     else:
-        scored = score(load_records(args.path, args.clinical, args.reader), options, **batch)
+        records = load_records(args.path, args.clinical, args.reader)
+        scored = score(records, options, **batch)
+        if krenning:  # recistry.cohort.krenning: the inclusion rule and the 'krenning' covariate
+            scored = _select_by_krenning(records, scored, args.require_krenning)
 
     if isinstance(scored, _FastResult):
         scored.cohort(args.by)  # computed before anything is written
@@ -180,6 +194,23 @@ def _say_adjudicated(path: Path, reader: str | None, patients: int) -> None:
     note = adjudication_note(adjudicated_patients(path, reader), patients)
     if note is not None:
         print(note, file=sys.stderr)
+
+
+def _select_by_krenning(
+    records: Sequence[PatientRecord],
+    scored: Sequence[PatientAssessment],
+    required: int | None,
+) -> list[PatientAssessment]:
+    from recistry.cohort.krenning import select_by_krenning
+
+    selection = select_by_krenning(records, scored, required)
+    if selection.excluded:
+        print(
+            f"excluded (no baseline lesion of Krenning grade >= {required}): "
+            f"{len(selection.excluded)} ({', '.join(selection.excluded)})",
+            file=sys.stderr,
+        )
+    return list(selection.assessments)
 
 
 def _is_table(path: Path) -> bool:
