@@ -240,49 +240,24 @@ def _score_read(
     where: str,
 ) -> list[ReaderRead]:
     from recistry.cohort.readers import ReaderRead
-    from recistry.recist.columnar import rows_of_patients, score_columns
     from recistry.recist.engine import assess_patients
     from recistry.recist.model import Response
-    from recistry.results import PATIENT_COLUMNS
     from recistry.tables import build_records, measurement_table_from_frame
 
     table = measurement_table_from_frame(frame, where)
-    columns = table.columns()
-    ids = list(columns.patient_ids)
-    own = {p: clinical[p] for p in ids if p in clinical}
-    fast = score_columns(columns, own, options, rows=True)
-    slow_codes = [code for code, scored in enumerate(fast) if scored is None]
-    slow_ids = {ids[code] for code in slow_codes}
-    slow = assess_patients(
-        build_records(
-            table.measurements(rows_of_patients(columns, slow_codes)),
-            {p: c for p, c in own.items() if p in slow_ids},
-        ),
-        options,
-    )
-    by_id = {a.patient_id: a for a in slow}
-    at = {name: i for i, name in enumerate(PATIENT_COLUMNS)}
-    summaries: dict[str, tuple[Response, dt.date | None, dt.date, float | None]] = {}
-    for code, scored in enumerate(fast):
-        if scored is None:
-            a = by_id[ids[code]]
-            summaries[a.patient_id] = (
-                a.best_overall_response,
-                a.progression_date,
-                a.baseline_date,
-                None if a.baseline_sum_mm is None else float(a.baseline_sum_mm),
-            )
-            continue
-        row = scored.patient_row
-        assert row is not None
-        pd_text = row[at["progression_date"]]
-        total = row[at["baseline_sum_mm"]]
-        summaries[ids[code]] = (
-            scored.outcome.best_overall_response,
-            None if not pd_text else dt.date.fromisoformat(str(pd_text)),
-            dt.date.fromisoformat(str(row[at["baseline_date"]])),
-            None if total is None else float(str(total)),
+    measurements = table.measurements()
+    # A reader's read covers some of the cohort: the clinical rows of the others are not an error.
+    ids = {m.patient_id for m in measurements}
+    records = build_records(measurements, {p: c for p, c in clinical.items() if p in ids})
+    summaries: dict[str, tuple[Response, dt.date | None, dt.date, float | None]] = {
+        a.patient_id: (
+            a.best_overall_response,
+            a.progression_date,
+            a.baseline_date,
+            None if a.baseline_sum_mm is None else float(a.baseline_sum_mm),
         )
+        for a in assess_patients(records, options)
+    }
     targets = frame[frame["role"] == "target"]
     baseline_text = targets["patient_id"].map({p: s[2].isoformat() for p, s in summaries.items()})
     at_baseline = targets[targets["date"] == baseline_text]
