@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from recistry.errors import InputError
 
 if TYPE_CHECKING:
+    from recistry.cohort.krenning import KrenningSelection
     from recistry.cohort.readers import ReaderComparison
     from recistry.recist.model import AssessmentOptions
 
@@ -69,6 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="headline best response by RECIST Table 3 (CR/PR confirmed); both are reported",
     )
+    parser.add_argument(
+        "--require-krenning",
+        type=int,
+        metavar="GRADE",
+        choices=range(5),
+        help="exclude (and list) patients without a baseline lesion of this Krenning grade or "
+        "more (the seed study's rule is 3); without it such patients are flagged",
+    )
     parser.add_argument("--title", default="Cohort response report", help="heading of the report")
     parser.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
 
@@ -86,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
     adverse = read_adverse_events(args.adverse_events) if args.adverse_events is not None else None
     records = load_records(args.path, args.clinical, args.reader)
     options = AssessmentOptions(confirm=args.confirm)
-    assessments = assess_patients(records, options)
+    from recistry.cohort.krenning import select_by_krenning
+
+    krenning = select_by_krenning(records, assess_patients(records, options), args.require_krenning)
+    assessments = list(krenning.assessments)
+    records = [r for r in records if r.patient_id in {a.patient_id for a in assessments}]
     readers, adjudicated = _independent_reads(args.path, args.reader, options)
     known = {r.patient_id for r in records}
     if adverse is not None:
@@ -107,8 +120,11 @@ def run(args: argparse.Namespace) -> int:
         source=str(args.path) + ("" if args.clinical is None else f" (clinical: {args.clinical})"),
         readers=readers,
         adjudicated=adjudicated,
+        krenning=krenning,
     )
     for line in summary_lines(output.summary):
+        print(line)
+    for line in krenning_lines(krenning):
         print(line)
     from recistry.store.adjudication import adjudication_note
 
@@ -148,6 +164,27 @@ def _independent_reads(
         reads, chosen = load_reader_reads(path, options)
         comparison = compare_readers(reads, adjudicated=chosen)
     return comparison, adjudicated_patients(path, reader)
+
+
+def krenning_lines(selection: KrenningSelection) -> list[str]:
+    """What the terminal says of the Krenning rule: who was excluded, or who is flagged."""
+    if not selection.graded:
+        return []
+    grades = [u.highest_krenning for u in selection.uptakes]
+    spread = ", ".join(f"grade {g}: {grades.count(g)}" for g in range(5) if grades.count(g))
+    lines = [f"highest baseline Krenning grade: {spread}"]
+    if selection.required is not None:
+        lines.append(
+            f"excluded (no baseline lesion of Krenning grade >= {selection.required}): "
+            f"{len(selection.excluded)}"
+            + (f" ({', '.join(selection.excluded)})" if selection.excluded else "")
+        )
+    elif selection.below_inclusion:
+        lines.append(
+            "flagged (no baseline lesion of Krenning grade >= 3): "
+            + ", ".join(selection.below_inclusion)
+        )
+    return lines
 
 
 def _rate(block: dict[str, Any]) -> str:

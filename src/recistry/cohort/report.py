@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 
 from recistry import __version__
 from recistry.cohort import plots
+from recistry.cohort.krenning import KrenningSelection
 from recistry.cohort.readers import ReaderComparison
 from recistry.cohort.stats import fixed
 from recistry.cohort.summary import (
@@ -71,6 +72,7 @@ SECTIONS = (
     ("waterfall", "Waterfall plot"),
     ("spider", "Spider plot"),
     ("swimmer", "Swimmer plot"),
+    ("krenning", "SSTR-PET uptake (Krenning)"),
     ("adverse-events", "Adverse events"),
     ("patients", "Patients"),
     ("methods", "Methods"),
@@ -209,6 +211,7 @@ def write_report(
     progress: Callable[[str], None] | None = None,
     readers: ReaderComparison | None = None,
     adjudicated: frozenset[str] = frozenset(),
+    krenning: KrenningSelection | None = None,
 ) -> ReportOutput:
     """Write report.html, figures (PNG+SVG), tables (CSV), patients.csv and report.json.
 
@@ -231,6 +234,10 @@ def write_report(
         section and reader_agreement.csv; the section says why it is empty without it.
     adjudicated
         Patients whose read in use was chosen by an adjudicator (said in the summary).
+    krenning
+        The SSTR-PET summary and Krenning selection (:func:`~recistry.cohort.krenning.
+        select_by_krenning`) for the uptake section, krenning_uptake.csv and the exploratory
+        SUVmax waterfall; ``assessments`` should be its ``assessments``.
 
     Raises
     ------
@@ -286,6 +293,8 @@ def write_report(
             _table_rows_csv(work / "baseline_characteristics.csv", baseline)
             _table_rows_csv(work / "best_response.csv", response)
             _table_rows_csv(work / "subgroups.csv", subgroups)
+            if krenning is not None:
+                _csv(work / "krenning_uptake.csv", KRENNING_CSV_HEADER, _uptake_rows(krenning))
             if readers is not None:
                 from recistry.cohort.readers_output import agreement_rows
 
@@ -363,6 +372,16 @@ def write_report(
                         ),
                     ),
                 )
+            if krenning is not None and any(
+                u.best_suv_change_pct is not None for u in krenning.uptakes
+            ):
+                responses = {a.patient_id: a.best_overall_response for a in assessments}
+                built.append(
+                    (
+                        "suv_waterfall",
+                        lambda: plots.suv_waterfall_figure(krenning.uptakes, responses),
+                    )
+                )
             for name, make in built:
                 with _timed(timings, f"figure {name}"):
                     png, _svg = plots.save_figure(make(), work / name)
@@ -388,6 +407,7 @@ def write_report(
                 figures=figures,
                 readers=readers,
                 adjudicated=adjudicated,
+                krenning=krenning,
             )
             (work / "report.html").write_text(page, encoding="utf-8")
         written = []
@@ -444,6 +464,7 @@ def _render_html(
     readers: ReaderComparison | None = None,
     adjudicated: frozenset[str] = frozenset(),
     policy: AssessmentOptions | None = None,
+    krenning: KrenningSelection | None = None,
 ) -> str:
     orr, dcr = summary["orr"], summary["dcr"]
 
@@ -477,6 +498,7 @@ def _render_html(
             else ""
         )
     )
+    body["krenning"] = _krenning_html(krenning, figures)
     if readers is None:
         body["readers"] = (
             '<p class="note">One read per patient (or a table): no reader agreement to '
@@ -582,6 +604,122 @@ def _render_html(
         f"RECIST 1.1, generated {stamp}</p></header>"
         f"<nav><ol>{nav}</ol></nav>{sections}</body></html>\n"
     )
+
+
+KRENNING_CSV_HEADER = (
+    "patient_id",
+    "highest_baseline_krenning",
+    "baseline_lesions_krenning_3_plus",
+    "best_target_suv_max_change_pct",
+    "lesion_id",
+    "lesion_baseline_krenning",
+    "date",
+    "suv_max",
+    "lesion_to_liver_ratio",
+    "suv_max_change_from_baseline_pct",
+)
+
+
+def _uptake_rows(selection: KrenningSelection) -> list[tuple[object, ...]]:
+    """One row per patient, target and scan (patients without targets get one row)."""
+    rows: list[tuple[object, ...]] = []
+    for u in selection.uptakes:
+        head = (
+            u.patient_id,
+            u.highest_krenning,
+            u.lesions_grade_3_plus,
+            _round(u.best_suv_change_pct),
+        )
+        if not u.targets:
+            rows.append((*head, None, None, None, None, None, None))
+        for t in u.targets:
+            for scan in t.scans:
+                rows.append(
+                    (
+                        *head,
+                        t.lesion_id,
+                        t.krenning,
+                        scan.date.isoformat(),
+                        scan.suv_max,
+                        _round(scan.liver_ratio),
+                        _round(scan.change_pct),
+                    )
+                )
+    return rows
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _krenning_html(selection: KrenningSelection | None, figures: dict[str, Path]) -> str:
+    if selection is None or not selection.graded:
+        return (
+            '<p class="note">No Krenning grades recorded (measurement columns krenning, '
+            "suv_max, liver_suv_mean).</p>"
+        )
+    parts = []
+    if selection.required is not None:
+        parts.append(
+            f"<p>Inclusion rule applied (--require-krenning {selection.required}): a baseline "
+            f"lesion of Krenning grade {selection.required} or more. Excluded: "
+            f"{len(selection.excluded)}"
+            + (f" ({_e(', '.join(selection.excluded))})" if selection.excluded else "")
+            + ".</p>"
+        )
+    elif selection.below_inclusion:
+        parts.append(
+            '<p class="headline">Flagged: '
+            f"{len(selection.below_inclusion)} patient(s) without a baseline lesion of Krenning "
+            f"grade 3 or more (the seed study's inclusion rule): "
+            f"{_e(', '.join(selection.below_inclusion))}. "
+            "Use --require-krenning 3 to exclude them.</p>"
+        )
+    else:
+        parts.append("<p>Every patient has a baseline lesion of Krenning grade 3 or more.</p>")
+    rows = []
+    for u in selection.uptakes[:HTML_PATIENT_ROWS]:
+        targets = "; ".join(
+            f"{t.lesion_id}: "
+            + ", ".join(
+                f"{s.date.isoformat()} {_cell(s.suv_max)}"
+                + ("" if s.liver_ratio is None else f" (×{s.liver_ratio:.1f} liver)")
+                + ("" if s.change_pct is None else f" {s.change_pct:+.0f}%")
+                for s in t.scans[:1] + t.scans[-1:]
+                if t.scans
+            )
+            for t in u.targets
+        )
+        rows.append(
+            (
+                u.patient_id,
+                _cell(u.highest_krenning),
+                str(u.lesions_grade_3_plus),
+                targets,
+                "–" if u.best_suv_change_pct is None else f"{u.best_suv_change_pct:+.1f}%",
+            )
+        )
+    parts.append(
+        _html_table(
+            (
+                "Patient",
+                "Highest baseline Krenning",
+                "Lesions grade ≥ 3",
+                "Target SUVmax: baseline and last scan (lesion/liver, change)",
+                "Best change in target SUVmax",
+            ),
+            rows,
+        )
+    )
+    if "suv_waterfall" in figures:
+        parts.append(
+            _img(figures["suv_waterfall"], "Exploratory waterfall of target SUVmax change")
+        )
+    parts.append(
+        '<p class="note">Every scan of every target is in krenning_uptake.csv. SUVmax change is '
+        "exploratory: it is not a RECIST 1.1 criterion.</p>"
+    )
+    return "".join(parts)
 
 
 def _cell(value: object) -> str:
