@@ -65,14 +65,6 @@ def write_tables(n_patients: int, folder: Path) -> tuple[Path, Path]:
     return ours, theirs
 
 
-if __name__ == "__main__":
-    import sys
-
-    write_tables(int(sys.argv[1]), Path(sys.argv[2]))
-    if len(sys.argv) > 3 and sys.argv[3] == "--varied":
-        write_varied(int(sys.argv[1]), Path(sys.argv[2]))
-
-
 VARIED_LESIONS = (
     # lesion_id, role, site, nodal
     ("T1", "target", "liver", False),
@@ -183,9 +175,7 @@ def varied_table(n_patients: int, n_timepoints: int = 6, seed: int = 11) -> pd.D
         )
     frame = pd.concat([frame, *new_rows]).sort_values(["patient", "tp", "lesion"], kind="stable")
     start = dt.date(2022, 1, 3).toordinal()
-    dates = np.array(
-        [dt.date.fromordinal(start + 56 * k).isoformat() for k in range(n_timepoints)]
-    )
+    dates = np.array([dt.date.fromordinal(start + 56 * k).isoformat() for k in range(n_timepoints)])
     lesion_ids = np.array([i for i, _, _, _ in VARIED_LESIONS] + ["NL1"])
     sites = np.array([s for _, _, s, _ in VARIED_LESIONS] + ["liver"])
     new_sites = np.where(frame["nodal"].to_numpy(), "para-aortic lymph node", "liver")
@@ -219,3 +209,11 @@ def write_varied(n_patients: int, folder: Path) -> Path:
     path = folder / f"varied_{n_patients}.csv"
     varied_table(n_patients).to_csv(path, index=False)
     return path
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_tables(int(sys.argv[1]), Path(sys.argv[2]))
+    if len(sys.argv) > 3 and sys.argv[3] == "--varied":
+        write_varied(int(sys.argv[1]), Path(sys.argv[2]))
