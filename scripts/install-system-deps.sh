@@ -14,6 +14,7 @@ command -v ojph_compress >/dev/null || need+=(openjph-tools)
 # A real PACS for the pull/push tests (tests/pacs): Orthanc with its DICOMweb plugin.
 [ -x /usr/sbin/Orthanc ] || command -v Orthanc >/dev/null || need+=(orthanc)
 [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
+command -v openssl >/dev/null || need+=(openssl)  # the https tests' self-signed certificate
 command -v Xvfb >/dev/null || need+=(xvfb)
 command -v chromium >/dev/null || need+=(chromium)
 # Qt6 xcb platform plugin runtime libraries (napari under Xvfb); GLX on Xvfb also loads Mesa's

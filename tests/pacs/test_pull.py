@@ -115,7 +115,7 @@ def test_dimse_pull_from_an_unknown_ae_title_is_one_line_exit_2(
     args = ["pull", orthanc.dimse_url, "--patient", PATIENT, "--aet", "STRANGER"]
     assert main([*args, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "C-FIND" in err, err
+    assert len(err.strip().splitlines()) == 1 and "AE title 'STRANGER'" in err, err
     assert not (tmp_path / "x").exists()
 
 
@@ -209,3 +209,15 @@ def test_bad_url_or_option_is_one_line_exit_2_and_nothing_written(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and names in err, err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_pulled_patient_folder_opens_in_the_annotator(pulled: Path) -> None:
+    """The napari annotator's study loader (Qt-free) finds the same scans in the pulled tree."""
+    from recistry_napari._loading import load_study
+
+    study, original = load_study(pulled / PATIENT), load_study(SAMPLE / PATIENT)
+    assert study.patient_id == original.patient_id == PATIENT
+    assert [
+        (s.date, s.study_instance_uid, len(s.ct_paths), len(s.pet_paths)) for s in study.scans
+    ] == [(s.date, s.study_instance_uid, len(s.ct_paths), len(s.pet_paths)) for s in original.scans]
+    assert len(study.scans) == 3 and all(len(s.pet_paths) == 30 for s in study.scans)

@@ -314,7 +314,8 @@ def _identifier(level: str, **keys: str) -> Dataset:
 
 
 def _find(assoc: Association, identifier: Dataset, server: str) -> list[Dataset]:
-    """The identifiers a C-FIND answers, or a PacsError with its failure status."""
+    """The identifiers a C-FIND answers, or a PacsError with its failure status (or saying
+    that the archive dropped the association, as Orthanc does for an AE title not allowed)."""
     answers = []
     for status, answer in assoc.send_c_find(identifier, StudyRootQueryRetrieveInformationModelFind):
         code = int(getattr(status, "Status", -1))
@@ -322,8 +323,15 @@ def _find(assoc: Association, identifier: Dataset, server: str) -> list[Dataset]
             answers.append(answer)
         elif code != 0x0000:
             level = identifier.QueryRetrieveLevel
+            calling = assoc.requestor.ae_title
+            why = (
+                "the archive ended the association"
+                if code == -1
+                else f"status 0x{code & 0xFFFF:04X}"
+            )
             raise PacsError(
-                f"{server}: C-FIND at {level} level failed (status 0x{code & 0xFFFF:04X})"
+                f"{server}: C-FIND at {level} level failed ({why}); check that the archive "
+                f"knows our AE title {calling!r} and allows it C-FIND"
             )
     return answers
 
