@@ -33,6 +33,12 @@ SHORT_AXIS = codes.SCT.ShortAxis  # SCT 103340004
 # Retired SNOMED RT codes for the same concepts, still written by dcmjs/OHIF; read as synonyms.
 LEGACY_LONG_AXIS = Code("G-A185", "SRT", "Long Axis")
 LEGACY_SHORT_AXIS = Code("G-A186", "SRT", "Short Axis")
+LENGTH = codes.SCT.Length  # SCT 410668003: OHIF's Length tool
+DIAMETER = codes.SCT.Diameter  # SCT 81827009
+FINDING_SITE = codes.SCT.FindingSite  # SCT 363698007
+SUVBW_UNIT_DCMQI = Code("{SUVbw}g/ml", "UCUM", "Standardized Uptake Value body weight")
+"""The SUVbw unit as dcmqi writes it; UCUM reads ``{SUVbw}g/ml`` and ``g/ml{SUVbw}`` alike
+(an annotation in braces is a unit of 1 wherever it stands, UCUM §2.1.4)."""
 SLICE_THICKNESS = codes.DCM.SliceThickness  # DCM 112225
 SUVBW = codes.DCM.Suvbw  # DCM 126401
 MAXIMUM = codes.SCT.Maximum
@@ -105,6 +111,63 @@ SITE_CODES: dict[str, Code] = {
     "breast": codes.SCT.Breast,
     "thyroid": codes.SCT.Thyroid,
 }
+
+
+# Legacy SNOMED RT identifiers (scheme SRT, also written SNM3) that older reports still carry,
+# with the SNOMED CT concept each one maps to. Source: DICOM PS3.16 Annex O "SNOMED CT to SNOMED RT
+# mapping" as pydicom ships it (pydicom.sr._snomed_dict; tests/sr check every row against it).
+# Writers seen using them: dcmjs (G-C0E3 finding site, G-A185/G-A186 axes, G-D7FE length) and
+# highdicom/dcmqi examples (T-62000 liver, T-C4000 lymph node).
+LEGACY_SNOMED_RT: dict[str, Code] = {
+    # concept names
+    "G-C0E3": codes.SCT.FindingSite,
+    "G-A185": codes.SCT.LongAxis,
+    "G-A186": codes.SCT.ShortAxis,
+    "G-A195": codes.SCT.PerpendicularAxis,
+    "G-D7FE": codes.SCT.Length,
+    "M-02550": codes.SCT.Diameter,
+    "G-D705": codes.SCT.Volume,
+    "G-A166": codes.SCT.Area,
+    "R-00317": codes.SCT.Mean,
+    "G-A437": codes.SCT.Maximum,
+    "R-404FB": codes.SCT.Minimum,
+    "R-10047": codes.SCT.StandardDeviation,
+    # findings
+    "M-01100": codes.SCT.Lesion,
+    "M-01000": codes.SCT.MorphologicallyAbnormalStructure,
+    "M-8FFFF": codes.SCT.Neoplasm,
+    "DF-00436": codes.SCT.Metastasis,
+    "T-D0005": codes.SCT.AnatomicalStructure,
+    "T-D0050": codes.SCT.Tissue,
+    # finding sites
+    "T-62000": codes.SCT.Liver,
+    "T-C4000": codes.SCT.LymphNode,
+    "T-28000": codes.SCT.Lung,
+    "T-D016E": codes.SCT.Bone,
+    "T-65000": codes.SCT.Pancreas,
+    "T-58000": codes.SCT.SmallIntestine,
+    "T-58600": codes.SCT.Ileum,
+    "T-71000": codes.SCT.Kidney,
+    "T-B3000": codes.SCT.AdrenalGland,
+    "T-C3000": codes.SCT.Spleen,
+    "T-29000": codes.SCT.Pleura,
+    "T-A0100": codes.SCT.Brain,
+    "T-01000": codes.SCT.Skin,
+    "T-57000": codes.SCT.Stomach,
+    "T-59300": codes.SCT.Colon,
+    "T-87000": codes.SCT.Ovary,
+    "T-92000": codes.SCT.Prostate,
+    "T-04000": codes.SCT.Breast,
+    "T-B6000": codes.SCT.Thyroid,
+}
+LEGACY_SCHEMES = frozenset({"SRT", "SNM3", "99SDM"})
+
+
+def standard_code(value: str, scheme: str, meaning: str) -> Code:
+    """The SNOMED CT code of a legacy SNOMED RT code (:data:`LEGACY_SNOMED_RT`); others as given."""
+    if scheme in LEGACY_SCHEMES and value in LEGACY_SNOMED_RT:
+        return LEGACY_SNOMED_RT[value]
+    return Code(value, scheme, meaning)
 
 
 def site_text_code(site: str) -> Code:
