@@ -184,7 +184,11 @@ def _tamper(src: Path, dst: Path, how: str) -> Path:
         ds.ConceptNameCodeSequence[0].CodeValue = "18748-4"
         ds.ConceptNameCodeSequence[0].CodingSchemeDesignator = "LN"
     elif how == "no_reference":
+        # the source image and the axes' image-space lines (SCOORD, selected from the image)
         lesion.ContentSequence = [i for i in lesion.ContentSequence if i.ValueType != "IMAGE"]
+        for item in lesion.ContentSequence:
+            if item.ValueType == "NUM" and "ContentSequence" in item:
+                item.ContentSequence = [c for c in item.ContentSequence if c.ValueType != "SCOORD"]
     elif how == "unknown_unit":
         num = next(
             i
@@ -209,7 +213,7 @@ def _tamper(src: Path, dst: Path, how: str) -> Path:
         (
             "unknown_unit",
             "content item Imaging Measurement Report > Imaging Measurements [6] > "
-            "Measurement Group [2] > Long axis [*]: long axis has unit [in_i] (UCUM)",
+            "Measurement Group [2] > Long Axis [*]: long axis has unit [in_i] (UCUM)",
         ),
     ],
 )

@@ -1,9 +1,13 @@
 """Coded concepts of recistry's TID 1500 measurement reports.
 
-Standard codes come from pydicom's concept dictionaries (DICOM PS3.16: DCM, SCT, UCUM, LN).
-Concepts DICOM has no code for (the RECIST lesion state, the Krenning uptake score, the overall
-time-point response, the site text as the reader wrote it) are in the private coding scheme
-:data:`SCHEME`, declared in every report's Coding Scheme Identification Sequence.
+Standard codes come from pydicom's concept dictionaries (DICOM PS3.16: DCM, SCT, UCUM, LN):
+tracking identifier and UID (DCM 112039/112040), finding, finding sites (SNOMED CT), response
+evaluation method RECIST 1.1 (DCM 112021 = DCM 126081), baseline category (CID 6145), target and
+non-target responses (CID 6143/6144). Only what DICOM and SNOMED have no code for is in the private
+coding scheme :data:`SCHEME`, declared in every report's Coding Scheme Identification Sequence
+and listed in docs/store.md: a RECIST lesion state other than the default of its role, the
+Krenning uptake score, the overall time-point response, target/non-target "not evaluable", and
+a site text that no SNOMED CT finding site expresses exactly.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ SCHEME_VERSION = "1"
 
 MM = codes.UCUM.Millimeter
 SUVBW_UNIT = codes.UCUM.StandardizedUptakeValueBodyWeight
-LONG_AXIS = codes.SCT.LongAxis  # SCT 103339001
-SHORT_AXIS = codes.SCT.ShortAxis  # SCT 103340004
+# Meanings as dcmjs's Bidirectional adapter matches them (it compares Code Meaning "Long Axis").
+LONG_AXIS = Code("103339001", "SCT", "Long Axis")
+SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
 # Retired SNOMED RT codes for the same concepts, still written by dcmjs/OHIF; read as synonyms.
 LEGACY_LONG_AXIS = Code("G-A185", "SRT", "Long Axis")
 LEGACY_SHORT_AXIS = Code("G-A186", "SRT", "Short Axis")
@@ -52,6 +57,7 @@ SPLEEN = codes.SCT.Spleen
 BACKGROUND_FOR_RATIO = codes.DCM.BackgroundForLesionToBackgroundSUVRatio  # DCM 126040
 BASELINE_CATEGORY = codes.DCM.BaselineCategory  # DCM 112016
 CURRENT_RESPONSE = codes.DCM.CurrentResponse  # DCM 112048
+RESPONSE_EVALUATION_METHOD = codes.DCM.ResponseEvaluationMethod  # DCM 112021
 BASELINE = codes.DCM.Baseline
 POSTTREATMENT = codes.DCM.Posttreatment
 IMAGING_MEASUREMENT_REPORT = codes.DCM.ImagingMeasurementReport
@@ -80,6 +86,9 @@ LESION_STATE_VALUES: dict[LesionState, Code] = {
     for state in LesionState
 }
 KRENNING = Code("KRENNING", SCHEME, "Krenning uptake score (PET)")
+SCORE_UNIT = Code("{score}", "UCUM", "score")
+"""The Krenning grade is written as a NUM 0-4 in this unit (one private code, the concept);
+reports of recistry 1 wrote a CODE with private values K0-K4, still read."""
 KRENNING_VALUES: dict[int, Code] = {
     grade: Code(f"K{grade}", SCHEME, f"Krenning score {grade}") for grade in range(5)
 }
@@ -88,6 +97,9 @@ OVERALL_RESPONSE_VALUES: dict[Response, Code] = {
     r: Code(f"R{r.value}"[:16], SCHEME, f"Overall response {r.value}") for r in Response
 }
 NOT_EVALUABLE = Code("NE", SCHEME, "Not evaluable")
+"""Read only: recistry before version 2 wrote it for target and non-target NE alike."""
+TARGET_NOT_EVALUABLE = Code("TARGETNE", SCHEME, "Target lesions not evaluable")
+NON_TARGET_NOT_EVALUABLE = Code("NONTARGETNE", SCHEME, "Non-target lesions not evaluable")
 RECORDED_SITE = Code("SITE", SCHEME, "Lesion site as recorded")
 
 # Site words recistry maps to SNOMED CT finding sites; any other site is written only as text.

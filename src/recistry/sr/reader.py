@@ -294,6 +294,7 @@ class _Group:
     baseline_category: Key | None = None
     state: Key | None = None
     krenning: Key | None = None
+    krenning_grade: int | None = None
     images: list[str] = field(default_factory=list)
     segmentations: list[tuple[str, int | None]] = field(default_factory=list)
     segmentation_sources: list[str] = field(default_factory=list)
@@ -514,6 +515,12 @@ class _Reader:
                 return
         if _is(key, rc.SLICE_THICKNESS):
             g.thickness = self.length_mm(item, where, "slice thickness")
+            return
+        if _is(key, rc.KRENNING):
+            grade = self.number(item, where)
+            if grade is None or grade not in range(5) or grade != grade.to_integral_value():
+                raise self.fail(where, f"Krenning score {grade} is not a grade 0-4")
+            g.krenning_grade = int(grade)
             return
         value = self.number(item, where)
         unit = self.unit(item) if value is not None else None
@@ -760,7 +767,9 @@ class _Reader:
             extra["suv_peak"] = str(g.suv["peak"])
         if "mean" in g.suv:
             g.extras.append(ExtraValue(rc.SUVBW, g.suv["mean"], rc.SUVBW_UNIT, rc.MEAN))
-        grade = _code_lookup(g.krenning, rc.KRENNING_VALUES)
+        grade = g.krenning_grade
+        if grade is None:
+            grade = _code_lookup(g.krenning, rc.KRENNING_VALUES)
         if grade is not None:
             extra["krenning"] = str(grade)
         for key, value in references.items():
