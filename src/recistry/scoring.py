@@ -134,13 +134,21 @@ def load_records(
     Raises
     ------
     InputError
-        A file is missing or invalid (naming file, row and column), or ``reader`` is given
-        without a store.
+        A file is missing or invalid (naming file, row and column), ``reader`` is given
+        without a store, or a lesion has no RECIST role (imported from OHIF or Slicer).
     """
+    from recistry.store.readings import refuse_unassigned_roles
+
+    path = Path(path)
+    records = _load(path, clinical_path, reader)
+    refuse_unassigned_roles((m for r in records for m in r.measurements), str(path))
+    return records
+
+
+def _load(path: Path, clinical_path: str | Path | None, reader: str | None) -> list[PatientRecord]:
     from recistry.store import is_store_file
     from recistry.tables import build_records, read_clinical, read_measurements
 
-    path = Path(path)
     clinical = read_clinical(clinical_path) if clinical_path is not None else None
     if is_store_file(path):
         from recistry.store import Store, in_force_measurements

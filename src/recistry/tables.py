@@ -38,6 +38,7 @@ __all__ = [
     "MeasurementTable",
     "build_records",
     "check_clinical",
+    "measurement_table_from_frame",
     "read_clinical",
     "read_measurement_table",
     "read_measurements",
@@ -393,7 +394,15 @@ def read_measurement_table(path: str | Path) -> MeasurementTable:
         Naming the file, row and column of the first invalid value.
     """
     path = Path(path)
-    frame = _read_frame(path)
+    return measurement_table_from_frame(_read_frame(path), path)
+
+
+def measurement_table_from_frame(frame: pd.DataFrame, path: str | Path) -> MeasurementTable:
+    """Validate a frame of text cells ('' when empty), as a table file reads, into a table.
+
+    ``path`` names where the rows came from in error messages (e.g. a store and its reader).
+    """
+    path = Path(path)
     _require(frame, MEASUREMENT_COLUMNS, path)
     for column in ("patient_id", "lesion_id", "site"):
         _require_text(frame, column, path)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
     from rich.console import Console
 
     from recistry.recist.irecist import IRecistOptions
-    from recistry.recist.model import AssessmentOptions
+    from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
     from recistry.results import Assessment
     from recistry.scoring import TableChunks
 
@@ -115,12 +115,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write patients.csv, timepoints.csv and results.json into DIR",
     )
+    parser.add_argument(
+        "--require-krenning",
+        type=int,
+        metavar="GRADE",
+        choices=range(5),
+        help="exclude (and list on stderr) patients without a baseline lesion of this Krenning "
+        "grade or more (the seed study's rule is 3)",
+    )
     add_batch_arguments(parser, unit="patient")
 
 
 def run(args: argparse.Namespace) -> int:
     from recistry.recist.irecist import IRecistOptions
-    from recistry.recist.model import PatientRecord
     from recistry.results import (
         IRECIST_PATIENT_COLUMNS,
         PATIENT_COLUMNS,
@@ -147,12 +154,24 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
     irecist = IRecistOptions(recist=options) if args.criteria == "irecist" else None
+    # recistry.cohort.krenning: the inclusion rule and the 'krenning' covariate
+    by_krenning = args.require_krenning is not None or any(
+        Subgroup.parse(spec).column == "krenning" for spec in args.by
+    )
+    if by_krenning and irecist is not None:
+        from recistry.errors import InputError
+
+        raise InputError(
+            "--require-krenning and --by krenning work with --criteria recist1.1",
+            column="--criteria",
+        )
     if (
         args.format != "table"
         and _is_table(args.path)
         and args.reader is None
         and args.workers <= 1
         and args.dask is None
+        and not by_krenning
     ):
         chunks = table_chunks(args.path, args.clinical)
         if len(chunks.patient_ids) > PRETTY_JSON_MAX_PATIENTS:
@@ -166,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
         scored = score_irecist(records, irecist, **batch)
     else:
         scored = score(records, options, **batch)
+        if by_krenning:
+            scored = _select_by_krenning(records, scored, args.require_krenning)
     document = build_document(scored, options, args.by)
     if args.out is not None:
         write_outputs(args.out, scored, document)
@@ -178,7 +199,34 @@ def run(args: argparse.Namespace) -> int:
         _print_table(document)
     if args.out is not None:
         print(f"results written to {args.out}/", file=sys.stderr)
+    _say_adjudicated(args.path, args.reader, len(scored))
     return 0
+
+
+def _select_by_krenning(
+    records: Sequence[PatientRecord],
+    scored: Sequence[PatientAssessment],
+    required: int | None,
+) -> list[PatientAssessment]:
+    from recistry.cohort.krenning import select_by_krenning
+
+    selection = select_by_krenning(records, scored, required)
+    if selection.excluded:
+        print(
+            f"excluded (no baseline lesion of Krenning grade >= {required}): "
+            f"{len(selection.excluded)} ({', '.join(selection.excluded)})",
+            file=sys.stderr,
+        )
+    return list(selection.assessments)
+
+
+def _say_adjudicated(path: Path, reader: str | None, patients: int) -> None:
+    """With a store whose reads in use include adjudicated ones, say how many (stderr)."""
+    from recistry.store.adjudication import adjudicated_patients, adjudication_note
+
+    note = adjudication_note(adjudicated_patients(path, reader), patients)
+    if note is not None:
+        print(note, file=sys.stderr)
 
 
 def _is_table(path: Path) -> bool:
