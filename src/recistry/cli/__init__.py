@@ -30,6 +30,9 @@ SUBCOMMANDS = (
     "cdisc",
     "readers",
     "adjudicate",
+    "measure",
+    "track",
+    "hotspots",
 )
 
 # A subcommand module named with a trailing underscore (import_) avoids a Python keyword.
