@@ -378,5 +378,6 @@ def _check_retrieve(
     if final != 0x0000 or failed:
         raise PacsError(
             f"{server}: {doing} failed (status 0x{final & 0xFFFF:04X}, {failed} failed "
-            "sub-operation(s)); check that the archive allows C-GET/C-MOVE for our AE title"
+            "sub-operation(s)); check that the archive allows our AE title C-GET/C-MOVE and "
+            "that the series is CT, PET, MR, SEG, SR or secondary capture"
         )
