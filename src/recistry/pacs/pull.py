@@ -1,10 +1,10 @@
 """Pulling studies from a PACS into a folder tree that ``index``, ``annotate`` and ``rescore``
 read, and pushing recistry's outputs (SR, SEG) back.
 
-A pull asks the archive which instances match (QIDO-RS or C-FIND), skips those already on disk
-and complete, and retrieves the others series by series (WADO-RS or C-GET/C-MOVE), each file
-written atomically (:mod:`recistry.pacs.tree`). Running the same pull again after an
-interruption retrieves only what is missing.
+A pull asks the archive which series match and how many instances each holds (QIDO-RS or
+C-FIND), skips the instances already on disk and whole, and retrieves the others series by series
+(WADO-RS or C-GET/C-MOVE), each file written atomically (:mod:`recistry.pacs.tree`). Running the
+same pull again after an interruption retrieves only what is missing.
 """
 
 from __future__ import annotations
