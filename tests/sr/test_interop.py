@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -498,3 +499,42 @@ def test_dcmqi_reads_every_value_of_recistry_reports(sr_folder: Path, tmp_path: 
             assert categories == [
                 {"target": "112074", "non_target": "112075", "new": "112076"}[m.role.value]
             ]
+
+
+def test_a_lesion_location_travels_as_a_scoord3d_point(archive: Archive, tmp_path: Path) -> None:
+    """A non-target or new lesion's location (napari: extra location_mm, LPS mm) is written as
+    a TID 1410 Image Region SCOORD3D POINT with the image it was placed on, and read back into
+    the same keys."""
+    from recistry.store import save_measurements
+    from recistry.store.readings import format_point_mm
+
+    located = {}
+    for i, m in enumerate(archive.measurements):
+        if m.role is Role.NON_TARGET and m.extra.get("sop_instance_uid"):
+            point = format_point_mm([12.5, -30.25, 40.0 + i])
+            located[(m.patient_id, m.lesion_id, m.date)] = dataclasses.replace(
+                m, extra={**m.extra, "location_mm": point}
+            )
+    assert located
+    db = tmp_path / "s.db"
+    shutil.copy(archive.store, db)
+    with Store(db) as store:
+        save_measurements(store, list(located.values()), source="napari", reader="dr_a")
+        reports = export_store(store, tmp_path / "sr", reader="dr_a")
+    points = 0
+    for report in reports:
+        ds = pydicom.dcmread(report.path)
+        for group in ds.ContentSequence[-1].ContentSequence:
+            for item in group.ContentSequence:
+                if item.ValueType == "SCOORD3D" and item.GraphicType == "POINT":
+                    assert group.ContentTemplateSequence[0].TemplateIdentifier == "1410"
+                    points += 1
+    assert points == len(located)
+    for report in reports:
+        run = subprocess.run(["dciodvfy", str(report.path)], capture_output=True, text=True)
+        assert run.returncode == 0 and "Error" not in run.stderr, run.stderr
+    back = {(m.patient_id, m.lesion_id, m.date): m for m in read_sr_tree(tmp_path / "sr")}
+    for key, m in located.items():
+        for extra_key in ("location_mm", "sop_instance_uid", "series_uid"):
+            assert back[key].extra[extra_key] == m.extra[extra_key], (key, extra_key)
+        assert (back[key].role, back[key].state) == (m.role, m.state)

@@ -267,7 +267,7 @@ def _lesion_group(
     if location and frame and m.long_axis_mm is None and m.short_axis_mm is None:
         # A lesion without diameters but with a location (non-target, new): a planar group
         # (TID 1410) whose region is the point, in patient mm of the image's frame.
-        return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+        planar = hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=tracking,
             referenced_region=hd.sr.ImageRegion3D(
                 graphic_type=hd.sr.GraphicTypeValues3D.POINT,
@@ -281,6 +281,13 @@ def _lesion_group(
             measurements=measurements or None,
             qualitative_evaluations=evaluations or None,
         )
+        if image is not None:
+            # TID 1410 has no row for the image of a 3D region: the group's source image (the
+            # TID 1501 item, SCT 260753009 "Source") keeps the image the reader placed it on.
+            planar[0].ContentSequence.append(
+                hd.sr.SourceImageForMeasurementGroup.from_source_image(image)
+            )
+        return planar
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=tracking,
         time_point_context=time_point,
