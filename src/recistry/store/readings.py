@@ -67,6 +67,11 @@ ROLE_UNASSIGNED_KEY = "role_unassigned"
 reports have none). Its ``role`` is then a placeholder: scoring refuses such lesions
 (:func:`refuse_unassigned_roles`) until the reader assigns a role (a new revision)."""
 
+WITHDRAWN_KEY = "withdrawn"
+"""``extra`` key whose value ``"true"`` marks a revision that withdraws a reading (a lesion the
+reader deleted or cleared): the store keeps it as a new revision, and nothing in force is read
+from it (:func:`in_force_measurements` skips it)."""
+
 UID_KEYS = ("study_uid", "series_uid", "sop_instance_uid", "frame_of_reference_uid")
 DECIMAL_KEYS = ("suv_max", "suv_peak", "liver_suv_mean", "spleen_suv_mean")
 TEXT_KEYS = ("tool", "measured_at")
@@ -687,9 +692,10 @@ def in_force_measurements(store: Store, reader: str | None = None) -> list[Measu
     ):
         endpoints[pk][axis] = tuple(points)
     decode = _Decoder(endpoints)
-    return [
+    found = (
         decode(row) for row in store.conn.execute(_IN_FORCE_SQL) if chosen.get(row[0]) == row[3]
-    ]
+    )
+    return [m for m in found if m.extra.get(WITHDRAWN_KEY) != "true"]
 
 
 def clinical_in_force(store: Store) -> dict[str, ClinicalRecord]:
