@@ -25,7 +25,7 @@ from recistry.cohort.report import SECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 COHORT = REPO / "sample_dicom" / "cohort"
-FIGURES = ("km_pfs", "km_os", "km_dor", "waterfall", "spider", "swimmer")
+FIGURES = ("km_pfs", "km_os", "km_dor", "waterfall", "spider", "swimmer", "suv_waterfall")
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

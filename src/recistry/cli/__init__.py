@@ -21,6 +21,7 @@ from recistry.errors import RecistryError
 SUBCOMMANDS = (
     "rescore",
     "index",
+    "pull",
     "synth",
     "import_",
     "audit",
@@ -29,6 +30,9 @@ SUBCOMMANDS = (
     "cdisc",
     "readers",
     "adjudicate",
+    "measure",
+    "track",
+    "hotspots",
 )
 
 # A subcommand module named with a trailing underscore (import_) avoids a Python keyword.

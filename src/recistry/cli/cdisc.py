@@ -96,4 +96,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _adjudicated(path: Path, reader: str | None) -> frozenset[str]:
     """Patients whose read in use was chosen by adjudication (none for a table or --reader)."""
-    return frozenset()
+    from recistry.store.adjudication import adjudicated_patients
+
+    return adjudicated_patients(path, reader)
