@@ -14,6 +14,7 @@ import pytest
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import QApplication, QMessageBox
 
+from recistry.cli import main as recistry_main
 from recistry.recist.model import LesionState, Role
 from recistry.store import Store, in_force_measurements
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
@@ -83,7 +84,11 @@ def _key(
 
 
 def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
-    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path, qtbot: Any
+    make_napari_viewer: Callable[..., Any],
+    study: Path,
+    tmp_path: Path,
+    qtbot: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     store = tmp_path / "recistry.db"
     widget = _open(make_napari_viewer(), study, store)
@@ -107,7 +112,7 @@ def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
     # Selecting the pending NT1 centres the view on where it was, on its slice, zoomed in.
     widget.select_lesion(nt1)
     assert widget.viewer.dims.point[0] == pytest.approx(-37.0, abs=1.0)
-    np.testing.assert_allclose(widget.viewer.camera.center[1:], (-10.4, -3.5), atol=1e-6)
+    np.testing.assert_allclose(widget.viewer.scene.camera.center[1:], (-10.4, -3.5), atol=1e-6)
     widget.set_state(LesionState.PRESENT)
     _click_point(widget, (2, 12, 11))
     new = widget.add_lesion(Role.NEW, "liver")
@@ -130,6 +135,12 @@ def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
         == (reopened._images(FOLLOW_UP).ct.sop_instance_uids[4])
     )
     assert rows[("NEW1", FOLLOW_UP)].extra["frame_of_reference_uid"]
+    # The audit points at the located slice and shows the point.
+    capsys.readouterr()
+    assert recistry_main(["audit", "P3", "--store", str(store), "--reader", "Dr Follow"]) == 0
+    audit = capsys.readouterr().out
+    assert "located at LPS mm: -3.5 -10.399999999999999 -37.5" in audit
+    assert f"image {rows[(nt1, BASELINE)].extra['sop_instance_uid']}" in audit
 
 
 def test_undo_redo_keys_and_keyboard_reading(
@@ -275,3 +286,32 @@ def test_spleen_sphere_is_drawn_at_its_20_mm(make_napari_viewer: Callable[..., A
     spacing = float(np.mean(layer.scale[1:]))
     np.testing.assert_allclose(np.asarray(layer.size) * spacing, [30.0, 20.0])
     widget.dirty = False
+
+
+def test_a_mouse_click_on_the_canvas_locates_the_lesion(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path, qtbot: Any
+) -> None:
+    from qtpy.QtCore import QPoint
+
+    viewer = make_napari_viewer(show=True)
+    widget = _open(viewer, study, tmp_path / "recistry.db")
+    try:
+        nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
+        layer = viewer.layers[LOCATIONS_LAYER_NAME]
+        assert layer.mode == "add"
+        canvas = viewer.window._qt_viewer.canvas
+        target_world = np.array(layer.data_to_world((2, 12, 10)))
+        viewer.dims.set_point(0, float(target_world[0]))
+        QApplication.processEvents()
+        # World (y, x) mm → canvas pixels: the 2-D camera maps its centre to the canvas centre
+        # at ``zoom`` pixels per mm.
+        centre, zoom = np.array(viewer.scene.camera.center[1:]), viewer.scene.camera.zoom
+        width, height = canvas.native.width(), canvas.native.height()
+        y, x = (target_world[1:] - centre) * zoom + (height / 2, width / 2)
+        qtbot.mouseClick(canvas.native, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+        qtbot.waitUntil(lambda: widget.reading.at(BASELINE).lesion(nt1).location_lps is not None)  # type: ignore[union-attr]
+        located = widget.reading.at(BASELINE).lesion(nt1).location_lps  # type: ignore[union-attr]
+        # Within a pixel of the clicked point (0.8 × 0.7 mm pixels), on its slice.
+        np.testing.assert_allclose(located, (-3.5, -10.4, -35.0), atol=1.0)  # type: ignore[arg-type]
+    finally:
+        widget.dirty = False
