@@ -106,6 +106,7 @@ _FINDING = Code("121071", "DCM", "Finding")
 _FINDING_CATEGORY = Code("276214006", "SCT", "Finding category")
 _DERIVATION = Code("121401", "DCM", "Derivation")
 _TIME_POINT = Code("C2348792", "UMLS", "Time Point")
+_TIME_POINT_ORDER = Code("126073", "DCM", "Time Point Order")
 _PERSON_OBSERVER = Code("121008", "DCM", "Person Observer Name")
 _DEVICE_OBSERVER = Code("121013", "DCM", "Device Observer Name")
 _MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
@@ -488,6 +489,8 @@ class _Reader:
                 g.category = _key_of(self.code_value(item, item_where))
             elif _is(key, _TIME_POINT):
                 g.time_point = self.text(item, "TextValue", item_where)
+            elif _is(key, _TIME_POINT_ORDER):
+                continue  # TID 1502 context (dcmqi re-saves it as a CONTAINS NUM)
             elif vt == "NUM" and item.get("RelationshipType") == "CONTAINS":
                 # Measurements are CONTAINS; a NUM of observation context (Time Point Order,
                 # HAS OBS CONTEXT) is not a measurement.
