@@ -314,3 +314,31 @@ def test_round_trip_recistry_dcmqi_json_tid1500writer_recistry_keeps_every_value
             ROLE_UNASSIGNED_KEY,
         ):
             assert a.extra.get(key) == b.extra.get(key), key
+
+
+def test_a_seg_in_the_store_index_resolves_a_report_that_travels_without_it(
+    seg: WrittenSegmentation,
+    ct_paths: list[Path],
+    archive: Archive,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without the SEG, a sized lesion of a Slicer report names only the CT series: refused
+    (a size must name its image). With the SEG indexed in the store, import resolves it."""
+    report = _slicer_report(seg, ct_paths, tmp_path / "slicer")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(report, alone / "slicer.dcm")
+    db = tmp_path / "s.db"
+    shutil.copy(archive.store, db)
+    assert main(["import", str(alone), "--store", str(db), "--strict", "--no-progress"]) == 2
+    assert "lesion liver lesion has a size but references no image" in capsys.readouterr().err
+    assert main(["index", str(seg.path.parent), "--store", str(db)]) == 0
+    assert main(["import", str(alone), "--store", str(db), "--strict", "--no-progress"]) == 0
+    with Store(db) as store:
+        liver = next(
+            m
+            for m in in_force_measurements(store, "Slicer^Reader")
+            if m.lesion_id == "liver lesion"
+        )
+    assert liver.extra["sop_instance_uid"] == pydicom.dcmread(ct_paths[3]).SOPInstanceUID

@@ -86,14 +86,20 @@ def run(args: argparse.Namespace) -> int:
     # transaction: a command that fails leaves the store exactly as it was.
     archive = table = clinical = None
     if args.path is not None and args.path.is_dir():
-        from recistry.sr.archive import read_sr_archive
+        from recistry.sr.archive import indexed_segmentations, read_sr_archive
 
+        # SEG objects already indexed in the store resolve segment references too.
+        seg_paths: list[str] = []
+        if Path(args.store).exists():
+            with Store(args.store, create=False) as store:
+                seg_paths = indexed_segmentations(store)
         archive = read_sr_archive(
             args.path,
             strict=args.strict,
             workers=args.workers,
             dask_address=args.dask,
             progress=not args.no_progress,
+            segmentation_paths=seg_paths,
         )
     elif args.path is not None:
         from recistry.tables import read_measurements

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,8 +175,13 @@ def read_sr_archive(
     workers: int = 1,
     dask_address: str | None = None,
     progress: bool = False,
+    segmentation_paths: Sequence[str] = (),
 ) -> ArchiveRead:
     """Read every TID 1500 SR file under ``root``, one study per task (nothing is written).
+
+    SEG files under ``root`` and in ``segmentation_paths`` (e.g. the store's DICOM index:
+    :func:`indexed_segmentations`) resolve measurements that reference a segment to its source
+    images.
 
     Raises
     ------
@@ -186,7 +192,7 @@ def read_sr_archive(
     if not studies:
         raise DicomError("no DICOM SR files found", path=str(root))
     segmentations = {}
-    for seg_path in seg_paths:
+    for seg_path in [*seg_paths, *segmentation_paths]:
         try:
             seg = read_segmentation_source(seg_path)
         except DicomError as exc:
@@ -217,6 +223,17 @@ def read_sr_archive(
     reports, shared = assign_lesion_ids(ordered)
     files = sum(len(paths) for _, paths, _ in tasks)
     return ArchiveRead(root, tuple(reports), failures, files, len(tasks), tuple(shared))
+
+
+def indexed_segmentations(store: Store) -> list[str]:
+    """Files of the DICOM SEG objects in the store's DICOM index."""
+    return [
+        str(path)
+        for (path,) in store.conn.execute(
+            "SELECT path FROM instances WHERE sop_class_uid = ? ORDER BY path",
+            (SEGMENTATION_STORAGE,),
+        )
+    ]
 
 
 def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False) -> ArchiveImport:
