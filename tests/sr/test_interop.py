@@ -9,6 +9,7 @@ SNOMED CT); dcmjs ``adapters/Cornerstone`` (Length, Bidirectional, MeasurementRe
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -506,7 +507,7 @@ def test_a_lesion_location_travels_as_a_scoord3d_point(archive: Archive, tmp_pat
     a TID 1410 Image Region SCOORD3D POINT with the image it was placed on, and read back into
     the same keys."""
     from recistry.store import save_measurements
-    from recistry.store.readings import format_point_mm
+    from recistry.store.readings import format_point_mm, lesion_tracking_uid
 
     located = {}
     for i, m in enumerate(archive.measurements):
@@ -530,6 +531,19 @@ def test_a_lesion_location_travels_as_a_scoord3d_point(archive: Archive, tmp_pat
                     assert group.ContentTemplateSequence[0].TemplateIdentifier == "1410"
                     points += 1
     assert points == len(located)
+    # highdicom parses the planar groups and gives the point back (patient mm)
+    by_uid = {
+        (m.extra.get("tracking_uid") or lesion_tracking_uid(m.patient_id, m.lesion_id), m.date): m
+        for m in located.values()
+    }
+    parsed = 0
+    for report in reports:
+        for g in hd.sr.srread(report.path).content.get_planar_roi_measurement_groups():
+            m = by_uid[(str(g.tracking_uid), dt.date.fromisoformat(report.date))]
+            expected = [float(v) for v in m.extra["location_mm"].split()]
+            np.testing.assert_allclose(g.roi.value[0], expected, atol=1e-4)
+            parsed += 1
+    assert parsed == len(located)
     for report in reports:
         run = subprocess.run(["dciodvfy", str(report.path)], capture_output=True, text=True)
         assert run.returncode == 0 and "Error" not in run.stderr, run.stderr

@@ -19,6 +19,7 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
@@ -261,6 +262,14 @@ def test_round_trip_recistry_dcmqi_json_tid1500writer_recistry_keeps_every_value
     ds = pydicom.dcmread(exported.path)
     groups = ds.ContentSequence[-1].ContentSequence
     assert all(g.ContentTemplateSequence[0].TemplateIdentifier == "1411" for g in groups)
+    volumetric = hd.sr.srread(exported.path).content.get_volumetric_roi_measurement_groups()
+    assert [
+        (
+            g.referenced_segment.referenced_sop_instance_uid,
+            g.referenced_segment.referenced_segment_numbers,
+        )
+        for g in volumetric
+    ] == [(seg.sop_instance_uid, [1]), (seg.sop_instance_uid, [2])]
     run = subprocess.run(["dciodvfy", str(exported.path)], capture_output=True, text=True)
     assert run.returncode == 0 and "Error" not in run.stderr, run.stderr
     # recistry -> dcmqi JSON
