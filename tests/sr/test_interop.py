@@ -552,3 +552,33 @@ def test_a_lesion_location_travels_as_a_scoord3d_point(archive: Archive, tmp_pat
         for extra_key in ("location_mm", "sop_instance_uid", "series_uid"):
             assert back[key].extra[extra_key] == m.extra[extra_key], (key, extra_key)
         assert (back[key].role, back[key].state) == (m.role, m.state)
+
+
+def test_a_second_ohif_report_adds_lesions_not_revisions_of_the_first(
+    ct: list[pydicom.Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Identity is the Tracking Unique Identifier across imports too: the next report's
+    'Bidirectional' lesions (new UIDs) are new lesions with the next free ids, while re-importing
+    the first report changes nothing."""
+    image = ct[len(ct) // 2]
+    db = tmp_path / "s.db"
+    first = tmp_path / "first"
+    second = tmp_path / "second"
+    for folder, sizes in ((first, ("50", "35")), (second, ("44", "31"))):
+        folder.mkdir()
+        tools = [_bidirectional(5 + 10 * i, 5, size, "20") for i, size in enumerate(sizes)]
+        ohif_report([image], {image.SOPInstanceUID: {"Bidirectional": tools}}, folder / "r.dcm")
+    for folder in (first, second, first):
+        assert main(["import", str(folder), "--store", str(db), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"their ids are '{BIDIRECTIONAL_LABEL} #1', '{BIDIRECTIONAL_LABEL} #3'" in out
+    with Store(db) as store:
+        stored = {m.lesion_id: m for m in in_force_measurements(store)}
+        lesions = store.conn.execute("SELECT COUNT(*) FROM lesions").fetchone()[0]
+    assert lesions == 4
+    assert {k: str(m.long_axis_mm) for k, m in stored.items()} == {
+        f"{BIDIRECTIONAL_LABEL} #1": "50",
+        f"{BIDIRECTIONAL_LABEL} #2": "35",
+        f"{BIDIRECTIONAL_LABEL} #3": "44",
+        f"{BIDIRECTIONAL_LABEL} #4": "31",
+    }
