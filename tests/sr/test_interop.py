@@ -582,3 +582,57 @@ def test_a_second_ohif_report_adds_lesions_not_revisions_of_the_first(
         f"{BIDIRECTIONAL_LABEL} #3": "44",
         f"{BIDIRECTIONAL_LABEL} #4": "31",
     }
+
+
+def test_no_missing_attribute_of_any_content_item_gives_a_traceback(
+    sr_folder: Path, tmp_path: Path
+) -> None:
+    """Delete, one at a time, each attribute of each content item of a report: the reader
+    either reads the report or refuses it with a DicomError naming the file, never another
+    exception."""
+    source = sorted(sr_folder.rglob("*.dcm"))[-1]
+    original = pydicom.dcmread(source)
+    keywords = (
+        "ValueType",
+        "RelationshipType",
+        "ConceptNameCodeSequence",
+        "ConceptCodeSequence",
+        "MeasuredValueSequence",
+        "ContentSequence",
+        "ReferencedSOPSequence",
+        "GraphicData",
+        "GraphicType",
+        "TextValue",
+        "UID",
+        "ReferencedFrameOfReferenceUID",
+    )
+
+    def items(ds: pydicom.Dataset, trail: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+        found = []
+        for index, child in enumerate(ds.get("ContentSequence", [])):
+            found.append((*trail, index))
+            found.extend(items(child, (*trail, index)))
+        return found
+
+    # The root's items and the first two measurement groups (every kind of item is there).
+    trails = [t for t in items(original) if len(t) == 1 or t[:2] in {(5, 0), (5, 1)}]
+    refused = read = 0
+    for trail in trails:
+        item = original
+        for index in trail:
+            item = item.ContentSequence[index]
+        for keyword in keywords:
+            if keyword not in item:
+                continue
+            element = item.data_element(keyword)
+            assert element is not None
+            delattr(item, keyword)  # put back below: one missing attribute at a time
+            try:
+                read_report(source, original)
+                read += 1
+            except DicomError as exc:
+                assert str(exc).startswith(str(source))
+                refused += 1
+            finally:
+                item[element.tag] = element
+    assert refused > 50 and read > 0
