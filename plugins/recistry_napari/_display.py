@@ -85,10 +85,10 @@ def focus(
     z, y, x = lps_to_world(point_lps)
     viewer.dims.ndisplay = 2
     viewer.dims.set_point(0, float(z))
-    viewer.camera.center = (float(z), float(y), float(x))
+    viewer.scene.camera.center = (float(z), float(y), float(x))
     width = min(viewer.canvas.viewbox_size(viewer.layers))
     if width > 0:
-        viewer.camera.zoom = float(width) / field_mm
+        viewer.scene.camera.zoom = float(width) / field_mm
 
 
 def show_name(layer: Image, colour: str = "#ffffff") -> None:

@@ -15,8 +15,9 @@ import multiprocessing
 import os
 import threading
 import warnings
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -162,10 +163,22 @@ def decode_in_parallel(
         yield from enumerate(decode_frames(requests))
         return
     pool = _executor(workers)
-    starts = range(0, len(requests), FRAMES_PER_TASK)
-    futures = [pool.submit(_decode_task, requests[s : s + FRAMES_PER_TASK], s) for s in starts]
+    starts = iter(range(0, len(requests), FRAMES_PER_TASK))
+    # At most two tasks per worker in flight, and a finished task dropped once its frames are
+    # handed on, so decoded frames waiting in this process stay a few MB whatever the series.
+    in_flight: deque[tuple[int, Future[list[npt.NDArray[Any]]]]] = deque()
+
+    def submit_next() -> None:
+        start = next(starts, None)
+        if start is not None:
+            chunk = requests[start : start + FRAMES_PER_TASK]
+            in_flight.append((start, pool.submit(_decode_task, chunk, start)))
+
+    for _ in range(2 * workers):
+        submit_next()
     try:
-        for start, future in zip(starts, futures, strict=True):
+        while in_flight:
+            start, future = in_flight.popleft()
             try:
                 frames = future.result()
             except BrokenProcessPool:
@@ -176,8 +189,10 @@ def decode_in_parallel(
                     f"the decoder crashed on this frame or one of the {count - 1} after it "
                     "in volume order; the compressed data is damaged",
                 ) from None
+            del future
+            submit_next()
             for offset, frame in enumerate(frames):
                 yield start + offset, frame
     finally:
-        for future in futures:
-            future.cancel()
+        for _, pending in in_flight:
+            pending.cancel()
