@@ -26,7 +26,7 @@ ORIENTATION_LETTERS = {
 }
 """Edge of an axial view → patient direction it faces (world y grows posterior, x left)."""
 
-FOCUS_FIELD_MM = 120.0
+FOCUS_FIELD_MM = 160.0
 """Width of patient shown around a lesion when jumping to it: the lesion and its neighbours."""
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from recistry.recist.model import Role
 from recistry_napari._geometry import lps_to_world, world_to_lps
 from recistry_napari._reading import Axis, Line, TimepointReading
+from recistry_napari._text import label_text
 
 if TYPE_CHECKING:
     import napari
@@ -105,12 +106,7 @@ class LesionLayer:
                 name=LESIONS_LAYER_NAME,
                 features=_empty_features(),
                 # Labels in the role's colour, larger than napari's default, beside the line.
-                text={
-                    "string": "{label}",
-                    "color": {"feature": "colour"},
-                    "size": 13,
-                    "anchor": "upper_left",
-                },
+                text=label_text(transform),
                 edge_width=2.0,
                 face_color="transparent",
                 **transform,

@@ -20,6 +20,7 @@ from recistry_napari._layers import ct_layer_data, pet_layer_data
 from recistry_napari._lesion_layer import ROLE_COLOURS
 from recistry_napari._longitudinal import LOCATION_RADIUS_MM, Mark
 from recistry_napari._study import ScanImages
+from recistry_napari._text import label_text
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -73,8 +74,8 @@ def show_prior(
     layer = viewer.add_shapes(
         ndim=3,
         name=PRIOR_LESIONS_NAME,
-        features=pd.DataFrame({"label": pd.Series(labels, dtype=object)}),
-        text={"string": "{label}", "color": "#ffffff", "size": 13, "anchor": "upper_left"},
+        features=pd.DataFrame({"label": pd.Series(labels, dtype=object), "colour": colours}),
+        text=label_text(transform),
         edge_width=2.0,
         face_color="transparent",
         **transform,
@@ -86,7 +87,9 @@ def show_prior(
             edge_color=colours,
             face_color="transparent",
         )
-        layer.features = pd.DataFrame({"label": pd.Series(labels, dtype=object)})
+        layer.features = pd.DataFrame(
+            {"label": pd.Series(labels, dtype=object), "colour": pd.Series(colours, dtype=object)}
+        )
     layer.editable = False
     added.append(layer)
     return added

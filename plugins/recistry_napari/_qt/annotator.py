@@ -1181,10 +1181,7 @@ class AnnotatorWidget(QWidget):
         self.locations.show(tp)
         if self.references.layer is not None and self.references.layer in self.viewer.layers:
             self.references.show(tp)
-        if self.images is not None:
-            show_pending(
-                self.viewer, pending_markers(reading, date), layer_transform(self.images.ct)
-            )
+        self._show_pending()
         self._refresh()
 
     # --- model to view -----------------------------------------------------------------------
@@ -1194,6 +1191,16 @@ class AnnotatorWidget(QWidget):
         self.history.push(reading, what)
         self.dirty = True
         self._refresh()
+        self._show_pending()
+
+    def _show_pending(self) -> None:
+        """Markers where the lesions still pending here were (gone once assessed)."""
+        if self.reading is not None and self.date is not None and self.images is not None:
+            show_pending(
+                self.viewer,
+                pending_markers(self.reading, self.date),
+                layer_transform(self.images.ct),
+            )
 
     def _refresh(self) -> None:
         if self.reading is None or self.date is None:
