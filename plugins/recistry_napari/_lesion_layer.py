@@ -156,14 +156,23 @@ class LesionLayer:
                         "colour": ROLE_COLOURS[lesion.role],
                     }
                 )
+        features = pd.DataFrame(rows, columns=list(_FEATURES)) if rows else _empty_features()
+        keys = [(row["lesion_id"], Axis(row["axis"])) for row in rows]
+        same = (
+            keys == self._keys()
+            and len(layer.data) == len(shapes)
+            and all(np.allclose(a, b) for a, b in zip(layer.data, shapes, strict=True))
+        )
         with self.quiet():
+            if same:
+                # Only the labels changed (a length after an edit): no new geometry to upload.
+                layer.features = features
+                return
             layer.selected_data = set()
             layer.data = []
             if shapes:
                 layer.add_lines(shapes, edge_color=colours)
-            layer.features = (
-                pd.DataFrame(rows, columns=list(_FEATURES)) if rows else (_empty_features())
-            )
+            layer.features = features
 
     def arm(self, lesion_id: str, axis: Axis, role: Role) -> None:
         """Make the next line drawn the ``axis`` diameter of ``lesion_id``, replacing any old one.

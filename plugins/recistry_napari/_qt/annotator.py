@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -233,6 +234,10 @@ class AnnotatorWidget(QWidget):
         self._dirty = False
         self._selected: str | None = None
         self._cache: OrderedDict[dt.date, ScanImages] = OrderedDict()
+        self._indexed: set[tuple[Path, Path]] = set()
+        # The next scan is read in the background while this one is read by the radiologist.
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-prefetch")
+        self._prefetch: dict[dt.date, Future[ScanImages]] = {}
         self._mip: Any = None
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
@@ -529,6 +534,7 @@ class AnnotatorWidget(QWidget):
         study = load_study(Path(root))
         self.study = study
         self._cache.clear()
+        self._prefetch.clear()
         self.date = None
         self.timepoint_list.blockSignals(True)
         self.timepoint_list.clear()
@@ -624,11 +630,23 @@ class AnnotatorWidget(QWidget):
         if date in self._cache:
             self._cache.move_to_end(date)
             return self._cache[date]
-        images = load_images(self.study, date)
+        future = self._prefetch.pop(date, None)
+        images = future.result() if future is not None else load_images(self.study, date)
         self._cache[date] = images
         while len(self._cache) > _CACHE_SCANS:
             self._cache.popitem(last=False)
         return images
+
+    def _prefetch_next(self) -> None:
+        """Start reading the scan after the one shown, unless it is loaded or loading."""
+        if self.study is None or self.date is None:
+            return
+        dates = [s.date for s in self.study.scans]
+        row = dates.index(self.date) + 1
+        if row >= len(dates) or dates[row] in self._cache or dates[row] in self._prefetch:
+            return
+        study, date = self.study, dates[row]
+        self._prefetch = {date: self._loader.submit(load_images, study, date)}
 
     def show_timepoint(self, date: dt.date) -> None:
         """Show the scan of ``date`` and its lesions (with the prior beside it at a follow-up),
@@ -678,6 +696,7 @@ class AnnotatorWidget(QWidget):
         self.timepoint_list.blockSignals(False)
         self._update_mip()
         self._refresh()
+        self._prefetch_next()
 
     def _current_layers(self) -> list[Any]:
         names = [
@@ -1416,9 +1435,15 @@ class AnnotatorWidget(QWidget):
         """
         reading, _date = self._require()
         assert self.study is not None
+        indexed = (self.study.root, self.store_path.resolve())
         result = save_reading(
-            reading, self.study.root, self.store_path, sr_folder_for(self.store_path)
+            reading,
+            self.study.root,
+            self.store_path,
+            sr_folder_for(self.store_path),
+            index_study=indexed not in self._indexed,
         )
+        self._indexed.add(indexed)
         self.history_reader = reading.reader
         self.dirty = False
         withdrawn = f", {result.withdrawn} withdrawn" if result.withdrawn else ""
