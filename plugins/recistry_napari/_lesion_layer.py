@@ -111,6 +111,7 @@ class LesionLayer:
                 face_color="transparent",
                 **transform,
             )
+            layer.feature_defaults = self._assigned
             layer.events.data.connect(self._on_data)
             self.layer = layer
         else:

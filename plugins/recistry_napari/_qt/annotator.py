@@ -56,7 +56,7 @@ from recistry.errors import RecistryError
 from recistry.imaging.metrics import sphere_uptake
 from recistry.recist.model import LesionState, Role
 from recistry_napari import _reading
-from recistry_napari._display import focus, readout_text, show_name, show_overlays
+from recistry_napari._display import focus, put_image, readout_text, show_name, show_overlays
 from recistry_napari._geometry import layer_transform, lps_to_world
 from recistry_napari._history import History
 from recistry_napari._layers import (
@@ -157,6 +157,8 @@ PENDING = "pending"
 DEFAULT_STORE = Path("recistry.db")
 """Store used when none is named: the CLI's default too (``recistry.db`` in the working folder)."""
 _PENDING_COLOUR = QColor("#ff9f1a")
+_PREFETCH_DELAY_MS = 3000
+"""How long a scan is shown before the next one is read in the background."""
 _CACHE_SCANS = 3
 """Scans kept loaded: the current one, its prior and the one just left."""
 
@@ -638,8 +640,9 @@ class AnnotatorWidget(QWidget):
         return images
 
     def _prefetch_next(self) -> None:
-        """Start reading the scan after the one shown, unless it is loaded or loading."""
-        if self.study is None or self.date is None:
+        """Start reading the scan after the one shown, unless it is loaded or loading (or the
+        widget is not on screen: nobody is reading)."""
+        if self.study is None or self.date is None or not self.isVisible():
             return
         dates = [s.date for s in self.study.scans]
         row = dates.index(self.date) + 1
@@ -661,18 +664,17 @@ class AnnotatorWidget(QWidget):
         self.date = date
         self._record_scan_geometry(date, images)
         tp = self.reading.at(date)
-        for name in (CT_LAYER_NAME, PET_LAYER_NAME):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
         data, kwargs, _ = ct_layer_data(images.ct, self.window_combo.currentText())
-        ct_layer = self.viewer.add_image(data, **kwargs)
+        ct_layer = put_image(self.viewer, CT_LAYER_NAME, data, kwargs)
         row = [s.date for s in self.study.scans].index(date)
         show_name(ct_layer, "#ffd400")
         if images.pet is not None:
             data, kwargs, _ = pet_layer_data(images.pet, self._suv_range(tp))
-            pet = self.viewer.add_image(data, **kwargs)
+            pet = put_image(self.viewer, PET_LAYER_NAME, data, kwargs)
             pet.colorbar.visible = True
             pet.colorbar.position = "top_right"
+        elif PET_LAYER_NAME in self.viewer.layers:
+            self.viewer.layers.remove(PET_LAYER_NAME)
         transform = layer_transform(images.ct)
         if images.pet is not None:
             self.references.attach(transform)
@@ -696,7 +698,9 @@ class AnnotatorWidget(QWidget):
         self.timepoint_list.blockSignals(False)
         self._update_mip()
         self._refresh()
-        self._prefetch_next()
+        # Started once the scan is on screen and the reader looks at it: reading in the
+        # background competes with drawing for the interpreter.
+        QTimer.singleShot(_PREFETCH_DELAY_MS, self._prefetch_next)
 
     def _current_layers(self) -> list[Any]:
         names = [
