@@ -78,7 +78,9 @@ def show_prior(
         layer = viewer.add_shapes(
             ndim=3,
             name=PRIOR_LESIONS_NAME,
-            features=pd.DataFrame({"label": pd.Series([], dtype=object), "colour": []}),
+            features=pd.DataFrame(
+                {"label": pd.Series([], dtype=object), "colour": pd.Series([], dtype=object)}
+            ),
             text=label_text(transform),
             edge_width=2.0,
             face_color="transparent",
