@@ -72,7 +72,7 @@ class RegistrationParameters:
     shrink_factors: tuple[int, ...] = (2, 1)
     smoothing_sigmas_mm: tuple[float, ...] = (4.0, 0.0)
     iterations: int = 100
-    sampling_fraction: float = 0.25
+    sampling_fraction: float = 0.1
     affine: bool = False
     bspline_mesh: int = 0
     refine_radius_mm: float = 30.0
@@ -173,14 +173,36 @@ def _sitk() -> Any:
 
 
 def _coarse(volume: Volume, grid_mm: float) -> Any:
-    """The volume as a SimpleITK image, bin-averaged to voxels of about ``grid_mm``."""
+    """The volume as a SimpleITK image, block-averaged to voxels of about ``grid_mm`` (in numpy,
+    so the full-resolution CT is never copied) and clipped to −1000…2000 HU."""
+    from dataclasses import replace
+
     from recistry.imaging.resample import to_sitk
 
-    sitk = _sitk()
-    factors = [max(1, round(grid_mm / s)) for s in volume.spacing_mm[::-1]]
-    array = np.clip(np.asarray(volume.array, dtype=np.float32), -1000.0, 2000.0)
-    image = to_sitk(_with_array(volume, array))
-    return sitk.BinShrink(image, factors) if max(factors) > 1 else image
+    factors = [max(1, round(grid_mm / s)) for s in volume.spacing_mm]
+    counts = [n // f for n, f in zip(volume.array.shape, factors, strict=True)]
+    if min(counts) < 4:
+        factors = [1, 1, 1]
+        counts = list(volume.array.shape)
+    fk, fj, fi = factors
+    nk, nj, ni = counts
+    blocks = np.asarray(volume.array)[: nk * fk, : nj * fj, : ni * fi]
+    array = blocks.reshape(nk, fk, nj, fj, ni, fi).mean(axis=(1, 3, 5), dtype=np.float32)
+    np.clip(array, -1000.0, 2000.0, out=array)
+    # The centre of the first block is half a block minus half a voxel from the first voxel.
+    first = volume.index_to_patient(np.array([(f - 1) / 2 for f in factors], dtype=np.float64))[0]
+    coarse = replace(
+        volume,
+        array=array,
+        spacing_mm=(
+            volume.spacing_mm[0] * fk,
+            volume.spacing_mm[1] * fj,
+            volume.spacing_mm[2] * fi,
+        ),
+        origin_mm=(float(first[0]), float(first[1]), float(first[2])),
+        sop_instance_uids=(),
+    )
+    return to_sitk(coarse)
 
 
 def _with_array(volume: Volume, array: npt.NDArray[Any]) -> Volume:
@@ -338,8 +360,7 @@ def refine_point(
     if fixed is None or moving is None:
         return mapped
     local = sitk.TranslationTransform(3)
-    method = _method(params, iterations=60)
-    method.SetMetricSamplingPercentage(0.5, 20250101)
+    method = _method(params, iterations=40)
     method.SetShrinkFactorsPerLevel([2, 1])
     method.SetSmoothingSigmasPerLevel([2.0, 0.0])
     method.SetMovingInitialTransform(registration.transform)
