@@ -186,8 +186,15 @@ def _coarse(volume: Volume, grid_mm: float) -> Any:
         counts = list(volume.array.shape)
     fk, fj, fi = factors
     nk, nj, ni = counts
-    blocks = np.asarray(volume.array)[: nk * fk, : nj * fj, : ni * fi]
-    array = blocks.reshape(nk, fk, nj, fj, ni, fi).mean(axis=(1, 3, 5), dtype=np.float32)
+    source = np.asarray(volume.array)
+    array = np.zeros((nk, nj, ni), dtype=np.float32)
+    # Summing strided views reads the CT once and never copies it (a reshape of a cropped view
+    # would copy all of it).
+    for dk in range(fk):
+        for dj in range(fj):
+            for di in range(fi):
+                array += source[dk : nk * fk : fk, dj : nj * fj : fj, di : ni * fi : fi]
+    array /= fk * fj * fi
     np.clip(array, -1000.0, 2000.0, out=array)
     # The centre of the first block is half a block minus half a voxel from the first voxel.
     first = volume.index_to_patient(np.array([(f - 1) / 2 for f in factors], dtype=np.float64))[0]
