@@ -76,7 +76,7 @@ class RegistrationParameters:
     affine: bool = False
     bspline_mesh: int = 0
     refine_radius_mm: float = 30.0
-    refine_grid_mm: float = 1.0
+    refine_grid_mm: float = 1.5
 
     def as_parameters(self) -> dict[str, str]:
         """The parameters as text, for the audit trail."""
