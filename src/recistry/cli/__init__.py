@@ -21,6 +21,7 @@ from recistry.errors import RecistryError
 SUBCOMMANDS = (
     "rescore",
     "index",
+    "pull",
     "synth",
     "import_",
     "audit",

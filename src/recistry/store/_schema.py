@@ -166,7 +166,31 @@ _V2 = """
 ALTER TABLE clinical ADD COLUMN new_therapy_date TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_ADJUDICATIONS = """
+-- An adjudicator's choice between independent reads of one patient: who, when and why. The
+-- acceptance it records is the patient's read in use until a later acceptance.
+CREATE TABLE adjudications (
+    adjudication_pk INTEGER PRIMARY KEY,
+    acceptance_pk   INTEGER NOT NULL UNIQUE REFERENCES acceptances (acceptance_pk),
+    adjudicator     TEXT NOT NULL CHECK (length(trim(adjudicator)) > 0),
+    reason          TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    recorded_at     TEXT NOT NULL   -- UTC, ISO 8601
+);
+CREATE TRIGGER adjudications_no_update BEFORE UPDATE ON adjudications
+BEGIN SELECT RAISE(ABORT, 'adjudications is append-only: write a new revision'); END;
+CREATE TRIGGER adjudications_no_delete BEFORE DELETE ON adjudications
+BEGIN SELECT RAISE(ABORT, 'adjudications is append-only: write a new revision'); END;
+"""
+
+_LESIONS_WITHOUT_ROLE = """
+-- Lesions read from reports that give no RECIST role (OHIF, Slicer): the reading carries
+-- extra 'role_unassigned' and its role column is a placeholder that scoring refuses.
+CREATE VIEW lesions_without_role AS
+SELECT m.measurement_pk, m.lesion_pk, m.reader_pk, m.scan_date FROM measurements_in_force AS m
+WHERE json_extract(m.extra_json, '$.role_unassigned') = '1';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ADJUDICATIONS, _LESIONS_WITHOUT_ROLE)
 """Migration ``i`` (0-based) brings a store from ``user_version`` i to i + 1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
