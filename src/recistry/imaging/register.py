@@ -246,6 +246,17 @@ def _method(params: RegistrationParameters, *, iterations: int | None = None) ->
     return method
 
 
+def _execute(method: Any, fixed: Any, moving: Any, prior: Volume, current: Volume) -> None:
+    try:
+        method.Execute(fixed, moving)
+    except RuntimeError as exc:  # ITK: e.g. too few samples where the two images overlap
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown"
+        raise InputError(
+            f"cannot register series {prior.series_instance_uid} to "
+            f"{current.series_instance_uid}: do they show the same body region? ({reason})"
+        ) from exc
+
+
 def register_ct(
     prior: Volume, current: Volume, *, parameters: RegistrationParameters | None = None
 ) -> CtRegistration:
@@ -266,7 +277,8 @@ def register_ct(
     Raises
     ------
     InputError
-        When either CT holds no body (nothing above -500 HU).
+        When either CT holds no body (nothing above -500 HU), or the registration fails (the
+        images hardly overlap).
     """
     sitk = _sitk()
     params = parameters or RegistrationParameters()
@@ -285,7 +297,7 @@ def register_ct(
         method.SetShrinkFactorsPerLevel(list(params.shrink_factors))
         method.SetSmoothingSigmasPerLevel(list(params.smoothing_sigmas_mm))
         method.SetInitialTransform(transform, inPlace=True)
-        method.Execute(fixed, moving)
+        _execute(method, fixed, moving, prior, current)
         return transform, float(method.GetMetricValue())
 
     rigid, metric = run(rigid)
@@ -308,7 +320,7 @@ def register_ct(
         method.SetSmoothingSigmasPerLevel(list(params.smoothing_sigmas_mm))
         method.SetMovingInitialTransform(transform)
         method.SetInitialTransform(bspline, inPlace=True)
-        method.Execute(fixed, moving)
+        _execute(method, fixed, moving, prior, current)
         metric = float(method.GetMetricValue())
         transform = sitk.CompositeTransform([transform, bspline])
         stages.append("bspline")
