@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -257,3 +258,13 @@ def test_low_contrast_liver_lesion_in_clinical_noise_keeps_its_axes(seed: int) -
     assert abs(m.long_axis_mm - 18.0) <= diagonal
     assert abs(m.short_axis_mm - 12.0) <= diagonal
     assert m.volume_ml == pytest.approx(4 / 3 * math.pi * 9 * 6 * 7 / 1000, rel=0.05)
+
+
+def test_measure_cli_names_a_missing_series_folder_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["measure", str(tmp_path / "nowhere"), "--at=0,0,0"])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "nowhere" in captured.err and "does not exist" in captured.err
