@@ -14,8 +14,12 @@ command -v ojph_compress >/dev/null || need+=(openjph-tools)
 # A real PACS for the pull/push tests (tests/pacs): Orthanc with its DICOMweb plugin.
 [ -x /usr/sbin/Orthanc ] || command -v Orthanc >/dev/null || need+=(orthanc)
 [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
+command -v openssl >/dev/null || need+=(openssl)  # the https tests' self-signed certificate
 command -v Xvfb >/dev/null || need+=(xvfb)
 command -v chromium >/dev/null || need+=(chromium)
+# Node.js and npm run dcmjs (OHIF's DICOM library) in the SR interoperability tests.
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 # Qt6 xcb platform plugin runtime libraries (napari under Xvfb); GLX on Xvfb also loads Mesa's
 # llvmpipe driver at run time (libglx-mesa0, libgl1-mesa-dri), which ldd does not show.
 for pkg in libegl1 libgl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \

@@ -322,19 +322,35 @@ class MeasurementTable:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def patients(self) -> tuple[np.ndarray, list[str]]:
+        """(each row's patient as an index into the list, the patients in order of first
+        appearance)."""
+        return _factorize(self.frame["patient_id"])
+
     def measurements(self, rows: np.ndarray | None = None) -> list[Measurement]:
         """One :class:`Measurement` per row, or per row of ``rows`` (0-based, ascending)."""
-        frame = self.frame if rows is None else self.frame.iloc[rows]
-        numbers = range(1, len(self.frame) + 1) if rows is None else (rows + 1).tolist()
+        frame = self.frame
+        numbers = range(1, len(frame) + 1) if rows is None else (rows + 1).tolist()
+
+        def column(name: str) -> list[Any]:
+            # Only these rows become Python text (a column may be held by Arrow, compactly).
+            values = frame[name].array
+            return list((values if rows is None else values.take(rows)).to_numpy())
+
         extra_columns = [c for c in frame.columns if c not in MEASUREMENT_COLUMNS]
         extras: Iterable[Mapping[str, str]]
         if extra_columns:
+            # Rows with the same pass-through values share one (read-only) mapping.
+            shared: dict[tuple[str, ...], Mapping[str, str]] = {}
             extras = [
-                {k: v for k, v in zip(extra_columns, row, strict=True) if v != ""}
-                for row in frame[extra_columns].itertuples(index=False, name=None)
+                shared.get(row)
+                or shared.setdefault(
+                    row, {k: v for k, v in zip(extra_columns, row, strict=True) if v != ""}
+                )
+                for row in zip(*(column(c) for c in extra_columns), strict=True)
             ]
         else:
-            extras = [EMPTY_MAPPING] * len(frame)
+            extras = [EMPTY_MAPPING] * len(numbers)
         path_text = str(self.path)
         return [
             Measurement(
@@ -353,11 +369,11 @@ class MeasurementTable:
             )
             for i, pid, date, lid, role, site, nod, state, la, sa, th, ex in zip(
                 numbers,
-                frame["patient_id"].tolist(),
+                column("patient_id"),
                 self.dates.tolist(rows),
-                frame["lesion_id"].tolist(),
+                column("lesion_id"),
                 self.roles.tolist(rows),
-                frame["site"].tolist(),
+                column("site"),
                 self.nodal.tolist(rows),
                 self.states.tolist(rows),
                 self.long_axis.tolist(rows),

@@ -122,3 +122,26 @@ def test_index_shows_decodable_pixels_and_frame_counts(
     out = capsys.readouterr().out
     assert "no decoder: JPEG 2000 Part 2 Multi-component" in out
     assert "2 multi-frame" in out
+
+
+def test_verify_loads_every_series_and_refuses_in_one_line(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--verify decodes and checks every CT/PET series; a refusal is one line naming the file,
+    the tag and the file's own series, exit 2, and nothing is recorded in the store."""
+    import pydicom
+
+    assert main(["index", str(archive), "--verify"]) == 0
+    assert "verified: 2 CT/PET series load" in capsys.readouterr().err
+
+    victim = sorted((archive / "ct").iterdir())[1]
+    ds = pydicom.dcmread(victim)
+    del ds.FrameOfReferenceUID
+    ds.save_as(victim)
+    store = archive.parent / "trial.db"
+    status = main(["index", str(archive), "--verify", "--store", str(store)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{victim}, tag FrameOfReferenceUID (0020,0052)" in err
+    assert "series 'CT abdomen'" in err
+    assert not store.exists()

@@ -8,11 +8,14 @@ section (https://orthanc.uclouvain.be/book/plugins/dicomweb.html).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,11 +33,13 @@ PLUGIN_CANDIDATES = (
 INSTALL_HINT = "run 'bash scripts/install-system-deps.sh' (it installs orthanc, orthanc-dicomweb)"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on at the moment (127.0.0.1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports nobody listens on at the moment (127.0.0.1)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def orthanc_executable() -> str:
@@ -62,13 +67,11 @@ class Orthanc:
     dicom_port: int
     move_port: int
     users: dict[str, str]
-    tls_certificate: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
-        scheme = "https" if self.tls_certificate else "http"
-        return f"{scheme}://127.0.0.1:{self.http_port}"
+        return f"http://127.0.0.1:{self.http_port}"
 
     @property
     def dicomweb_url(self) -> str:
@@ -86,7 +89,6 @@ class Orthanc:
             f"{self.base_url}{path}",
             auth=(user, password),
             timeout=60,
-            verify=str(self.tls_certificate) if self.tls_certificate else True,
             **kwargs,
         )
         response.raise_for_status()
@@ -111,17 +113,11 @@ class Orthanc:
         self.process = None
 
 
-def start_orthanc(
-    folder: Path,
-    *,
-    users: dict[str, str],
-    tls_certificate: Path | None = None,
-    timeout_s: float = 60.0,
-) -> Orthanc:
+def start_orthanc(folder: Path, *, users: dict[str, str], timeout_s: float = 60.0) -> Orthanc:
     """Start Orthanc with authentication, DICOMweb and our AE title registered for C-FIND,
     C-GET, C-MOVE and C-STORE (its storage SCP at ``move_port`` for C-MOVE)."""
     folder.mkdir(parents=True, exist_ok=True)
-    server = Orthanc(folder, free_port(), free_port(), free_port(), users, tls_certificate)
+    server = Orthanc(folder, *free_ports(3), users)
     config: dict[str, Any] = {
         "Name": "recistry-test",
         "StorageDirectory": str(folder / "storage"),
@@ -154,9 +150,6 @@ def start_orthanc(
         "HttpTimeout": 60,
         "DicomScuTimeout": 30,
     }
-    if tls_certificate is not None:
-        config["SslEnabled"] = True
-        config["SslCertificate"] = str(tls_certificate.with_suffix(".combined.pem"))
     (folder / "orthanc.json").write_text(json.dumps(config, indent=2))
     log = open(folder / "orthanc.log", "wb")  # noqa: SIM115 - kept open for the process
     server.process = subprocess.Popen(
@@ -183,8 +176,8 @@ def start_orthanc(
 
 
 def make_certificate(folder: Path) -> Path:
-    """A self-signed certificate for 127.0.0.1 (openssl): ``cert.pem`` (what a client trusts)
-    and ``cert.combined.pem`` (certificate and key, what Orthanc's SslCertificate wants)."""
+    """A self-signed certificate for 127.0.0.1 made by openssl: ``cert.pem`` (what a client
+    trusts) and its private key ``key.pem``."""
     folder.mkdir(parents=True, exist_ok=True)
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
@@ -196,5 +189,54 @@ def make_certificate(folder: Path) -> Path:
         check=True,
         capture_output=True,
     )  # fmt: skip
-    cert.with_suffix(".combined.pem").write_bytes(cert.read_bytes() + key.read_bytes())
     return cert
+
+
+class TlsProxy:
+    """An https front (Python's ssl, OpenSSL) for Orthanc's http port, as nginx fronts a PACS
+    in a hospital. (Debian's Orthanc 1.10 crashes when its own SslEnabled serves a request.)"""
+
+    def __init__(self, certificate: Path, backend_port: int) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(
+            certificate, certificate.with_name(certificate.name.replace("cert", "key"))
+        )
+        self.backend_port = backend_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self._running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self._running:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            secure = self.context.wrap_socket(client, server_side=True)
+        except (ssl.SSLError, OSError):  # the client refused our certificate
+            client.close()
+            return
+        backend = socket.create_connection(("127.0.0.1", self.backend_port))
+        threading.Thread(target=_pump, args=(backend, secure), daemon=True).start()
+        _pump(secure, backend)
+
+    def close(self) -> None:
+        self._running = False
+        self.listener.close()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while chunk := source.recv(1 << 16):
+            target.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for s in (source, target):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)

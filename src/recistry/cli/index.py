@@ -20,6 +20,11 @@ count, frame count ("multi-frame" for enhanced CT/PET and other multi-frame obje
 be decoded here ("no decoder" names the transfer syntax that cannot be), so a problem shows before
 the series is opened.
 
+With --verify every CT and PET series is also loaded as the annotator loads it (all pixels
+decoded, CT in HU, PET in SUVbw, every geometry and SUV check): the first series that cannot be
+loaded stops the command with one line naming the file, the tag and the file's series, exit
+status 2, and nothing is recorded in --store.
+
 Files that are not DICOM are skipped and counted; a DICOM file that cannot be read is listed
 with its path and the reason and never stops the walk. The exit status is 0 even then: use
 --strict to exit 1 when any file could not be read.
@@ -28,6 +33,7 @@ examples:
   recistry index sample_dicom/
   recistry index /archive/export --format json > index.json
   recistry index /archive/export --store trial.db
+  recistry index /archive/export --verify
   recistry index /archive/export --workers 8 --store trial.db
 """
 
@@ -44,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--strict",
         action="store_true",
         help="exit with status 1 when a DICOM file could not be read",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="load every CT and PET series (decode the pixels, run every check); the first that "
+        "cannot be loaded exits 2 with one line naming the file, tag and series",
     )
     parser.add_argument(
         "--store",
@@ -64,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
         dask_address=args.dask,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
+    if args.verify:
+        from recistry.imaging.discovery import LOADABLE_MODALITIES, load_series
+
+        loadable = [s for _, _, s in index.iter_series() if s.modality in LOADABLE_MODALITIES]
+        for series in loadable:
+            load_series(series)  # a DicomError is the one-line refusal, exit 2
+        print(f"verified: {len(loadable)} CT/PET series load", file=sys.stderr)
     if args.store is not None:
         from recistry.store import Store
         from recistry.store.dicom_index import save_dicom_index

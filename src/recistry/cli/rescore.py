@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recistry.cli._store import add_batch_arguments
-from recistry.errors import InputError
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
     from rich.console import Console
 
-    from recistry.recist.model import PatientAssessment, PatientRecord
+    from recistry.recist.irecist import IRecistOptions
+    from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
+    from recistry.results import Assessment
+    from recistry.scoring import TableChunks
 
 
 NAME = "rescore"
@@ -57,23 +59,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(without it the baseline scan is the origin and OS is null)",
     )
     parser.add_argument(
+        "--criteria",
+        choices=("recist1.1", "irecist"),
+        default="recist1.1",
+        help="RECIST 1.1, or iRECIST (Seymour et al. 2017: iUPD confirmed as iCPD at the next "
+        "assessment; docs/irecist.md) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--policy",
+        metavar="NAME|FILE.toml",
+        help="policy profile: every protocol choice (confirmation, SD minimum, node rules, PFS "
+        "censoring …); built-in recist1.1 (default), recist1.1-confirmed, "
+        "recist1.1-fda-sensitivity, recist1.1-legacy, or a TOML file (docs/recist-rules.md)",
+    )
+    parser.add_argument(
         "--confirm",
         action="store_true",
-        help="best response by RECIST Table 3: CR and PR need confirmation (default: off)",
+        help="shorthand: confirmation on (best response by RECIST Table 3: CR and PR need "
+        "confirmation)",
     )
     parser.add_argument(
         "--confirm-days",
         type=int,
-        default=28,
         metavar="N",
-        help="minimum days between a response and its confirmation (default: %(default)s)",
+        help="shorthand: minimum days between a response and its confirmation (profile default 28)",
     )
     parser.add_argument(
         "--sd-min-days",
         type=int,
-        default=42,
         metavar="N",
-        help="minimum days from treatment start for SD to count (default: %(default)s)",
+        help="shorthand: minimum days from treatment start for SD to count (profile default 42)",
     )
     parser.add_argument(
         "--strict",
@@ -112,25 +127,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recistry.recist.model import AssessmentOptions
+    from recistry.recist.irecist import IRecistOptions
     from recistry.results import (
+        IRECIST_PATIENT_COLUMNS,
         PATIENT_COLUMNS,
+        PRETTY_JSON_MAX_PATIENTS,
         build_document,
         csv_text,
         dumps,
         patient_rows,
         write_outputs,
     )
-    from recistry.scoring import load_records, score
+    from recistry.scoring import load_records, options_with, score, score_irecist, table_chunks
 
-    for name in ("confirm_days", "sd_min_days"):
-        if getattr(args, name) < 0:
-            raise InputError(f"--{name.replace('_', '-')} must be 0 or more days")
-    options = AssessmentOptions(
-        confirm=args.confirm,
+    options = options_with(
+        args.policy,
+        confirm=True if args.confirm else None,
         confirm_days=args.confirm_days,
         sd_min_days=args.sd_min_days,
-        strict=args.strict,
+        strict=True if args.strict else None,
     )
     from recistry.cohort.summary import Subgroup
 
@@ -138,21 +153,48 @@ def run(args: argparse.Namespace) -> int:
         Subgroup.parse(spec)
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
-    records = load_records(args.path, args.clinical, args.reader)
-    scored = score(records, options, **batch)
-    if args.require_krenning is not None or any(
+    irecist = IRecistOptions(recist=options) if args.criteria == "irecist" else None
+    # recistry.cohort.krenning: the inclusion rule and the 'krenning' covariate
+    by_krenning = args.require_krenning is not None or any(
         Subgroup.parse(spec).column == "krenning" for spec in args.by
-    ):  # recistry.cohort.krenning: the inclusion rule and the 'krenning' covariate
-        scored = _select_by_krenning(records, scored, args.require_krenning)
+    )
+    if by_krenning and irecist is not None:
+        from recistry.errors import InputError
+
+        raise InputError(
+            "--require-krenning and --by krenning work with --criteria recist1.1",
+            column="--criteria",
+        )
+    if (
+        args.format != "table"
+        and _is_table(args.path)
+        and args.reader is None
+        and args.workers <= 1
+        and args.dask is None
+        and not by_krenning
+    ):
+        chunks = table_chunks(args.path, args.clinical)
+        if len(chunks.patient_ids) > PRETTY_JSON_MAX_PATIENTS:
+            _stream(args, chunks, options, irecist, progress)
+            return 0
+        records: Sequence[PatientRecord] = [r for c in chunks.records() for r in c]
+    else:
+        records = load_records(args.path, args.clinical, args.reader)
+    scored: Sequence[Assessment]
+    if irecist is not None:
+        scored = score_irecist(records, irecist, **batch)
+    else:
+        scored = score(records, options, **batch)
+        if by_krenning:
+            scored = _select_by_krenning(records, scored, args.require_krenning)
     document = build_document(scored, options, args.by)
     if args.out is not None:
         write_outputs(args.out, scored, document)
     if args.format == "json":
         sys.stdout.write(dumps(document))
     elif args.format == "csv":
-        sys.stdout.write(
-            csv_text(PATIENT_COLUMNS, [list(r.values()) for r in patient_rows(scored)])
-        )
+        columns = IRECIST_PATIENT_COLUMNS if args.criteria == "irecist" else PATIENT_COLUMNS
+        sys.stdout.write(csv_text(columns, [list(r.values()) for r in patient_rows(scored)]))
     else:
         _print_table(document)
     if args.out is not None:
@@ -187,8 +229,56 @@ def _say_adjudicated(path: Path, reader: str | None, patients: int) -> None:
         print(note, file=sys.stderr)
 
 
+def _is_table(path: Path) -> bool:
+    from recistry.store import is_store_file
+
+    return not path.is_dir() and not is_store_file(path)
+
+
+def _stream(
+    args: argparse.Namespace,
+    chunks: TableChunks,
+    options: AssessmentOptions,
+    irecist: IRecistOptions | None,
+    progress: bool,
+) -> None:
+    """A large table: patients scored and written a chunk at a time (recistry.results
+    .stream_outputs); stdout gets the document only once every patient is scored."""
+    import shutil
+    import tempfile
+
+    from recistry.batch import progress_bar
+    from recistry.results import stream_outputs
+    from recistry.scoring import CHUNK_PATIENTS, score_chunks
+
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
+        with progress_bar(progress) as bar:
+            task = bar.add_task("Scoring patients", total=len(chunks.patient_ids))
+
+            def scored() -> Iterator[Sequence[Assessment]]:
+                for chunk in score_chunks(chunks.records(), options, irecist=irecist):
+                    yield chunk
+                    bar.advance(task, min(CHUNK_PATIENTS, len(chunk)))
+
+            stream_outputs(
+                scored(),
+                options,
+                args.by,
+                irecist=irecist is not None,
+                json_to=spool if args.format == "json" else None,
+                csv_to=spool if args.format == "csv" else None,
+                out=args.out,
+            )
+        spool.seek(0)
+        shutil.copyfileobj(spool, sys.stdout, 1 << 20)
+    if args.out is not None:
+        print(f"results written to {args.out}/", file=sys.stderr)
+
+
 def _label(code: str) -> str:
-    return "non-CR/non-PD" if code == "NON_CR_NON_PD" else code
+    return {"NON_CR_NON_PD": "non-CR/non-PD", "NON_iCR_NON_iUPD": "non-iCR/non-iUPD"}.get(
+        code, code
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -240,7 +330,8 @@ def _print_table(document: dict[str, Any]) -> None:
         table.add_column(column)
     for p in document["patients"]:
         calls = "\n".join(
-            f"{tp['date']} {_label(tp['overall_response'])}" for tp in p["timepoints"]
+            f"{tp['date']} {_label(tp.get('response') or tp['overall_response'])}"
+            for tp in p["timepoints"]
         )
         pfs = f"{_fmt(p['pfs_months'])}{'' if p['pfs_event'] else '+'}"
         os_text = (

@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ from recistry.cohort.tables import (
     subgroup_table,
 )
 from recistry.errors import InputError
-from recistry.recist.model import PatientAssessment
+from recistry.recist.model import AssessmentOptions, PatientAssessment
 
 log = logging.getLogger(__name__)
 
@@ -389,6 +389,7 @@ def write_report(
         say("html")
         with _timed(timings, "html"):
             page = _render_html(
+                policy=assessments[0].options,
                 title=title,
                 source=source,
                 summary=summary,
@@ -462,6 +463,7 @@ def _render_html(
     figures: dict[str, Path],
     readers: ReaderComparison | None = None,
     adjudicated: frozenset[str] = frozenset(),
+    policy: AssessmentOptions | None = None,
     krenning: KrenningSelection | None = None,
 ) -> str:
     orr, dcr = summary["orr"], summary["dcr"]
@@ -589,7 +591,7 @@ def _render_html(
         if len(listing) > HTML_PATIENT_ROWS
         else ""
     )
-    body["methods"] = _METHODS
+    body["methods"] = f"{_policy_html(policy)}{_METHODS}" if policy else _METHODS
     nav = "".join(f'<li><a href="#{sid}">{_e(head)}</a></li>' for sid, head in SECTIONS)
     sections = "".join(
         f'<section id="{sid}"><h2>{_e(head)}</h2>{body[sid]}</section>' for sid, head in SECTIONS
@@ -728,6 +730,19 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)
+
+
+def _policy_html(policy: AssessmentOptions) -> str:
+    """The policy profile the assessments were scored with: name, version and every setting."""
+    settings = ", ".join(
+        f"{name} = {value}"
+        for name, value in asdict(policy).items()
+        if name not in ("policy", "policy_version")
+    )
+    return (
+        f"<p>Policy profile <code>{_e(policy.policy)}</code> version {policy.policy_version}: "
+        f"{_e(settings)} (docs/recist-rules.md, “Policy profiles”).</p>"
+    )
 
 
 _METHODS = """

@@ -27,6 +27,7 @@ from recistry.imaging._dicom import (
     tag_label,
 )
 from recistry.imaging.pixels import ENHANCED_IMAGE_STORAGE, can_decode
+from recistry.imaging.volume import Volume
 
 logger = logging.getLogger(__name__)
 
@@ -305,6 +306,35 @@ def _series_dict(se: SeriesEntry) -> dict[str, Any]:
             for i in se.instances
         ],
     }
+
+
+LOADABLE_MODALITIES = ("CT", "PT")
+"""Modalities :func:`load_series` loads as volumes."""
+
+
+def load_series(series: SeriesEntry) -> Volume:
+    """Load an indexed CT series in HU or PET series in SUVbw, with every check of
+    :func:`recistry.imaging.ct.load_ct` and :func:`recistry.imaging.pet.load_pet_suv`.
+
+    Raises
+    ------
+    DicomError
+        Naming the file, the tag and the file's series, when the series cannot be loaded; or
+        when its modality is not CT or PT.
+    """
+    if series.modality == "CT":
+        from recistry.imaging.ct import load_ct
+
+        return load_ct(series.paths)
+    if series.modality == "PT":
+        from recistry.imaging.pet import load_pet_suv
+
+        return load_pet_suv(series.paths)
+    raise DicomError(
+        f"modality {series.modality!r} is not loaded as a volume (only CT and PT are)",
+        path=series.paths[0] if series.paths else None,
+        tag=tag_label("Modality"),
+    )
 
 
 def iter_files(root: str | os.PathLike[str]) -> Iterator[str]:

@@ -182,7 +182,15 @@ CREATE TRIGGER adjudications_no_delete BEFORE DELETE ON adjudications
 BEGIN SELECT RAISE(ABORT, 'adjudications is append-only: write a new revision'); END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ADJUDICATIONS)
+_LESIONS_WITHOUT_ROLE = """
+-- Lesions read from reports that give no RECIST role (OHIF, Slicer): the reading carries
+-- extra 'role_unassigned' and its role column is a placeholder that scoring refuses.
+CREATE VIEW lesions_without_role AS
+SELECT m.measurement_pk, m.lesion_pk, m.reader_pk, m.scan_date FROM measurements_in_force AS m
+WHERE json_extract(m.extra_json, '$.role_unassigned') = '1';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ADJUDICATIONS, _LESIONS_WITHOUT_ROLE)
 """Migration ``i`` (0-based) brings a store from ``user_version`` i to i + 1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
