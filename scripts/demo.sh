@@ -38,7 +38,7 @@ import json, sys
 document = json.load(open(sys.argv[1]))
 need, pair = document["adjudication"], document["agreement"][0]
 kappa, pd = pair["best_response_kappa"], pair["progression"]
-print(f"needing adjudication: {need['responders']} of {need['n']} ({', '.join(need['pending'])}); "
+print(f"needing adjudication: {need['needing']} of {need['of_patients_with_two_reads']} ({', '.join(need['pending'])}); "
       f"kappa of best response {kappa['kappa']:.2f} (95% CI {kappa['ci95'][0]:.2f}-"
       f"{kappa['ci95'][1]:.2f}); early/late PD discrepancy {pd['early_discrepancy_rate']:.1%}/"
       f"{pd['late_discrepancy_rate']:.1%}; ICC(2,1) of baseline sums "
