@@ -33,11 +33,13 @@ PLUGIN_CANDIDATES = (
 INSTALL_HINT = "run 'bash scripts/install-system-deps.sh' (it installs orthanc, orthanc-dicomweb)"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on at the moment (127.0.0.1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports nobody listens on at the moment (127.0.0.1)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def orthanc_executable() -> str:
@@ -115,7 +117,7 @@ def start_orthanc(folder: Path, *, users: dict[str, str], timeout_s: float = 60.
     """Start Orthanc with authentication, DICOMweb and our AE title registered for C-FIND,
     C-GET, C-MOVE and C-STORE (its storage SCP at ``move_port`` for C-MOVE)."""
     folder.mkdir(parents=True, exist_ok=True)
-    server = Orthanc(folder, free_port(), free_port(), free_port(), users)
+    server = Orthanc(folder, *free_ports(3), users)
     config: dict[str, Any] = {
         "Name": "recistry-test",
         "StorageDirectory": str(folder / "storage"),

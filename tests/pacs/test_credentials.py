@@ -4,7 +4,9 @@ appear in output or logs (also not base64-encoded, as in an Authorization header
 from __future__ import annotations
 
 import base64
+import http.server
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,44 @@ def test_credentials_in_the_url_are_refused_and_not_echoed(tmp_path: Path, capsy
     assert main(["pull", url, "--patient", "P", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "not accepted in the URL" in err and "hunter2" not in err
+
+
+class _RecordingServer(http.server.ThreadingHTTPServer):
+    """A real HTTP server that answers 401 and keeps the Authorization headers it received."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        seen = self.seen
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append(self.headers.get("Authorization", ""))
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_token_is_sent_as_bearer_and_never_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
+    monkeypatch.setenv("RECISTRY_PACS_TOKEN", token)
+    monkeypatch.setenv("RECISTRY_PACS_USER", "ignored-when-a-token-is-set")
+    monkeypatch.setenv("RECISTRY_PACS_PASSWORD", "ignored-too")
+    server = _RecordingServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        caplog.set_level(logging.DEBUG)
+        url = f"http://127.0.0.1:{server.server_address[1]}/dicom-web"
+        assert main(["-v", "pull", url, "--patient", "P", "--out", str(tmp_path / "o")]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.seen and set(server.seen) == {f"Bearer {token}"}
+    out, err = capsys.readouterr()
+    assert "HTTP 401" in err and token not in out + err + caplog.text

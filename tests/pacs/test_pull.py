@@ -221,3 +221,27 @@ def test_pulled_patient_folder_opens_in_the_annotator(pulled: Path) -> None:
         (s.date, s.study_instance_uid, len(s.ct_paths), len(s.pet_paths)) for s in study.scans
     ] == [(s.date, s.study_instance_uid, len(s.ct_paths), len(s.pet_paths)) for s in original.scans]
     assert len(study.scans) == 3 and all(len(s.pet_paths) == 30 for s in study.scans)
+
+
+def test_ctrl_c_stops_the_pull_cleanly(
+    orthanc: Orthanc, login: str, sample_by_sop: dict[str, Path], tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT): exit status 130, no temporary file left, every kept file whole."""
+    out = tmp_path / "studies"
+    command = [sys.executable, "-m", "recistry.cli", "pull", orthanc.dicomweb_url]
+    command += ["--patient", PATIENT, "--modality", "CT,PT", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if len(list(out.rglob("*.dcm"))) >= 10:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert b"interrupted" in stderr and b"Traceback" not in stderr
+    kept = _tree(out)
+    assert 10 <= len(kept) < 180
+    assert all(kept[s].read_bytes() == sample_by_sop[s].read_bytes() for s in kept)
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]

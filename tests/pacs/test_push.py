@@ -138,3 +138,9 @@ def test_export_to_a_bad_url_is_one_line_exit_2_and_writes_nothing(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "dimse://AET@HOST:PORT" in err
     assert not out.exists()
+    # Pseudonymised reports would sit under another patient next to the original images.
+    args = ["export", str(out), "--store", str(store), "--pseudonymize", "--to", "dimse://P@h:1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "option --to" in err and "pseudonymi" in err
+    assert not out.exists()

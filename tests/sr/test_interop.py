@@ -9,7 +9,10 @@ SNOMED CT); dcmjs ``adapters/Cornerstone`` (Length, Bidirectional, MeasurementRe
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -408,3 +411,228 @@ def test_highdicom_planar_and_volumetric_groups(
         stored = {m.lesion_id: m for m in in_force_measurements(store)}
     assert extra_values(stored["node"]) == extra_values(volumetric)
     assert stored["node"].role is Role.NON_TARGET and stored["node"].extra[ROLE_UNASSIGNED_KEY]
+
+
+def _pixel(ds: pydicom.Dataset, point_mm: str) -> tuple[float, float]:
+    """(column, row) of a patient point (LPS mm) on an axial image, the top left corner of the
+    top left pixel at (0, 0) (PS3.3 C.18.6.1.2), computed here independently of recistry."""
+    x, y, _ = (float(v) for v in point_mm.split())
+    ipp = [float(v) for v in ds.ImagePositionPatient]
+    row_mm, column_mm = (float(v) for v in ds.PixelSpacing)
+    assert [float(v) for v in ds.ImageOrientationPatient] == [1, 0, 0, 0, 1, 0]
+    return (x - ipp[0]) / column_mm + 0.5, (y - ipp[1]) / row_mm + 0.5
+
+
+def test_ohif_reads_recistry_reports_into_tool_states_with_the_right_points(
+    archive: Archive, sr_folder: Path
+) -> None:
+    """dcmjs's Cornerstone adapter turns each lesion into a Bidirectional (long and short axis)
+    or a Length (long axis only) on the image it was measured on, handles in image pixels."""
+    from tests.sr._tools import ohif_tool_states
+
+    images = {ds.SOPInstanceUID: ds for ds in headers(sorted(archive.root.rglob("CT*.dcm")))}
+    checked = 0
+    for path in sorted(sr_folder.rglob("*.dcm")):
+        lesions = [m for m in read_sr(path) if m.long_axis_mm is not None]
+        states = ohif_tool_states(path)
+        both = [m for m in lesions if m.short_axis_mm is not None]
+        long_only = [m for m in lesions if m.short_axis_mm is None]
+        assert len(states["Bidirectional"]) == len(both)
+        assert len(states["Length"]) == len(long_only)
+        for m, tool in zip(both, states["Bidirectional"], strict=True):
+            image = images[m.extra["sop_instance_uid"]]
+            assert tool["sopInstanceUid"] == image.SOPInstanceUID
+            handles = tool["handles"]
+            for handle, key in (
+                ("start", "long_axis_start_mm"),
+                ("end", "long_axis_end_mm"),
+                ("perpendicularStart", "short_axis_start_mm"),
+                ("perpendicularEnd", "short_axis_end_mm"),
+            ):
+                expected = _pixel(image, m.extra[key])
+                got = (handles[handle]["x"], handles[handle]["y"])
+                np.testing.assert_allclose(got, expected, atol=1e-3)
+            assert Decimal(str(tool["longestDiameter"])) == m.long_axis_mm
+            assert Decimal(str(tool["shortestDiameter"])) == m.short_axis_mm
+            checked += 1
+        for m, tool in zip(long_only, states["Length"], strict=True):
+            image = images[m.extra["sop_instance_uid"]]
+            start = _pixel(image, m.extra["long_axis_start_mm"])
+            got = (tool["handles"]["start"]["x"], tool["handles"]["start"]["y"])
+            np.testing.assert_allclose(got, start, atol=1e-3)
+            assert Decimal(str(tool["length"])) == m.long_axis_mm
+    assert checked > 0
+
+
+def test_dcmqi_reads_every_value_of_recistry_reports(sr_folder: Path, tmp_path: Path) -> None:
+    """dcmqi's tid1500reader (3D Slicer) recovers each lesion's tracking identifier and UID,
+    finding site, time point, sizes and SUVs, and the baseline category."""
+    from tests.sr._tools import dcmqi
+
+    for number, path in enumerate(sorted(sr_folder.rglob("*.dcm"))):
+        out = tmp_path / f"{number}.json"
+        dcmqi("tid1500reader", "--inputDICOM", str(path), "--outputMetadata", str(out))
+        groups = {
+            g["TrackingUniqueIdentifier"]: g for g in json.loads(out.read_text())["Measurements"]
+        }
+        for m in read_sr(path):
+            g = groups[m.extra["tracking_uid"]]
+            assert g["TrackingIdentifier"] == m.lesion_id
+            assert g["timePoint"] == m.date.isoformat()
+            items = {
+                (i["quantity"]["CodeValue"], i.get("derivationModifier", {}).get("CodeValue")): i
+                for i in g["measurementItems"]
+            }
+            for value, key in (
+                (m.long_axis_mm, ("103339001", None)),
+                (m.short_axis_mm, ("103340004", None)),
+                (m.extra.get("suv_max"), ("126401", "56851009")),
+            ):
+                if value is not None:
+                    assert Decimal(items[key]["value"]) == Decimal(str(value))
+            if m.nodal or m.site in ("liver", "bone", "pancreas"):
+                assert g["FindingSite"]["CodeMeaning"].lower() == m.site
+            categories = [
+                q["conceptValue"]["CodeValue"]
+                for q in g.get("qualitativeEvaluations", [])
+                if q["conceptCode"]["CodeValue"] == "112016"
+            ]
+            assert categories == [
+                {"target": "112074", "non_target": "112075", "new": "112076"}[m.role.value]
+            ]
+
+
+def test_a_lesion_location_travels_as_a_scoord3d_point(archive: Archive, tmp_path: Path) -> None:
+    """A non-target or new lesion's location (napari: extra location_mm, LPS mm) is written as
+    a TID 1410 Image Region SCOORD3D POINT with the image it was placed on, and read back into
+    the same keys."""
+    from recistry.store import save_measurements
+    from recistry.store.readings import format_point_mm, lesion_tracking_uid
+
+    located = {}
+    for i, m in enumerate(archive.measurements):
+        if m.role is Role.NON_TARGET and m.extra.get("sop_instance_uid"):
+            point = format_point_mm([12.5, -30.25, 40.0 + i])
+            located[(m.patient_id, m.lesion_id, m.date)] = dataclasses.replace(
+                m, extra={**m.extra, "location_mm": point}
+            )
+    assert located
+    db = tmp_path / "s.db"
+    shutil.copy(archive.store, db)
+    with Store(db) as store:
+        save_measurements(store, list(located.values()), source="napari", reader="dr_a")
+        reports = export_store(store, tmp_path / "sr", reader="dr_a")
+    points = 0
+    for report in reports:
+        ds = pydicom.dcmread(report.path)
+        for group in ds.ContentSequence[-1].ContentSequence:
+            for item in group.ContentSequence:
+                if item.ValueType == "SCOORD3D" and item.GraphicType == "POINT":
+                    assert group.ContentTemplateSequence[0].TemplateIdentifier == "1410"
+                    points += 1
+    assert points == len(located)
+    # highdicom parses the planar groups and gives the point back (patient mm)
+    by_uid = {
+        (m.extra.get("tracking_uid") or lesion_tracking_uid(m.patient_id, m.lesion_id), m.date): m
+        for m in located.values()
+    }
+    parsed = 0
+    for report in reports:
+        for g in hd.sr.srread(report.path).content.get_planar_roi_measurement_groups():
+            m = by_uid[(str(g.tracking_uid), dt.date.fromisoformat(report.date))]
+            expected = [float(v) for v in m.extra["location_mm"].split()]
+            np.testing.assert_allclose(g.roi.value[0], expected, atol=1e-4)
+            parsed += 1
+    assert parsed == len(located)
+    for report in reports:
+        run = subprocess.run(["dciodvfy", str(report.path)], capture_output=True, text=True)
+        assert run.returncode == 0 and "Error" not in run.stderr, run.stderr
+    back = {(m.patient_id, m.lesion_id, m.date): m for m in read_sr_tree(tmp_path / "sr")}
+    for key, m in located.items():
+        for extra_key in ("location_mm", "sop_instance_uid", "series_uid"):
+            assert back[key].extra[extra_key] == m.extra[extra_key], (key, extra_key)
+        assert (back[key].role, back[key].state) == (m.role, m.state)
+
+
+def test_a_second_ohif_report_adds_lesions_not_revisions_of_the_first(
+    ct: list[pydicom.Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Identity is the Tracking Unique Identifier across imports too: the next report's
+    'Bidirectional' lesions (new UIDs) are new lesions with the next free ids, while re-importing
+    the first report changes nothing."""
+    image = ct[len(ct) // 2]
+    db = tmp_path / "s.db"
+    first = tmp_path / "first"
+    second = tmp_path / "second"
+    for folder, sizes in ((first, ("50", "35")), (second, ("44", "31"))):
+        folder.mkdir()
+        tools = [_bidirectional(5 + 10 * i, 5, size, "20") for i, size in enumerate(sizes)]
+        ohif_report([image], {image.SOPInstanceUID: {"Bidirectional": tools}}, folder / "r.dcm")
+    for folder in (first, second, first):
+        assert main(["import", str(folder), "--store", str(db), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"their ids are '{BIDIRECTIONAL_LABEL} #1', '{BIDIRECTIONAL_LABEL} #3'" in out
+    with Store(db) as store:
+        stored = {m.lesion_id: m for m in in_force_measurements(store)}
+        lesions = store.conn.execute("SELECT COUNT(*) FROM lesions").fetchone()[0]
+    assert lesions == 4
+    assert {k: str(m.long_axis_mm) for k, m in stored.items()} == {
+        f"{BIDIRECTIONAL_LABEL} #1": "50",
+        f"{BIDIRECTIONAL_LABEL} #2": "35",
+        f"{BIDIRECTIONAL_LABEL} #3": "44",
+        f"{BIDIRECTIONAL_LABEL} #4": "31",
+    }
+
+
+def test_no_missing_attribute_of_any_content_item_gives_a_traceback(
+    sr_folder: Path, tmp_path: Path
+) -> None:
+    """Delete, one at a time, each attribute of each content item of a report: the reader
+    either reads the report or refuses it with a DicomError naming the file, never another
+    exception."""
+    source = sorted(sr_folder.rglob("*.dcm"))[-1]
+    original = pydicom.dcmread(source)
+    keywords = (
+        "ValueType",
+        "RelationshipType",
+        "ConceptNameCodeSequence",
+        "ConceptCodeSequence",
+        "MeasuredValueSequence",
+        "ContentSequence",
+        "ReferencedSOPSequence",
+        "GraphicData",
+        "GraphicType",
+        "TextValue",
+        "UID",
+        "ReferencedFrameOfReferenceUID",
+    )
+
+    def items(ds: pydicom.Dataset, trail: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+        found = []
+        for index, child in enumerate(ds.get("ContentSequence", [])):
+            found.append((*trail, index))
+            found.extend(items(child, (*trail, index)))
+        return found
+
+    # The root's items and the first two measurement groups (every kind of item is there).
+    trails = [t for t in items(original) if len(t) == 1 or t[:2] in {(5, 0), (5, 1)}]
+    refused = read = 0
+    for trail in trails:
+        item = original
+        for index in trail:
+            item = item.ContentSequence[index]
+        for keyword in keywords:
+            if keyword not in item:
+                continue
+            element = item.data_element(keyword)
+            assert element is not None
+            delattr(item, keyword)  # put back below: one missing attribute at a time
+            try:
+                read_report(source, original)
+                read += 1
+            except DicomError as exc:
+                assert str(exc).startswith(str(source))
+                refused += 1
+            finally:
+                item[element.tag] = element
+    assert refused > 50 and read > 0

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
@@ -237,3 +239,115 @@ def test_the_suv_unit_is_read_in_both_ucum_spellings(
         assert report.measurements[0].extra["suv_max"] == "7.25"
     with Store(tmp_path / "s.db") as store:
         assert in_force_measurements(store) == []
+
+
+def test_round_trip_recistry_dcmqi_json_tid1500writer_recistry_keeps_every_value(
+    seg: WrittenSegmentation,
+    ct_paths: list[Path],
+    archive: Archive,
+    tmp_path: Path,
+) -> None:
+    """Lesions with masks are written as TID 1411 groups referencing their SEG segment, which is
+    what dcmqi needs: its reader's JSON, re-saved by its writer, reads back to the same values."""
+    from recistry.sr.reader import find_segmentations
+
+    slicer = _slicer_report(seg, ct_paths, tmp_path / "slicer")
+    db = tmp_path / "s.db"
+    shutil.copy(archive.store, db)
+    assert main(["index", str(slicer.parent), "--store", str(db)]) == 0  # the SEG
+    assert main(["import", str(slicer.parent), "--store", str(db), "--no-progress"]) == 0
+    with Store(db) as store:
+        (exported,) = export_store(store, tmp_path / "export", reader="Slicer^Reader")
+    ours = read_report(exported.path, segmentations=find_segmentations(slicer.parent))
+    ds = pydicom.dcmread(exported.path)
+    groups = ds.ContentSequence[-1].ContentSequence
+    assert all(g.ContentTemplateSequence[0].TemplateIdentifier == "1411" for g in groups)
+    volumetric = hd.sr.srread(exported.path).content.get_volumetric_roi_measurement_groups()
+    assert [
+        (
+            g.referenced_segment.referenced_sop_instance_uid,
+            g.referenced_segment.referenced_segment_numbers,
+        )
+        for g in volumetric
+    ] == [(seg.sop_instance_uid, [1]), (seg.sop_instance_uid, [2])]
+    run = subprocess.run(["dciodvfy", str(exported.path)], capture_output=True, text=True)
+    assert run.returncode == 0 and "Error" not in run.stderr, run.stderr
+    # recistry -> dcmqi JSON
+    read_json = tmp_path / "read.json"
+    dcmqi("tid1500reader", "--inputDICOM", str(exported.path), "--outputMetadata", str(read_json))
+    metadata = json.loads(read_json.read_text())
+    assert {g["segmentationSOPInstanceUID"] for g in metadata["Measurements"]} == {
+        seg.sop_instance_uid
+    }
+    # -> tid1500writer (it takes the time point once, for the report, and the files by name)
+    metadata["timePoint"] = metadata["Measurements"][0].pop("timePoint")
+    for group in metadata["Measurements"][1:]:
+        assert group.pop("timePoint") == metadata["timePoint"]
+    metadata["compositeContext"] = ["seg.dcm"]
+    metadata["imageLibrary"] = [p.name for p in ct_paths]
+    write_json = tmp_path / "write.json"
+    write_json.write_text(json.dumps(metadata))
+    again = tmp_path / "again" / "sr.dcm"
+    again.parent.mkdir()
+    dcmqi(
+        "tid1500writer",
+        "--inputMetadata",
+        str(write_json),
+        "--inputImageLibraryDirectory",
+        str(tmp_path / "slicer" / "library"),
+        "--inputCompositeContextDirectory",
+        str(tmp_path / "slicer" / "context"),
+        "--outputDICOM",
+        str(again),
+    )
+    # -> recistry
+    theirs = read_report(again, segmentations=find_segmentations(slicer.parent))
+    assert len(theirs.measurements) == len(ours.measurements) == 2
+    for a, b in zip(ours.measurements, theirs.measurements, strict=True):
+        assert (a.patient_id, a.date, a.lesion_id, a.site, a.nodal) == (
+            b.patient_id,
+            b.date,
+            b.lesion_id,
+            b.site,
+            b.nodal,
+        )
+        assert (a.long_axis_mm, a.short_axis_mm) == (b.long_axis_mm, b.short_axis_mm)
+        assert extra_values(a) == extra_values(b)
+        for key in (
+            "tracking_uid",
+            "sop_instance_uid",
+            "series_uid",
+            "segmentation_uid",
+            "segment_number",
+            "suv_max",
+            ROLE_UNASSIGNED_KEY,
+        ):
+            assert a.extra.get(key) == b.extra.get(key), key
+
+
+def test_a_seg_in_the_store_index_resolves_a_report_that_travels_without_it(
+    seg: WrittenSegmentation,
+    ct_paths: list[Path],
+    archive: Archive,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without the SEG, a sized lesion of a Slicer report names only the CT series: refused
+    (a size must name its image). With the SEG indexed in the store, import resolves it."""
+    report = _slicer_report(seg, ct_paths, tmp_path / "slicer")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(report, alone / "slicer.dcm")
+    db = tmp_path / "s.db"
+    shutil.copy(archive.store, db)
+    assert main(["import", str(alone), "--store", str(db), "--strict", "--no-progress"]) == 2
+    assert "lesion liver lesion has a size but references no image" in capsys.readouterr().err
+    assert main(["index", str(seg.path.parent), "--store", str(db)]) == 0
+    assert main(["import", str(alone), "--store", str(db), "--strict", "--no-progress"]) == 0
+    with Store(db) as store:
+        liver = next(
+            m
+            for m in in_force_measurements(store, "Slicer^Reader")
+            if m.lesion_id == "liver lesion"
+        )
+    assert liver.extra["sop_instance_uid"] == pydicom.dcmread(ct_paths[3]).SOPInstanceUID

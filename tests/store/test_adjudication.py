@@ -129,3 +129,16 @@ def test_the_test_data_has_the_discordances_it_claims(store_path):
         p.patient_id: tuple(r.value for r in p.rules) for p in compare_readers(reads).pending
     }
     assert flagged == DISCORDANT
+
+
+def test_a_patient_with_one_read_has_nothing_to_adjudicate(fresh_store, tmp_path):
+    from recistry.cli import main
+
+    table = tmp_path / "one.csv"
+    table.write_text(
+        "patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state\n"
+        "Q1,2024-01-02,T1,target,liver,no,30,,measured\n"
+    )
+    assert main(["import", str(table), "--store", str(fresh_store), "--reader", "ana"]) == 0
+    with Store(fresh_store, create=False) as store, pytest.raises(StoreError, match="one read"):
+        adjudicate(store, "Q1", "ana", reason="why", adjudicator="cy")

@@ -47,14 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recistry.errors import InputError
     from recistry.pacs import parse_location, push
     from recistry.pacs.outputs import outputs_to_store
     from recistry.recist.model import AssessmentOptions
     from recistry.sr.export import export_store
     from recistry.store import Store
 
-    key = pseudonym_key(args)
     destination = parse_location(args.to) if args.to else None  # a bad URL writes nothing
+    if destination is not None and args.pseudonymize:
+        raise InputError(
+            "pseudonymised reports would be filed under another patient next to the original "
+            "images; push without --pseudonymize",
+            column="--to",
+        )
+    key = pseudonym_key(args)
     with Store(args.store, create=False) as store:
         reports = export_store(
             store,

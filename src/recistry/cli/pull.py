@@ -14,7 +14,7 @@ from recistry.errors import InputError
 NAME = "pull"
 HELP = "retrieve studies from a PACS (DICOMweb or DIMSE) into a folder tree"
 DESCRIPTION = """\
-Ask the PACS at URL which instances match (QIDO-RS, or C-FIND for dimse://) and retrieve them
+Ask the PACS at URL which series match (QIDO-RS, or C-FIND for dimse://) and retrieve them
 (WADO-RS, or C-GET / C-MOVE) into OUT/<PatientID>/<StudyUID>/<SeriesUID>/<SOPUID>.dcm, as the
 archive stores them (no transcoding). 'recistry index', the napari annotator and 'rescore' read
 that tree. Every file is written under a temporary name, flushed and renamed: run the same

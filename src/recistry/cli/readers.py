@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from recistry.cli._store import add_batch_arguments
 from recistry.errors import InputError
 
 NAME = "readers"
@@ -52,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="compare confirmed best responses (RECIST Table 3; default: unconfirmed)",
     )
+    add_batch_arguments(parser, unit="patient read")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +69,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             "not a study store (make one with 'recistry import')", path=str(args.store)
         )
-    reads, adjudicated = load_reader_reads(args.store, AssessmentOptions(confirm=args.confirm))
+    reads, adjudicated = load_reader_reads(
+        args.store,
+        AssessmentOptions(confirm=args.confirm),
+        workers=args.workers,
+        dask_address=args.dask,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
     comparison = compare_readers(reads, pd_window_days=args.pd_window, adjudicated=adjudicated)
     if args.format == "json":
         text = json_text(comparison)

@@ -10,8 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-
-from scipy.stats import norm
+from statistics import NormalDist
 
 from recistry.cohort.stats import CONFIDENCE
 
@@ -101,7 +100,7 @@ def cohen_kappa(first: Sequence[Hashable], second: Sequence[Hashable]) -> Kappa:
     c_term = (kappa - expected * (1.0 - kappa)) ** 2
     variance = max(a_term + b_term - c_term, 0.0) / (n * (1.0 - expected) ** 2)
     se = math.sqrt(variance)
-    z = float(norm.ppf(0.5 + CONFIDENCE / 2))
+    z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
     ci = (max(-1.0, kappa - z * se), min(1.0, kappa + z * se))
     return Kappa(kappa, se, ci, observed, expected, n)
 

@@ -7,15 +7,19 @@ perpendicular short axis, the volume, and with PET SUVmax, SUVpeak and SUVmean.
 
 Method
 ------
-1. **CT region growing** (a confidence-connected region, Yanowitz & Bruckstein's adaptive
-   threshold in the form of ITK's ``ConfidenceConnectedImageFilter``): the lesion's CT value is
-   the median of the 5 × 5 in-plane neighbourhood of the seed and its noise a robust SD (1.4826 ×
-   MAD, at least ``min_sd_hu``); voxels connected to the seed (6-connectivity) within
-   ``multiplier`` SDs of it form the region, whose mean and SD are then re-estimated and the
-   region regrown ``iterations`` times (SimpleITK ``ConnectedThreshold`` does each growth).
-   Internal holes (noise outliers) are filled. The growth runs in a box around the seed that is
-   enlarged (``search_radii_mm``) while the region touches its faces; a region still touching the
-   largest box has no boundary near the click and is refused (:class:`~recistry.errors.InputError`).
+1. **CT region growing** (a confidence-connected region in the manner of ITK's
+   ``ConfidenceConnectedImageFilter``) on the in-plane 3 × 3 median of the CT, which takes the
+   noise down (about 2.5-fold for Gaussian noise) without moving straight edges: the lesion's value
+   is the median of the 5 × 5 in-plane neighbourhood of the seed and its noise a robust SD (1.4826
+   × MAD, at least ``min_sd_hu``); voxels connected to the seed (6-connectivity) within
+   ``multiplier`` SDs form the region, whose mean and SD are then re-estimated and the region
+   regrown ``iterations`` times (SimpleITK ``ConnectedThreshold`` does each growth). The boundary
+   is then decided on the original values: each in-plane neighbour of the region joins it when its
+   value is nearer the region's median than the outside neighbours' median (the median clips
+   pointed ends by up to a pixel). Internal holes are filled. The growth runs in a box around the
+   seed that is enlarged (``search_radii_mm``) while the region touches its faces; a region still
+   touching the largest box has no boundary near the click and is refused
+   (:class:`~recistry.errors.InputError`).
 2. **PET bounding** (when a PET is given): the lesion's SUVmax is the hottest PET voxel under the
    CT region; the PET region is the voxels connected to it at or above ``pet_fraction`` × SUVmax
    (45 %: the isocontour that best matched CT volumes on SSTR-PET in Siegmund et al., EJNMMI
@@ -291,15 +295,16 @@ def _robust_seed_stats(
 def _grow(
     values: npt.NDArray[np.float32],
     seed: tuple[int, int, int],
-    mean: float,
-    sd: float,
     params: SegmentationParameters,
 ) -> npt.NDArray[np.bool_]:
-    """Confidence-connected growth: connected threshold at mean ± multiplier·SD, re-estimated."""
+    """Confidence-connected growth on the in-plane 3 × 3 median of the box (mean ± multiplier·SD,
+    re-estimated), then the boundary decided on the original values (see module docstring)."""
     from scipy import ndimage
 
     sitk = _sitk()
-    image = sitk.GetImageFromArray(values)
+    smoothed = ndimage.median_filter(values, size=(1, 3, 3))
+    mean, sd = _robust_seed_stats(smoothed, seed, params.min_sd_hu)
+    image = sitk.GetImageFromArray(smoothed)
     region = np.zeros(values.shape, dtype=bool)
     for _ in range(params.iterations + 1):
         half = params.multiplier * sd
@@ -311,13 +316,53 @@ def _grow(
             replaceValue=1,
         )
         region = sitk.GetArrayViewFromImage(grown).astype(bool)
-        inside = values[region].astype(np.float64)
+        inside = smoothed[region].astype(np.float64)
         if inside.size < 2:
             break
         mean = float(inside.mean())
         sd = max(float(inside.std()), params.min_sd_hu)
+    # The median moves the edge of thin or pointed parts by up to a pixel: each in-plane
+    # neighbour of the region joins it when its original value is nearer the region's median
+    # than the median of the other neighbours (the outside).
+    cross = np.zeros((1, 3, 3), dtype=bool)
+    cross[0, 1, :] = cross[0, :, 1] = True
+    ring = ndimage.binary_dilation(region, structure=cross) & ~region
+    if ring.any() and region.any():
+        inside_median = float(np.median(values[region]))
+        outside_median = float(np.median(values[ring]))
+        ring_values = values[ring]
+        join = np.abs(ring_values - inside_median) < np.abs(ring_values - outside_median)
+        region = region.copy()
+        region[tuple(index[join] for index in np.nonzero(ring))] = True
     filled: npt.NDArray[np.bool_] = ndimage.binary_fill_holes(region)
     return filled
+
+
+def _bounding_box(
+    mask: npt.NDArray[np.bool_], pad: Sequence[int], shape: Sequence[int]
+) -> tuple[slice, slice, slice]:
+    """The bounding box of ``mask`` padded by ``pad`` voxels per axis, within ``shape``."""
+    out = []
+    for axis in range(3):
+        hits = np.nonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))[0]
+        lo = max(0, int(hits[0]) - pad[axis]) if len(hits) else 0
+        hi = min(shape[axis], int(hits[-1]) + pad[axis] + 1) if len(hits) else 0
+        out.append(slice(lo, hi))
+    return out[0], out[1], out[2]
+
+
+def _pet_around(pet: Volume, box: Volume) -> Volume:
+    """The part of the PET that covers ``box`` (plus two voxels), so that resampling it onto the
+    box does not copy a whole-body PET on every click."""
+    corners = np.array(
+        [[k, j, i] for k in (0, 1) for j in (0, 1) for i in (0, 1)], dtype=np.float64
+    )
+    corners *= np.asarray(box.array.shape, dtype=np.float64) - 1
+    kji = pet.patient_to_index(box.index_to_patient(corners))
+    shape = np.asarray(pet.array.shape)
+    lo = np.clip(np.floor(kji.min(axis=0)).astype(int) - 2, 0, shape - 1)
+    hi = np.clip(np.ceil(kji.max(axis=0)).astype(int) + 3, lo + 1, shape)
+    return crop(pet, lo, hi)
 
 
 def _touches_faces(
@@ -422,7 +467,7 @@ def segment_lesion(
         )
     seed = _seed_index(ct, seed_lps_mm)
     values_full = ct.array
-    seed_hu, seed_sd = _robust_seed_stats(values_full, seed, params.min_sd_hu)
+    seed_hu, _ = _robust_seed_stats(values_full, seed, params.min_sd_hu)
     if seed_hu < AIR_HU:
         raise InputError(
             f"the point {_fmt(seed_lps_mm)} mm is in air ({seed_hu:.0f} HU): outside the body "
@@ -438,7 +483,7 @@ def segment_lesion(
         box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
         values = np.ascontiguousarray(values_full[box], dtype=np.float32)
         local = (seed[0] - lo[0], seed[1] - lo[1], seed[2] - lo[2])
-        region = _grow(values, local, seed_hu, seed_sd, params)
+        region = _grow(values, local, params)
         leaked = _touches_faces(region, lo, hi, ct.array.shape)
         if not leaked:
             break
@@ -450,7 +495,7 @@ def segment_lesion(
     if pet is not None:
         from recistry.imaging.resample import resample_to
 
-        pet_box = resample_to(pet, box_volume, interpolation="linear").array
+        pet_box = resample_to(_pet_around(pet, box_volume), box_volume).array
         found = _pet_region(pet_box, None if leaked else region, local, ct.spacing_mm, params)
         if found is not None:
             pet_region, threshold, avid = found
@@ -468,7 +513,10 @@ def segment_lesion(
                     max(1, round(p / c)) for p, c in zip(pet.spacing_mm, ct.spacing_mm, strict=True)
                 ]
                 structure = np.ones([2 * r + 1 for r in reach], dtype=bool)
-                bound = ndimage.binary_dilation(pet_region, structure=structure)
+                # Only where the CT region is does the dilated PET region matter.
+                near = _bounding_box(region, reach, region.shape)
+                bound = np.zeros_like(region)
+                bound[near] = ndimage.binary_dilation(pet_region[near], structure=structure)
                 bounded = _largest_component_with(region & bound, local)
                 pet_threshold = threshold
                 if bounded.sum() < region.sum():

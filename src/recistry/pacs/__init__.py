@@ -10,7 +10,7 @@ See docs/pacs.md.
 from recistry.pacs.credentials import Credentials, credentials_for
 from recistry.pacs.location import DicomwebLocation, DimseLocation, PacsLocation, parse_location
 from recistry.pacs.pull import PullQuery, PullResult, PushResult, connect, pull, push
-from recistry.pacs.tree import InstanceRef, instance_path
+from recistry.pacs.tree import InstanceRef, SeriesRef, instance_path
 
 __all__ = [
     "Credentials",
@@ -21,6 +21,7 @@ __all__ = [
     "PullQuery",
     "PullResult",
     "PushResult",
+    "SeriesRef",
     "connect",
     "credentials_for",
     "instance_path",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from pydicom.dataset import Dataset
 from recistry.errors import PacsError
 from recistry.pacs.credentials import Credentials
 from recistry.pacs.location import DicomwebLocation
-from recistry.pacs.tree import InstanceRef, checked_uid
+from recistry.pacs.tree import InstanceRef, SeriesRef, checked_uid
 
 __all__ = ["AS_STORED", "DicomwebConnection"]
 
@@ -71,27 +72,38 @@ class DicomwebConnection:
         ca_bundle: Path | None = None,
     ) -> None:
         credentials = credentials or Credentials()
-        session = requests.Session()
-        if ca_bundle is not None:
-            if not ca_bundle.is_file():
-                raise PacsError(f"CA bundle {ca_bundle} does not exist")
-            session.verify = os.fspath(ca_bundle)
-        if credentials.token:
-            session.auth = _BearerToken(credentials.token)
-        elif credentials.username is not None:
-            session.auth = (credentials.username, credentials.password or "")
+        if ca_bundle is not None and not ca_bundle.is_file():
+            raise PacsError(f"CA bundle {ca_bundle} does not exist")
         loopback = location.host in ("localhost", "127.0.0.1", "::1")
         if credentials.source != "none" and location.url.startswith("http://") and not loopback:
             logger.warning(
                 "sending %s credentials to %s over unencrypted http", credentials.source, location
             )
         self.location = location
-        self.client = DICOMwebClient(location.url, session=session, timeout=TIMEOUT_S)
-        # Retry a busy server (429, 408, 503, 504) or a dropped connection twice, after 1 and
-        # 2 s, rather than dicomweb-client's default of 5 attempts over about 30 s.
-        self.client.set_http_retry_params(
-            max_attempts=RETRY_ATTEMPTS, wait_exponential_multiplier=500
-        )
+        self._credentials = credentials
+        self._ca_bundle = ca_bundle
+        self._per_thread = threading.local()
+
+    @property
+    def client(self) -> DICOMwebClient:
+        """This thread's client (a requests session is not shared between threads)."""
+        client: DICOMwebClient | None = getattr(self._per_thread, "client", None)
+        if client is None:
+            session = requests.Session()
+            if self._ca_bundle is not None:
+                session.verify = os.fspath(self._ca_bundle)
+            if self._credentials.token:
+                session.auth = _BearerToken(self._credentials.token)
+            elif self._credentials.username is not None:
+                session.auth = (self._credentials.username, self._credentials.password or "")
+            client = DICOMwebClient(self.location.url, session=session, timeout=TIMEOUT_S)
+            # Retry a busy server (429, 408, 503, 504) or a dropped connection twice, after 1
+            # and 2 s, rather than dicomweb-client's default of 5 attempts over about 30 s.
+            client.set_http_retry_params(
+                max_attempts=RETRY_ATTEMPTS, wait_exponential_multiplier=500
+            )
+            self._per_thread.client = client
+        return client
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -118,15 +130,16 @@ class DicomwebConnection:
         except ValueError as exc:  # malformed DICOM JSON or multipart message
             raise PacsError(f"{self.location}: unusable answer while {doing} ({exc})") from None
 
-    def search(
+    def search_series(
         self,
         *,
         patient_id: str | None,
         study_uid: str | None,
         since: str | None,
         modalities: Sequence[str],
-    ) -> list[InstanceRef]:
-        """Every instance matching the filters (QIDO-RS studies, then series, then instances).
+    ) -> list[SeriesRef]:
+        """Every series matching the filters (QIDO-RS studies, then their series), with the
+        archive's count of instances.
 
         ``since`` is a DICOM date (YYYYMMDD) matched as the range ``since-``; ``modalities``
         keeps only series of those modalities (all when empty).
@@ -139,7 +152,7 @@ class DicomwebConnection:
             filters["StudyInstanceUID"] = study_uid
         if since:
             filters["StudyDate"] = f"{since}-"
-        found: list[InstanceRef] = []
+        found: list[SeriesRef] = []
         with self._errors("searching for studies"):
             studies = self.client.search_for_studies(search_filters=filters, get_remaining=True)
         for study_json in studies:
@@ -148,7 +161,9 @@ class DicomwebConnection:
             patient = str(study.get("PatientID", ""))
             with self._errors(f"searching the series of study {study_uid_found}"):
                 series_list = self.client.search_for_series(
-                    study_uid_found, fields=["Modality"], get_remaining=True
+                    study_uid_found,
+                    fields=["Modality", "NumberOfSeriesRelatedInstances"],
+                    get_remaining=True,
                 )
             for series_json in series_list:
                 series = Dataset.from_json(series_json)
@@ -158,40 +173,54 @@ class DicomwebConnection:
                 series_uid = checked_uid(
                     series.get("SeriesInstanceUID"), "SeriesInstanceUID", server
                 )
-                with self._errors(f"searching the instances of series {series_uid}"):
-                    instances = self.client.search_for_instances(
-                        study_uid_found, series_uid, get_remaining=True
+                count = series.get("NumberOfSeriesRelatedInstances")
+                found.append(
+                    SeriesRef(
+                        patient,
+                        study_uid_found,
+                        series_uid,
+                        modality,
+                        int(count) if count not in (None, "") else None,
                     )
-                for instance_json in instances:
-                    sop = Dataset.from_json(instance_json).get("SOPInstanceUID")
-                    found.append(
-                        InstanceRef(
-                            patient,
-                            study_uid_found,
-                            series_uid,
-                            checked_uid(sop, "SOPInstanceUID", server),
-                            modality,
-                        )
-                    )
+                )
         return found
 
-    def retrieve(
-        self, refs: Sequence[InstanceRef], whole_series: bool, save: Callable[[Dataset], None]
-    ) -> None:
-        """Retrieve ``refs`` (all of one series) and hand each instance to ``save``.
+    def search_instances(self, series: SeriesRef) -> list[InstanceRef]:
+        """The instances of ``series`` (QIDO-RS)."""
+        server = str(self.location)
+        with self._errors(f"searching the instances of series {series.series_uid}"):
+            answers = self.client.search_for_instances(
+                series.study_uid, series.series_uid, get_remaining=True
+            )
+        return [
+            InstanceRef(
+                series.patient_id,
+                series.study_uid,
+                series.series_uid,
+                checked_uid(
+                    Dataset.from_json(answer).get("SOPInstanceUID"), "SOPInstanceUID", server
+                ),
+                series.modality,
+            )
+            for answer in answers
+        ]
 
-        With ``whole_series`` the series is streamed in one WADO-RS request (``save`` may then
-        receive instances that are not in ``refs``); otherwise instance by instance.
-        """
-        first = refs[0]
-        with self._errors(f"retrieving series {first.series_uid}"):
-            if whole_series:
+    def retrieve(
+        self,
+        series: SeriesRef,
+        instances: Sequence[InstanceRef] | None,
+        save: Callable[[Dataset], None],
+    ) -> None:
+        """Retrieve the whole ``series`` in one streamed WADO-RS request (``instances`` is
+        ``None``) or these instances one by one, handing each to ``save``."""
+        with self._errors(f"retrieving series {series.series_uid}"):
+            if instances is None:
                 for ds in self.client.iter_series(
-                    first.study_uid, first.series_uid, media_types=AS_STORED
+                    series.study_uid, series.series_uid, media_types=AS_STORED
                 ):
                     save(ds)
                 return
-            for ref in refs:
+            for ref in instances:
                 save(
                     self.client.retrieve_instance(
                         ref.study_uid, ref.series_uid, ref.sop_uid, media_types=AS_STORED

@@ -46,7 +46,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from recistry.errors import PacsError
 from recistry.pacs.location import DimseLocation
-from recistry.pacs.tree import InstanceRef, checked_uid
+from recistry.pacs.tree import InstanceRef, SeriesRef, checked_uid
 
 __all__ = ["RETRIEVED_SOP_CLASSES", "DimseConnection", "SaveEncoded"]
 
@@ -73,9 +73,8 @@ RETRIEVED_SOP_CLASSES = (
 )
 """Storage SOP classes a pull accepts (any transfer syntax; PS3.4 annex B)."""
 
-SaveEncoded = Callable[[str, bytes, Callable[[], Dataset]], None]
-"""Called per received instance: SOP Instance UID, the Part-10 bytes as received, and a
-function decoding the data set (only called when the UID was not in the query's answer)."""
+SaveEncoded = Callable[[str, bytes], None]
+"""Called per received instance with its SOP Instance UID and its Part-10 bytes as received."""
 
 _PENDING = (0xFF00, 0xFF01)
 _TIMEOUT_S = 60.0
@@ -138,19 +137,26 @@ class DimseConnection:
             if assoc.is_established:
                 assoc.release()
 
-    def search(
+    def _find(self, keys: Dataset) -> list[Dataset]:
+        ae = self._ae()
+        ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+        with self._association(ae, "searching") as assoc:
+            return _find(assoc, keys, str(self.location))
+
+    def search_series(
         self,
         *,
         patient_id: str | None,
         study_uid: str | None,
         since: str | None,
         modalities: Sequence[str],
-    ) -> list[InstanceRef]:
-        """Every instance matching the filters: C-FIND at STUDY, SERIES and IMAGE level."""
+    ) -> list[SeriesRef]:
+        """Every series matching the filters, with the archive's count of instances: C-FIND at
+        STUDY, then SERIES level."""
         server = str(self.location)
+        found: list[SeriesRef] = []
         ae = self._ae()
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
-        found: list[InstanceRef] = []
         with self._association(ae, "searching") as assoc:
             study_keys = _identifier(
                 "STUDY",
@@ -162,7 +168,11 @@ class DimseConnection:
                 study_found = checked_uid(study.get("StudyInstanceUID"), "StudyInstanceUID", server)
                 patient = str(study.get("PatientID", ""))
                 series_keys = _identifier(
-                    "SERIES", StudyInstanceUID=study_found, SeriesInstanceUID="", Modality=""
+                    "SERIES",
+                    StudyInstanceUID=study_found,
+                    SeriesInstanceUID="",
+                    Modality="",
+                    NumberOfSeriesRelatedInstances="",
                 )
                 for series in _find(assoc, series_keys, server):
                     modality = str(series.get("Modality", ""))
@@ -171,27 +181,47 @@ class DimseConnection:
                     series_uid = checked_uid(
                         series.get("SeriesInstanceUID"), "SeriesInstanceUID", server
                     )
-                    image_keys = _identifier(
-                        "IMAGE",
-                        StudyInstanceUID=study_found,
-                        SeriesInstanceUID=series_uid,
-                        SOPInstanceUID="",
+                    count = series.get("NumberOfSeriesRelatedInstances")
+                    found.append(
+                        SeriesRef(
+                            patient,
+                            study_found,
+                            series_uid,
+                            modality,
+                            int(count) if count not in (None, "") else None,
+                        )
                     )
-                    for image in _find(assoc, image_keys, server):
-                        sop = checked_uid(image.get("SOPInstanceUID"), "SOPInstanceUID", server)
-                        found.append(InstanceRef(patient, study_found, series_uid, sop, modality))
         return found
 
-    def retrieve(self, refs: Sequence[InstanceRef], whole_series: bool, save: SaveEncoded) -> None:
-        """Retrieve ``refs`` (all of one series) and hand each instance to ``save``: the whole
-        series in one request, or instance by instance."""
-        first = refs[0]
-        if whole_series:
+    def search_instances(self, series: SeriesRef) -> list[InstanceRef]:
+        """The instances of ``series``: C-FIND at IMAGE level."""
+        server = str(self.location)
+        keys = _identifier(
+            "IMAGE",
+            StudyInstanceUID=series.study_uid,
+            SeriesInstanceUID=series.series_uid,
+            SOPInstanceUID="",
+        )
+        return [
+            InstanceRef(
+                series.patient_id,
+                series.study_uid,
+                series.series_uid,
+                checked_uid(image.get("SOPInstanceUID"), "SOPInstanceUID", server),
+                series.modality,
+            )
+            for image in self._find(keys)
+        ]
+
+    def retrieve(
+        self, series: SeriesRef, instances: Sequence[InstanceRef] | None, save: SaveEncoded
+    ) -> None:
+        """Retrieve the whole ``series`` in one request (``instances`` is ``None``) or these
+        instances one by one, handing each to ``save``."""
+        if instances is None:
             requests = [
                 _identifier(
-                    "SERIES",
-                    StudyInstanceUID=first.study_uid,
-                    SeriesInstanceUID=first.series_uid,
+                    "SERIES", StudyInstanceUID=series.study_uid, SeriesInstanceUID=series.series_uid
                 )
             ]
         else:
@@ -202,7 +232,7 @@ class DimseConnection:
                     SeriesInstanceUID=r.series_uid,
                     SOPInstanceUID=r.sop_uid,
                 )
-                for r in refs
+                for r in instances
             ]
         failures: list[BaseException] = []
 
@@ -211,13 +241,13 @@ class DimseConnection:
                 request = event.request
                 assert isinstance(request, C_STORE)  # EVT_C_STORE carries a C-STORE request
                 sop = str(request.AffectedSOPInstanceUID)
-                save(sop, event.encoded_dataset(), lambda: event.dataset)
+                save(sop, event.encoded_dataset())
             except Exception as exc:  # reported to the archive, then raised below
                 failures.append(exc)
                 return 0xA700  # Out of resources: the archive marks the sub-operation failed
             return 0x0000
 
-        doing = f"retrieving series {first.series_uid}"
+        doing = f"retrieving series {series.series_uid}"
         if self.move_port is None:
             self._get(requests, handle_store, doing)
         else:
@@ -348,5 +378,6 @@ def _check_retrieve(
     if final != 0x0000 or failed:
         raise PacsError(
             f"{server}: {doing} failed (status 0x{final & 0xFFFF:04X}, {failed} failed "
-            "sub-operation(s)); check that the archive allows C-GET/C-MOVE for our AE title"
+            "sub-operation(s)); check that the archive allows our AE title C-GET/C-MOVE and "
+            "that the series is CT, PET, MR, SEG, SR or secondary capture"
         )

@@ -1,19 +1,19 @@
 """Pulling studies from a PACS into a folder tree that ``index``, ``annotate`` and ``rescore``
 read, and pushing recistry's outputs (SR, SEG) back.
 
-A pull asks the archive which instances match (QIDO-RS or C-FIND), skips those already on disk
-and complete, and retrieves the others series by series (WADO-RS or C-GET/C-MOVE), each file
-written atomically (:mod:`recistry.pacs.tree`). Running the same pull again after an
-interruption retrieves only what is missing.
+A pull asks the archive which series match and how many instances each holds (QIDO-RS or
+C-FIND), skips the instances already on disk and whole, and retrieves the others series by series
+(WADO-RS or C-GET/C-MOVE), each file written atomically (:mod:`recistry.pacs.tree`). Running the
+same pull again after an interruption retrieves only what is missing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +29,11 @@ from recistry.pacs.dimse import DimseConnection
 from recistry.pacs.location import DimseLocation, PacsLocation
 from recistry.pacs.tree import (
     InstanceRef,
+    SeriesRef,
     checked_uid,
-    instance_path,
     is_complete,
     remove_partials,
+    series_folder,
     write_atomically,
 )
 
@@ -44,6 +45,9 @@ DEFAULT_CALLING_AET = "RECISTRY"
 
 WRITER_THREADS = 4
 """Threads writing and fsyncing retrieved files while the next ones arrive."""
+
+SERIES_IN_PARALLEL = 2
+"""DICOMweb series retrieved at the same time (one HTTP connection each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,21 +135,15 @@ class _Sink:
 
     Writing (and its fsync, milliseconds per file) runs on a few threads while the next
     instances arrive; at most ``WRITES_IN_FLIGHT`` instances wait in memory. Thread-safe:
-    C-MOVE stores arrive on the storage SCP's threads.
+    C-MOVE stores arrive on the storage SCP's threads, DICOMweb series on several threads.
     """
 
     WRITES_IN_FLIGHT = 32
 
     def __init__(
-        self,
-        out: Path,
-        expected: dict[str, InstanceRef],
-        on_disk: set[str],
-        server: str,
-        advance: Callable[[], None],
+        self, out: Path, on_disk: set[str], server: str, advance: Callable[[], None]
     ) -> None:
         self.out = out
-        self.expected = expected
         self.on_disk = on_disk
         self.server = server
         self.advance = advance
@@ -154,6 +152,7 @@ class _Sink:
         self._slots = threading.BoundedSemaphore(self.WRITES_IN_FLIGHT)
         self._pool = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="pull")
         self._pending: list[Future[None]] = []
+        self._cancelled = threading.Event()
 
     def __enter__(self) -> _Sink:
         return self
@@ -161,19 +160,17 @@ class _Sink:
     def __exit__(self, *exc_info: object) -> None:
         self._pool.shutdown(wait=True)
 
-    def _target(self, sop: str, dataset: Callable[[], Dataset]) -> Path | None:
-        if sop in self.on_disk:
+    def cancel(self) -> None:
+        """Make every later save raise, so retrievals still running stop."""
+        self._cancelled.set()
+
+    def _target(self, series: SeriesRef, sop: object) -> Path | None:
+        if self._cancelled.is_set():
+            raise PacsError("pull cancelled")
+        uid = checked_uid(sop, "SOPInstanceUID", self.server)
+        if uid in self.on_disk:
             return None  # streamed with its series but already complete
-        ref = self.expected.get(sop)
-        if ref is None:  # stored after the query ran: place it by its own UIDs
-            ds = dataset()
-            ref = InstanceRef(
-                str(ds.get("PatientID", "")),
-                checked_uid(ds.get("StudyInstanceUID"), "StudyInstanceUID", self.server),
-                checked_uid(ds.get("SeriesInstanceUID"), "SeriesInstanceUID", self.server),
-                checked_uid(sop, "SOPInstanceUID", self.server),
-            )
-        return instance_path(self.out, ref)
+        return series_folder(self.out, series) / f"{uid}.dcm"
 
     def _submit(self, target: Path, write: Callable[[BinaryIO], object]) -> None:
         self._slots.acquire()
@@ -193,15 +190,21 @@ class _Sink:
                 self.written += 1
             self.advance()
 
-    def save_dataset(self, ds: Dataset) -> None:
-        """Write an instance decoded by dicomweb-client (Part-10, its transfer syntax kept)."""
-        target = self._target(str(ds.SOPInstanceUID), lambda: ds)
+    def save_dataset(self, series: SeriesRef, ds: Dataset) -> None:
+        """Write an instance of ``series`` decoded by dicomweb-client (Part-10, its transfer
+        syntax kept)."""
+        if str(ds.get("SeriesInstanceUID", "")) != series.series_uid:
+            raise PacsError(
+                f"{self.server} sent instance {ds.get('SOPInstanceUID')} of series "
+                f"{ds.get('SeriesInstanceUID')} when asked for series {series.series_uid}"
+            )
+        target = self._target(series, ds.get("SOPInstanceUID"))
         if target is not None:
             self._submit(target, lambda f: pydicom.dcmwrite(f, ds, enforce_file_format=True))
 
-    def save_encoded(self, sop: str, encoded: bytes, dataset: Callable[[], Dataset]) -> None:
-        """Write an instance received over DIMSE, byte for byte."""
-        target = self._target(sop, dataset)
+    def save_encoded(self, series: SeriesRef, sop: str, encoded: bytes) -> None:
+        """Write an instance of ``series`` received over DIMSE, byte for byte."""
+        target = self._target(series, sop)
         if target is not None:
             self._submit(target, lambda f: f.write(encoded))
 
@@ -213,6 +216,85 @@ class _Sink:
             error = future.exception()
             if error is not None:
                 raise error
+
+
+@dataclass(frozen=True, slots=True)
+class _SeriesPlan:
+    """What to fetch of one series: everything (``instances`` is None) or these instances;
+    ``expected`` SOP Instance UIDs when the archive listed them, else only their number."""
+
+    series: SeriesRef
+    instances: tuple[InstanceRef, ...] | None
+    expected: frozenset[str] | None
+    count: int
+    missing: int
+
+
+def _local_instances(out: Path, series: SeriesRef) -> set[str]:
+    """SOP Instance UIDs of the whole files already in ``series``' folder."""
+    folder = series_folder(out, series)
+    if not folder.is_dir():
+        return set()
+    return {
+        p.stem
+        for p in folder.glob("*.dcm")
+        if not p.name.startswith(".") and is_complete(p, p.stem)
+    }
+
+
+def _plan(
+    connection: DicomwebConnection | DimseConnection,
+    series: SeriesRef,
+    on_disk: set[str],
+) -> _SeriesPlan:
+    """Decide what to fetch of ``series``, given the whole files already on disk.
+
+    The instances are listed (an instance-level query, which costs many archives as much as
+    the retrieve itself) only when some are on disk but not as many as the archive counts.
+    """
+    count = series.instance_count
+    if count is not None and len(on_disk) >= count:
+        return _SeriesPlan(series, (), None, count, 0)
+    if count is not None and not on_disk:
+        return _SeriesPlan(series, None, None, count, count)
+    listed = connection.search_instances(series)
+    wanted = tuple(r for r in listed if r.sop_uid not in on_disk)
+    # Stream the whole series unless most of it is already here.
+    instances = None if len(wanted) * 2 > len(listed) else wanted
+    expected = frozenset(r.sop_uid for r in listed)
+    return _SeriesPlan(series, instances, expected, len(listed), len(wanted))
+
+
+def _retrieve(
+    connection: DicomwebConnection | DimseConnection, plans: Sequence[_SeriesPlan], sink: _Sink
+) -> None:
+    """Retrieve what is missing of each series; over DICOMweb ``SERIES_IN_PARALLEL`` series at
+    a time (an archive serves several requests at once), over DIMSE one association at a time."""
+    work = [p for p in plans if p.missing]
+    if isinstance(connection, DimseConnection):
+        for plan in work:
+            connection.retrieve(
+                plan.series, plan.instances, functools.partial(sink.save_encoded, plan.series)
+            )
+        return
+    pool = ThreadPoolExecutor(max_workers=SERIES_IN_PARALLEL, thread_name_prefix="wado")
+    try:
+        futures = [
+            pool.submit(
+                connection.retrieve,
+                plan.series,
+                plan.instances,
+                functools.partial(sink.save_dataset, plan.series),
+            )
+            for plan in work
+        ]
+        for future in futures:
+            future.result()
+    except BaseException:  # Ctrl-C or a failed series: stop the others at their next instance
+        sink.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def pull(
@@ -235,7 +317,8 @@ def pull(
     query
         The filters.
     out
-        Root of the tree (created). Files already there and complete are kept and skipped.
+        Root of the tree (created). Files already there and complete are kept and skipped; a
+        series whose folder holds as many whole instances as the archive counts is complete.
     credentials
         DICOMweb only; default: the environment or netrc (:func:`credentials_for`).
     ca_bundle
@@ -248,8 +331,8 @@ def pull(
     Raises
     ------
     PacsError
-        The archive cannot be reached, refuses, or matches nothing. What was written stays
-        complete; run again to resume.
+        The archive cannot be reached, refuses, matches nothing or did not send every instance.
+        What was written stays complete; run again to resume.
     """
     from recistry.batch import progress_bar
 
@@ -260,60 +343,51 @@ def pull(
         calling_aet=calling_aet,
         move_port=move_port,
     )
-    refs = connection.search(
+    found = connection.search_series(
         patient_id=query.patient_id,
         study_uid=query.study_uid,
         since=query.since.strftime("%Y%m%d") if query.since else None,
         modalities=query.modalities,
     )
-    if not refs:
-        raise PacsError(f"{location}: no instances match {_describe(query)}")
+    if not found:
+        raise PacsError(f"{location}: no series match {_describe(query)}")
     stale = remove_partials(out)
     if stale:
         logger.info("removed %d partial file(s) left by an interrupted pull", stale)
-    by_series: dict[tuple[str, str], list[InstanceRef]] = defaultdict(list)
-    for ref in refs:
-        by_series[(ref.study_uid, ref.series_uid)].append(ref)
-    on_disk = {r.sop_uid for r in refs if is_complete(instance_path(out, r), r.sop_uid)}
-    missing = len(refs) - len(on_disk)
+    on_disk = {s.series_uid: _local_instances(out, s) for s in found}
+    plans = [_plan(connection, s, on_disk[s.series_uid]) for s in found]
+    skip = set().union(*on_disk.values())
     with progress_bar(progress) as bar:
-        task = bar.add_task(f"Pulling from {location}", total=missing)
-        expected = {r.sop_uid: r for r in refs}
-        with _Sink(out, expected, on_disk, str(location), lambda: bar.advance(task)) as sink:
-            _retrieve(connection, by_series.values(), on_disk, sink)
+        task = bar.add_task(f"Pulling from {location}", total=sum(p.missing for p in plans))
+        with _Sink(out, skip, str(location), lambda: bar.advance(task)) as sink:
+            _retrieve(connection, plans, sink)
             sink.finish()
-    absent = [r for r in refs if not instance_path(out, r).is_file()]
-    if absent:
-        raise PacsError(
-            f"{location} did not send {len(absent)} of {len(refs)} instance(s) "
-            f"(first: {absent[0].sop_uid}); run the pull again"
-        )
+    for plan in plans:
+        _check_received(out, plan, str(location))
+    total = sum(p.count for p in plans)
     return PullResult(
         out=out,
-        studies=len({r.study_uid for r in refs}),
-        series=len(by_series),
-        instances=len(refs),
+        studies=len({s.study_uid for s in found}),
+        series=len(found),
+        instances=total,
         retrieved=sink.written,
-        already_complete=len(on_disk),
+        already_complete=total - sum(p.missing for p in plans),
     )
 
 
-def _retrieve(
-    connection: DicomwebConnection | DimseConnection,
-    series: Iterable[list[InstanceRef]],
-    on_disk: set[str],
-    sink: _Sink,
-) -> None:
-    for series_refs in series:
-        wanted = [r for r in series_refs if r.sop_uid not in on_disk]
-        if not wanted:
-            continue
-        # Stream the whole series unless most of it is already here.
-        whole = len(wanted) * 2 > len(series_refs)
-        if isinstance(connection, DimseConnection):
-            connection.retrieve(wanted, whole, sink.save_encoded)
-        else:
-            connection.retrieve(wanted, whole, sink.save_dataset)
+def _check_received(out: Path, plan: _SeriesPlan, server: str) -> None:
+    """PacsError unless the series' folder now holds every instance the archive listed (or
+    counted)."""
+    folder = series_folder(out, plan.series)
+    present = {p.stem for p in folder.glob("*.dcm")} if folder.is_dir() else set()
+    absent = (
+        len(plan.expected - present) if plan.expected is not None else plan.count - len(present)
+    )
+    if absent > 0:
+        raise PacsError(
+            f"{server} did not send {absent} of {plan.count} instance(s) of series "
+            f"{plan.series.series_uid}; run the pull again"
+        )
 
 
 def push(

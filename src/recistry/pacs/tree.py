@@ -21,7 +21,15 @@ from pydicom.uid import UID
 
 from recistry.errors import PacsError
 
-__all__ = ["InstanceRef", "instance_path", "is_complete", "remove_partials", "write_atomically"]
+__all__ = [
+    "InstanceRef",
+    "SeriesRef",
+    "instance_path",
+    "is_complete",
+    "remove_partials",
+    "series_folder",
+    "write_atomically",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,21 @@ class InstanceRef:
     modality: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesRef:
+    """One series the PACS holds, as its query answered.
+
+    ``instance_count`` is the archive's NumberOfSeriesRelatedInstances (0020,1209), ``None``
+    when it did not say.
+    """
+
+    patient_id: str
+    study_uid: str
+    series_uid: str
+    modality: str
+    instance_count: int | None = None
+
+
 def checked_uid(value: object, what: str, server: str) -> str:
     """``value`` if it is a DICOM UID (digits and dots, at most 64 characters), which is also
     what makes it safe as a file name; otherwise a PacsError naming the server."""
@@ -54,11 +77,14 @@ def patient_folder(patient_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", patient_id).strip("._") or "unknown"
 
 
+def series_folder(out: Path, ref: InstanceRef | SeriesRef) -> Path:
+    """The folder of ``ref``'s series under ``out``."""
+    return out / patient_folder(ref.patient_id) / ref.study_uid / ref.series_uid
+
+
 def instance_path(out: Path, ref: InstanceRef) -> Path:
     """Where ``ref`` is stored under ``out``."""
-    return (
-        out / patient_folder(ref.patient_id) / ref.study_uid / ref.series_uid / f"{ref.sop_uid}.dcm"
-    )
+    return series_folder(out, ref) / f"{ref.sop_uid}.dcm"
 
 
 def write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> None:

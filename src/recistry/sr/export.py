@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 
 from recistry.errors import InputError, RecistryError
 from recistry.recist.model import AssessmentOptions, Measurement, PatientRecord
+from recistry.sr.reader import SEGMENTATION_KEY
 from recistry.sr.writer import ScanReading, build_report
 from recistry.store.database import Store
 from recistry.store.dicom_index import instance_paths
@@ -129,10 +130,11 @@ def export_store(
     for name in readers:
         work.extend(scan_readings(in_force_measurements(store, name), name, options))
     sops = {
-        m.extra["sop_instance_uid"]
+        m.extra[key]
         for r in work
         for m in r.measurements
-        if m.extra.get("sop_instance_uid")
+        for key in ("sop_instance_uid", SEGMENTATION_KEY)
+        if m.extra.get(key)
     }
     headers: dict[str, Dataset] = {}
     for uid, path in instance_paths(store, sops).items():

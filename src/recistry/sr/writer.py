@@ -42,7 +42,14 @@ from recistry import __version__
 from recistry.errors import InputError
 from recistry.recist.model import LesionState, Measurement, Role, TimepointAssessment
 from recistry.sr import codes as rc
-from recistry.sr.reader import IMAGE_POINT_KEYS, LOCATION_KEY, extra_values
+from recistry.sr.reader import (
+    IMAGE_POINT_KEYS,
+    LOCATION_KEY,
+    SEGMENT_NUMBER_KEY,
+    SEGMENTATION_KEY,
+    SEGMENTATION_STORAGE,
+    extra_values,
+)
 from recistry.store.readings import (
     ENDPOINT_KEYS,
     ROLE_UNASSIGNED_KEY,
@@ -143,6 +150,7 @@ def _lesion_group(
 ) -> (
     hd.sr.MeasurementsAndQualitativeEvaluations
     | hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
+    | hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations
 ):
     extra = m.extra
     sop = extra.get("sop_instance_uid")
@@ -152,6 +160,11 @@ def _lesion_group(
         if image is not None and "FrameOfReferenceUID" in image
         else None
     )
+    seg_uid = extra.get(SEGMENTATION_KEY)
+    # A lesion whose mask is a SEG segment (and the SEG is indexed): a volumetric group (TID
+    # 1411) referencing the segment, which dcmqi/Slicer read. highdicom allows no coordinates
+    # in its measurements, so the axes are written without their lines there.
+    segmentation = images.get(seg_uid) if seg_uid else None
     measurements: list[hd.sr.Measurement] = []
     for axis, value, code in (
         ("long", m.long_axis_mm, rc.LONG_AXIS),
@@ -166,7 +179,9 @@ def _lesion_group(
             points = np.array(
                 [parse_point_mm(extra[start_key]), parse_point_mm(extra[end_key])], dtype=float
             )
-        if image is not None:
+        if segmentation is not None:
+            points = None
+        elif image is not None:
             # The line on the image (SCOORD), as OHIF/dcmjs read and draw it.
             pixels = _image_points(extra, axis, image, points)
             if pixels is not None:
@@ -197,6 +212,13 @@ def _lesion_group(
             measurements.append(_num(rc.SUVBW, extra[key], rc.SUVBW_UNIT, derivation=derivation))
     for kept in extra_values(m):
         if kept.value is None or kept.unit is None:
+            # A NUM read with only a qualifier (no value): highdicom writes no such item.
+            logger.warning(
+                "lesion %s on %s: extra value %s has no number and is not written to the SR",
+                m.lesion_id,
+                m.date,
+                kept.name.meaning,
+            )
             continue
         measurements.append(_num(kept.name, kept.value, kept.unit, derivation=kept.derivation))
     unassigned = bool(extra.get(ROLE_UNASSIGNED_KEY))
@@ -227,11 +249,32 @@ def _lesion_group(
         uid=extra.get("tracking_uid") or lesion_tracking_uid(m.patient_id, m.lesion_id),
         identifier=m.lesion_id,
     )
+    if segmentation is not None and seg_uid is not None:
+        source_series = extra.get("series_uid") or (
+            str(image.SeriesInstanceUID) if image is not None else None
+        )
+        return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=tracking,
+            referenced_segment=hd.sr.ReferencedSegment(
+                sop_class_uid=SEGMENTATION_STORAGE,
+                sop_instance_uid=seg_uid,
+                segment_number=int(extra.get(SEGMENT_NUMBER_KEY) or 1),
+                source_series=(
+                    hd.sr.SourceSeriesForSegmentation(source_series) if source_series else None
+                ),
+            ),
+            time_point_context=time_point,
+            finding_type=rc.LESION,
+            finding_sites=[hd.sr.FindingSite(site_code)] if site_code else None,
+            method=rc.RECIST_1_1,
+            measurements=measurements or None,
+            qualitative_evaluations=evaluations or None,
+        )
     location = extra.get(LOCATION_KEY)
     if location and frame and m.long_axis_mm is None and m.short_axis_mm is None:
         # A lesion without diameters but with a location (non-target, new): a planar group
         # (TID 1410) whose region is the point, in patient mm of the image's frame.
-        return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+        planar = hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=tracking,
             referenced_region=hd.sr.ImageRegion3D(
                 graphic_type=hd.sr.GraphicTypeValues3D.POINT,
@@ -245,6 +288,13 @@ def _lesion_group(
             measurements=measurements or None,
             qualitative_evaluations=evaluations or None,
         )
+        if image is not None:
+            # TID 1410 has no row for the image of a 3D region: the group's source image (the
+            # TID 1501 item, SCT 260753009 "Source") keeps the image the reader placed it on.
+            planar[0].ContentSequence.append(
+                hd.sr.SourceImageForMeasurementGroup.from_source_image(image)
+            )
+        return planar
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=tracking,
         time_point_context=time_point,
@@ -490,7 +540,14 @@ def build_report(
     ).hexdigest()
     key = (reading.patient_id, reading.reader, reading.date.isoformat())
     content_dt = _content_datetime(reading)
-    evidence = [_with_type2_patient_study(images[uid]) for uid in sops]
+    segmentations = sorted(
+        {
+            m.extra[SEGMENTATION_KEY]
+            for m in reading.measurements
+            if m.extra.get(SEGMENTATION_KEY) in images
+        }
+    )
+    evidence = [_with_type2_patient_study(images[uid]) for uid in (*sops, *segmentations)]
     sr = hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=report,

@@ -10,15 +10,14 @@ the store); :func:`adjudications_in_force` says which patients' read in use was 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recistry.errors import InputError, StoreError
-from recistry.recist.model import AssessmentOptions, ClinicalRecord
+from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
 from recistry.store.database import Store, utc_now
 from recistry.store.readings import clinical_in_force
 
@@ -200,13 +199,19 @@ _READ_COLUMNS = (
 
 
 def load_reader_reads(
-    store_path: str | Path, options: AssessmentOptions | None = None
+    store_path: str | Path,
+    options: AssessmentOptions | None = None,
+    *,
+    workers: int = 1,
+    dask_address: str | None = None,
+    progress: bool = False,
 ) -> tuple[list[ReaderRead], dict[str, str]]:
     """Score every reader's read of every patient in a store.
 
-    Each reader's measurements in force are validated as a measurement table and scored by
-    RECIST 1.1 (the columnar fast path where it applies, the reference engine otherwise: the
-    same results as ``recistry rescore --reader NAME``), with the clinical data stored.
+    Each reader's measurements in force are validated as a measurement table and scored by the
+    RECIST 1.1 engine with the clinical data stored (the same results as ``recistry rescore
+    --reader NAME``), every read in one batch: in this process, in ``workers`` processes or on
+    a Dask cluster (:func:`recistry.scoring.score`).
 
     Returns
     -------
@@ -215,6 +220,9 @@ def load_reader_reads(
         patient → accepted reader for the patients whose read in use is adjudicated.
     """
     import pandas
+
+    from recistry.scoring import score
+    from recistry.tables import build_records, measurement_table_from_frame
 
     opts = options or AssessmentOptions()
     with Store(store_path, create=False) as store:
@@ -225,42 +233,40 @@ def load_reader_reads(
     for column in _READ_COLUMNS:  # the text cells a table file gives: '' when empty
         values = frame[column]
         frame[column] = values.where(values.notna(), "").astype(str)
-    reads: list[ReaderRead] = []
+    parts: list[tuple[str, pandas.DataFrame, list[PatientRecord]]] = []
     for reader, part in frame.groupby("reader", sort=True):
         table = part.drop(columns="reader").reset_index(drop=True)
-        reads.extend(_score_read(str(reader), table, clinical, opts, f"{store_path} ({reader})"))
+        measurements = measurement_table_from_frame(
+            table, f"{store_path} ({reader})"
+        ).measurements()
+        # A reader's read covers some of the cohort: the others' clinical rows are not an error.
+        ids = {m.patient_id for m in measurements}
+        records = build_records(measurements, {p: c for p, c in clinical.items() if p in ids})
+        parts.append((str(reader), table, records))
+    scored = iter(
+        score(
+            [r for _, _, records in parts for r in records],
+            opts,
+            workers=workers,
+            dask_address=dask_address,
+            progress=progress,
+        )
+    )
+    reads: list[ReaderRead] = []
+    for reader, table, records in parts:
+        reads.extend(_reads(reader, table, [next(scored) for _ in records]))
     return reads, adjudicated
 
 
-def _score_read(
-    reader: str,
-    frame: pd.DataFrame,
-    clinical: Mapping[str, ClinicalRecord],
-    options: AssessmentOptions,
-    where: str,
+def _reads(
+    reader: str, frame: pd.DataFrame, assessments: Sequence[PatientAssessment]
 ) -> list[ReaderRead]:
+    """One reader's reads: the engine's calls and the targets chosen at its baseline."""
     from recistry.cohort.readers import ReaderRead
-    from recistry.recist.engine import assess_patients
-    from recistry.recist.model import Response
-    from recistry.tables import build_records, measurement_table_from_frame
 
-    table = measurement_table_from_frame(frame, where)
-    measurements = table.measurements()
-    # A reader's read covers some of the cohort: the clinical rows of the others are not an error.
-    ids = {m.patient_id for m in measurements}
-    records = build_records(measurements, {p: c for p, c in clinical.items() if p in ids})
-    summaries: dict[str, tuple[Response, dt.date | None, dt.date, float | None]] = {
-        a.patient_id: (
-            a.best_overall_response,
-            a.progression_date,
-            a.baseline_date,
-            None if a.baseline_sum_mm is None else float(a.baseline_sum_mm),
-        )
-        for a in assess_patients(records, options)
-    }
+    baseline = {a.patient_id: a.baseline_date.isoformat() for a in assessments}
     targets = frame[frame["role"] == "target"]
-    baseline_text = targets["patient_id"].map({p: s[2].isoformat() for p, s in summaries.items()})
-    at_baseline = targets[targets["date"] == baseline_text]
+    at_baseline = targets[targets["date"] == targets["patient_id"].map(baseline)]
     chosen: dict[str, set[str]] = {}
     for patient_id, lesion_id in zip(
         at_baseline["patient_id"].tolist(), at_baseline["lesion_id"].tolist(), strict=True
@@ -268,13 +274,13 @@ def _score_read(
         chosen.setdefault(patient_id, set()).add(lesion_id)
     return [
         ReaderRead(
-            patient_id,
+            a.patient_id,
             reader,
-            best,
-            progression,
-            baseline,
-            frozenset(chosen.get(patient_id, ())),
-            total_mm,
+            a.best_overall_response,
+            a.progression_date,
+            a.baseline_date,
+            frozenset(chosen.get(a.patient_id, ())),
+            None if a.baseline_sum_mm is None else float(a.baseline_sum_mm),
         )
-        for patient_id, (best, progression, baseline, total_mm) in summaries.items()
+        for a in assessments
     ]
