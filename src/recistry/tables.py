@@ -130,7 +130,8 @@ def _read_csv_arrow(raw: bytes, path: Path) -> pd.DataFrame | None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    first_line = raw.split(b"\n", 1)[0].rstrip(b"\r")
+    end = raw.find(b"\n")
+    first_line = (raw if end < 0 else raw[:end]).rstrip(b"\r")  # no copy of the rest
     try:
         names = next(csv.reader([first_line.decode("utf-8-sig")]))
     except (UnicodeDecodeError, csv.Error, StopIteration):
