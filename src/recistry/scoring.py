@@ -61,7 +61,7 @@ def load_records(
 
         if clinical is None:
             return load_store(path, reader=reader)
-        with Store(path, create=False) as store:
+        with Store(path, readonly=True) as store, store.snapshot():
             return build_records(in_force_measurements(store, reader), clinical)
     if reader is not None:
         raise InputError("--reader needs a study store as PATH", path=str(path))

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from recistry.store.audit import audit_json, patient_audit, render_html, render_text
 
     key = pseudonym_key(args)
-    with Store(args.store, create=False) as store:
+    with Store(args.store, readonly=True) as store, store.snapshot():
         document = patient_audit(
             store,
             args.patient,

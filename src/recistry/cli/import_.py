@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             )
         if summary is not None:
             lines.append(
-                f"import {summary.import_id}: {_count(summary.readings, 'reading')} of "
+                f"{_import_label(summary.import_id)}: {_count(summary.readings, 'reading')} of "
                 f"{_count(len(summary.patients), 'patient')}, "
                 f"{_count(summary.new_revisions, 'new revision')}, "
                 f"{summary.unchanged} unchanged → {args.store}"
@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         if clinical is not None:
             saved = save_clinical(store, clinical, source=str(args.clinical))
             lines.append(
-                f"import {saved.import_id}: clinical data of {_count(saved.readings, 'patient')}, "
+                f"{_import_label(saved.import_id)}: clinical data of "
+                f"{_count(saved.readings, 'patient')}, "
                 f"{_count(saved.new_revisions, 'new revision')} → {args.store}"
             )
         if args.accept_reader is not None:
@@ -143,3 +144,8 @@ def run(args: argparse.Namespace) -> int:
 def _count(n: int, noun: str) -> str:
     """``1 patient``, ``2 patients``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _import_label(import_id: int | None) -> str:
+    """``import 3``, or ``nothing new`` when the store already held everything."""
+    return "nothing new" if import_id is None else f"import {import_id}"
