@@ -34,6 +34,7 @@ __all__ = [
     "atomic_folder",
     "check_output_file",
     "check_output_folder",
+    "check_output_folder_writable",
     "write_bytes_atomic",
     "write_text_atomic",
 ]
@@ -124,6 +125,22 @@ def check_output_file(path: Path) -> None:
     if path.is_dir():
         raise InputError("is a folder; give a file name", path=str(path))
     _probe_writable(_existing_parent(path), path)
+
+
+def check_output_folder_writable(path: Path) -> None:
+    """Fail now, in one line, if files cannot be written into the folder ``path``.
+
+    The folder may exist and hold other files (files are written into it one by one, each
+    atomically); it is created if missing.
+
+    Raises
+    ------
+    InputError
+        ``path`` is a file, or neither it nor its nearest existing parent is writable.
+    """
+    if path.exists() and not path.is_dir():
+        raise InputError("is a file; give a folder", path=str(path))
+    _probe_writable(path if path.is_dir() else _existing_parent(path), path)
 
 
 def check_output_folder(path: Path) -> None:

@@ -94,9 +94,12 @@ def _one_line(text: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from recistry.csv_guard import csv_guard
+
     command = f"recistry {args.command}"
     try:
-        status: int = args._run(args)
+        with csv_guard(not getattr(args, "no_csv_guard", False)):
+            status: int = args._run(args)
     except RecistryError as exc:
         print(f"{command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,10 +11,14 @@ NAME = "export"
 HELP = "write every reader's scan readings as DICOM SR (TID 1500) measurement reports"
 DESCRIPTION = """\
 Write one TID 1500 measurement report (Comprehensive 3D SR) per reader per scan into OUT, as
-OUT/<patient>/<YYYYMMDD>/<reader>.dcm. Each report references the CT images measured on (they
-must be in the store's DICOM index: run 'recistry index ROOT --store S' first), carries the
-lesions' tracking UIDs, long and short axes with their endpoints, SUVs, Krenning scores and the
-RECIST call of the scan. Exporting the same store twice gives identical files.
+OUT/<patient>/<YYYYMMDD>/<reader>-<hash>.dcm (the hash tells apart readers whose names look
+alike). OUT is built beside itself and swapped in whole when complete (it then holds a
+.recistry-complete marker); it must be a new or empty folder or an earlier export. Each report
+references the CT images measured on (they must be in the store's DICOM index: run 'recistry
+index ROOT --store S' first), carries the lesions' tracking UIDs, long and short axes with their
+endpoints, SUVs, Krenning scores and the RECIST call of the scan. Exporting the same store twice
+gives identical files. --pseudonymize applies the DICOM PS3.15 Basic Confidentiality Profile
+with modified dates (docs/security.md).
 
 examples:
   recistry export stored_studies/ --store trial.db
@@ -35,19 +39,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recistry.atomic import check_output_folder
     from recistry.recist.model import AssessmentOptions
     from recistry.sr.export import export_store
     from recistry.store import Store
 
     key = pseudonym_key(args)
-    with Store(args.store, create=False) as store:
+    check_output_folder(args.out)  # before any work
+    with Store(args.store, readonly=True) as store:
         reports = export_store(
             store,
             args.out,
             reader=args.reader,
             key=key,
             options=AssessmentOptions(confirm=args.confirm),
+            as_folder=True,
         )
     patients = len({r.patient for r in reports})
-    print(f"wrote {len(reports)} SR files for {patients} patients to {args.out}/")
+    files = sum(1 for r in reports if r.path.is_file())
+    print(f"wrote {files} SR files for {patients} patients to {args.out}/")
     return 0

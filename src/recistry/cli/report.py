@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from recistry.cli._store import add_csv_guard_argument
 from recistry.errors import InputError
 
 NAME = "report"
@@ -67,9 +68,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--title", default="Cohort response report", help="heading of the report")
     parser.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
+    parser.add_argument(
+        "--stamp",
+        action="store_true",
+        help="show the time the report was generated (without it, the same input gives "
+        "byte-identical files)",
+    )
+    add_csv_guard_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from recistry.atomic import check_output_folder
     from recistry.cohort.report import write_report
     from recistry.cohort.summary import Subgroup
     from recistry.cohort.tables import read_adverse_events
@@ -79,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
     for spec in args.by:
         Subgroup.parse(spec)  # a malformed --by fails before any work
+    check_output_folder(args.out)
     adverse = read_adverse_events(args.adverse_events) if args.adverse_events is not None else None
     records = load_records(args.path, args.clinical, args.reader)
     assessments = assess_patients(records, AssessmentOptions(confirm=args.confirm))
@@ -99,12 +109,19 @@ def run(args: argparse.Namespace) -> int:
         adverse_events=adverse,
         title=args.title,
         source=str(args.path) + ("" if args.clinical is None else f" (clinical: {args.clinical})"),
+        stamp=_now() if args.stamp else None,
     )
     for line in summary_lines(output.summary):
         print(line)
     print(f"report: {output.html}")
     print(f"{len(output.files)} files written to {args.out}/", file=sys.stderr)
     return 0
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _rate(block: dict[str, Any]) -> str:

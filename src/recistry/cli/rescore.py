@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from recistry.cli._store import add_batch_arguments
+from recistry.cli._store import add_batch_arguments, add_csv_guard_argument
 from recistry.errors import InputError
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
@@ -102,6 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write patients.csv, timepoints.csv and results.json into DIR",
     )
+    add_csv_guard_argument(parser)
     add_batch_arguments(parser, unit="patient")
 
 
@@ -130,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
 
     for spec in args.by:  # a malformed --by is refused before any work
         Subgroup.parse(spec)
+    if args.out is not None:
+        from recistry.atomic import check_output_folder_writable
+
+        check_output_folder_writable(args.out)
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
     scored: Sequence[PatientAssessment] | _FastResult
