@@ -125,9 +125,12 @@ def _not_utf8(raw: bytes, exc: UnicodeDecodeError, path: Path) -> InputError:
         offset = first.start
     line_start = raw.rfind(b"\n", 0, offset) + 1
     row = raw.count(b"\n", 0, line_start)
-    header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8-sig", "replace")]), [])
-    before = raw[line_start:offset].decode("utf-8", "replace")
-    index = len(next(csv.reader([before]), [""])) - 1 if before else 0
+    try:
+        header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8-sig", "replace")]), [])
+        before = raw[line_start:offset].decode("utf-8", "replace")
+        index = len(next(csv.reader([before]), [""])) - 1 if before else 0
+    except csv.Error:  # not a table at all (binary data)
+        header, index = [], -1
     column = header[index].strip() if row and 0 <= index < len(header) else None
     return InputError(
         f"byte 0x{raw[offset]:02x} is not valid utf-8 text; save the file as UTF-8",

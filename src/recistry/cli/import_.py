@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             strict=args.strict,
             workers=args.workers,
             dask_address=args.dask,
-            progress=not args.no_progress,
+            progress=not args.no_progress and sys.stderr.isatty(),
         )
     elif args.path is not None:
         from recistry.tables import read_measurements

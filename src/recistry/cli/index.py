@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recistry.cli._store import add_batch_arguments
+from recistry.cli._store import add_batch_arguments, add_pseudonym_arguments, pseudonym_key
 
 NAME = "index"
 HELP = "list the DICOM patients, studies and series under a folder"
@@ -31,6 +31,7 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", metavar="ROOT", type=Path, help="folder (or file) to index")
+    add_pseudonym_arguments(parser)
     parser.add_argument(
         "--format",
         choices=("table", "json"),
@@ -55,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from recistry.imaging.discovery import index_tree
 
+    key = pseudonym_key(args)
+
     index = index_tree(
         args.root,
         workers=args.workers,
@@ -69,10 +72,13 @@ def run(args: argparse.Namespace) -> int:
             recorded = save_dicom_index(store, index)
         print(f"recorded {recorded} instances in {args.store}", file=sys.stderr)
     if args.format == "json":
-        json.dump(index.to_dict(), sys.stdout, indent=2)
+        document = index.to_dict()
+        if key is not None:
+            document = _pseudonymised(document, key)
+        json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_table(index)
+        _print_table(index, key)
     return 1 if args.strict and index.errors else 0
 
 
@@ -88,7 +94,32 @@ def _date(value: str | None) -> str:
     return value or "(no date)"
 
 
-def _print_table(index: Any) -> None:
+def _pseudonymised(document: Any, key: bytes, days: int = 0) -> Any:
+    """The JSON index with the PS3.15 Basic Profile applied to what identifies a patient:
+    patient IDs become their pseudonym, names and birth dates are emptied (Table E.1-1: Z) and
+    study dates are shifted back by the patient's :func:`date_shift_days` (modified dates)."""
+    from recistry.store.privacy import date_shift_days, pseudonym, shift_da
+
+    if isinstance(document, dict):
+        if isinstance(document.get("patient_id"), str):
+            days = date_shift_days(document["patient_id"], key)
+        out = {}
+        for name, value in document.items():
+            if name == "patient_id" and isinstance(value, str):
+                out[name] = pseudonym(value, key)
+            elif name in ("patient_name", "birth_date"):
+                out[name] = ""
+            elif name.endswith("_date") and isinstance(value, str):
+                out[name] = shift_da(value, days)
+            else:
+                out[name] = _pseudonymised(value, key, days)
+        return out
+    if isinstance(document, list):
+        return [_pseudonymised(v, key, days) for v in document]
+    return document
+
+
+def _print_table(index: Any, key: bytes | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -102,9 +133,17 @@ def _print_table(index: Any) -> None:
         if series.units:
             tracer = f"{tracer} [{series.units}]".strip()
         number = f"#{series.series_number} " if series.series_number is not None else ""
+        study_date = study.study_date
+        if key is None:
+            who = f"{patient.patient_id} {patient.patient_name}".strip()
+        else:
+            from recistry.store.privacy import date_shift_days, pseudonym, shift_da
+
+            who = pseudonym(patient.patient_id, key)
+            study_date = shift_da(study_date or "", date_shift_days(patient.patient_id, key))
         table.add_row(
-            f"{patient.patient_id} {patient.patient_name}".strip(),
-            _date(study.study_date),
+            who,
+            _date(study_date),
             series.modality,
             f"{number}{series.description}",
             str(series.slice_count),

@@ -36,6 +36,8 @@ __all__ = [
     "pseudonym",
     "pseudonymise_dataset",
     "remap_uid",
+    "shift_da",
+    "shift_iso_date",
 ]
 
 KEY_ENV = "RECISTRY_PSEUDONYM_KEY"
@@ -138,7 +140,8 @@ def remap_uid(uid: str, key: bytes) -> str:
     return str(generate_uid(entropy_srcs=["recistry-pseudonym", _hmac(key, uid).hex()]))
 
 
-def _shift_da(value: str, days: int) -> str:
+def shift_da(value: str, days: int) -> str:
+    """A DICOM DA (``YYYYMMDD``, or the date part of a DT) moved back ``days`` days."""
     if len(value) >= 8 and value[:8].isdigit():
         shifted = dt.date(int(value[:4]), int(value[4:6]), int(value[6:8])) - dt.timedelta(days)
         return shifted.strftime("%Y%m%d") + value[8:]
@@ -199,7 +202,7 @@ def pseudonymise_dataset(ds: Dataset, key: bytes, patient_id: str) -> None:
                 else:
                     element.value = remap_uid(str(element.value), key)
             elif element.VR == "DA" or element.VR == "DT":
-                element.value = _shift_da(str(element.value), days)
+                element.value = shift_da(str(element.value), days)
             elif element.keyword == "PersonName" and element.VR == "PN":
                 element.value = pseudonym(f"reader\0{element.value}", key).replace("PSN", "RDR")
             elif element.keyword == "TextValue":
