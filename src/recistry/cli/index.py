@@ -97,7 +97,8 @@ def _date(value: str | None) -> str:
 def _pseudonymised(document: Any, key: bytes, days: int = 0) -> Any:
     """The JSON index with the PS3.15 Basic Profile applied to what identifies a patient:
     patient IDs become their pseudonym, names and birth dates are emptied (Table E.1-1: Z) and
-    study dates are shifted back by the patient's :func:`date_shift_days` (modified dates)."""
+    study dates are shifted back by the patient's :func:`date_shift_days` (modified dates); file
+    paths, which often hold a patient's name, are emptied."""
     from recistry.store.privacy import date_shift_days, pseudonym, shift_da
 
     if isinstance(document, dict):
@@ -107,8 +108,8 @@ def _pseudonymised(document: Any, key: bytes, days: int = 0) -> Any:
         for name, value in document.items():
             if name == "patient_id" and isinstance(value, str):
                 out[name] = pseudonym(value, key)
-            elif name in ("patient_name", "birth_date"):
-                out[name] = ""
+            elif name in ("patient_name", "birth_date", "path", "root", "reason"):
+                out[name] = ""  # folder and file names often name the patient
             elif name.endswith("_date") and isinstance(value, str):
                 out[name] = shift_da(value, days)
             else:
@@ -125,7 +126,8 @@ def _print_table(index: Any, key: bytes | None = None) -> None:
 
     # Piped output is for grep and logs: do not wrap rows at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200, soft_wrap=True)
-    table = Table(title=f"DICOM index of {index.root}", show_lines=False)
+    title = "DICOM index" if key is not None else f"DICOM index of {index.root}"
+    table = Table(title=title, show_lines=False)
     for column in ("patient", "study date", "modality", "series", "slices", "spacing mm", "tracer"):
         table.add_column(column, justify="right" if column == "slices" else "left")
     for patient, study, series in index.iter_series():
@@ -158,5 +160,5 @@ def _print_table(index: Any, key: bytes | None = None) -> None:
         f"{index.skipped} non-DICOM file(s) skipped; {len(index.errors)} unreadable",
         highlight=False,
     )
-    for problem in index.errors:
+    for problem in index.errors if key is None else ():
         console.print(f"[yellow]unreadable[/] {problem.path}: {problem.reason}", highlight=False)
