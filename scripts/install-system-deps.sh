@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: dicom3tools (dciodvfy),
 # dcmtk (dsrdump and the DICOM encoders), libgdcm-tools and openjph-tools (encoders), Xvfb and
-# Qt's X11 libraries (napari GUI tests), Chromium (report rendering).
+# Qt's X11 libraries (napari GUI tests), Chromium (report rendering), the sqlite3 shell.
 # Idempotent: installs only what is missing. Needs root or sudo.
 set -euo pipefail
 need=()
@@ -13,6 +13,8 @@ command -v gdcmconv >/dev/null || need+=(libgdcm-tools)
 command -v ojph_compress >/dev/null || need+=(openjph-tools)
 command -v Xvfb >/dev/null || need+=(xvfb)
 command -v chromium >/dev/null || need+=(chromium)
+# The sqlite3 shell: the store tests compare its .dump of a file before and after.
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 # Qt6 xcb platform plugin runtime libraries (napari under Xvfb); GLX on Xvfb also loads Mesa's
 # llvmpipe driver at run time (libglx-mesa0, libgl1-mesa-dri), which ldd does not show.
 for pkg in libegl1 libgl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
