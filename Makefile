@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/demo
 
-.PHONY: demo test lint typecheck unit venv test-venv system-deps bench clean sample annotate
+.PHONY: demo test lint typecheck unit venv test-venv system-deps node-deps bench clean sample annotate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ typecheck: test-venv
 unit: test-venv
 	$(BIN)/python -m pytest
 
-test: system-deps test-venv lint typecheck unit
+# dcmjs (OHIF's DICOM library) for the SR interoperability tests, from its lock file.
+node-deps:
+	npm ci --prefix tests/sr/dcmjs --no-audit --no-fund --silent
+
+test: system-deps node-deps test-venv lint typecheck unit
 
 # Rebuilds sample_dicom/demo_patient byte for byte (fixed seed, UIDs, dates); see sample_dicom/README.md.
 # Other files there (sr/) are kept: they reference these deterministic UIDs.

@@ -1,7 +1,9 @@
-"""Cohort statistics and report speed (issue 6 targets: 100,000 patients' statistics < 5 s;
-the full report for 10,000 patients < 60 s).
+"""Cohort statistics, report and CDISC speed (issue 6 targets: 100,000 patients' statistics
+< 5 s; the full report for 10,000 patients < 60 s; issue 15: ``recistry cdisc`` for 10,000
+patients < 10 s).
 
     .venv/bin/python bench/bench_cohort.py [--patients-stats 100000] [--patients-report 10000]
+        [--patients-cdisc 10000]
 
 Prints each figure with its ratio to a baseline measured in the same run:
 
@@ -9,7 +11,10 @@ Prints each figure with its ratio to a baseline measured in the same run:
   medians, 3 subgroup specs) vs the bare library calls it builds on (one lifelines
   ``KaplanMeierFitter.fit`` for PFS and OS, two ``scipy.stats.binomtest`` intervals);
 * report: ``write_report`` (tables, 6 figures as PNG+SVG, HTML) vs reading and scoring the same
-  cohort (``recistry rescore``'s work), with the time of every part.
+  cohort (``recistry rescore``'s work), with the time of every part;
+* cdisc: ``recistry cdisc TABLE --clinical C --out DIR`` (score, six datasets as .xpt and .csv,
+  define.csv) vs ``recistry rescore TABLE --clinical C --format json`` of the same table, both
+  in this process; wall and CPU seconds (the VM is shared: CPU time is the steadier figure).
 
 The report cohort is sample_dicom/cohort replicated with renamed patients (seeded, no timing in
 tests).
@@ -149,13 +154,51 @@ def bench_report(n: int) -> None:
         print(f"  parts: {parts}")
 
 
+def _run_cli(argv: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one in-process ``recistry`` command, its output discarded."""
+    import contextlib
+    import io
+
+    from recistry.cli import main as cli
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        status = cli(argv)
+    if status != 0:
+        raise SystemExit(f"recistry {' '.join(argv)}: status {status}")
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bench_cdisc(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        m_path, c_path = _replicate(n, folder)
+        source = [str(m_path), "--clinical", str(c_path)]
+        wall, cpu = _run_cli(["cdisc", *source, "--out", str(folder / "cdisc")])
+        base_wall, base_cpu = _run_cli(["rescore", *source, "--format", "json"])
+        print(
+            f"cdisc, {n} patients: {wall:.2f} s wall, {cpu:.2f} s CPU (target < 10 s: "
+            f"{'met' if wall < 10 else 'NOT met'}); rescore --format json of the same table "
+            f"{base_wall:.2f} s wall, {base_cpu:.2f} s CPU; ratio {wall / base_wall:.2f}x wall, "
+            f"{cpu / base_cpu:.2f}x CPU"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients-stats", type=int, default=100_000)
     parser.add_argument("--patients-report", type=int, default=10_000)
+    parser.add_argument("--patients-cdisc", type=int, default=10_000)
+    parser.add_argument(
+        "--only", choices=("statistics", "report", "cdisc"), help="run one benchmark only"
+    )
     args = parser.parse_args()
-    bench_statistics(args.patients_stats)
-    bench_report(args.patients_report)
+    if args.only in (None, "statistics"):
+        bench_statistics(args.patients_stats)
+    if args.only in (None, "report"):
+        bench_report(args.patients_report)
+    if args.only in (None, "cdisc"):
+        bench_cdisc(args.patients_cdisc)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,12 @@ COHORT_DB="$OUT/cohort.db"
 "$BIN/recistry" import sample_dicom/cohort/measurements.csv --store "$COHORT_DB" \
   --reader synthetic --accept
 "$BIN/recistry" import --clinical sample_dicom/cohort/clinical.csv --store "$COHORT_DB"
+# --require-krenning 3 is the seed's inclusion rule (a lesion of Krenning grade >= 3 on Ga-68
+# DOTATATE PET): every patient meets it; the report shows each target's SUVmax over time.
 "$BIN/recistry" report "$COHORT_DB" --adverse-events sample_dicom/cohort/adverse_events.csv \
-  --by "ileal=primary_site==ileum" --by who_grade --by line_of_therapy --out "$OUT/cohort"
+  --by "ileal=primary_site==ileum" --by who_grade --by line_of_therapy --by krenning \
+  --require-krenning 3 --out "$OUT/cohort"
+echo "Krenning grades and target SUVmax per scan: $OUT/cohort/krenning_uptake.csv, suv_waterfall.png"
 
 echo "== Stored studies: index the demo patient's images, import its DICOM SR readings, rescore the store"
 STORE="$OUT/store.db"

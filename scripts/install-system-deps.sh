@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: dicom3tools (dciodvfy),
 # dcmtk (dsrdump and the DICOM encoders), libgdcm-tools and openjph-tools (encoders), Xvfb and
-# Qt's X11 libraries (napari GUI tests), Chromium (report rendering), the sqlite3 shell.
+# Qt's X11 libraries (napari GUI tests), Chromium (report rendering), Orthanc (PACS tests), the
+# sqlite3 shell.
 # Idempotent: installs only what is missing. Needs root or sudo.
 set -euo pipefail
 need=()
@@ -11,8 +12,15 @@ command -v dsrdump >/dev/null || need+=(dcmtk)
 # dcmconv; in dcmtk), GDCM (gdcmconv: JPEG 2000) and OpenJPH (ojph_compress: HTJ2K).
 command -v gdcmconv >/dev/null || need+=(libgdcm-tools)
 command -v ojph_compress >/dev/null || need+=(openjph-tools)
+# A real PACS for the pull/push tests (tests/pacs): Orthanc with its DICOMweb plugin.
+[ -x /usr/sbin/Orthanc ] || command -v Orthanc >/dev/null || need+=(orthanc)
+[ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
+command -v openssl >/dev/null || need+=(openssl)  # the https tests' self-signed certificate
 command -v Xvfb >/dev/null || need+=(xvfb)
 command -v chromium >/dev/null || need+=(chromium)
+# Node.js and npm run dcmjs (OHIF's DICOM library) in the SR interoperability tests.
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 # The sqlite3 shell: the store tests compare its .dump of a file before and after.
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 # Qt6 xcb platform plugin runtime libraries (napari under Xvfb); GLX on Xvfb also loads Mesa's

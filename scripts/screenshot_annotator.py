@@ -1,12 +1,13 @@
-"""Write docs/images/annotator.png: the annotator during a follow-up reading of the sample patient.
+"""Write docs/images/annotate-*.png: one screenshot per step of reading the sample patient.
 
-    .venv/bin/python scripts/screenshot_annotator.py [--out docs/images/annotator.png]
+    .venv/bin/python scripts/screenshot_annotator.py [--out docs/images]
 
-Opens sample_dicom/demo_patient/SYN1-001 in a shown napari window (under ``xvfb-run`` when there
-is no display: screenshots of hidden viewers are black), reads the baseline and first follow-up
-from the ground truth as a reader would (reference spheres, target diameters, non-target states,
-Krenning grades) and captures the whole window, dock widget included. Nothing is saved to a
-store.
+Opens sample_dicom/demo_patient/SYN1-001 in a shown napari window of 1920x1080 (under
+``xvfb-run`` when there is no display: screenshots of hidden viewers are black) and reads it as a
+radiologist would, from the ground truth: baseline targets measured and non-targets located,
+reference spheres placed, then the first follow-up with the prior beside it, each pending lesion
+found and assessed, and finally the reading reopened from the store. Each step's window
+(docks included) is written to ``annotate-NN-step.png``. The store is a temporary file.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_dicom" / "demo_patient"
+WIDTH, HEIGHT = 1920, 1080
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "annotator.png")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
         return subprocess.call(
-            ["xvfb-run", "-a", "-s", "-screen 0 1920x1200x24", sys.executable, *sys.argv]
+            ["xvfb-run", "-a", "-s", f"-screen 0 {WIDTH}x{HEIGHT}x24", sys.executable, *sys.argv]
         )
     os.environ.setdefault("NAPARI_CONFIG", str(Path(tempfile.mkdtemp()) / "settings.yaml"))
     import napari
@@ -43,27 +45,50 @@ def main() -> int:
     from recistry_napari._uptake import suggestion
 
     (truth,) = json.loads((SAMPLE / "ground_truth.json").read_text())["patients"]
-    viewer = napari.Viewer(title="recistry: SYN1-001", show=True)
-    viewer.window.resize(1900, 1100)
-    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
-    widget.reader_edit.setText("Dr Demo")
-    widget.store_edit.setText(str(Path(tempfile.mkdtemp()) / "recistry.db"))
-    widget.open_study(SAMPLE / truth["patient_id"])
+    store = Path(tempfile.mkdtemp()) / "recistry.db"
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def settle() -> None:
+        for _ in range(8):
+            QApplication.processEvents()
+
+    def snap(viewer: napari.Viewer, name: str) -> None:
+        settle()
+        path = args.out / f"annotate-{name}.png"
+        viewer.screenshot(path=str(path), canvas_only=False, flash=False)
+        print(f"wrote {path}")
+
+    def open_viewer() -> tuple[napari.Viewer, object]:
+        viewer = napari.Viewer(title="recistry", show=True)
+        viewer.window._qt_window.setGeometry(0, 0, WIDTH, HEIGHT)
+        _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
+        widget.reader_edit.setText("Dr Demo")
+        widget.store_edit.setText(str(store))
+        widget.open_study(SAMPLE / truth["patient_id"])
+        return viewer, widget
+
+    viewer, widget = open_viewer()
+    snap(viewer, "01-open")
 
     liver = [
         c + d
         for c, d in zip(truth["liver_ellipsoid"]["center_lps_mm"], (-45, -10, -10), strict=True)
     ]
     spleen = truth["spleen_ellipsoid"]["center_lps_mm"]
-    ids: dict[str, str] = {}
-    for tp in truth["timepoints"][:2]:
-        widget.show_timepoint(dt.date.fromisoformat(tp["date"]))
-        refs = widget.viewer.layers["Reference regions"]
+    refs = viewer.layers["Reference regions"]
+
+    def references() -> None:
         for organ, centre in (("liver", liver), ("spleen", spleen)):
             widget.place_reference(organ)
             refs.add(refs.world_to_data([centre[2], centre[1], centre[0]]))
-            QApplication.processEvents()
-        for lesion in tp["lesions"]:
+            settle()
+
+    ids: dict[str, str] = {}
+
+    def read(tp: dict[str, object], stop_before: str | None = None) -> None:
+        for lesion in tp["lesions"]:  # type: ignore[attr-defined]
+            if lesion["lesion_id"] == stop_before:
+                return
             role = Role(lesion["role"])
             if lesion["lesion_id"] not in ids:
                 ids[lesion["lesion_id"]] = widget.add_lesion(role, lesion["site"], lesion["nodal"])
@@ -79,21 +104,35 @@ def main() -> int:
             else:
                 widget.select_lesion(lesion_id)
                 widget.set_state(LesionState.PRESENT)
-            QApplication.processEvents()
-    # Ga-68 DOTATATE: spleen ~25 and lesions up to ~40 SUV; a wider range keeps the CT readable.
-    widget.suv_max_spin.setValue(30.0)
-    viewer.layers["PET SUV"].opacity = 0.5
+                widget.place(lesion_id, lesion["center_lps_mm"])
+            settle()
+
+    baseline, follow_up = truth["timepoints"][0], truth["timepoints"][1]
+    references()
+    read(baseline)
     widget.select_lesion(ids["L1"])
-    widget.lesions.disarm()
-    viewer.layers.selection.active = viewer.layers["Lesions"]
+    snap(viewer, "02-baseline")
+
+    widget.show_timepoint(dt.date.fromisoformat(follow_up["date"]))
     viewer.reset_view()
-    for _ in range(5):
-        QApplication.processEvents()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(path=str(args.out), canvas_only=False, flash=False)
-    widget.dirty = False  # a demonstration: nothing to save
+    snap(viewer, "03-follow-up-prior-beside")
+
+    widget.select_next_pending()
+    snap(viewer, "04-next-pending-centred")
+
+    references()
+    read(follow_up)
+    widget.select_lesion(ids["L1"])
+    snap(viewer, "05-follow-up-read")
+
+    widget.save()
+    widget.dirty = False
     viewer.close()
-    print(f"wrote {args.out}")
+
+    viewer, widget = open_viewer()
+    snap(viewer, "06-reopened")
+    widget.dirty = False
+    viewer.close()
     return 0
 
 

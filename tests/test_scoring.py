@@ -16,7 +16,16 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_dicom" / "tables"
 
 
 def test_public_api_is_declared_and_typed():
-    assert set(scoring.__all__) == {"load_records", "score"}
+    assert set(scoring.__all__) == {
+        "TableChunks",
+        "score_chunks",
+        "table_chunks",
+        "load_policy",
+        "load_records",
+        "options_with",
+        "score",
+        "score_irecist",
+    }
     assert {"build_document", "dumps", "write_outputs", "patient_rows"} <= set(results.__all__)
     import recistry.recist as recist
 
@@ -30,6 +39,19 @@ def test_score_in_workers_equals_score_in_process():
     here = scoring.score(records, options)
     assert scoring.score(records, options, workers=2) == here
     assert here == [assess_patient(r, options) for r in records]
+
+
+def test_irecist_in_workers_equals_irecist_in_process():
+    from recistry.recist.irecist import IRecistOptions, assess_patient_irecist
+
+    records = scoring.load_records(SAMPLE / "measurements.csv", SAMPLE / "clinical.csv")
+    options = IRecistOptions(recist=scoring.load_policy("recist1.1-confirmed"))
+    here = scoring.score_irecist(records, options)
+    assert scoring.score_irecist(records, options, workers=2) == here
+    assert here == [assess_patient_irecist(r, options) for r in records]
+    document = results.build_document(here, options.recist)
+    assert document["criteria"] == results.IRECIST_CRITERIA
+    assert document["options"]["policy"] == "recist1.1-confirmed"
 
 
 def test_write_outputs_is_the_document_and_the_rows(tmp_path):

@@ -40,8 +40,34 @@ WINDOWS: dict[str, Window] = {
 }
 DEFAULT_WINDOW = "soft tissue"
 
-DEFAULT_SUV_RANGE = (0.0, 10.0)
-"""PET display range in SUV (g/ml). Fixed, not auto-contrast, so that time points compare."""
+DEFAULT_SUV_RANGE = (0.0, 30.0)
+"""PET display range in SUV (g/ml) before the reference spheres are placed. Fixed, not
+auto-contrast, so that time points compare. Ga-68 DOTATATE's normal spleen is the brightest
+large organ (the sample patient's spleen SUVmean is about 25): an FDG-like 0-10 saturates it and
+the liver, and the Krenning grades cannot be read by eye."""
+
+SPLEEN_AT_FRACTION = 0.8
+"""With a spleen reference, the PET scale tops at spleen SUVmean / 0.8 (= 1.25 × spleen)."""
+
+
+def suv_display_range(
+    liver_suv_mean: float | None, spleen_suv_mean: float | None
+) -> tuple[float, float]:
+    """PET display range for SSTR PET, scaled from the scan's references (SUVbw g/ml).
+
+    The Krenning scale grades lesion uptake against liver and spleen (Kwekkeboom & Krenning,
+    Semin Nucl Med 2002;32:84: 2 = liver, 3 > liver, 4 > spleen). With the spleen at 80 % of the
+    colour scale, liver and spleen show as distinct colours and only uptake above the spleen
+    (grade 4) saturates to white, so the grade reads from the colour. Without a spleen
+    reference the liver sets it (top = 4 × liver, a stand-in until the spleen is placed); without
+    either, :data:`DEFAULT_SUV_RANGE`.
+    """
+    if spleen_suv_mean is not None and spleen_suv_mean > 0:
+        return (0.0, round(spleen_suv_mean / SPLEEN_AT_FRACTION, 1))
+    if liver_suv_mean is not None and liver_suv_mean > 0:
+        return (0.0, round(4.0 * liver_suv_mean, 1))
+    return DEFAULT_SUV_RANGE
+
 
 CT_LAYER_NAME = "CT"
 PET_LAYER_NAME = "PET SUV"

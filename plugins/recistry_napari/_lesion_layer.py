@@ -33,7 +33,8 @@ ROLE_COLOURS: Mapping[Role, str] = {
     Role.NON_TARGET: "#33c3ff",
     Role.NEW: "#ff3b3b",
 }
-_FEATURES = ("lesion_id", "axis", "label")
+_FEATURES = ("lesion_id", "axis", "label", "colour")
+_UNASSIGNED = {"lesion_id": "", "axis": Axis.LONG.value, "label": "", "colour": "#ffffff"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,18 @@ def _empty_features() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in _FEATURES})
 
 
-def _label(lesion_id: str, axis: Axis) -> str:
-    return lesion_id if axis is Axis.LONG else f"{lesion_id} SA"
+def _label(lesion_id: str, axis: Axis, line: Line | None = None) -> str:
+    name = lesion_id if axis is Axis.LONG else f"{lesion_id} SA"
+    return name if line is None else f"{name} {line.diameter_mm} mm"
+
+
+def _defaults(lesion_id: str, axis: Axis, role: Role) -> dict[str, str]:
+    return {
+        "lesion_id": lesion_id,
+        "axis": axis.value,
+        "label": _label(lesion_id, axis),
+        "colour": ROLE_COLOURS[role],
+    }
 
 
 class LesionLayer:
@@ -80,6 +91,7 @@ class LesionLayer:
         self._on_lines_changed = on_lines_changed
         self._schedule = schedule
         self._quiet_depth = 0
+        self._assigned: dict[str, str] = _UNASSIGNED
         self.layer: Shapes | None = None
 
     # --- layer life cycle ----------------------------------------------------------------------
@@ -92,7 +104,13 @@ class LesionLayer:
                 ndim=3,
                 name=LESIONS_LAYER_NAME,
                 features=_empty_features(),
-                text={"string": "{label}", "color": "white", "size": 10, "anchor": "upper_left"},
+                # Labels in the role's colour, larger than napari's default, beside the line.
+                text={
+                    "string": "{label}",
+                    "color": {"feature": "colour"},
+                    "size": 13,
+                    "anchor": "upper_left",
+                },
                 edge_width=2.0,
                 face_color="transparent",
                 **transform,
@@ -138,7 +156,8 @@ class LesionLayer:
                     {
                         "lesion_id": lesion.lesion_id,
                         "axis": axis.value,
-                        "label": _label(lesion.lesion_id, axis),
+                        "label": _label(lesion.lesion_id, axis, line),
+                        "colour": ROLE_COLOURS[lesion.role],
                     }
                 )
         with self.quiet():
@@ -164,19 +183,25 @@ class LesionLayer:
                 layer.remove_selected()
             layer.selected_data = set()
             layer.current_edge_color = ROLE_COLOURS[role]
-        layer.feature_defaults = {
-            "lesion_id": lesion_id,
-            "axis": axis.value,
-            "label": _label(lesion_id, axis),
-        }
+        layer.feature_defaults = _defaults(lesion_id, axis, role)
         self.viewer.layers.selection.active = layer
         layer.mode = "add_line"
 
+    def assign(
+        self, lesion_id: str | None, axis: Axis = Axis.LONG, role: Role = Role.TARGET
+    ) -> None:
+        """Make lines drawn with napari's own line tool (without arming) the ``axis`` diameter
+        of the selected lesion ``lesion_id``; ``None``: they belong to no lesion."""
+        self._assigned = _UNASSIGNED if lesion_id is None else _defaults(lesion_id, axis, role)
+        if self.layer is not None and self.layer.mode != "add_line":
+            self.layer.feature_defaults = self._assigned
+            self.layer.current_edge_color = self._assigned["colour"]
+
     def disarm(self) -> None:
-        """Leave drawing mode; a line drawn later without arming belongs to no lesion."""
+        """Leave drawing mode; a line drawn later belongs to the lesion selected (if any)."""
         if self.layer is None:
             return
-        self.layer.feature_defaults = {"lesion_id": "", "axis": Axis.LONG.value, "label": ""}
+        self.layer.feature_defaults = self._assigned
         if self.layer.mode == "add_line":
             self.layer.mode = "pan_zoom"
 

@@ -7,31 +7,67 @@ the reader's name, so nothing a reader saved is ever overwritten.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recistry.errors import InputError, StoreError
+from recistry.recist.model import Measurement
 from recistry_napari._reading import Reading, from_measurements, to_measurements
+
+if TYPE_CHECKING:
+    from recistry.store import Store
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class SaveResult:
-    """What a save wrote: revisions appended, rows unchanged, and the SR files exported."""
+    """What a save wrote: revisions appended (withdrawals included), rows unchanged, the
+    readings withdrawn (lesions deleted or cleared since the last save) and the SR files."""
 
     new_revisions: int
     unchanged: int
     sr_files: tuple[Path, ...]
+    withdrawn: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreInfo:
+    """What reopening found in the store for this reader and patient."""
+
+    reader: str
+    lesions: int
+    readings: int
+    saved_at: str
+    """When the latest restored reading was measured (ISO 8601 UTC), as the store recorded it."""
+
+    def describe(self) -> str:
+        """One line for the reader: what was restored, by whom, saved when."""
+        return (
+            f"reading restored: {self.lesions} lesion(s), {self.readings} assessment(s) by "
+            f"{self.reader}, last saved {self.saved_at or 'at an unknown time'}"
+        )
+
+
+def sr_folder_for(store_path: Path) -> Path:
+    """Where the SR files of a store go: ``<store file name>.sr/`` beside it.
+
+    One folder per store file, so two stores in one folder never write each other's reports;
+    inside it, one file per patient, scan date and reader (one reading).
+    """
+    return store_path.with_name(store_path.name + ".sr")
 
 
 def save_reading(
-    reading: Reading, study_root: Path, store_path: Path, sr_folder: Path
+    reading: Reading, study_root: Path, store_path: Path, sr_folder: Path | None = None
 ) -> SaveResult:
     """Append the reading to the store under ``reading.reader`` and export it as TID 1500 SR.
 
     The study's DICOM files are indexed into the store first, because the SR references the
-    images measured on (they are its evidence).
+    images measured on (they are its evidence). A reading saved before but no longer in
+    ``reading`` (a lesion deleted, renamed or cleared to pending) is withdrawn by a new
+    revision marked :data:`~recistry.store.readings.WITHDRAWN_KEY`; nothing is updated.
 
     Raises
     ------
@@ -44,40 +80,68 @@ def save_reading(
     from recistry.sr.export import export_store
     from recistry.store import Store, save_measurements
     from recistry.store.dicom_index import save_dicom_index
+    from recistry.store.readings import WITHDRAWN_KEY
 
     if not reading.reader.strip():
         raise InputError("enter your name as reader before saving", column="reader")
-    rows = to_measurements(reading)
-    if not rows:
-        raise InputError("nothing to save yet: no lesion has been assessed")
+    rows = list(to_measurements(reading))
+    sr_folder = sr_folder or sr_folder_for(store_path)
     with Store(store_path) as store:
+        saved = _saved_rows(store, reading)
+        keep = {(m.lesion_id, m.date) for m in rows}
+        withdrawals = [
+            replace(m, extra={**m.extra, WITHDRAWN_KEY: "true"})
+            for m in saved
+            if (m.lesion_id, m.date) not in keep
+        ]
+        if not rows and not withdrawals:
+            raise InputError("nothing to save yet: no lesion has been assessed")
         save_dicom_index(store, index_tree(study_root))
-        summary = save_measurements(store, rows, source=str(study_root), reader=reading.reader)
-        reports = export_store(store, sr_folder, reader=reading.reader)
+        summary = save_measurements(
+            store, [*rows, *withdrawals], source=str(study_root), reader=reading.reader
+        )
+        reports = export_store(store, sr_folder, reader=reading.reader) if rows else []
     logger.info(
-        "saved %s by %s: %d new revisions, %d SR files",
+        "saved %s by %s: %d new revisions (%d withdrawn), %d SR files",
         reading.patient_id,
         reading.reader,
         summary.new_revisions,
+        len(withdrawals),
         len(reports),
     )
     return SaveResult(
         summary.new_revisions,
         summary.unchanged,
         tuple(r.path for r in reports if r.patient == reading.patient_id),
+        len(withdrawals),
     )
 
 
-def restore_reading(reading: Reading, store_path: Path) -> Reading:
-    """``reading`` with what ``reading.reader`` last saved for its patient, if anything."""
-    from recistry.store import Store, in_force_measurements
+def _saved_rows(store: Store, reading: Reading) -> list[Measurement]:
+    from recistry.store import in_force_measurements
+
+    try:
+        rows = in_force_measurements(store, reading.reader)
+    except StoreError:
+        return []  # this reader has saved nothing in this store
+    return [m for m in rows if m.patient_id == reading.patient_id]
+
+
+def restore_reading(reading: Reading, store_path: Path) -> tuple[Reading, RestoreInfo | None]:
+    """``reading`` with what ``reading.reader`` last saved for its patient, if anything, and
+    what was restored (``None`` when nothing was)."""
+    from recistry.store import Store
 
     if not reading.reader.strip() or not store_path.exists():
-        return reading
+        return reading, None
     with Store(store_path, create=False) as store:
-        try:
-            rows = in_force_measurements(store, reading.reader)
-        except StoreError:
-            return reading  # this reader has saved nothing in this store
-    mine = [m for m in rows if m.patient_id == reading.patient_id]
-    return from_measurements(reading, mine) if mine else reading
+        mine = _saved_rows(store, reading)
+    if not mine:
+        return reading, None
+    info = RestoreInfo(
+        reader=reading.reader,
+        lesions=len({m.lesion_id for m in mine}),
+        readings=len(mine),
+        saved_at=max((m.extra.get("measured_at") or "" for m in mine), default=""),
+    )
+    return from_measurements(reading, mine), info

@@ -30,7 +30,8 @@ class Axis(StrEnum):
     SHORT = "short"
 
 
-ID_PREFIX: Mapping[Role, str] = {Role.TARGET: "T", Role.NON_TARGET: "NT", Role.NEW: "N"}
+ID_PREFIX: Mapping[Role, str] = {Role.TARGET: "T", Role.NON_TARGET: "NT", Role.NEW: "NEW"}
+"""ID prefixes: "NEW1" cannot be misread as "NT1" the way "N1" could."""
 
 PERPENDICULAR_TOLERANCE_DEG = 10.0
 """How far from 90° a node's short axis may be from its long axis before it is flagged."""
@@ -86,7 +87,10 @@ class LesionAnnotation:
     suv_max, suv_peak
         Lesion uptake in SUVbw (g/ml) when measured on PET.
     series_instance_uid, sop_instance_uid
-        The CT series and slice the long axis was drawn on.
+        The CT series and slice the long axis was drawn on, or the location was placed on.
+    location_lps
+        Where the reader located the lesion (a point in patient LPS mm), for lesions located
+        without a line: non-target and new lesions, and targets recorded by a state.
     """
 
     lesion_id: str
@@ -104,6 +108,7 @@ class LesionAnnotation:
     tracking_uid: str | None = None
     measured_at: str | None = None
     """When the reader last changed this lesion here (ISO 8601 UTC), as the store records it."""
+    location_lps: tuple[float, float, float] | None = None
 
     @property
     def pending(self) -> bool:
@@ -114,6 +119,15 @@ class LesionAnnotation:
     def counted_line(self) -> Line | None:
         """The diameter RECIST counts: short axis of a node, long axis otherwise."""
         return self.short_axis if self.nodal else self.long_axis
+
+    @property
+    def position_lps(self) -> tuple[float, float, float] | None:
+        """Where the lesion is on this scan (LPS mm): the middle of its long axis, else its
+        located point; ``None`` when it has neither."""
+        if self.long_axis is not None:
+            a, b = self.long_axis.start_lps, self.long_axis.end_lps
+            return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2)
+        return self.location_lps
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,14 +220,9 @@ def replace_reader(reading: Reading, reader: str) -> Reading:
 
 
 def next_lesion_id(reading: Reading, role: Role) -> str:
-    """The next free ID for ``role``: T1, T2 … for targets, NT1 … non-targets, N1 … new."""
+    """The next free ID for ``role``: T1, T2 … for targets, NT1 … non-targets, NEW1 … new."""
     prefix = ID_PREFIX[role]
-    used = {
-        lesion.lesion_id
-        for tp in reading.timepoints
-        for lesion in tp.lesions
-        if lesion.lesion_id.startswith(prefix)
-    }
+    used = {lesion.lesion_id for tp in reading.timepoints for lesion in tp.lesions}
     n = 1
     while f"{prefix}{n}" in used:
         n += 1
@@ -254,11 +263,30 @@ def add_lesion(
     return replace(reading, timepoints=timepoints), lesion_id
 
 
+BASELINE_STATES: Mapping[Role, frozenset[LesionState]] = {
+    # The baseline sum is the reference for response: a target is measured (RECIST 1.1 §4.2),
+    # a non-target is present or not evaluable (§4.2; the engine refuses absent/progression).
+    Role.TARGET: frozenset({LesionState.MEASURED}),
+    Role.NON_TARGET: frozenset({LesionState.PRESENT, LesionState.NOT_EVALUABLE}),
+    Role.NEW: frozenset(),
+}
+
+
+def allowed_states(role: Role, baseline: bool) -> frozenset[LesionState]:
+    """States a reader may record for a ``role`` lesion at baseline or at a follow-up.
+
+    Follow-ups allow every state of the role (RECIST 1.1 §4.3, :data:`STATES_BY_ROLE`); the
+    baseline only :data:`BASELINE_STATES` (no *absent*, *merged* … before treatment).
+    """
+    return BASELINE_STATES[role] if baseline else STATES_BY_ROLE[role]
+
+
 def update_lesion(reading: Reading, date: dt.date, lesion_id: str, **changes: object) -> Reading:
     """Return ``reading`` with fields of one lesion at one time point replaced.
 
-    A state outside the lesion's role (RECIST 1.1 §4.3: e.g. ``merged`` for a non-target) raises
-    ValueError; so does a Krenning grade outside 0–4.
+    A state outside the lesion's role (RECIST 1.1 §4.3: e.g. ``merged`` for a non-target), or a
+    follow-up state at baseline (:func:`allowed_states`), raises ValueError; so does a Krenning
+    grade outside 0–4.
     """
     tp = reading.at(date)
     old = tp.lesion(lesion_id)
@@ -267,6 +295,15 @@ def update_lesion(reading: Reading, date: dt.date, lesion_id: str, **changes: ob
         raise ValueError(
             f"{lesion_id}: state '{new.state.value}' does not apply to a "
             f"{new.role.value.replace('_', '-')} lesion"
+        )
+    baseline = date == reading.baseline_date
+    allowed = BASELINE_STATES[new.role]
+    if "state" in changes and new.state is not None and baseline and new.state not in allowed:
+        raise ValueError(
+            f"{lesion_id}: '{new.state.value}' is a follow-up state; at baseline a "
+            f"{new.role.value.replace('_', '-')} lesion is "
+            + " or ".join(sorted(s.value for s in BASELINE_STATES[new.role]))
+            + " (RECIST 1.1 §4.2)"
         )
     if new.krenning is not None and new.krenning not in range(5):
         raise ValueError(f"{lesion_id}: Krenning grade must be 0-4, not {new.krenning}")
@@ -310,7 +347,178 @@ def set_line(
     return update_lesion(reading, date, lesion_id, **changes)
 
 
+def set_location(
+    reading: Reading,
+    date: dt.date,
+    lesion_id: str,
+    point_lps: tuple[float, float, float] | None,
+    *,
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    measured_at: str | None = None,
+) -> Reading:
+    """Record (or with ``None`` clear) where a lesion is on the scan of ``date``.
+
+    The point (LPS mm) and the image it was placed on (series, slice) locate lesions that have
+    no line: non-target and new lesions, targets recorded by a state. A pending non-target or
+    new lesion that is located is marked ``present`` (the reader saw it there).
+    """
+    old = reading.at(date).lesion(lesion_id)
+    changes: dict[str, object] = {"location_lps": point_lps, "measured_at": measured_at}
+    if point_lps is not None and old.long_axis is None:
+        changes["series_instance_uid"] = series_instance_uid
+        changes["sop_instance_uid"] = sop_instance_uid
+    if point_lps is not None and old.state is None and old.role is not Role.TARGET:
+        changes["state"] = LesionState.PRESENT
+    return update_lesion(reading, date, lesion_id, **changes)
+
+
+def first_date(reading: Reading, lesion_id: str) -> dt.date:
+    """The time point where a lesion was added (baseline for targets and non-targets)."""
+    for tp in reading.timepoints:
+        if any(lesion.lesion_id == lesion_id for lesion in tp.lesions):
+            return tp.date
+    raise KeyError(lesion_id)
+
+
+def delete_lesion(reading: Reading, date: dt.date, lesion_id: str) -> Reading:
+    """Remove a lesion from the reading (every time point), from where it was added.
+
+    A lesion is deleted at the time point that added it (baseline for targets and
+    non-targets): at a later one it is still there and must be assessed, so ValueError.
+    """
+    added = first_date(reading, lesion_id)
+    if date != added:
+        raise ValueError(
+            f"{lesion_id} was added on {added}; delete it there (here it must be assessed, "
+            "or cleared to pending)"
+        )
+    timepoints = tuple(
+        replace(tp, lesions=tuple(les for les in tp.lesions if les.lesion_id != lesion_id))
+        for tp in reading.timepoints
+    )
+    return replace(reading, timepoints=timepoints)
+
+
+def clear_lesion(reading: Reading, date: dt.date, lesion_id: str) -> Reading:
+    """Make a lesion pending again at ``date``: its state, lines and location are cleared."""
+    tp = reading.at(date)
+    old = tp.lesion(lesion_id)
+    fresh = LesionAnnotation(
+        lesion_id=old.lesion_id,
+        role=old.role,
+        site=old.site,
+        nodal=old.nodal,
+        tracking_uid=old.tracking_uid,
+    )
+    lesions = tuple(fresh if les.lesion_id == lesion_id else les for les in tp.lesions)
+    return replace_timepoint(reading, replace(tp, lesions=lesions))
+
+
+def rename_lesion(reading: Reading, lesion_id: str, new_id: str) -> Reading:
+    """Give a lesion another ID at every time point.
+
+    The store keys a lesion by its ID and tracking UID, so a renamed lesion is a new lesion to
+    it: it gets a new tracking UID, and saving withdraws the old ID's rows (a new revision).
+    """
+    new_id = new_id.strip()
+    if not new_id:
+        raise ValueError("a lesion ID cannot be empty")
+    if new_id == lesion_id:
+        return reading
+    used = {les.lesion_id for tp in reading.timepoints for les in tp.lesions}
+    if new_id in used:
+        raise ValueError(f"{new_id} is already used in this reading")
+    first_date(reading, lesion_id)
+    uid = generate_uid()
+    timepoints = tuple(
+        replace(
+            tp,
+            lesions=tuple(
+                replace(les, lesion_id=new_id, tracking_uid=uid)
+                if les.lesion_id == lesion_id
+                else les
+                for les in tp.lesions
+            ),
+        )
+        for tp in reading.timepoints
+    )
+    return replace(reading, timepoints=timepoints)
+
+
+def change_role(reading: Reading, lesion_id: str, role: Role) -> tuple[Reading, str]:
+    """Make a baseline target a non-target or the reverse; returns the reading and new ID.
+
+    Only targets and non-targets swap (both are chosen at baseline, RECIST 1.1 §4.2); a new
+    lesion stays new. The lesion gets the next ID of its new role; states that do not apply to
+    the new role are cleared to pending (a measured target becomes a present non-target at
+    baseline; a non-target with a long axis becomes a measured target).
+    """
+    old = reading.at(first_date(reading, lesion_id)).lesion(lesion_id)
+    if old.role is role:
+        return reading, lesion_id
+    if Role.NEW in (old.role, role):
+        raise ValueError(
+            "only targets and non-targets change role (both are chosen at baseline); a new "
+            "lesion stays new (RECIST 1.1 §4.3.5)"
+        )
+    new_id = next_lesion_id(reading, role)
+    uid = generate_uid()
+    timepoints = []
+    for tp in reading.timepoints:
+        lesions = []
+        for les in tp.lesions:
+            if les.lesion_id != lesion_id:
+                lesions.append(les)
+                continue
+            state = les.state
+            baseline = tp.date == reading.baseline_date
+            if role is Role.NON_TARGET and state is LesionState.MEASURED:
+                state = LesionState.PRESENT
+            elif role is Role.TARGET and les.counted_line is not None:
+                state = LesionState.MEASURED
+            if state is not None and state not in allowed_states(role, baseline):
+                state = None
+            lesions.append(replace(les, lesion_id=new_id, role=role, state=state, tracking_uid=uid))
+        timepoints.append(replace(tp, lesions=tuple(lesions)))
+    return replace(reading, timepoints=tuple(timepoints)), new_id
+
+
+def previous_date(reading: Reading, date: dt.date) -> dt.date | None:
+    """The scan date just before ``date`` (the prior), ``None`` at baseline."""
+    earlier = [tp.date for tp in reading.timepoints if tp.date < date]
+    return earlier[-1] if earlier else None
+
+
+def next_pending(tp: TimepointReading, current: str | None, step: int = 1) -> str | None:
+    """The next (``step`` = 1) or previous (−1) pending lesion after ``current``, wrapping."""
+    ids = [les.lesion_id for les in tp.lesions]
+    pending = {les.lesion_id for les in tp.lesions if les.pending}
+    if not pending:
+        return None
+    start = ids.index(current) if current in ids else (-1 if step > 0 else 0)
+    for k in range(1, len(ids) + 1):
+        candidate = ids[(start + step * k) % len(ids)]
+        if candidate in pending:
+            return candidate
+    return None
+
+
+def counted_value_mm(lesion: LesionAnnotation) -> Decimal | None:
+    """The diameter RECIST counts for a target at one scan (mm), as the engine scores it:
+    the drawn diameter when measured, 5 mm when too small, 0 when absent or merged."""
+    if lesion.state is LesionState.MEASURED and lesion.counted_line is not None:
+        return lesion.counted_line.diameter_mm
+    if lesion.state is LesionState.TOO_SMALL:
+        return Decimal("5.0")
+    if lesion.state in (LesionState.ABSENT, LesionState.MERGED):
+        return Decimal("0.0")
+    return None
+
+
 TOOL = "recistry-napari"
+LOCATION_KEY = "location_mm"
+"""``Measurement.extra`` key of a lesion's located point: ``"x y z"`` LPS mm."""
 
 
 def to_measurements(reading: Reading) -> tuple[Measurement, ...]:
@@ -353,6 +561,10 @@ def to_measurements(reading: Reading) -> tuple[Measurement, ...]:
                     extra[f"{axis.value}_axis_start_mm"] = format_point_mm(line.start_lps)
                     extra[f"{axis.value}_axis_end_mm"] = format_point_mm(line.end_lps)
                     extra["frame_of_reference_uid"] = tp.frame_of_reference_uid or ""
+            if lesion.location_lps is not None:
+                # The SR writes it as an SCOORD3D POINT on the image named by the UIDs.
+                extra[LOCATION_KEY] = format_point_mm(lesion.location_lps)
+                extra["frame_of_reference_uid"] = tp.frame_of_reference_uid or ""
             rows.append(
                 Measurement(
                     patient_id=reading.patient_id,
@@ -389,6 +601,10 @@ def _line_from(extra: Mapping[str, str], axis: Axis) -> Line | None:
     if not (start and end):
         return None
     return Line(parse_point_mm(start), parse_point_mm(end))
+
+
+def _point_from(text: str | None) -> tuple[float, float, float] | None:
+    return parse_point_mm(text) if text and text.strip() else None
 
 
 def _float(text: str | None) -> float | None:
@@ -445,9 +661,23 @@ def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
                     series_instance_uid=m.extra.get("series_uid"),
                     sop_instance_uid=m.extra.get("sop_instance_uid"),
                     measured_at=m.extra.get("measured_at"),
+                    location_lps=_point_from(m.extra.get(LOCATION_KEY)),
                 )
             )
         references: dict[str, object] = {}
+        # The scan's geometry as saved, so a re-save of a scan not shown again keeps it.
+        for key, field_name in (
+            ("frame_of_reference_uid", "frame_of_reference_uid"),
+            ("study_uid", "study_instance_uid"),
+        ):
+            found_uid = next((m.extra[key] for m in saved.values() if m.extra.get(key)), None)
+            if found_uid and getattr(tp, field_name) is None:
+                references[field_name] = found_uid
+        thickness = next(
+            (m.slice_thickness_mm for m in saved.values() if m.slice_thickness_mm is not None), None
+        )
+        if thickness is not None and tp.slice_thickness_mm is None:
+            references["slice_thickness_mm"] = float(thickness)
         for organ in ("liver", "spleen"):
             found = [m.extra for m in saved.values() if m.extra.get(f"{organ}_center_mm")]
             if found:

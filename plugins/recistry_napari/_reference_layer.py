@@ -92,6 +92,9 @@ class ReferenceLayer:
             layer.features = pd.DataFrame({"organ": pd.Series(organs, dtype=object)})
             if organs:
                 layer.border_color = [_COLOURS[o] for o in organs]
+                # Each sphere at its own diameter: liver 30 mm, spleen 20 mm.
+                mean_spacing = float(np.mean(np.abs(layer.scale[1:])))
+                layer.size = [REFERENCE_DIAMETER_MM[o] / mean_spacing for o in organs]
         finally:
             self._quiet -= 1
 

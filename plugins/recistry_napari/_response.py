@@ -63,36 +63,57 @@ def timepoint_of(assessment: PatientAssessment, date: dt.date) -> TimepointAsses
     return next((tp for tp in assessment.timepoints if tp.date == date), None)
 
 
+RESPONSE_WORDS: dict[str, str] = {
+    "CR": "complete response (CR)",
+    "PR": "partial response (PR)",
+    "SD": "stable disease (SD)",
+    "PD": "progressive disease (PD)",
+    "NE": "not evaluable (NE)",
+    "NON_CR_NON_PD": "non-CR/non-PD",
+}
+"""Plain words for the engine's response codes (RECIST 1.1 §4.3-4.4), code in brackets."""
+
+
+def words(value: object) -> str:
+    """Plain words for a response code (or an enum holding one); "—" for none."""
+    if value is None:
+        return "—"
+    code = str(getattr(value, "value", value))
+    return RESPONSE_WORDS.get(code, code.replace("_", " "))
+
+
 def describe(result: LiveResult, date: dt.date, pending: Sequence[str] = ()) -> list[str]:
     """Plain-text lines for the response panel at time point ``date``.
 
     Sums are in mm, changes in % of the baseline and nadir sums, as the engine computed them.
     ``pending`` lists the lesions not yet assessed at ``date`` (the engine does not see them).
+    At baseline nothing is scored: the panel gives the baseline sum, the reference for every
+    later response (RECIST 1.1 §4.2).
     """
-    waiting = [f"Pending at {date}: {', '.join(pending)}"] if pending else []
+    waiting = [f"Still to assess on {date}: {', '.join(pending)}"] if pending else []
     if result.assessment is None:
-        return [f"Response not available: {result.blocked_by}", *waiting]
+        return [f"Response not available yet: {result.blocked_by}", *waiting]
     a = result.assessment
     lines = [f"Baseline {a.baseline_date}: sum of diameters {_mm(a.baseline_sum_mm)}", *waiting]
+    if date == a.baseline_date:
+        lines.append("Baseline: nothing is scored here; responses start at the first follow-up.")
+        return lines
     tp = timepoint_of(a, date)
-    if tp is None and date != a.baseline_date:
+    if tp is None:
         lines.append(f"{date}: not scored yet: no lesion assessed on this scan")
-    if tp is not None:
+    else:
         lines += [
             f"{tp.date}: sum {_mm(tp.target_sum_mm)}, "
             f"{_pct(tp.change_from_baseline_pct)} from baseline, "
             f"{_pct(tp.change_from_nadir_pct)} from nadir {_mm(tp.nadir_mm)}",
-            f"Target {_code(tp.target_response)} · non-target {_code(tp.non_target_response)} · "
-            f"new lesions {tp.new_lesions.value}",
-            f"Time-point response: {tp.overall_response.value}",
+            f"Targets: {words(tp.target_response)} · non-targets: "
+            f"{words(tp.non_target_response)} · new lesions: {tp.new_lesions.value}",
+            f"Time-point response: {words(tp.overall_response)}",
             *(f"  • {r}" for r in tp.reasons),
         ]
-    lines += [
-        f"Best overall response: {a.best_overall_response.value}",
-        *(f"  • {r}" for r in a.best_response_reasons),
-    ]
+    if a.timepoints:
+        lines += [
+            f"Best overall response so far: {words(a.best_overall_response)}",
+            *(f"  • {r}" for r in a.best_response_reasons),
+        ]
     return lines
-
-
-def _code(value: object) -> str:
-    return "—" if value is None else str(getattr(value, "value", value))

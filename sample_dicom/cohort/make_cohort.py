@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from recistry.imaging.krenning import suggest_grade
 from recistry.tables import MEASUREMENT_COLUMNS
 
 SEED = 20240516
@@ -126,7 +127,49 @@ ADVERSE_EVENTS = [
     ("Other", "Insomnia", {1: 2}),
 ]
 
-MEASUREMENT_HEADER = list(MEASUREMENT_COLUMNS)
+MEASUREMENT_HEADER = [
+    *MEASUREMENT_COLUMNS,
+    "krenning",
+    "suv_max",
+    "liver_suv_mean",
+    "spleen_suv_mean",
+]
+
+# Ga-68 DOTATATE PET references (SUVbw mean, g/ml) of normal liver and spleen, within the usual
+# range of the tracer; every patient has a lesion above liver (Krenning >= 3, seed §2.1).
+LIVER_SUV = (5.0, 8.0)
+SPLEEN_SUV = (18.0, 28.0)
+
+
+class Uptake:
+    """SUVs of each patient's lesions, drawn from their own seeded generator so that the sizes,
+    dates and adverse events drawn before Krenning grades existed are unchanged."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.baseline: dict[tuple[str, str], float] = {}
+
+    def references(self) -> tuple[float, float]:
+        liver = round(self.rng.uniform(*LIVER_SUV), 1)
+        return liver, round(self.rng.uniform(*SPLEEN_SUV), 1)
+
+    def lesion(
+        self, pid: str, lesion: str, factor: float, liver: float, spleen: float
+    ) -> tuple[str, str]:
+        """(Krenning grade, SUVmax) of a lesion whose target sum is ``factor`` × baseline;
+        the grade is recistry's rule (:func:`suggest_grade`), never a borderline SUV."""
+        key = (pid, lesion)
+        if key not in self.baseline:
+            # T1, the dominant liver metastasis, above liver (3) or spleen (4); others 2-4.
+            low = liver * 1.3 if lesion in ("T1", "N1") else liver * 0.95
+            self.baseline[key] = self.rng.uniform(low, spleen * 1.25)
+        while True:
+            suv = round(
+                self.baseline[key] * (0.55 + 0.45 * factor) * self.rng.uniform(0.93, 1.07), 1
+            )
+            grade = suggest_grade(suv, liver, spleen).grade
+            if grade is not None:
+                return str(grade), f"{suv:.1f}"
 
 
 def _scan_days(end_day: int) -> list[int]:
@@ -161,6 +204,7 @@ def main(out_dir: Path) -> None:
     first_start = dt.date(2018, 3, 5)
     measurements: list[list[str]] = []
     clinical: list[list[str]] = []
+    uptake = Uptake(SEED + 1)
     for i, p in enumerate(PATIENTS):
         start = first_start + dt.timedelta(days=37 * i)
         baseline = start - dt.timedelta(days=10)
@@ -179,11 +223,19 @@ def main(out_dir: Path) -> None:
             rows.append((start + dt.timedelta(days=day), factor, nt, new))
         for date, factor, nt_state, new in rows:
             d = date.isoformat()
+            liver, spleen = uptake.references()
+            refs = [f"{liver:.1f}", f"{spleen:.1f}"]
+
+            def pet(lesion: str, f: float = factor) -> list[str]:
+                return [*uptake.lesion(p.pid, lesion, f, liver, spleen), *refs]  # noqa: B023
+
             measurements.append(
                 [p.pid, d, "T1", "target", "liver", "no", f"{t1 * factor:.1f}", "", "measured"]
+                + pet("T1")
             )
             measurements.append(
                 [p.pid, d, "T2", "target", "liver", "no", f"{t2 * factor:.1f}", "", "measured"]
+                + pet("T2")
             )
             measurements.append(
                 [
@@ -197,9 +249,12 @@ def main(out_dir: Path) -> None:
                     "",
                     nt_state,
                 ]
+                + pet("NT1", 1.0)
             )
             if new:
-                measurements.append([p.pid, d, "N1", "new", "liver", "no", "", "", "present"])
+                measurements.append(
+                    [p.pid, d, "N1", "new", "liver", "no", "", "", "present"] + pet("N1", 1.0)
+                )
         end = start + dt.timedelta(days=p.end_day)
         death = None if p.death_day is None else start + dt.timedelta(days=p.death_day)
         followup = death or start + dt.timedelta(days=max(p.end_day + 180, 1400 + 25 * i))

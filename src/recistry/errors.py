@@ -74,3 +74,11 @@ class DicomError(RecistryError):
 
 class StoreError(RecistryError):
     """The study store cannot be opened or written; nothing was changed in it."""
+
+
+class PacsError(RecistryError):
+    """A PACS could not be reached, refused a request or sent something unusable.
+
+    The message names the server (never its credentials) and what failed. Files already
+    retrieved stay complete under their final names; run the same command again to resume.
+    """

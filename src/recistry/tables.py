@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import io
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from recistry.errors import InputError
-from recistry.recist.columnar import ROLES, STATES, MeasurementColumns
 from recistry.recist.model import (
     EMPTY_MAPPING,
     ClinicalRecord,
@@ -40,6 +38,7 @@ __all__ = [
     "MeasurementTable",
     "build_records",
     "check_clinical",
+    "measurement_table_from_frame",
     "read_clinical",
     "read_measurement_table",
     "read_measurements",
@@ -288,8 +287,6 @@ MAX_SIZE_MM = 10_000
 MAX_SIZE_CHARS = 20
 """Longest size text accepted (characters), so every sum stays exact in 28 decimal digits."""
 
-_PLAIN_DECIMAL = re.compile(r"[0-9]{1,9}(?:\.([0-9]{1,6}))?")
-
 
 def _parse_mm(values: pd.Series, path: Path, column: str) -> _Parsed:
     """Decimal millimetres from text, exactly as written (no float round trip)."""
@@ -370,8 +367,7 @@ def _require_text(frame: pd.DataFrame, column: str, path: Path) -> None:
 class MeasurementTable:
     """A validated measurement table, kept as columns.
 
-    :meth:`measurements` builds the engine's row values (for all rows or some); :meth:`columns`
-    gives the numeric columns of the columnar fast path without building one object per row.
+    :meth:`measurements` builds the engine's row values (for all rows or some).
     """
 
     path: Path
@@ -387,19 +383,35 @@ class MeasurementTable:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def patients(self) -> tuple[np.ndarray, list[str]]:
+        """(each row's patient as an index into the list, the patients in order of first
+        appearance)."""
+        return _factorize(self.frame["patient_id"])
+
     def measurements(self, rows: np.ndarray | None = None) -> list[Measurement]:
         """One :class:`Measurement` per row, or per row of ``rows`` (0-based, ascending)."""
-        frame = self.frame if rows is None else self.frame.iloc[rows]
-        numbers = range(1, len(self.frame) + 1) if rows is None else (rows + 1).tolist()
+        frame = self.frame
+        numbers = range(1, len(frame) + 1) if rows is None else (rows + 1).tolist()
+
+        def column(name: str) -> list[Any]:
+            # Only these rows become Python text (a column may be held by Arrow, compactly).
+            values = frame[name].array
+            return list((values if rows is None else values.take(rows)).to_numpy())
+
         extra_columns = [c for c in frame.columns if c not in MEASUREMENT_COLUMNS]
         extras: Iterable[Mapping[str, str]]
         if extra_columns:
+            # Rows with the same pass-through values share one (read-only) mapping.
+            shared: dict[tuple[str, ...], Mapping[str, str]] = {}
             extras = [
-                {k: v for k, v in zip(extra_columns, row, strict=True) if v != ""}
-                for row in frame[extra_columns].itertuples(index=False, name=None)
+                shared.get(row)
+                or shared.setdefault(
+                    row, {k: v for k, v in zip(extra_columns, row, strict=True) if v != ""}
+                )
+                for row in zip(*(column(c) for c in extra_columns), strict=True)
             ]
         else:
-            extras = [EMPTY_MAPPING] * len(frame)
+            extras = [EMPTY_MAPPING] * len(numbers)
         path_text = str(self.path)
         return [
             Measurement(
@@ -418,11 +430,11 @@ class MeasurementTable:
             )
             for i, pid, date, lid, role, site, nod, state, la, sa, th, ex in zip(
                 numbers,
-                frame["patient_id"].tolist(),
+                column("patient_id"),
                 self.dates.tolist(rows),
-                frame["lesion_id"].tolist(),
+                column("lesion_id"),
                 self.roles.tolist(rows),
-                frame["site"].tolist(),
+                column("site"),
                 self.nodal.tolist(rows),
                 self.states.tolist(rows),
                 self.long_axis.tolist(rows),
@@ -432,79 +444,6 @@ class MeasurementTable:
                 strict=True,
             )
         ]
-
-    def columns(self) -> MeasurementColumns:
-        """The table as the numeric columns of :func:`recistry.recist.columnar.score_columns`.
-
-        Sizes become integers at one common scale (``value = integer / 10**scale``) when every
-        size is a plain decimal (digits, optionally a point and up to 6 decimals); a row with
-        any other spelling (``1e1``, ``.5``) is marked inexact and its patient is scored by the
-        reference engine.
-        """
-        frame = self.frame
-        patient, patient_ids = _factorize(frame["patient_id"])
-        lesion, lesion_ids = _factorize(frame["lesion_id"])
-        site, sites = _factorize(frame["site"])
-        axes = (self.long_axis, self.short_axis, self.thickness)
-        plain = [
-            [_PLAIN_DECIMAL.fullmatch(str(v)) if v is not None else None for v in axis.values]
-            for axis in axes
-        ]
-        scale = max((len(m.group(1) or "") for ms in plain for m in ms if m), default=0)
-        scaled = []
-        for axis, matches in zip(axes, plain, strict=True):
-            ints = np.array(
-                [
-                    int(m.group(0).replace(".", "")) * 10 ** (scale - len(m.group(1) or ""))
-                    if m
-                    else 0
-                    for m in matches
-                ],
-                dtype=np.int64,
-            )
-            known = np.array([v is not None for v in axis.values], dtype=bool)
-            exact = np.array(
-                [m is not None or v is None for m, v in zip(matches, axis.values, strict=True)],
-                dtype=bool,
-            )
-            scaled.append((ints[axis.codes], known[axis.codes], exact[axis.codes]))
-        (long_mm, long_known, long_exact), (short_mm, short_known, short_exact), thick = scaled
-        nodal = np.array(self.nodal.values, dtype=bool)[self.nodal.codes]
-        role_index = {role: i for i, role in enumerate(ROLES)}
-        state_index = {state: i for i, state in enumerate(STATES)}
-        diagnostic = frame["diagnostic_ct"] if "diagnostic_ct" in frame.columns else None
-        return MeasurementColumns(
-            path=str(self.path),
-            patient=patient,
-            patient_ids=patient_ids,
-            date=np.array([d.toordinal() for d in self.dates.values], dtype=np.int64)[
-                self.dates.codes
-            ],
-            lesion=lesion,
-            lesion_ids=lesion_ids,
-            role=np.array([role_index[r] for r in self.roles.values], dtype=np.int8)[
-                self.roles.codes
-            ],
-            state=np.array([state_index[s] for s in self.states.values], dtype=np.int8)[
-                self.states.codes
-            ],
-            nodal=nodal,
-            site=site,
-            sites=sites,
-            counted=np.where(nodal, short_mm, long_mm),
-            counted_known=np.where(nodal, short_known, long_known),
-            short_known=short_known,
-            thickness=thick[0],
-            exact=long_exact & short_exact & thick[2],
-            non_diagnostic=(
-                np.zeros(len(frame), dtype=bool)
-                if diagnostic is None
-                else diagnostic.str.lower()
-                .isin(["false", "no", "0", "n"])
-                .to_numpy(dtype=bool, na_value=False)
-            ),
-            scale=scale,
-        )
 
 
 def read_measurement_table(path: str | Path) -> MeasurementTable:
@@ -516,7 +455,15 @@ def read_measurement_table(path: str | Path) -> MeasurementTable:
         Naming the file, row and column of the first invalid value.
     """
     path = Path(path)
-    frame = _read_frame(path)
+    return measurement_table_from_frame(_read_frame(path), path)
+
+
+def measurement_table_from_frame(frame: pd.DataFrame, path: str | Path) -> MeasurementTable:
+    """Validate a frame of text cells ('' when empty), as a table file reads, into a table.
+
+    ``path`` names where the rows came from in error messages (e.g. a store and its reader).
+    """
+    path = Path(path)
     _require(frame, MEASUREMENT_COLUMNS, path)
     for column in ("patient_id", "lesion_id", "site"):
         _require_text(frame, column, path)

@@ -289,3 +289,49 @@ def test_bad_study_id_is_refused(tmp_path, capsys):
     )
     assert "--study-id" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_irecist_records_are_the_irecist_engines(tmp_path):
+    """--irecist: RS records with RSCAT "iRECIST" and ADRS IOVR/IBOR/ICPD/IUPD (admiralonco's
+    iRECIST vignette values and AVAL order) equal recistry.recist.irecist's calls."""
+    from recistry.recist.irecist import assess_patient_irecist
+    from recistry.scoring import load_records
+
+    measurements, clinical = SOURCES["cohort"]
+    out = tmp_path / "cdisc"
+    args = [str(measurements), "--clinical", str(clinical), "--irecist", "--out", str(out)]
+    assert main(["cdisc", *args]) == 0
+    expected = {
+        r.patient_id: assess_patient_irecist(r) for r in load_records(measurements, clinical)
+    }
+    rs = read_xpt(out, "RS")
+    assert set(rs["RSCAT"]) == {"RECIST 1.1", "iRECIST"}
+    irs = rs[rs["RSCAT"] == "iRECIST"]
+    assert set(irs["RSTESTCD"]) == {"OVRLRESP"}
+    for usubjid, seqs in rs.groupby("USUBJID")["RSSEQ"]:
+        assert sorted(seqs) == list(range(1, len(seqs) + 1)), usubjid
+    adrs = read_xpt(out, "ADRS")
+    assert set(adrs.loc[adrs["PARCAT3"] == "iRECIST", "PARAMCD"]) == {
+        "IOVR",
+        "IBOR",
+        "ICPD",
+        "IUPD",
+    }
+    order = {"iCPD": 1, "iUPD": 2, "NON-iCR/NON-iUPD": 3, "iSD": 4, "iPR": 5, "iCR": 6, "NE": 8}
+    for pid, ia in expected.items():
+        calls = irs[irs["USUBJID"] == f"RECISTRY-{pid}"].sort_values("RSDY")
+        codes = [
+            tp.response.value.replace("NON_iCR_NON_iUPD", "NON-iCR/NON-iUPD")
+            for tp in ia.timepoints
+        ]
+        assert list(calls["RSORRES"]) == codes, pid
+        mine = adrs[adrs["SUBJID"] == pid].set_index("PARAMCD")
+        assert mine.loc["IBOR", "AVALC"] == ia.best_overall_response.value
+        assert mine.loc["IBOR", "AVAL"] == order[ia.best_overall_response.value]
+        assert mine.loc["ICPD", "AVALC"] == ("Y" if ia.progression_date else "N")
+        if ia.progression_date is not None:
+            assert mine.loc["ICPD", "ADTC"] == ia.progression_date.isoformat()
+        assert mine.loc["IUPD", "AVALC"] == ("Y" if ia.unconfirmed_iupd_date else "N")
+    # every iRECIST value is a value of admiralonco's iRECIST RS data
+    assert set(irs["RSORRES"]) <= set(order)
+    assert {"iPR", "iSD", "iUPD"} <= set(irs["RSORRES"])

@@ -71,3 +71,77 @@ def test_sample_dicom_lists_the_demo_patient(capsys: pytest.CaptureFixture[str])
         s["modality"] for p in data["patients"] for st in p["studies"] for s in st["series"]
     }
     assert {"CT", "PT"} <= modalities
+
+
+def _as_jpeg2000_part2(src: Path, dst: Path) -> None:
+    """``src`` with its pixels encapsulated and labelled JPEG 2000 Part 2 Multi-component
+    (1.2.840.10008.1.2.4.92), a syntax no installed decoder handles."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(src)
+    ds.PixelData = encapsulate([b"\xff\x0a" + bytes(14)])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.92"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(dst, enforce_file_format=True)
+
+
+def test_index_shows_decodable_pixels_and_frame_counts(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A series whose transfer syntax has no decoder is flagged before it is opened (issue 11),
+    and a multi-frame object is listed with its frame count."""
+    from pydicom.data import get_testdata_file
+
+    enhanced_ct = get_testdata_file("eCT_Supplemental.dcm")  # pydicom-data, offline
+    assert enhanced_ct is not None
+    (archive / "enhanced").mkdir()
+    (archive / "enhanced" / "ect.dcm").write_bytes(Path(enhanced_ct).read_bytes())
+    ct_files = sorted((archive / "ct").iterdir())
+    _as_jpeg2000_part2(ct_files[0], archive / "part2" / "0.dcm")
+    ct_files[0].unlink()  # the Part 2 copy replaces it in the CT series
+
+    assert main(["index", str(archive), "--format", "json"]) == 0
+    series = {
+        s["description"]: s
+        for p in json.loads(capsys.readouterr().out)["patients"]
+        for st in p["studies"]
+        for s in st["series"]
+    }
+    ct = series["CT abdomen"]
+    assert ct["pixels_decodable"] is False and ct["multi_frame"] is False
+    assert set(ct["transfer_syntax_uids"]) == {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.92"}
+    pet = next(s for s in series.values() if s["modality"] == "PT")
+    assert pet["pixels_decodable"] is True and pet["frame_count"] == 3
+    enhanced = next(s for s in series.values() if s["sop_class_uid"].endswith(".2.1"))
+    assert enhanced["multi_frame"] is True and enhanced["frame_count"] == 2
+    assert enhanced["slice_count"] == 1 and enhanced["pixels_decodable"] is True
+
+    assert main(["index", str(archive)]) == 0
+    out = capsys.readouterr().out
+    assert "no decoder: JPEG 2000 Part 2 Multi-component" in out
+    assert "2 multi-frame" in out
+
+
+def test_verify_loads_every_series_and_refuses_in_one_line(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--verify decodes and checks every CT/PET series; a refusal is one line naming the file,
+    the tag and the file's own series, exit 2, and nothing is recorded in the store."""
+    import pydicom
+
+    assert main(["index", str(archive), "--verify"]) == 0
+    assert "verified: 2 CT/PET series load" in capsys.readouterr().err
+
+    victim = sorted((archive / "ct").iterdir())[1]
+    ds = pydicom.dcmread(victim)
+    del ds.FrameOfReferenceUID
+    ds.save_as(victim)
+    store = archive.parent / "trial.db"
+    status = main(["index", str(archive), "--verify", "--store", str(store)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{victim}, tag FrameOfReferenceUID (0020,0052)" in err
+    assert "series 'CT abdomen'" in err
+    assert not store.exists()

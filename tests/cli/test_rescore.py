@@ -210,15 +210,15 @@ def test_bad_patient_stops_a_parallel_run_too(tmp_path, capsys):
 def test_large_table_outputs_equal_the_reference_engine_outputs(
     tmp_path, capsys, monkeypatch, confirm
 ):
-    """A cohort too large to print indented takes the columnar fast path for the patients it
-    covers; the JSON document, the CSV on stdout and the --out files must be the reference
-    engine's, byte for byte (cohort and subgroups included)."""
+    """A cohort too large to print indented: the JSON document, the CSV on stdout and the --out
+    files are the library's results contract (recistry.results), byte for byte (cohort and
+    subgroups included), and the table format prints the cohort without a row per patient."""
     from recistry import results
     from recistry.cli import rescore
     from recistry.recist.model import AssessmentOptions
     from recistry.results import PATIENT_COLUMNS, TIMEPOINT_COLUMNS, patient_rows, timepoint_rows
     from recistry.scoring import load_records, score
-    from tests.recist.test_columnar import _write_tables
+    from tests.recist._random_tables import _write_tables
 
     measurements, clinical = _write_tables(tmp_path, seed=77, patients=120, breaches=False)
     args = [str(measurements), "--clinical", str(clinical), "--by", "who_grade", *confirm]
@@ -248,7 +248,7 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
         if line.startswith(("Patients", "ORR", "Median"))
     ]
     assert len(cohort_lines) >= 3 and all(line in fast_table for line in cohort_lines)
-    assert "per patient" in reference_table and "per patient" not in fast_table
+    assert "per patient" not in fast_table
     assert f"{len(assessments)} patients: the table of patients is printed up to 10" in fast_table
     results.write_outputs(tmp_path / "reference", assessments, document)
     for name in ("patients.csv", "timepoints.csv", "results.json"):
@@ -263,7 +263,7 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
 
 def test_malformed_by_on_a_large_table_writes_nothing(tmp_path, capsys, monkeypatch):
     from recistry import results
-    from tests.recist.test_columnar import _write_tables
+    from tests.recist._random_tables import _write_tables
 
     measurements, clinical = _write_tables(tmp_path, seed=5, patients=30, breaches=False)
     monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 10)
@@ -271,4 +271,99 @@ def test_malformed_by_on_a_large_table_writes_nothing(tmp_path, capsys, monkeypa
     args = [str(measurements), "--clinical", str(clinical), "--by", "x=y==", "--out", str(out)]
     assert main(["rescore", *args]) == 2
     assert "option --by" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_policy_profile_is_printed_in_the_json_options(capsys):
+    assert (
+        main(
+            [
+                "rescore",
+                str(SAMPLE / "measurements.csv"),
+                "--policy",
+                "recist1.1-confirmed",
+                "--sd-min-days",
+                "56",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    options = json.loads(capsys.readouterr().out)["options"]
+    assert options["policy"] == "recist1.1-confirmed" and options["policy_version"] == 2
+    assert options["confirm"] is True and options["sd_min_days"] == 56
+    assert options["node_cr"] == "normal-nodes"
+    assert options["node_reappearance"] == "unequivocal-progression"
+
+
+def test_policy_file_with_an_unknown_key_exits_2_with_one_line(tmp_path, capsys):
+    policy = tmp_path / "trial.toml"
+    policy.write_text('name = "trial"\nconfirm_dayz = 35\n')
+    out = tmp_path / "out"
+    args = [str(SAMPLE / "measurements.csv"), "--policy", str(policy), "--out", str(out)]
+    assert main(["rescore", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(policy) in err and "unknown policy key 'confirm_dayz'" in err
+    assert not out.exists()
+
+
+PSEUDOPROGRESSION = """\
+patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state
+P1,2024-01-01,T1,target,liver,false,40,,measured
+P1,2024-03-01,T1,target,liver,false,50,,measured
+P1,2024-04-01,T1,target,liver,false,56,,measured
+P2,2024-01-01,T1,target,liver,false,40,,measured
+P2,2024-03-01,T1,target,liver,false,50,,measured
+P2,2024-04-01,T1,target,liver,false,25,,measured
+"""
+
+
+def test_irecist_criteria_through_the_same_results_writer(tmp_path, capsys):
+    """Seymour 2017 Table 2: +25% is iUPD; a further +6 mm 4 weeks later is iCPD (P1); a
+    response after the iUPD resets the bar (P2: iPR). The reasons carry the numbers."""
+    table = tmp_path / "m.csv"
+    table.write_text(PSEUDOPROGRESSION)
+    document = rescore_json(capsys, str(table), "--criteria", "irecist")
+    assert document["criteria"] == "iRECIST"
+    p1, p2 = document["patients"]
+    assert [tp["response"] for tp in p1["timepoints"]] == ["iUPD", "iCPD"]
+    assert [tp["recist_overall_response"] for tp in p1["timepoints"]] == ["PD", "PD"]
+    assert p1["best_overall_response"] == "iCPD" and p1["progression_date"] == "2024-03-01"
+    assert any("+6.0 mm over 50.0 mm at the iUPD" in r for r in p1["timepoints"][1]["reasons"])
+    assert any("+25.0%" in r for r in p1["timepoints"][0]["reasons"])
+    assert [tp["response"] for tp in p2["timepoints"]] == ["iUPD", "iPR"]
+    assert p2["best_overall_response"] == "iPR" and p2["unconfirmed_iupd_date"] is None
+    assert document["cohort"]["best_overall_response_counts"]["PR"] == 1
+
+    out = tmp_path / "out"
+    assert main(["rescore", str(table), "--criteria", "irecist", "--out", str(out)]) == 0
+    capsys.readouterr()
+    patients = (out / "patients.csv").read_text().splitlines()
+    assert patients[0].startswith("patient_id,baseline_date,origin_date,baseline_sum_mm")
+    assert "recist_best_overall_response" in patients[0] and ",iCPD,PD," in patients[1]
+    timepoints = (out / "timepoints.csv").read_text().splitlines()
+    assert "new_lesion_target_sum_mm" in timepoints[0]
+    assert ",iCPD," in timepoints[2]
+    assert json.loads((out / "results.json").read_text()) == document
+    assert main(["rescore", str(table), "--criteria", "irecist", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == patients
+
+
+def test_large_table_with_a_bad_patient_writes_nothing(tmp_path, capsys, monkeypatch):
+    """A table scored and written a chunk at a time still writes nothing when a late patient is
+    invalid: stdout stays empty and no output file (nor the folder) is left behind."""
+    from recistry import results, scoring
+    from tests.recist._random_tables import _write_tables
+
+    measurements, _ = _write_tables(tmp_path, seed=5, patients=30, breaches=False)
+    with measurements.open("a") as table:
+        table.write("P029,2030-01-01,T9,target,liver,false,20,,measured,,,,\n")
+    monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 10)
+    monkeypatch.setattr(scoring, "CHUNK_PATIENTS", 7)
+    out = tmp_path / "out"
+    assert main(["rescore", str(measurements), "--format", "json", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "T9 is first seen on 2030-01-01" in captured.err
     assert not out.exists()

@@ -25,7 +25,7 @@ from recistry.cohort.report import SECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 COHORT = REPO / "sample_dicom" / "cohort"
-FIGURES = ("km_pfs", "km_os", "km_dor", "waterfall", "spider", "swimmer")
+FIGURES = ("km_pfs", "km_os", "km_dor", "waterfall", "spider", "swimmer", "suv_waterfall")
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -215,3 +215,12 @@ def test_report_escapes_clinical_text_and_handles_no_follow_up(tmp_path: Path) -
     assert "No responders." in page
     for section_id, _heading in SECTIONS:
         assert f'id="{section_id}"' in page
+
+
+def test_methods_name_the_policy_profile(report_dir: Path) -> None:
+    """Issue 10: the policy profile (name, version, every setting) is stated in the methods."""
+    page = (report_dir / "report.html").read_text()
+    assert "Policy profile <code>recist1.1</code> version 2" in page
+    assert (
+        "node_cr = normal-nodes" in page and "node_reappearance = unequivocal-progression" in page
+    )

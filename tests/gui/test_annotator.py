@@ -18,9 +18,12 @@ from recistry.recist.model import LesionState, Role
 from recistry.tables import MEASUREMENT_COLUMNS
 from recistry_napari import PLUGIN_NAME, WIDGET_NAME
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
+from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
+from recistry_napari._prior_layers import PENDING_NAME
 from recistry_napari._qt.annotator import COLUMNS, PENDING, AnnotatorWidget
 from recistry_napari._reader import get_reader
 from recistry_napari._reading import Axis, to_measurements
+from recistry_napari._response import words
 from tests.gui._dicom import write_ct_series
 
 pytestmark = pytest.mark.gui
@@ -106,12 +109,18 @@ def test_line_length_in_mm_fills_the_table_and_response_at_once(
     np.testing.assert_allclose(lesion.long_axis.start_lps, (-7.7, -16.0, -32.5))
     np.testing.assert_allclose(lesion.long_axis.end_lps, (6.3, -16.0, -32.5))
     assert lesion.sop_instance_uid == widget.images.ct.sop_instance_uids[3]  # type: ignore[union-attr]
-    # Drawing mode ends after one line, so a second drag does not add another; a line drawn
-    # without pressing Measure again belongs to no lesion and changes nothing.
+    # Drawing mode ends after one line. A line drawn later with napari's own line tool while
+    # T1 is selected becomes T1's long axis (30 columns: 21.0 mm) and replaces the first one.
     layer = widget.viewer.layers[LESIONS_LAYER_NAME]
     qtbot.waitUntil(lambda: layer.mode != "add_line")
     layer.add_lines(np.array([(3, 8, 4), (3, 8, 34)], dtype=float))
-    assert _cell(widget, t1, "Long (mm)") == "14.0"
+    assert _cell(widget, t1, "Long (mm)") == "21.0"
+    qtbot.waitUntil(lambda: len(layer.data) == 1)
+    assert list(layer.features["label"]) == ["T1 21.0 mm"]
+    # With no lesion selected, a line belongs to nobody and changes nothing.
+    widget.lesions.assign(None)
+    layer.add_lines(np.array([(3, 9, 4), (3, 9, 14)], dtype=float))
+    assert _cell(widget, t1, "Long (mm)") == "21.0"
 
 
 def test_moving_a_vertex_updates_the_length(widget: AnnotatorWidget) -> None:
@@ -131,11 +140,21 @@ def test_state_buttons_set_a_state_in_one_click_by_role_recist_4_3(
     assert not widget.state_buttons[LesionState.MERGED].isEnabled()  # a target-only state
     qtbot.mouseClick(widget.state_buttons[LesionState.PRESENT], Qt.MouseButton.LeftButton)
     assert _cell(widget, nt1, "State") == "present"
+    # At baseline a non-target is present or not evaluable: no follow-up state is offered.
+    assert not widget.state_buttons[LesionState.ABSENT].isEnabled()
+    assert not widget.state_buttons[LesionState.PROGRESSION].isEnabled()
     t1 = widget.add_lesion(Role.TARGET, "lung")
+    # A baseline target is measured (drawn): no state button applies (RECIST 1.1 §4.2).
+    assert not any(button.isEnabled() for button in widget.state_buttons.values())
+    _draw(widget, t1, Axis.LONG, (3, 5, 4), (3, 5, 24))
+    widget.show_timepoint(FOLLOW_UP)
+    widget.select_lesion(t1)
     assert widget.state_buttons[LesionState.TOO_SMALL].isEnabled()
     assert not widget.state_buttons[LesionState.PRESENT].isEnabled()
     qtbot.mouseClick(widget.state_buttons[LesionState.TOO_SMALL], Qt.MouseButton.LeftButton)
     assert _cell(widget, t1, "State") == "too_small"
+    assert _cell(widget, t1, "Value") == "5.0 mm"
+    assert _cell(widget, t1, "Change") == "-9.0 mm (-64 %)"
     widget.set_krenning(3)
     assert _cell(widget, t1, "Krenning") == "3"
 
@@ -154,18 +173,21 @@ def test_follow_up_carries_lesions_pending_with_prior_value_and_keeps_position(
     assert abs(viewer.dims.point[0] - z_before) <= 1.0
     np.testing.assert_allclose(viewer.layers["CT"].scale, (2.0, 0.9, 0.9))
     assert _cell(widget, t1, "State") == PENDING
-    assert _cell(widget, t1, "Prior") == f"14.0 mm ({BASELINE})"
+    assert _cell(widget, t1, "Prior") == "14.0 mm"
     assert _cell(widget, t1, "Slice z (mm)") == "-32.5"
     assert len(viewer.layers[LESIONS_LAYER_NAME].data) == 0  # nothing drawn here yet
+    # The prior scan is beside the current one, its line drawn with ID and length.
+    assert viewer.canvas.grid.enabled
+    assert list(viewer.layers["Prior lesions"].features["label"]) == ["T1 14.0 mm"]
     text = widget.response_text.toPlainText()
-    assert f"Pending at {FOLLOW_UP}: T1" in text
+    assert f"Still to assess on {FOLLOW_UP}: T1" in text
     assert f"{FOLLOW_UP}: not scored yet" in text
     # 10 columns of 0.9 mm: 9.0 mm, −35.7 % from 14.0: PR (RECIST 1.1 §4.3.1).
     _draw(widget, t1, Axis.LONG, (3, 6, 5), (3, 6, 15))
     assert _cell(widget, t1, "Long (mm)") == "9.0"
     text = widget.response_text.toPlainText()
-    assert "Time-point response: PR" in text
-    assert "Best overall response: PR" in text
+    assert "Time-point response: partial response (PR)" in text
+    assert "Best overall response so far: partial response (PR)" in text
     # Back to baseline: its line is shown again, on its own slice.
     widget.timepoint_list.setCurrentRow(0)
     assert len(viewer.layers[LESIONS_LAYER_NAME].data) == 1
@@ -242,8 +264,8 @@ def test_response_panel_agrees_with_recistry_rescore_on_the_same_rows(
     assert cli_tp["target_sum_mm"] == float(gui_tp.target_sum_mm)  # type: ignore[arg-type]
     assert patient["best_overall_response"] == assessment.best_overall_response.value
     text = widget.response_text.toPlainText()
-    assert f"Time-point response: {cli_tp['overall_response']}" in text
-    assert f"Best overall response: {patient['best_overall_response']}" in text
+    assert f"Time-point response: {words(cli_tp['overall_response'])}" in text
+    assert f"Best overall response so far: {words(patient['best_overall_response'])}" in text
 
 
 def test_manifest_widget_takes_over_a_study_dropped_on_the_viewer(
@@ -257,7 +279,12 @@ def test_manifest_widget_takes_over_a_study_dropped_on_the_viewer(
     assert annotator.study is not None and annotator.study.root == study
     assert annotator.timepoint_list.count() == 2
     # The reader's layers were replaced by the widget's own, with the Lesions layer on top.
-    assert [layer.name for layer in viewer.layers] == ["CT", LESIONS_LAYER_NAME]
+    assert [layer.name for layer in viewer.layers] == [
+        "CT",
+        LOCATIONS_LAYER_NAME,
+        PENDING_NAME,
+        LESIONS_LAYER_NAME,
+    ]
 
 
 def test_widget_docked_after_the_reader_takes_the_study_over(
@@ -267,7 +294,12 @@ def test_widget_docked_after_the_reader_takes_the_study_over(
     viewer.open(study, plugin=PLUGIN_NAME)  # napari --plugin recistry STUDY
     _dock, annotator = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
     qtbot.waitUntil(lambda: annotator.study is not None)
-    assert [layer.name for layer in viewer.layers] == ["CT", LESIONS_LAYER_NAME]
+    assert [layer.name for layer in viewer.layers] == [
+        "CT",
+        LOCATIONS_LAYER_NAME,
+        PENDING_NAME,
+        LESIONS_LAYER_NAME,
+    ]
 
 
 def test_a_folder_of_two_patients_is_refused_with_the_folder_named(

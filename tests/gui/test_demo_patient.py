@@ -25,6 +25,7 @@ from recistry_napari._geometry import lps_to_world
 from recistry_napari._qt.annotator import AnnotatorWidget
 from recistry_napari._reading import Axis
 from recistry_napari._reference_layer import REFERENCES_LAYER_NAME
+from recistry_napari._response import words
 
 pytestmark = pytest.mark.gui
 
@@ -73,9 +74,12 @@ def test_ct_and_pet_open_aligned_in_patient_mm_from_their_own_dicom_geometry(
         assert [str(u) for u in layer.units] == ["millimeter"] * 3
     pet = viewer.layers["PET SUV"]
     assert (pet.colormap.name, pet.blending) == ("hot", "additive")
-    assert tuple(pet.contrast_limits) == (0.0, 10.0)
+    # Ga-68 DOTATATE: 0-30 SUV until the references are placed, then spleen at 80 % of the
+    # scale (Krenning 4 = above spleen saturates).
+    assert tuple(pet.contrast_limits) == (0.0, 30.0)
     widget.suv_max_spin.setValue(20.0)
     assert tuple(pet.contrast_limits) == (0.0, 20.0)
+    assert pet.colorbar.visible
     widget.set_window("lung")
     assert tuple(viewer.layers["CT"].contrast_limits) == (-1350.0, 150.0)
 
@@ -149,7 +153,7 @@ def test_a_whole_reading_scores_like_recistry_rescore_of_the_truth_table(
         tp.overall_response.value for tp in assessment.timepoints
     ]
     assert assessment.best_overall_response.value == expected["best_overall_response"]
-    assert "Best overall response: " + expected["best_overall_response"] in (
+    assert "Best overall response so far: " + words(expected["best_overall_response"]) in (
         widget.response_text.toPlainText()
     )
 
@@ -180,4 +184,5 @@ def test_reference_spheres_and_uptake_are_restored_from_the_store(
     assert second.reading.at(date).lesions == first.reading.at(date).lesions
     for field in ("liver_center_lps", "liver_suv_mean", "spleen_center_lps", "spleen_suv_mean"):
         assert getattr(second.reading.at(date), field) == getattr(first.reading.at(date), field)
+    second.show_timepoint(date)
     assert len(second.viewer.layers[REFERENCES_LAYER_NAME].data) == 2

@@ -19,6 +19,7 @@ from recistry.cli import main as recistry_main
 from recistry.recist.model import LesionState, Role
 from recistry.sr.reader import read_sr
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
+from recistry_napari._persist import sr_folder_for
 from recistry_napari._qt.annotator import AnnotatorWidget
 from recistry_napari._reading import Axis
 from tests.gui._dicom import write_ct_series
@@ -86,7 +87,7 @@ def test_save_appends_revisions_under_the_reader_exports_sr_and_reopening_restor
     # The CLI re-scores what was saved, from the store and from the SR files, to the same answer.
     gui = widget.result.assessment  # type: ignore[union-attr]
     assert gui is not None
-    for source in ([str(store), "--reader", "Dr Save"], [str(store.parent / "sr")]):
+    for source in ([str(store), "--reader", "Dr Save"], [str(sr_folder_for(store))]):
         capsys.readouterr()  # napari's notifications print to stdout without a GUI handler
         assert recistry_main(["rescore", *source, "--format", "json"]) == 0
         out = capsys.readouterr()
@@ -105,9 +106,14 @@ def test_save_appends_revisions_under_the_reader_exports_sr_and_reopening_restor
     for date in (BASELINE, FOLLOW_UP):
         assert reopened.reading.at(date).lesions == saved.at(date).lesions
     assert not reopened.dirty
-    # The baseline line is back on the Lesions layer, where it was drawn.
+    # Reopening says what was restored; nothing is pending, so it opens at the latest scan,
+    # its line back on the Lesions layer where it was drawn.
+    assert reopened.status_label.text().startswith(
+        "reading restored: 2 lesion(s), 4 assessment(s) by Dr Save, last saved 20"
+    )
+    assert reopened.date == FOLLOW_UP
     layer = reopened.viewer.layers[LESIONS_LAYER_NAME]
-    np.testing.assert_allclose(layer.data[0], [[3, 5, 4], [3, 5, 24]], atol=1e-9)
+    np.testing.assert_allclose(layer.data[0], [[2, 5, 4], [2, 5, 14]], atol=1e-9)
 
     # An edit saves as one new revision; the other rows are unchanged.
     reopened.show_timepoint(FOLLOW_UP)

@@ -33,10 +33,10 @@ def test_ids_per_role_and_carry_over_pending_to_follow_up() -> None:
     reading, t2 = r.add_lesion(reading, BASELINE, Role.TARGET, "lung")
     reading, nt1 = r.add_lesion(reading, BASELINE, Role.NON_TARGET, "bone")
     reading, n1 = r.add_lesion(reading, FOLLOW_UP, Role.NEW, "liver")
-    assert (t1, t2, nt1, n1) == ("T1", "T2", "NT1", "N1")
+    assert (t1, t2, nt1, n1) == ("T1", "T2", "NT1", "NEW1")
     assert [les.lesion_id for les in reading.at(BASELINE).lesions] == ["T1", "T2", "NT1"]
     follow_up = reading.at(FOLLOW_UP)
-    assert [les.lesion_id for les in follow_up.lesions] == ["T1", "T2", "NT1", "N1"]
+    assert [les.lesion_id for les in follow_up.lesions] == ["T1", "T2", "NT1", "NEW1"]
     assert all(les.pending for les in follow_up.lesions)
     # One tracking UID follows a lesion through the time points.
     assert reading.at(BASELINE).lesion("T1").tracking_uid == follow_up.lesion("T1").tracking_uid
@@ -128,7 +128,7 @@ def test_rows_round_trip_through_measurements_with_endpoints_in_lps_mm() -> None
     assert [(m.date, m.lesion_id) for m in rows] == [
         (BASELINE, "T1"),
         (BASELINE, "NT1"),
-        (FOLLOW_UP, "N1"),
+        (FOLLOW_UP, "NEW1"),
     ]
     assert rows[0].extra["long_axis_start_mm"] == "-61.25 12.5 -17.5"
     assert rows[0].extra["frame_of_reference_uid"] == "1.2.4"

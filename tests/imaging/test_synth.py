@@ -287,3 +287,35 @@ def test_an_output_path_that_is_a_file_or_unwritable_is_refused(tmp_path: Path) 
     with pytest.raises(InputError, match="cannot create") as info:
         write_synthetic_studies(blocked, patients=1, timepoints=1, size=32)
     assert info.value.path == str(blocked)
+
+
+def test_repositioned_follow_up_puts_each_lesion_at_its_recorded_centre() -> None:
+    """--reposition: the CT holds each lesion's HU at the truth's scan centre (the known rigid
+    transform plus deformation), not at its baseline position; baseline truth is unchanged."""
+    from recistry.imaging.resample import voxel_at
+    from tests.imaging._synth_cases import repositioned_case
+
+    patient, scans = repositioned_case()
+    baseline, follow_up = scans
+    assert baseline.truth["repositioning"] is None
+    pose = follow_up.truth["repositioning"]
+    assert 0.5 <= max(abs(a) for a in pose["rotation_deg_xyz"]) <= 5.0
+    assert math.hypot(*pose["translation_mm"][:2]) >= 5.0
+    moved = []
+    for lesion in follow_up.truth["lesions"]:
+        at = voxel_at(follow_up.ct, lesion["center_lps_mm"])
+        assert at is not None
+        patch = follow_up.ct.array[at[0], at[1] - 1 : at[1] + 2, at[2] - 1 : at[2] + 2]
+        assert float(np.median(patch)) == pytest.approx(lesion["ct_hu"], abs=6.0), lesion[
+            "lesion_id"
+        ]
+        moved.append(math.dist(lesion["center_lps_mm"], lesion["body_center_lps_mm"]))
+    assert min(moved) > 5.0
+    for lesion in baseline.truth["lesions"]:
+        assert "body_center_lps_mm" not in lesion
+    assert {les["lesion_id"] for les in baseline.truth["lesions"]} >= {"LU1"}
+    lung = next(les for les in baseline.truth["lesions"] if les["lesion_id"] == "LU1")
+    centre = np.asarray(lung["center_lps_mm"])
+    beside = voxel_at(baseline.ct, np.add(centre, (lung["semi_axes_mm"][0] + 6, 0, 0)))
+    assert beside is not None and baseline.ct.array[beside] < -700  # aerated lung around it
+    assert patient["patient_id"] == "SYN5-001"

@@ -137,6 +137,39 @@ def test_reappearing_non_target_after_overall_cr_is_pd_faq():
     assert any("reappeared after an overall CR" in r for r in a.timepoints[1].reasons)
 
 
+def _cr_then_nodal_non_target(state: str) -> list:
+    return [
+        row(0, "T1", mm=20),
+        row(0, "NT1", "non_target", site="mediastinal lymph node", nodal=True),
+        row(56, "T1", state="absent"),
+        row(56, "NT1", "non_target", state="absent", site="mediastinal lymph node", nodal=True),
+        row(112, "T1", state="absent"),
+        row(112, "NT1", "non_target", state=state, site="mediastinal lymph node", nodal=True),
+    ]
+
+
+def test_nodal_non_target_present_after_cr_is_not_pd_item31_32_faq_abnormal_lymph_node():
+    # recist-rules.md §1.8 "Reappearance" and checklist items 31-32 (FAQ 'Abnormal lymph node'):
+    # a node has reappeared only when a target node is >= 10 mm or a non-target node has
+    # unequivocally progressed; a nodal non-target recorded present is non-CR/non-PD.
+    a = assess(_cr_then_nodal_non_target("present"))
+    assert [tp.non_target_response.value for tp in a.timepoints] == ["CR", "NON_CR_NON_PD"]
+    assert calls(a) == ["CR", "PR"]
+    assert not any("reappeared" in r for r in a.timepoints[1].reasons)
+
+
+def test_nodal_non_target_progression_after_cr_is_pd_item31_32_faq_abnormal_lymph_node():
+    a = assess(_cr_then_nodal_non_target("progression"))
+    assert calls(a) == ["CR", "PD"]
+
+
+def test_nodal_non_target_present_after_cr_policy_present_is_pd():
+    # The named policy node_reappearance = "present" reads any nodal non-target back as PD.
+    a = assess(_cr_then_nodal_non_target("present"), node_reappearance="present")
+    assert calls(a) == ["CR", "PD"]
+    assert any("reappeared after an overall CR" in r for r in a.timepoints[1].reasons)
+
+
 # --- E. new lesions ----------------------------------------------------------------------------
 
 

@@ -237,3 +237,61 @@ def test_node_back_to_11mm_after_partial_response_is_pr_item31_policy():
     a = assess(rows)
     assert calls(a) == ["PR", "PR"]
     assert a.timepoints[1].target_response_strict.value == "PR"
+
+
+# --- issue 10: node CR holds while every target node is < 10 mm --------------------------------
+
+
+def test_single_target_node_16_4_9_is_cr_twice_node_cr_policy_faq_abnormal_lymph_node():
+    # recist-rules.md §1.5 "CR" and §1.8 "Reappearance" (FAQ 'Abnormal lymph node'): a node below
+    # 10 mm short axis is normal, so 4 -> 9 mm (+125 %, +5 mm) is not progression of the sum.
+    rows = [
+        row(0, "N1", mm=16, site="lymph node", nodal=True),
+        row(56, "N1", mm=4, site="lymph node", nodal=True),
+        row(112, "N1", mm=9, site="lymph node", nodal=True),
+    ]
+    a = assess(rows)
+    assert target_calls(a) == ["CR", "CR"]
+    assert calls(a) == ["CR", "CR"]
+    assert any("below 10 mm" in r for r in a.timepoints[1].reasons)
+
+
+def test_node_cr_holds_with_a_vanished_non_nodal_target_recist_4_3_1():
+    # EJC09 §4.3.1: CR = every non-nodal target gone and every target node < 10 mm; the sum of
+    # normal nodes (4 + 0 -> 9 + 0) is no evidence of progression.
+    rows = [
+        row(0, "T1", mm=30),
+        row(0, "N1", mm=18, site="lymph node", nodal=True),
+        row(0, "NT1", "non_target", site="lung"),
+        row(56, "T1", state="absent"),
+        row(56, "N1", mm=4, site="lymph node", nodal=True),
+        row(56, "NT1", "non_target", site="lung"),
+        row(112, "T1", state="absent"),
+        row(112, "N1", mm=9, site="lymph node", nodal=True),
+        row(112, "NT1", "non_target", site="lung"),
+    ]
+    assert target_calls(assess(rows)) == ["CR", "CR"]
+
+
+def test_abnormal_node_after_normal_nadir_is_pd_by_the_sum_rule_recist_4_3_1():
+    # The sum rule applies as soon as one target is abnormal: node 4 -> 10 mm (>= 10 mm) is +6 mm
+    # and +150 % over the nadir 4 mm, PD (previous overall PR: a non-target persists).
+    rows = [
+        row(0, "N1", mm=16, site="lymph node", nodal=True),
+        row(0, "NT1", "non_target", site="lung"),
+        row(56, "N1", mm=4, site="lymph node", nodal=True),
+        row(56, "NT1", "non_target", site="lung"),
+        row(112, "N1", mm=10, site="lymph node", nodal=True),
+        row(112, "NT1", "non_target", site="lung"),
+    ]
+    assert target_calls(assess(rows)) == ["CR", "PD"]
+
+
+def test_node_cr_sum_rule_policy_keeps_the_old_reading():
+    # The named policy node_cr = "sum-rule" applies +20 % and +5 mm to normal nodes too.
+    rows = [
+        row(0, "N1", mm=16, site="lymph node", nodal=True),
+        row(56, "N1", mm=4, site="lymph node", nodal=True),
+        row(112, "N1", mm=9, site="lymph node", nodal=True),
+    ]
+    assert target_calls(assess(rows, node_cr="sum-rule")) == ["CR", "PD"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from recistry.sr import export_store
+from recistry.sr import export_store, read_sr
 from recistry.store import Store
 from tests.sr.conftest import Archive
 
@@ -153,3 +153,41 @@ def test_export_needs_the_images_in_the_index_and_writes_nothing_otherwise(
         ):
             export_store(store, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_private_codes_only_where_dicom_and_snomed_have_none(exported: list[Path]) -> None:
+    """Standard codes for the response criteria, RECIST response categories, tracking items and
+    finding sites; the private scheme only for the concepts docs/store.md lists."""
+    from recistry.sr import codes as rc
+
+    allowed_names = {rc.LESION_STATE.value, rc.KRENNING.value, rc.OVERALL_RESPONSE.value}
+    allowed_names.add(rc.RECORDED_SITE.value)
+    allowed_values = {c.value for c in rc.LESION_STATE_VALUES.values()}
+    allowed_values |= {c.value for c in rc.OVERALL_RESPONSE_VALUES.values()}
+    allowed_values |= {rc.TARGET_NOT_EVALUABLE.value, rc.NON_TARGET_NOT_EVALUABLE.value}
+    names: set[str] = set()
+    values: list[str] = []
+
+    def walk(item: pydicom.Dataset) -> None:
+        for child in item.get("ContentSequence", []):
+            for code in child.get("ConceptNameCodeSequence", []):
+                if code.CodingSchemeDesignator == rc.SCHEME:
+                    names.add(code.CodeValue)
+            for code in child.get("ConceptCodeSequence", []):
+                if code.CodingSchemeDesignator == rc.SCHEME:
+                    values.append(code.CodeValue)
+            walk(child)
+
+    unexact_sites = 0
+    for path in exported:
+        walk(pydicom.dcmread(path))
+        unexact_sites += sum(
+            1
+            for m in read_sr(path)
+            if not (m.site == "lymph node" if m.nodal else m.site in rc.SITE_CODES)
+        )
+    assert names <= allowed_names and names
+    site_texts = [v for v in values if v.startswith("S")]
+    assert set(values) - set(site_texts) <= allowed_values
+    # A site SNOMED CT says exactly is not repeated as private text.
+    assert len(site_texts) == unexact_sites

@@ -1,22 +1,30 @@
 """The annotator dock widget: study browser, lesion table, states, Krenning, live RECIST.
 
 A thin adapter: every decision is made by the pure functions of
-:mod:`recistry_napari._reading` and the RECIST engine; this class turns clicks and drawn lines
-into calls to them and writes the results back to the table, the panels and the layers.
+:mod:`recistry_napari._reading` and the RECIST engine; this class turns clicks, key presses and
+drawn lines into calls to them and writes the results back to the table, the panels and the
+layers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import QEvent, QObject, QTimer
-from qtpy.QtGui import QColor, QFont, QShowEvent
+from qtpy.QtCore import QEvent, QObject, Qt, QTimer
+from qtpy.QtGui import (  # type: ignore[attr-defined]  # QShortcut: star-exported by qtpy
+    QColor,
+    QFont,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+)
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -28,6 +36,7 @@ from qtpy.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -35,6 +44,7 @@ from qtpy.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -43,21 +53,40 @@ from qtpy.QtWidgets import (
 
 from recistry.errors import RecistryError
 from recistry.imaging.metrics import sphere_uptake
-from recistry.recist.model import STATES_BY_ROLE, LesionState, Role
+from recistry.recist.model import LesionState, Role
 from recistry_napari import _reading
+from recistry_napari._display import focus, readout_text, show_name, show_overlays
 from recistry_napari._geometry import layer_transform, lps_to_world
+from recistry_napari._history import History
 from recistry_napari._layers import (
     CT_LAYER_NAME,
-    DEFAULT_SUV_RANGE,
     DEFAULT_WINDOW,
     PET_LAYER_NAME,
     WINDOWS,
     ct_layer_data,
     pet_layer_data,
+    suv_display_range,
 )
-from recistry_napari._lesion_layer import DrawnLine, LesionLayer
+from recistry_napari._lesion_layer import ROLE_COLOURS, DrawnLine, LesionLayer
 from recistry_napari._loading import load_images, load_study
-from recistry_napari._persist import SaveResult, restore_reading, save_reading
+from recistry_napari._location_layer import LocationLayer, PlacedPoint
+from recistry_napari._longitudinal import pending_markers, prior_marks
+from recistry_napari._persist import (
+    RestoreInfo,
+    SaveResult,
+    restore_reading,
+    save_reading,
+    sr_folder_for,
+)
+from recistry_napari._prior_layers import (
+    PENDING_NAME,
+    PRIOR_CT_NAME,
+    PRIOR_PET_NAME,
+    arrange,
+    hide_prior,
+    show_pending,
+    show_prior,
+)
 from recistry_napari._reading import Axis, LesionAnnotation, Reading
 from recistry_napari._reference_layer import (
     REFERENCE_DIAMETER_MM,
@@ -77,17 +106,21 @@ COLUMNS = (
     "ID",
     "Role",
     "Site",
+    "Value",
+    "Prior",
+    "Change",
+    "State",
     "Nodal",
     "Long (mm)",
     "Short (mm)",
-    "State",
     "Krenning",
     "Suggested",
     "SUVmax",
     "SUVpeak",
-    "Prior",
     "Slice z (mm)",
 )
+MAIN_COLUMNS = 7
+"""The first columns, always shown (ID … State); the others on demand ("More columns")."""
 STATE_LABELS: dict[LesionState, str] = {
     LesionState.TOO_SMALL: "Too small",
     LesionState.ABSENT: "Absent",
@@ -97,11 +130,50 @@ STATE_LABELS: dict[LesionState, str] = {
     LesionState.PROGRESSION: "Unequivocal PD",
     LesionState.EQUIVOCAL: "Equivocal",
 }
-ROLE_LABELS = {Role.TARGET: "target", Role.NON_TARGET: "non-target", Role.NEW: "new"}
+STATE_KEYS: dict[LesionState, str] = {
+    LesionState.PRESENT: "Alt+P",
+    LesionState.ABSENT: "Alt+A",
+    LesionState.TOO_SMALL: "Alt+S",
+    LesionState.MERGED: "Alt+M",
+    LesionState.NOT_EVALUABLE: "Alt+N",
+    LesionState.PROGRESSION: "Alt+U",
+    LesionState.EQUIVOCAL: "Alt+E",
+}
+"""Keys of the state buttons (Alt + a letter: napari's layers use the bare letters)."""
+KEYS: dict[str, str] = {
+    "next_pending": "N",
+    "previous_pending": "Shift+N",
+    "next_timepoint": "PgDown",
+    "previous_timepoint": "PgUp",
+    "measure_long": "M",
+    "measure_short": "Shift+M",
+    "undo": "Ctrl+Z",
+    "redo": "Ctrl+Shift+Z",
+    "save": "Ctrl+S",
+}
+ROLE_LABELS = {Role.TARGET: "target", Role.NON_TARGET: "non-tgt", Role.NEW: "new"}
 PENDING = "pending"
 DEFAULT_STORE = Path("recistry.db")
 """Store used when none is named: the CLI's default too (``recistry.db`` in the working folder)."""
 _PENDING_COLOUR = QColor("#ff9f1a")
+_CACHE_SCANS = 3
+"""Scans kept loaded: the current one, its prior and the one just left."""
+
+
+def help_text() -> str:
+    """The keyboard list shown in the dock and in docs/annotate.md."""
+    rows = [
+        ("next / previous pending lesion", f"{KEYS['next_pending']} / {KEYS['previous_pending']}"),
+        (
+            "next / previous time point",
+            f"{KEYS['next_timepoint']} / {KEYS['previous_timepoint']}",
+        ),
+        ("measure long / short axis", f"{KEYS['measure_long']} / {KEYS['measure_short']}"),
+        *((f"state: {STATE_LABELS[s]}", key) for s, key in STATE_KEYS.items()),
+        ("undo / redo", f"{KEYS['undo']} / {KEYS['redo']}"),
+        ("save", KEYS["save"]),
+    ]
+    return "\n".join(f"{key:<14} {what}" for what, key in rows)
 
 
 def _suggested(tp: _reading.TimepointReading, lesion: LesionAnnotation) -> str:
@@ -123,6 +195,15 @@ def _header(header: QHeaderView | None) -> QHeaderView:
 
 def _mm(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
+
+
+def _value_text(lesion: LesionAnnotation) -> str:
+    value = _reading.counted_value_mm(lesion) if lesion.role is Role.TARGET else None
+    if value is not None:
+        return f"{value} mm"
+    if lesion.state is None:
+        return ""
+    return lesion.state.value.replace("_", " ")
 
 
 class AnnotatorWidget(QWidget):
@@ -147,17 +228,26 @@ class AnnotatorWidget(QWidget):
         self.date: dt.date | None = None
         self.images: ScanImages | None = None
         self.result: LiveResult | None = None
-        self.dirty = False
+        self.restored: RestoreInfo | None = None
+        self.history = History()
+        self._dirty = False
         self._selected: str | None = None
+        self._cache: OrderedDict[dt.date, ScanImages] = OrderedDict()
+        self._mip: Any = None
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
         )
         self.references = ReferenceLayer(
             viewer, self._on_references_changed, schedule=lambda f: QTimer.singleShot(0, f)
         )
+        self.locations = LocationLayer(
+            viewer, self._on_locations_changed, schedule=lambda f: QTimer.singleShot(0, f)
+        )
         self._close_guard: _CloseGuard | None = None
         self._build()
+        self._bind_keys()
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        viewer.cursor.events.position.connect(self._on_cursor)
         # Docked after a study folder was opened with our reader: take that study over too.
         for layer in list(viewer.layers):
             root = layer.metadata.get("recistry", {}).get("study_root")
@@ -169,134 +259,259 @@ class AnnotatorWidget(QWidget):
 
     def _build(self) -> None:
         root = QVBoxLayout(self)
+        root.setContentsMargins(4, 4, 4, 4)
+        # Wide enough for the main table columns without scrolling (ID … State).
+        self.setMinimumWidth(540)
 
         study_box = QGroupBox("Study")
         study = QFormLayout(study_box)
+        study.setContentsMargins(4, 4, 4, 4)
         self.open_button = QPushButton("Open study…")
         self.open_button.clicked.connect(self._choose_study)
         self.reader_edit = QLineEdit()
         self.reader_edit.setPlaceholderText("your name (recorded with every measurement)")
         self.reader_edit.textChanged.connect(self._on_reader_changed)
+        self.reader_edit.editingFinished.connect(self._on_reader_finished)
         self.timepoint_list = QListWidget()
-        self.timepoint_list.setMaximumHeight(90)
+        self.timepoint_list.setMaximumHeight(64)
         self.timepoint_list.currentRowChanged.connect(self._on_timepoint_row)
+        display_row = QHBoxLayout()
         self.window_combo = QComboBox()
         self.window_combo.addItems(list(WINDOWS))
         self.window_combo.setCurrentText(DEFAULT_WINDOW)
         self.window_combo.currentTextChanged.connect(self.set_window)
         self.suv_max_spin = QDoubleSpinBox()
-        self.suv_max_spin.setRange(0.5, 100.0)
+        self.suv_max_spin.setRange(0.5, 200.0)
         self.suv_max_spin.setSingleStep(0.5)
-        self.suv_max_spin.setValue(DEFAULT_SUV_RANGE[1])
+        self.suv_max_spin.setValue(suv_display_range(None, None)[1])
+        self.suv_max_spin.setPrefix("PET 0–")
         self.suv_max_spin.setSuffix(" SUV")
+        self.suv_max_spin.setToolTip(
+            "PET display range; set from the spleen reference (spleen at 80 % of the scale) "
+            "once it is placed"
+        )
         self.suv_max_spin.valueChanged.connect(self.set_suv_max)
+        self.prior_check = QCheckBox("prior beside")
+        self.prior_check.setChecked(True)
+        self.prior_check.setToolTip("at a follow-up, show the prior scan beside the current one")
+        self.prior_check.toggled.connect(lambda _on: self._show_prior())
+        display_row.addWidget(QLabel("CT"))
+        display_row.addWidget(self.window_combo)
+        display_row.addWidget(self.suv_max_spin)
+        display_row.addWidget(self.prior_check)
         self.store_edit = QLineEdit(str(DEFAULT_STORE.resolve()))
         self.store_edit.setToolTip("the recistry study store (SQLite) readings are saved to")
-        study.addRow(self.open_button)
-        study.addRow("Reader", self.reader_edit)
+        reader_row = QHBoxLayout()
+        reader_row.addWidget(self.reader_edit, 1)
+        reader_row.addWidget(self.open_button)
+        study.addRow("Reader", reader_row)
         study.addRow("Store", self.store_edit)
-        study.addRow("Time points", self.timepoint_list)
-        study.addRow("CT window", self.window_combo)
-        study.addRow("PET range 0 –", self.suv_max_spin)
+        study.addRow("Scans", self.timepoint_list)
+        study.addRow("Display", display_row)
         root.addWidget(study_box)
 
         lesion_box = QGroupBox("Lesions")
         lesions = QVBoxLayout(lesion_box)
+        lesions.setContentsMargins(4, 4, 4, 4)
         add_row = QHBoxLayout()
         self.site_edit = QLineEdit()
         self.site_edit.setPlaceholderText("site, e.g. liver")
         self.nodal_check = QCheckBox("node")
         add_row.addWidget(self.site_edit)
         add_row.addWidget(self.nodal_check)
-        lesions.addLayout(add_row)
-        add_buttons = QHBoxLayout()
         self.add_buttons: dict[Role, QPushButton] = {}
         for role, text in (
             (Role.TARGET, "+ Target"),
             (Role.NON_TARGET, "+ Non-target"),
-            (Role.NEW, "+ New lesion"),
+            (Role.NEW, "+ New"),
         ):
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, r=role: self._add_clicked(r))
-            add_buttons.addWidget(button)
+            add_row.addWidget(button)
             self.add_buttons[role] = button
-        lesions.addLayout(add_buttons)
+        lesions.addLayout(add_row)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setMinimumHeight(150)
         _header(self.table.verticalHeader()).setVisible(False)
-        _header(self.table.horizontalHeader()).setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )
+        _header(self.table.verticalHeader()).setDefaultSectionSize(22)
+        header = _header(self.table.horizontalHeader())
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(30)
         self.table.itemSelectionChanged.connect(self._on_table_selection)
-        lesions.addWidget(self.table)
+        lesions.addWidget(self.table, 1)
+        self.more_columns = QCheckBox("More columns (axes, Krenning, SUV, slice)")
+        self.more_columns.toggled.connect(self._show_columns)
+        self._show_columns(False)
 
         measure_row = QHBoxLayout()
         self.measure_buttons: dict[Axis, QPushButton] = {}
-        for axis, text in ((Axis.LONG, "Measure long axis"), (Axis.SHORT, "Measure short axis")):
-            button = QPushButton(text)
+        for axis, text, key in (
+            (Axis.LONG, "Measure long axis", KEYS["measure_long"]),
+            (Axis.SHORT, "Measure short axis", KEYS["measure_short"]),
+        ):
+            button = QPushButton(f"{text} [{key}]")
             button.clicked.connect(lambda _=False, a=axis: self.measure(a))
             measure_row.addWidget(button)
             self.measure_buttons[axis] = button
+        self.locate_button = QPushButton("Locate")
+        self.locate_button.setToolTip("click where the selected lesion is on the current scan")
+        self.locate_button.clicked.connect(lambda: self.locate())
+        measure_row.addWidget(self.locate_button)
         lesions.addLayout(measure_row)
 
         states = QGridLayout()
+        states.setSpacing(2)
         self.state_buttons: dict[LesionState, QPushButton] = {}
         for n, (state, text) in enumerate(STATE_LABELS.items()):
             button = QPushButton(text)
+            button.setToolTip(STATE_KEYS[state])
             button.clicked.connect(lambda _=False, s=state: self.set_state(s))
             states.addWidget(button, n // 4, n % 4)
             self.state_buttons[state] = button
         lesions.addLayout(states)
 
+        edit_row = QHBoxLayout()
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.clicked.connect(self.undo)
+        self.redo_button = QPushButton("Redo")
+        self.redo_button.clicked.connect(self.redo)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.clicked.connect(self._delete_clicked)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.clicked.connect(self._rename_clicked)
+        self.role_button = QPushButton("T ⇄ NT")
+        self.role_button.setToolTip("make a target a non-target or the reverse (baseline only)")
+        self.role_button.clicked.connect(self._role_clicked)
+        for button in (
+            self.undo_button,
+            self.redo_button,
+            self.delete_button,
+            self.rename_button,
+            self.role_button,
+        ):
+            edit_row.addWidget(button)
+        lesions.addLayout(edit_row)
+
         krenning_row = QHBoxLayout()
         self.krenning_combo = QComboBox()
         self.krenning_combo.addItems(["—", "0", "1", "2", "3", "4"])
         self.krenning_combo.activated.connect(self._krenning_chosen)
-        self.krenning_hint = QLabel("")
         krenning_row.addWidget(QLabel("Krenning"))
         krenning_row.addWidget(self.krenning_combo)
-        lesions.addLayout(krenning_row)
-        reference_row = QHBoxLayout()
         self.reference_buttons: dict[str, QPushButton] = {}
         for organ in ("liver", "spleen"):
-            button = QPushButton(f"Place {organ} reference")
+            button = QPushButton(f"Place {organ}")
             button.setToolTip(
                 f"click the centre of a {REFERENCE_DIAMETER_MM[organ]:g} mm sphere in normal "
                 f"{organ} on the PET"
             )
             button.clicked.connect(lambda _=False, o=organ: self.place_reference(o))
-            reference_row.addWidget(button)
+            krenning_row.addWidget(button)
             self.reference_buttons[organ] = button
-        lesions.addLayout(reference_row)
+        lesions.addLayout(krenning_row)
         self.reference_label = QLabel("")
         lesions.addWidget(self.reference_label)
+        self.krenning_hint = QLabel("")
         self.krenning_hint.setWordWrap(True)
         lesions.addWidget(self.krenning_hint)
-        root.addWidget(lesion_box)
+        lesions.addWidget(self.more_columns)
+        root.addWidget(lesion_box, 3)
 
+        # Warnings scroll inside a bounded box: however many there are, the table keeps its room.
         self.checks_label = QLabel("")
         self.checks_label.setWordWrap(True)
         self.checks_label.setStyleSheet("color: #ff9f1a;")
-        root.addWidget(self.checks_label)
+        self.checks_scroll = QScrollArea()
+        self.checks_scroll.setWidgetResizable(True)
+        self.checks_scroll.setWidget(self.checks_label)
+        self.checks_scroll.setMaximumHeight(64)
+        self.checks_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        root.addWidget(self.checks_scroll)
 
         response_box = QGroupBox("Response (RECIST 1.1)")
         response = QVBoxLayout(response_box)
+        response.setContentsMargins(4, 4, 4, 4)
         self.response_text = QPlainTextEdit()
         self.response_text.setReadOnly(True)
-        self.response_text.setMinimumHeight(120)
+        self.response_text.setMinimumHeight(110)
         response.addWidget(self.response_text)
-        root.addWidget(response_box, 1)
+        root.addWidget(response_box, 2)
 
-        self.save_button = QPushButton("Save reading")
+        self.readout_label = QLabel("")
+        self.readout_label.setToolTip("CT (HU) and PET (SUVbw) under the cursor, current scan")
+        root.addWidget(self.readout_label)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        root.addWidget(self.status_label)
+        save_row = QHBoxLayout()
+        self.save_button = QPushButton(f"Save reading [{KEYS['save']}]")
         self.save_button.clicked.connect(self._save_clicked)
-        root.addWidget(self.save_button)
+        self.help_button = QPushButton("Keys…")
+        self.help_button.setCheckable(True)
+        save_row.addWidget(self.save_button, 1)
+        save_row.addWidget(self.help_button)
+        root.addLayout(save_row)
+        self.help_label = QLabel(help_text())
+        self.help_label.setFont(QFont("monospace", 8))
+        self.help_label.setVisible(False)
+        self.help_button.toggled.connect(self.help_label.setVisible)
+        root.addWidget(self.help_label)
         self._update_controls()
 
+    def _show_columns(self, more: bool) -> None:
+        for column in range(MAIN_COLUMNS, len(COLUMNS)):
+            self.table.setColumnHidden(column, not more)
+
+    def _bind_keys(self) -> None:
+        """The same keys on the canvas (napari key bindings) and in the dock (Qt shortcuts)."""
+        actions: list[tuple[str, Callable[[], object]]] = [
+            (KEYS["next_pending"], lambda: self.select_next_pending(1)),
+            (KEYS["previous_pending"], lambda: self.select_next_pending(-1)),
+            (KEYS["next_timepoint"], lambda: self.step_timepoint(1)),
+            (KEYS["previous_timepoint"], lambda: self.step_timepoint(-1)),
+            (KEYS["measure_long"], lambda: self.measure(Axis.LONG)),
+            (KEYS["measure_short"], lambda: self.measure(Axis.SHORT)),
+            (KEYS["undo"], self.undo),
+            (KEYS["redo"], self.redo),
+            (KEYS["save"], self._save_clicked),
+            *((key, lambda s=state: self.set_state(s)) for state, key in STATE_KEYS.items()),
+        ]
+        self._shortcuts = []
+        for key, action in actions:
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(action)
+            self._shortcuts.append(shortcut)
+            napari_key = (
+                key.replace("Ctrl", "Control")
+                .replace("PgDown", "PageDown")
+                .replace("PgUp", "PageUp")
+            ).replace("+", "-")
+            self.viewer.bind_key(napari_key, lambda _viewer, a=action: a(), overwrite=True)
+
     # --- study and time points ---------------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        """True while the reading has changes that are not saved."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        self._dirty = value
+        self._update_title()
+
+    def _update_title(self) -> None:
+        if self.study is None:
+            return
+        reader = self.reader_edit.text().strip() or "no reader"
+        mark = " — unsaved changes *" if self._dirty else " — saved"
+        self.viewer.title = f"recistry: {self.study.patient_id} ({reader}){mark}"
 
     def _choose_study(self) -> None:
         if not self.confirm_discard():
@@ -309,15 +524,12 @@ class AnnotatorWidget(QWidget):
                 self._tell(f"study not opened: {exc}")
 
     def open_study(self, root: Path) -> None:
-        """Index ``root``, start a reading of its patient and show the baseline scan."""
+        """Index ``root``, start (or restore) this reader's reading of its patient and show it:
+        the first scan with a pending lesion, at that lesion."""
         study = load_study(Path(root))
         self.study = study
-        reading = _reading.new_reading(
-            study.patient_id, (s.date for s in study.scans), reader=self.reader_edit.text().strip()
-        )
-        self.reading = restore_reading(reading, self.store_path)
+        self._cache.clear()
         self.date = None
-        self.dirty = False
         self.timepoint_list.blockSignals(True)
         self.timepoint_list.clear()
         for n, scan in enumerate(study.scans):
@@ -325,7 +537,50 @@ class AnnotatorWidget(QWidget):
             kinds = "CT + PET" if scan.pet_paths else "CT"
             self.timepoint_list.addItem(QListWidgetItem(f"{scan.date}  {label}  ({kinds})"))
         self.timepoint_list.blockSignals(False)
-        self.show_timepoint(study.scans[0].date)
+        self._load_reading()
+        self._resize_window()
+
+    def _load_reading(self) -> None:
+        """Start this reader's reading (restored from the store when saved) and show it."""
+        assert self.study is not None
+        study = self.study
+        reading = _reading.new_reading(
+            study.patient_id, (s.date for s in study.scans), reader=self.reader_edit.text().strip()
+        )
+        self.reading, self.restored = restore_reading(reading, self.store_path)
+        self.history_reader = self.reading.reader
+        self.history.reset(self.reading)
+        self._selected = None
+        self.date = None
+        self.dirty = False
+        start = study.scans[0].date
+        first_pending = None
+        if self.restored is not None:
+            for tp in self.reading.timepoints:
+                pending = [les.lesion_id for les in tp.lesions if les.pending]
+                if pending:
+                    start, first_pending = tp.date, pending[0]
+                    break
+            else:
+                start = self.reading.timepoints[-1].date
+        self.show_timepoint(start)
+        if self.restored is not None:
+            where = f"; opened at {first_pending} ({start})" if first_pending else ""
+            self._say(self.restored.describe() + where)
+            if first_pending is not None:
+                self.select_lesion(first_pending)
+        else:
+            self._say(f"new reading of {study.patient_id}: {len(study.scans)} scans")
+
+    def _resize_window(self) -> None:
+        """A usable window: the screen's available area (a reading needs the room)."""
+        window = self.window()
+        screen = window.screen() if window is not None else None
+        if window is None or window is self or screen is None:
+            return
+        area = screen.availableGeometry()
+        if window.width() < area.width() * 0.9 or window.height() < area.height() * 0.9:
+            window.setGeometry(area)
 
     def _on_layer_inserted(self, event: Any) -> None:
         # A study folder dropped on napari is read by our reader, which tags its layers with the
@@ -355,44 +610,121 @@ class AnnotatorWidget(QWidget):
             except RecistryError as exc:
                 self._tell(f"scan not shown: {exc}")
 
+    def step_timepoint(self, step: int) -> None:
+        """Go to the next (``step`` = 1) or previous (−1) scan."""
+        if self.study is None or self.date is None:
+            return
+        dates = [s.date for s in self.study.scans]
+        row = dates.index(self.date) + step
+        if 0 <= row < len(dates):
+            self.show_timepoint(dates[row])
+
+    def _images(self, date: dt.date) -> ScanImages:
+        assert self.study is not None
+        if date in self._cache:
+            self._cache.move_to_end(date)
+            return self._cache[date]
+        images = load_images(self.study, date)
+        self._cache[date] = images
+        while len(self._cache) > _CACHE_SCANS:
+            self._cache.popitem(last=False)
+        return images
+
     def show_timepoint(self, date: dt.date) -> None:
-        """Show the scan of ``date`` and its lesions, keeping the anatomical position (mm)."""
+        """Show the scan of ``date`` and its lesions (with the prior beside it at a follow-up),
+        keeping the anatomical position (mm)."""
         if self.study is None or self.reading is None:
             raise RuntimeError("open a study first")
         if date == self.date:
             return
         keep = self._world_position()
-        images = load_images(self.study, date)
+        images = self._images(date)
         self.images = images
         self.date = date
         self._record_scan_geometry(date, images)
+        tp = self.reading.at(date)
         for name in (CT_LAYER_NAME, PET_LAYER_NAME):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
         data, kwargs, _ = ct_layer_data(images.ct, self.window_combo.currentText())
         ct_layer = self.viewer.add_image(data, **kwargs)
+        row = [s.date for s in self.study.scans].index(date)
+        show_name(ct_layer, "#ffd400")
         if images.pet is not None:
-            data, kwargs, _ = pet_layer_data(images.pet, (0.0, self.suv_max_spin.value()))
-            self.viewer.add_image(data, **kwargs)
+            data, kwargs, _ = pet_layer_data(images.pet, self._suv_range(tp))
+            pet = self.viewer.add_image(data, **kwargs)
+            pet.colorbar.visible = True
+            pet.colorbar.position = "top_right"
         transform = layer_transform(images.ct)
         if images.pet is not None:
-            points = self.references.attach(transform)
-            self.viewer.layers.move(self.viewer.layers.index(points), len(self.viewer.layers))
-            self.references.show(self.reading.at(date))
+            self.references.attach(transform)
+            self.references.show(tp)
         elif self.references.layer in self.viewer.layers:
             self.viewer.layers.remove(REFERENCES_LAYER_NAME)
-        lesion_layer = self.lesions.attach(transform)
-        # Keep the lesions on top of the images just added.
-        self.viewer.layers.move(self.viewer.layers.index(lesion_layer), len(self.viewer.layers))
-        self.lesions.show(self.reading.at(date))
+        self.locations.attach(transform)
+        self.locations.show(tp)
+        self.lesions.attach(transform)
+        self.lesions.show(tp)
+        show_pending(self.viewer, pending_markers(self.reading, date), transform)
+        self._show_prior(arrange_only=False)
+        show_overlays(self.viewer)
         self.viewer.layers.selection.active = ct_layer
         if keep is not None:
             self.viewer.dims.point = keep
-        row = [s.date for s in self.study.scans].index(date)
+        else:
+            self.viewer.reset_view()
         self.timepoint_list.blockSignals(True)
         self.timepoint_list.setCurrentRow(row)
         self.timepoint_list.blockSignals(False)
+        self._update_mip()
         self._refresh()
+
+    def _current_layers(self) -> list[Any]:
+        names = [
+            CT_LAYER_NAME,
+            PET_LAYER_NAME,
+            REFERENCES_LAYER_NAME,
+            self.locations.layer.name if self.locations.layer is not None else "",
+            PENDING_NAME,
+            self.lesions.layer.name if self.lesions.layer is not None else "",
+        ]
+        return [self.viewer.layers[n] for n in names if n and n in self.viewer.layers]
+
+    def _show_prior(self, arrange_only: bool = False) -> None:
+        """At a follow-up, the prior scan beside the current one (grid mode), else one view."""
+        if self.reading is None or self.date is None or self.study is None:
+            return
+        prior_date = _reading.previous_date(self.reading, self.date)
+        prior: list[Any] = []
+        if prior_date is not None and self.prior_check.isChecked():
+            images = self._images(prior_date)
+            tp = self.reading.at(prior_date)
+            prior = show_prior(
+                self.viewer,
+                images,
+                prior_date,
+                prior_marks(tp),
+                window=WINDOWS[self.window_combo.currentText()].contrast_limits,
+                suv_range=self._suv_range(self.reading.at(self.date)),
+            )
+        else:
+            hide_prior(self.viewer)
+        arrange(self.viewer, self._current_layers(), prior)
+        if prior:
+            self.viewer.reset_view()
+
+    def _suv_range(self, tp: _reading.TimepointReading) -> tuple[float, float]:
+        """The PET range: from the references of this scan (else the prior's), else the spin."""
+        assert self.reading is not None
+        candidates = [tp, *reversed([t for t in self.reading.timepoints if t.date < tp.date])]
+        for t in candidates:
+            if t.spleen_suv_mean is not None or t.liver_suv_mean is not None:
+                low, high = suv_display_range(t.liver_suv_mean, t.spleen_suv_mean)
+                self.suv_max_spin.blockSignals(True)
+                self.suv_max_spin.setValue(high)
+                self.suv_max_spin.blockSignals(False)
+                return (low, high)
+        return (0.0, float(self.suv_max_spin.value()))
 
     def _world_position(self) -> tuple[float, ...] | None:
         if CT_LAYER_NAME not in self.viewer.layers:
@@ -414,16 +746,42 @@ class AnnotatorWidget(QWidget):
         self.reading = _reading.replace_timepoint(self.reading, tp)
 
     def set_window(self, name: str) -> None:
-        """Apply a CT window preset (soft tissue, lung, bone, liver)."""
-        if CT_LAYER_NAME in self.viewer.layers:
-            self.viewer.layers[CT_LAYER_NAME].contrast_limits = WINDOWS[name].contrast_limits
+        """Apply a CT window preset (soft tissue, lung, bone, liver) to both scans."""
+        for layer in self.viewer.layers:
+            if layer.name == CT_LAYER_NAME or layer.name.startswith(PRIOR_CT_NAME):
+                layer.contrast_limits = WINDOWS[name].contrast_limits
         if self.window_combo.currentText() != name:
             self.window_combo.setCurrentText(name)
 
     def set_suv_max(self, value: float) -> None:
-        """Show PET from SUV 0 (transparent black) to ``value`` (white)."""
-        if PET_LAYER_NAME in self.viewer.layers:
-            self.viewer.layers[PET_LAYER_NAME].contrast_limits = (0.0, float(value))
+        """Show PET from SUV 0 (transparent black) to ``value`` (white), on both scans."""
+        for name in (PET_LAYER_NAME, PRIOR_PET_NAME):
+            if name in self.viewer.layers:
+                self.viewer.layers[name].contrast_limits = (0.0, float(value))
+
+    def _on_cursor(self, event: Any) -> None:
+        layers = {layer.name: layer for layer in self.viewer.layers}
+        ct, pet = layers.get(CT_LAYER_NAME), layers.get(PET_LAYER_NAME)
+        if ct is None:
+            return
+        self.readout_label.setText(readout_text(ct, pet, self.viewer.cursor.position))
+
+    # --- coronal MIP -------------------------------------------------------------------------
+
+    def _update_mip(self) -> None:
+        if self.images is None or self.images.pet is None:
+            return
+        from recistry_napari._qt.mip import MipPanel
+
+        if self._mip is None:
+            self._mip = MipPanel(self._jump_to_point)
+            self.viewer.window.add_dock_widget(
+                self._mip, name="PET MIP (click a hot spot)", area="left"
+            )
+        self._mip.show_volume(self.images.pet)
+
+    def _jump_to_point(self, point_lps: tuple[float, float, float]) -> None:
+        focus(self.viewer, point_lps)
 
     # --- lesions -----------------------------------------------------------------------------
 
@@ -434,33 +792,59 @@ class AnnotatorWidget(QWidget):
             self._tell(str(exc))
 
     def add_lesion(self, role: Role, site: str, nodal: bool = False) -> str:
-        """Add a lesion at the time point shown and select it; returns its new ID."""
+        """Add a lesion at the time point shown and select it; returns its new ID.
+
+        A non-target or new lesion is then located: the next click on the canvas places it.
+        """
         reading, date = self._require()
         reading, lesion_id = _reading.add_lesion(reading, date, role, site, nodal)
-        self._commit(reading)
+        self._commit(reading, f"add {lesion_id}")
         self.select_lesion(lesion_id)
+        if role is not Role.TARGET:
+            self.locate(lesion_id)
         return lesion_id
 
     def select_lesion(self, lesion_id: str) -> None:
-        """Select a lesion in the table and go to the slice it was (last) measured on."""
+        """Select a lesion in the table, centre the view on it and zoom in: on this scan's line
+        or point, else where it was at its latest assessment."""
         reading, date = self._require()
         self._selected = lesion_id
         ids = [lesion.lesion_id for lesion in reading.at(date).lesions]
         self.table.blockSignals(True)
         self.table.selectRow(ids.index(lesion_id))
         self.table.blockSignals(False)
-        line = self._line_to_show(lesion_id)
-        if line is not None:
-            self.viewer.dims.set_point(0, line.z_mm)
+        position = self._position_to_show(lesion_id)
+        if position is not None:
+            focus(self.viewer, position)
+        lesion = reading.at(date).lesion(lesion_id)
+        self.lesions.assign(lesion_id, self._axis_for_new_line(lesion), lesion.role)
         self._update_controls()
 
-    def _line_to_show(self, lesion_id: str) -> _reading.Line | None:
+    @staticmethod
+    def _axis_for_new_line(lesion: LesionAnnotation) -> Axis:
+        # A node with its long axis drawn gets its short axis next; anything else its long axis.
+        if lesion.nodal and lesion.long_axis is not None and lesion.short_axis is None:
+            return Axis.SHORT
+        return Axis.LONG
+
+    def _position_to_show(self, lesion_id: str) -> tuple[float, float, float] | None:
         reading, date = self._require()
         lesion = reading.at(date).lesion(lesion_id)
-        if lesion.long_axis is not None:
-            return lesion.long_axis
+        if lesion.position_lps is not None:
+            return lesion.position_lps
         prior = reading.prior(date, lesion_id)
-        return None if prior is None else prior[1].long_axis
+        return None if prior is None else prior[1].position_lps
+
+    def select_next_pending(self, step: int = 1) -> str | None:
+        """Select the next (``step`` = 1) or previous (−1) pending lesion of this scan."""
+        if self.reading is None or self.date is None:
+            return None
+        found = _reading.next_pending(self.reading.at(self.date), self._selected, step)
+        if found is None:
+            self._say(f"nothing pending on {self.date}")
+        else:
+            self.select_lesion(found)
+        return found
 
     def _on_table_selection(self) -> None:
         model = self.table.selectionModel()
@@ -476,7 +860,20 @@ class AnnotatorWidget(QWidget):
         if lesion is None:
             self._tell("select a lesion in the table first")
             return
+        if axis is Axis.SHORT and not lesion.nodal:
+            self._tell(f"{lesion.lesion_id} is not a node: only nodes count a short axis")
+            return
         self.lesions.arm(lesion.lesion_id, axis, lesion.role)
+
+    def locate(self, lesion_id: str | None = None) -> None:
+        """Arm the point tool: the next click on the canvas is where the lesion is."""
+        lesion_id = lesion_id or self._selected
+        if lesion_id is None or self.reading is None or self.date is None:
+            self._tell("select a lesion in the table first")
+            return
+        lesion = self.reading.at(self.date).lesion(lesion_id)
+        self.locations.arm(lesion_id, ROLE_COLOURS[lesion.role])
+        self._say(f"click where {lesion_id} is on the current scan")
 
     def draw(
         self,
@@ -499,11 +896,29 @@ class AnnotatorWidget(QWidget):
         self.viewer.dims.set_point(0, float(layer.data_to_world(data[0])[0]))
         layer.add_lines(data)
 
+    def place(self, lesion_id: str, point_lps: Sequence[float]) -> None:
+        """Locate a lesion from a script, the way a reader does: arm, then a point on its slice
+        (snapped to the nearest CT pixel centre, as a click is)."""
+        layer = self.locations.layer
+        if layer is None:
+            raise RuntimeError("open a study first")
+        self.locate(lesion_id)
+        data = np.rint(layer.world_to_data(lps_to_world(point_lps)))
+        self.viewer.dims.set_point(0, float(layer.data_to_world(data)[0]))
+        layer.add(data)
+
+    def _sop_uid(self, slice_index: int) -> str | None:
+        assert self.images is not None
+        uids = self.images.ct.sop_instance_uids
+        return uids[slice_index] if 0 <= slice_index < len(uids) else None
+
     def _on_lines_changed(self, lines: list[DrawnLine]) -> None:
         reading, date = self._require()
-        drawn = {(d.lesion_id, d.axis): d for d in lines}
+        drawn: dict[tuple[str, Axis], DrawnLine] = {}
+        for each in lines:
+            drawn[(each.lesion_id, each.axis)] = each  # the latest line of an axis wins
         assert self.images is not None
-        sop_uids = self.images.ct.sop_instance_uids
+        changed = []
         for lesion in reading.at(date).lesions:
             for axis in Axis:
                 old = lesion.long_axis if axis is Axis.LONG else lesion.short_axis
@@ -511,9 +926,6 @@ class AnnotatorWidget(QWidget):
                 new = None if d is None else d.line
                 if new == old:
                     continue
-                sop = None
-                if d is not None and 0 <= d.slice_index < len(sop_uids):
-                    sop = sop_uids[d.slice_index]
                 reading = _reading.set_line(
                     reading,
                     date,
@@ -521,12 +933,47 @@ class AnnotatorWidget(QWidget):
                     axis,
                     new,
                     series_instance_uid=self.images.ct.series_instance_uid,
-                    sop_instance_uid=sop,
+                    sop_instance_uid=None if d is None else self._sop_uid(d.slice_index),
                     measured_at=_now(),
                 )
+                changed.append(f"{lesion.lesion_id} {axis.value} axis")
                 if axis is Axis.LONG or lesion.nodal:
                     reading = self._measure_uptake(reading, date, lesion.lesion_id)
-        self._commit(reading)
+        if changed:
+            self._commit(reading, "draw " + ", ".join(changed))
+        # Redraw from the reading: labels get their lengths, a replaced line disappears.
+        QTimer.singleShot(0, self._redraw_lesions)
+
+    def _redraw_lesions(self) -> None:
+        if self.reading is not None and self.date is not None and self.lesions.layer is not None:
+            self.lesions.show(self.reading.at(self.date))
+
+    def _on_locations_changed(self, points: list[PlacedPoint]) -> None:
+        reading, date = self._require()
+        placed = {p.lesion_id: p for p in points}
+        changed = []
+        assert self.images is not None
+        for lesion in reading.at(date).lesions:
+            p = placed.get(lesion.lesion_id)
+            if lesion.long_axis is not None:
+                continue
+            new = None if p is None else p.point_lps
+            if new == lesion.location_lps:
+                continue
+            reading = _reading.set_location(
+                reading,
+                date,
+                lesion.lesion_id,
+                new,
+                series_instance_uid=self.images.ct.series_instance_uid,
+                sop_instance_uid=None if p is None else self._sop_uid(p.slice_index),
+                measured_at=_now(),
+            )
+            changed.append(lesion.lesion_id)
+        if changed:
+            self._commit(reading, "locate " + ", ".join(changed))
+            self._say(f"located {', '.join(changed)}")
+        QTimer.singleShot(0, lambda: self.locations.show(reading.at(date)))
 
     def _measure_uptake(self, reading: Reading, date: dt.date, lesion_id: str) -> Reading:
         """SUVmax and SUVpeak of a lesion from its drawn axes, when the scan has PET."""
@@ -569,38 +1016,34 @@ class AnnotatorWidget(QWidget):
             changes[f"{organ}_center_lps"] = centre
             changes[f"{organ}_suv_mean"] = mean
         tp = replace(reading.at(date), **changes)  # type: ignore[arg-type]
-        self._commit(_reading.replace_timepoint(reading, tp))
+        self._commit(_reading.replace_timepoint(reading, tp), "reference spheres")
+        # The PET range follows the references (spleen at 80 % of the scale).
+        self.set_suv_max(self._suv_range(tp)[1])
         # One sphere per organ: redraw from the reading, dropping a replaced point.
         QTimer.singleShot(0, lambda: self.references.show(tp))
 
     def set_state(self, state: LesionState) -> None:
-        """Record a state for the selected lesion (one click)."""
+        """Record a state for the selected lesion (one click); a non-target or new lesion not
+        yet located on this scan is then located by the next click on the canvas."""
         lesion = self._selected_lesion()
         if lesion is None:
             self._tell("select a lesion in the table first")
             return
         reading, date = self._require()
-        changes: dict[str, object] = {"state": state, "measured_at": _now()}
-        if lesion.long_axis is None and self.images is not None:
-            # No line to point at: the slice on screen is where the reader judged the lesion,
-            # and the SR needs an image as evidence for every finding.
-            changes["series_instance_uid"] = self.images.ct.series_instance_uid
-            changes["sop_instance_uid"] = self._slice_on_screen()
         try:
-            reading = _reading.update_lesion(reading, date, lesion.lesion_id, **changes)
+            reading = _reading.update_lesion(
+                reading, date, lesion.lesion_id, state=state, measured_at=_now()
+            )
         except ValueError as exc:
             self._tell(str(exc))
             return
-        self._commit(reading)
-
-    def _slice_on_screen(self) -> str | None:
-        """SOPInstanceUID of the CT slice shown."""
-        if self.images is None or CT_LAYER_NAME not in self.viewer.layers:
-            return None
-        layer = self.viewer.layers[CT_LAYER_NAME]
-        k = round(float(layer.world_to_data(self.viewer.dims.point)[0]))
-        uids = self.images.ct.sop_instance_uids
-        return uids[k] if 0 <= k < len(uids) else None
+        self._commit(reading, f"{lesion.lesion_id} {state.value}")
+        if (
+            lesion.role is not Role.TARGET
+            and lesion.position_lps is None
+            and state is not LesionState.ABSENT
+        ):
+            self.locate(lesion.lesion_id)
 
     def _krenning_chosen(self, index: int) -> None:
         self.set_krenning(None if index == 0 else index - 1)
@@ -615,13 +1058,140 @@ class AnnotatorWidget(QWidget):
         self._commit(
             _reading.update_lesion(
                 reading, date, lesion.lesion_id, krenning=grade, measured_at=_now()
-            )
+            ),
+            f"{lesion.lesion_id} Krenning {grade}",
         )
+
+    # --- delete, rename, re-role -------------------------------------------------------------
+
+    def delete_lesion(self, lesion_id: str) -> None:
+        """Delete a lesion where it was added, or clear it to pending at a later scan.
+
+        A saved lesion is withdrawn by a new revision when the reading is saved.
+        """
+        reading, date = self._require()
+        try:
+            if _reading.first_date(reading, lesion_id) == date:
+                reading = _reading.delete_lesion(reading, date, lesion_id)
+                what = f"delete {lesion_id}"
+                self._selected = None
+            else:
+                reading = _reading.clear_lesion(reading, date, lesion_id)
+                what = f"clear {lesion_id} on {date}"
+        except ValueError as exc:
+            self._tell(str(exc))
+            return
+        self._commit(reading, what)
+        self._redraw_all()
+        self._say(what)
+
+    def rename_lesion(self, lesion_id: str, new_id: str) -> None:
+        """Give a lesion another ID (at every scan)."""
+        reading, _date = self._require()
+        try:
+            reading = _reading.rename_lesion(reading, lesion_id, new_id)
+        except ValueError as exc:
+            self._tell(str(exc))
+            return
+        self._selected = new_id.strip()
+        self._commit(reading, f"rename {lesion_id} to {new_id}")
+        self._redraw_all()
+
+    def change_role(self, lesion_id: str, role: Role) -> str | None:
+        """Make a target a non-target or the reverse (at baseline); returns the new ID."""
+        reading, date = self._require()
+        if date != reading.baseline_date:
+            self._tell("targets and non-targets are chosen at baseline: change the role there")
+            return None
+        try:
+            reading, new_id = _reading.change_role(reading, lesion_id, role)
+        except ValueError as exc:
+            self._tell(str(exc))
+            return None
+        self._selected = new_id
+        self._commit(reading, f"{lesion_id} becomes {ROLE_LABELS[role]} {new_id}")
+        self._redraw_all()
+        return new_id
+
+    def _delete_clicked(self) -> None:
+        lesion = self._selected_lesion()
+        if lesion is None:
+            self._tell("select a lesion in the table first")
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete lesion",
+            f"Delete {lesion.lesion_id} ({lesion.site})? Undo with {KEYS['undo']}.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_lesion(lesion.lesion_id)
+
+    def _rename_clicked(self) -> None:
+        lesion = self._selected_lesion()
+        if lesion is None:
+            self._tell("select a lesion in the table first")
+            return
+        new_id, ok = QInputDialog.getText(
+            self, "Rename lesion", f"New ID for {lesion.lesion_id}:", text=lesion.lesion_id
+        )
+        if ok:
+            self.rename_lesion(lesion.lesion_id, new_id)
+
+    def _role_clicked(self) -> None:
+        lesion = self._selected_lesion()
+        if lesion is None:
+            self._tell("select a lesion in the table first")
+            return
+        other = Role.NON_TARGET if lesion.role is Role.TARGET else Role.TARGET
+        self.change_role(lesion.lesion_id, other)
+
+    # --- undo and redo -----------------------------------------------------------------------
+
+    def undo(self) -> None:
+        """Undo the last edit (Ctrl+Z)."""
+        step = self.history.undo()
+        if step is None:
+            self._say("nothing to undo")
+            return
+        self.reading, what = step
+        self.dirty = True
+        self._redraw_all()
+        self._say(f"undone: {what}")
+
+    def redo(self) -> None:
+        """Redo the last undone edit (Ctrl+Shift+Z)."""
+        step = self.history.redo()
+        if step is None:
+            self._say("nothing to redo")
+            return
+        self.reading, what = step
+        self.dirty = True
+        self._redraw_all()
+        self._say(f"redone: {what}")
+
+    def _redraw_all(self) -> None:
+        """Redraw every layer of the current scan from the reading (after undo, delete …)."""
+        reading, date = self._require()
+        tp = reading.at(date)
+        if self._selected is not None and self._selected not in {
+            les.lesion_id for les in tp.lesions
+        }:
+            self._selected = None
+        self.lesions.show(tp)
+        self.locations.show(tp)
+        if self.references.layer is not None and self.references.layer in self.viewer.layers:
+            self.references.show(tp)
+        if self.images is not None:
+            show_pending(
+                self.viewer, pending_markers(reading, date), layer_transform(self.images.ct)
+            )
+        self._refresh()
 
     # --- model to view -----------------------------------------------------------------------
 
-    def _commit(self, reading: Reading) -> None:
+    def _commit(self, reading: Reading, what: str = "edit") -> None:
         self.reading = reading
+        self.history.push(reading, what)
         self.dirty = True
         self._refresh()
 
@@ -631,6 +1201,7 @@ class AnnotatorWidget(QWidget):
         self.result = assess_reading(self.reading, self.date)
         self._fill_table()
         self.checks_label.setText("\n".join(f"⚠ {c}" for c in self.result.checks))
+        self.checks_scroll.setVisible(bool(self.result.checks))
         pending = [les.lesion_id for les in self.reading.at(self.date).lesions if les.pending]
         self.response_text.setPlainText("\n".join(describe(self.result, self.date, pending)))
         self._update_controls()
@@ -656,39 +1227,53 @@ class AnnotatorWidget(QWidget):
     @staticmethod
     def _cells(reading: Reading, date: dt.date, lesion: LesionAnnotation) -> list[str]:
         prior = reading.prior(date, lesion.lesion_id)
-        prior_text, line = "", lesion.long_axis
+        prior_text, change, line = "", "", lesion.long_axis
         if prior is not None:
-            prior_date, prior_lesion = prior
-            counted = prior_lesion.counted_line
-            value = f"{counted.diameter_mm} mm" if counted else prior_lesion.state or ""
-            prior_text = f"{value} ({prior_date})"
+            _prior_date, prior_lesion = prior
+            prior_text = _value_text(prior_lesion)
             line = line or prior_lesion.long_axis
+            before = _reading.counted_value_mm(prior_lesion)
+            now = _reading.counted_value_mm(lesion)
+            if lesion.role is Role.TARGET and before is not None and now is not None:
+                change = f"{now - before:+.1f} mm"
+                if before > 0:
+                    change += f" ({(now - before) / before * 100:+.0f} %)"
         return [
             lesion.lesion_id,
             ROLE_LABELS[lesion.role],
-            lesion.site,
+            lesion.site + (" (node)" if lesion.nodal and "node" not in lesion.site else ""),
+            _value_text(lesion),
+            prior_text,
+            change,
+            PENDING if lesion.state is None else lesion.state.value,
             "yes" if lesion.nodal else "",
             "" if lesion.long_axis is None else str(lesion.long_axis.diameter_mm),
             "" if lesion.short_axis is None else str(lesion.short_axis.diameter_mm),
-            PENDING if lesion.state is None else lesion.state.value,
             "" if lesion.krenning is None else str(lesion.krenning),
             _suggested(reading.at(date), lesion),
             _mm(lesion.suv_max),
             _mm(lesion.suv_peak),
-            prior_text,
             "" if line is None else f"{line.z_mm:.1f}",
         ]
 
     def _update_controls(self) -> None:
         lesion = self._selected_lesion()
         has_date = self.date is not None
-        for button in self.add_buttons.values():
-            button.setEnabled(has_date)
+        baseline = self.reading is not None and self.date == self.reading.baseline_date
+        for role, button in self.add_buttons.items():
+            button.setEnabled(has_date and (role is Role.NEW) != baseline)
         for axis, button in self.measure_buttons.items():
-            button.setEnabled(lesion is not None and (axis is Axis.LONG or (lesion.nodal or False)))
-        allowed = STATES_BY_ROLE[lesion.role] if lesion is not None else frozenset()
+            button.setEnabled(lesion is not None and (axis is Axis.LONG or lesion.nodal))
+        allowed = (
+            _reading.allowed_states(lesion.role, baseline) if lesion is not None else frozenset()
+        )
         for state, button in self.state_buttons.items():
             button.setEnabled(state in allowed)
+        for button in (self.delete_button, self.rename_button, self.locate_button):
+            button.setEnabled(lesion is not None)
+        self.role_button.setEnabled(lesion is not None and baseline and lesion.role is not Role.NEW)
+        self.undo_button.setEnabled(self.history.can_undo)
+        self.redo_button.setEnabled(self.history.can_redo)
         self.krenning_combo.setEnabled(lesion is not None)
         if lesion is not None:
             self.krenning_combo.setCurrentIndex(
@@ -738,6 +1323,47 @@ class AnnotatorWidget(QWidget):
     def _on_reader_changed(self, text: str) -> None:
         if self.reading is not None:
             self.reading = _reading.replace_reader(self.reading, text.strip())
+        self._update_title()
+
+    def _on_reader_finished(self) -> None:
+        """A reader name typed (Enter or leaving the field) switches to that reader's reading."""
+        self.switch_reader(self.reader_edit.text())
+
+    def switch_reader(self, reader: str) -> None:
+        """Show ``reader``'s reading of this patient (restored from the store when saved)."""
+        reader = reader.strip()
+        if self.study is None or self.reading is None:
+            return
+        if reader == (self.history_reader or ""):
+            return
+        # Unsaved edits belong to the previous reader: ask before leaving them.
+        if (
+            self.dirty
+            and self.history_reader
+            and not self.confirm_discard(as_reader=self.history_reader)
+        ):
+            self.reader_edit.blockSignals(True)
+            self.reader_edit.setText(self.history_reader)
+            self.reader_edit.blockSignals(False)
+            self.reading = _reading.replace_reader(self.reading, self.history_reader)
+            return
+        if self.dirty and not self.history_reader:
+            # Work started before a name was typed: it becomes this reader's.
+            self.history_reader = reader
+            return
+        self.reader_edit.blockSignals(True)
+        self.reader_edit.setText(reader)
+        self.reader_edit.blockSignals(False)
+        self._load_reading()
+
+    @property
+    def history_reader(self) -> str:
+        """The reader whose reading is shown (the name it was opened or restored under)."""
+        return getattr(self, "_history_reader", "")
+
+    @history_reader.setter
+    def history_reader(self, value: str) -> None:
+        self._history_reader = value
 
     # --- saving ------------------------------------------------------------------------------
 
@@ -746,7 +1372,28 @@ class AnnotatorWidget(QWidget):
         """The store file readings are saved to and restored from."""
         return Path(self.store_edit.text().strip() or DEFAULT_STORE).expanduser()
 
+    def pending_summary(self) -> str:
+        """The lesions still pending, scan by scan (empty when none)."""
+        if self.reading is None:
+            return ""
+        parts = []
+        for tp in self.reading.timepoints:
+            ids = [les.lesion_id for les in tp.lesions if les.pending]
+            if ids and any(not les.pending for les in tp.lesions):
+                parts.append(f"{tp.date}: {', '.join(ids)}")
+        return "; ".join(parts)
+
     def _save_clicked(self) -> None:
+        pending = self.pending_summary()
+        if pending:
+            answer = QMessageBox.question(
+                self,
+                "Lesions still pending",
+                f"Some lesions are not assessed yet ({pending}); a scan with pending lesions "
+                "is not evaluable. Save anyway?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         try:
             self.save()
         except RecistryError as exc:
@@ -763,25 +1410,28 @@ class AnnotatorWidget(QWidget):
         reading, _date = self._require()
         assert self.study is not None
         result = save_reading(
-            reading, self.study.root, self.store_path, self.store_path.parent / "sr"
+            reading, self.study.root, self.store_path, sr_folder_for(self.store_path)
         )
+        self.history_reader = reading.reader
         self.dirty = False
-        from napari.utils.notifications import show_info
-
-        show_info(
-            f"saved: {result.new_revisions} new revision(s), {result.unchanged} unchanged; "
-            f"SR: {', '.join(str(p) for p in result.sr_files) or 'none'}"
+        withdrawn = f", {result.withdrawn} withdrawn" if result.withdrawn else ""
+        self._say(
+            f"saved: {result.new_revisions} new revision(s){withdrawn}, {result.unchanged} "
+            f"unchanged; {len(result.sr_files)} SR file(s) in {sr_folder_for(self.store_path)}"
         )
         return result
 
-    def confirm_discard(self) -> bool:
+    def confirm_discard(self, as_reader: str | None = None) -> bool:
         """Ask what to do with unsaved changes; True when it is fine to go on (close, reopen)."""
         if not self.dirty:
             return True
+        pending = self.pending_summary()
+        note = f" Still pending: {pending}." if pending else ""
+        who = f" of {as_reader}" if as_reader else ""
         answer = QMessageBox.question(
             self,
             "Unsaved reading",
-            "This reading has changes that are not saved. Save them to the store?",
+            f"This reading{who} has changes that are not saved.{note} Save them to the store?",
             QMessageBox.StandardButton.Save
             | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel,
@@ -789,6 +1439,8 @@ class AnnotatorWidget(QWidget):
         )
         if answer == QMessageBox.StandardButton.Save:
             try:
+                if as_reader and self.reading is not None:
+                    self.reading = _reading.replace_reader(self.reading, as_reader)
                 self.save()
             except RecistryError as exc:
                 self._tell(f"not saved: {exc}")
@@ -809,9 +1461,15 @@ class AnnotatorWidget(QWidget):
             raise RuntimeError("open a study first")
         return self.reading, self.date
 
+    def _say(self, message: str) -> None:
+        """A status line in the dock (kept until the next one), also logged."""
+        self.status_label.setText(message)
+        logger.info("%s", message)
+
     def _tell(self, message: str) -> None:
         from napari.utils.notifications import show_warning
 
+        self._say(message)
         show_warning(message)
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from recistry.cdisc._metadata import ADRS, ADTR, ADTTE, RS, SPECS, TR, TU, DatasetSpec
+from recistry.recist.irecist import IRecistPatientAssessment, IResponse
 from recistry.recist.model import (
     LesionState,
     Measurement,
@@ -33,6 +34,7 @@ __all__ = ["Columns", "StudyContext", "build_datasets", "sas_date", "study_day"]
 
 SAS_EPOCH = dt.date(1960, 1, 1)
 RECIST = "RECIST 1.1"
+IRECIST = "iRECIST"
 METHOD = "CT SCAN"
 TSTM_MM = 5.0
 """TRSTRESN of a target 'too small to measure' (RECIST 1.1 §4.3.1 default value, TAUG-Onc §4.2)."""
@@ -51,6 +53,29 @@ _RESPONSE_TEXT = {
 
 AVAL_RESPONSE = {"CR": 1, "PR": 2, "SD": 3, "NON-CR/NON-PD": 4, "PD": 5, "NE": 6, "MISSING": 7}
 """admiralonco ``aval_resp()``: best (1) to worst."""
+
+_IRESPONSE_TEXT = {
+    IResponse.ICR: "iCR",
+    IResponse.IPR: "iPR",
+    IResponse.ISD: "iSD",
+    IResponse.NON_ICR_NON_IUPD: "NON-iCR/NON-iUPD",
+    IResponse.IUPD: "iUPD",
+    IResponse.ICPD: "iCPD",
+    IResponse.NE: "NE",
+}
+"""iRECIST codes as the RS values of admiralonco's iRECIST vignette (``vignettes/irecist.Rmd``)."""
+
+AVAL_IRESPONSE = {
+    "NE": 8,
+    "MISSING": 7,
+    "iCR": 6,
+    "iPR": 5,
+    "iSD": 4,
+    "NON-iCR/NON-iUPD": 3,
+    "iUPD": 2,
+    "iCPD": 1,
+}
+"""admiralonco's iRECIST ``aval_resp_new()``: worst (1) to best, then NE and MISSING."""
 
 _ROLE_TEXT = {Role.TARGET: "TARGET", Role.NON_TARGET: "NON-TARGET", Role.NEW: "NEW"}
 
@@ -93,11 +118,14 @@ def _float(value: Decimal | None) -> float | None:
 class StudyContext:
     """What the datasets say about the study and the reads.
 
-    ``adjudicated`` are the patients whose read in use was chosen by adjudication (ADJFL = Y).
+    ``adjudicated`` are the patients whose read in use was chosen by adjudication (ADJFL = Y);
+    ``irecist`` the iRECIST assessments (by patient) to add as RSCAT "iRECIST" records in RS and
+    iRECIST parameters in ADRS (``None``: RECIST 1.1 only).
     """
 
     study_id: str = "RECISTRY"
     adjudicated: Collection[str] = field(default_factory=frozenset)
+    irecist: Mapping[str, IRecistPatientAssessment] | None = None
 
     def usubjid(self, patient_id: str) -> str:
         return f"{self.study_id}-{patient_id}"
@@ -168,10 +196,16 @@ def _patient(
     common = {"STUDYID": context.study_id, "USUBJID": context.usubjid(a.patient_id)}
     _sdtm_tu(record, a, visits, evaluator, evaluator_id, common, origin, tables[TU.name])
     _sdtm_tr(record, a, visits, evaluator, evaluator_id, common, origin, tables[TR.name])
-    _sdtm_rs(a, visits, evaluator, evaluator_id, common, origin, tables[RS.name])
+    rs_seq = _sdtm_rs(a, visits, evaluator, evaluator_id, common, origin, tables[RS.name])
     adam = {**common, "SUBJID": a.patient_id, "TRTSDT": sas_date(origin)}
     adam["TRTSDTC"] = origin.isoformat()
     _adrs(a, visits, evaluator, evaluator_id, adjudicated, adam, tables[ADRS.name])
+    if context.irecist is not None:
+        ia = context.irecist[a.patient_id]
+        _sdtm_rs_irecist(
+            ia, visits, evaluator, evaluator_id, common, origin, rs_seq, tables[RS.name]
+        )
+        _adrs_irecist(ia, visits, evaluator, evaluator_id, adjudicated, adam, tables[ADRS.name])
     _adtr(a, visits, adam, tables[ADTR.name])
     _adtte(a, adjudicated, adam, tables[ADTTE.name])
 
@@ -336,7 +370,8 @@ def _sdtm_rs(
     common: Mapping[str, object],
     origin: dt.date,
     table: _Table,
-) -> None:
+) -> int:
+    """RECIST 1.1 responses per visit; returns the patient's last RSSEQ."""
     seq = 0
     for tp in a.timepoints:
         number = visits[tp.date]
@@ -370,6 +405,104 @@ def _sdtm_rs(
                     "RSDY": study_day(tp.date, origin),
                 }
             )
+    return seq
+
+
+def _sdtm_rs_irecist(
+    ia: IRecistPatientAssessment,
+    visits: Mapping[dt.date, int],
+    evaluator: str,
+    evaluator_id: str | None,
+    common: Mapping[str, object],
+    origin: dt.date,
+    seq: int,
+    table: _Table,
+) -> None:
+    """RSCAT "iRECIST" overall responses, after the RECIST 1.1 records (RSSEQ continues from
+    ``seq``)."""
+    for tp in ia.timepoints:
+        number = visits[tp.date]
+        result = _IRESPONSE_TEXT[tp.response]
+        seq += 1
+        table.add(
+            {
+                **common,
+                "DOMAIN": "RS",
+                "RSSEQ": seq,
+                "RSLNKGRP": f"V{number}",
+                "RSTESTCD": "OVRLRESP",
+                "RSTEST": "Overall Response",
+                "RSCAT": IRECIST,
+                "RSORRES": result,
+                "RSSTRESC": result,
+                "RSEVAL": evaluator,
+                "RSEVALID": evaluator_id,
+                "RSACPTFL": "Y",
+                "VISITNUM": number,
+                "VISIT": _visit_name(number),
+                "RSDTC": tp.date.isoformat(),
+                "RSDY": study_day(tp.date, origin),
+            }
+        )
+
+
+def _adrs_irecist(
+    ia: IRecistPatientAssessment,
+    visits: Mapping[dt.date, int],
+    evaluator: str,
+    evaluator_id: str | None,
+    adjudicated: str,
+    adam: Mapping[str, object],
+    table: _Table,
+) -> None:
+    """iRECIST parameters (admiralonco ``vignettes/irecist.Rmd``, PARCAT3 "iRECIST"): IOVR per
+    visit, IBOR, ICPD and IUPD. The codes carry an I so that one ADRS holds both criteria with
+    one PARAM per PARAMCD (admiralonco's iRECIST-only ADRS uses OVR and BOR)."""
+    origin = ia.recist.origin_date
+    who = "Investigator" if evaluator == "INVESTIGATOR" else "Independent Assessor"
+    cats = {"PARCAT1": "Tumor Response", "PARCAT2": who, "PARCAT3": IRECIST}
+    extra = {"RSEVAL": evaluator, "RSEVALID": evaluator_id, "ADJFL": adjudicated}
+
+    def add(
+        code: str, param: str, avalc: str, aval: int, day: dt.date | None, **more: object
+    ) -> None:
+        dates: dict[str, object] = {}
+        if day is not None:
+            dates = {"ADT": sas_date(day), "ADTC": day.isoformat(), "ADY": study_day(day, origin)}
+        table.add(
+            {**adam, "PARAMCD": code, "PARAM": param, **cats, "AVALC": avalc, "AVAL": aval,
+             **dates, **extra, **more}
+        )  # fmt: skip
+
+    before_icpd = True
+    for tp in ia.timepoints:
+        code = _IRESPONSE_TEXT[tp.response]
+        number = visits[tp.date]
+        add(
+            "IOVR",
+            f"iRECIST Overall Response by {who}",
+            code,
+            AVAL_IRESPONSE[code],
+            tp.date,
+            AVISIT=_visit_name(number),
+            AVISITN=number,
+            ANL01FL="Y" if tp.date >= origin else None,
+            ANL02FL="Y" if before_icpd else None,
+        )
+        if tp.response is IResponse.ICPD:
+            before_icpd = False
+    best = _IRESPONSE_TEXT[ia.best_overall_response]
+    first = next((tp.date for tp in ia.timepoints if tp.response is ia.best_overall_response), None)
+    add("IBOR", f"iRECIST Best Overall Response by {who}", best, AVAL_IRESPONSE[best], first,
+        ANL01FL="Y")  # fmt: skip
+    confirmed = ia.progression_date is not None
+    avalc, aval = _yes_no(confirmed)
+    add("ICPD", f"iRECIST Confirmation of Disease Progression by {who}", avalc, aval,
+        ia.progression_date, ANL01FL="Y")  # fmt: skip
+    unconfirmed = ia.unconfirmed_iupd_date is not None
+    avalc, aval = _yes_no(unconfirmed)
+    add("IUPD", f"iRECIST Unconfirmed Disease Progression by {who}", avalc, aval,
+        ia.unconfirmed_iupd_date, ANL01FL="Y")  # fmt: skip
 
 
 def _yes_no(flag: bool) -> tuple[str, int]:

@@ -23,6 +23,7 @@ from recistry.errors import RecistryError
 SUBCOMMANDS = (
     "rescore",
     "index",
+    "pull",
     "synth",
     "import_",
     "audit",
@@ -31,6 +32,9 @@ SUBCOMMANDS = (
     "cdisc",
     "readers",
     "adjudicate",
+    "measure",
+    "track",
+    "hotspots",
 )
 
 # A subcommand module named with a trailing underscore (import_) avoids a Python keyword.

@@ -16,7 +16,8 @@ DESCRIPTION = """\
 Score every patient by RECIST 1.1 (as 'recistry rescore' does) and write into --out DIR, as SAS
 transport v5 (.xpt) and CSV:
 
-  tu, tr, rs              SDTM tumour identification, tumour results, responses (TAUG-Oncology)
+  tu, tr, rs              SDTM tumour identification, tumour results, responses (TAUG-Oncology;
+                          RSCAT "RECIST 1.1", and "iRECIST" with --irecist)
   adrs, adtr, adtte       ADaM overall response per visit and BOR/confirmed BOR, sums of diameters
                           with change from baseline and nadir, PFS / OS / duration of response
   define.csv              name, label, type, length, codelist and source of every variable
@@ -28,6 +29,7 @@ variable.
 examples:
   recistry cdisc measurements.csv --clinical clinical.csv --study-id LUT-2024 --out sdtm/
   recistry cdisc trial.db --out sdtm/
+  recistry cdisc measurements.csv --clinical clinical.csv --irecist --out sdtm/
 """
 
 STUDY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -64,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="minimum days from treatment start for SD to count (default: %(default)s)",
     )
+    parser.add_argument(
+        "--irecist",
+        action="store_true",
+        help="also score by iRECIST: RS records with RSCAT iRECIST, ADRS IOVR/IBOR/ICPD/IUPD",
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
     add_batch_arguments(parser, unit="patient")
 
@@ -86,7 +93,14 @@ def run(args: argparse.Namespace) -> int:
     records = load_records(args.path, args.clinical, args.reader)
     assessments = score(records, options, workers=args.workers, dask_address=args.dask)
     adjudicated = _adjudicated(args.path, args.reader)
-    datasets = build_datasets(records, assessments, StudyContext(args.study_id, adjudicated))
+    irecist = None
+    if args.irecist:
+        from recistry.recist.irecist import IRecistOptions, assess_patient_irecist
+
+        i_options = IRecistOptions(recist=options)
+        irecist = {r.patient_id: assess_patient_irecist(r, i_options) for r in records}
+    context = StudyContext(args.study_id, adjudicated, irecist)
+    datasets = build_datasets(records, assessments, context)
     written = write_datasets(datasets, args.out)
     counts = ", ".join(f"{name} {len(cols['STUDYID']):,}" for name, cols in datasets.items())
     note = f"; adjudicated: {len(adjudicated)} of {len(records)} patients" if adjudicated else ""
@@ -96,4 +110,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _adjudicated(path: Path, reader: str | None) -> frozenset[str]:
     """Patients whose read in use was chosen by adjudication (none for a table or --reader)."""
-    return frozenset()
+    from recistry.store.adjudication import adjudicated_patients
+
+    return adjudicated_patients(path, reader)

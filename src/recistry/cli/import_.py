@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recistry.cli._store import add_batch_arguments, add_store_argument
 from recistry.errors import InputError
+
+if TYPE_CHECKING:
+    from recistry.sr.archive import ArchiveImport
 
 NAME = "import"
 HELP = "load a measurement table or a folder of DICOM SR files into the study store"
@@ -114,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 f"read {result.files} SR files of {result.studies} studies; "
                 f"{len(result.failures)} skipped"
             )
+            lines.extend(_sr_lines(result))
             status = 1 if result.failures else 0
         elif table is not None:
             summary = save_measurements(
@@ -139,6 +144,27 @@ def run(args: argparse.Namespace) -> int:
     # Printed once committed, so the output never claims what was rolled back.
     print("\n".join(lines))
     return status
+
+
+def _sr_lines(result: ArchiveImport) -> list[str]:
+    """What an SR import read beyond readings: extra values, shared labels, lesions to assign."""
+    read = f"{_count(result.lesions, 'lesion')} read"
+    if result.extra_values:
+        read += (
+            f"; {_count(result.extra_values, 'measurement')} without RECIST meaning (area, "
+            f"volume, mean …) kept as extra values, not diameters"
+        )
+        if result.volume_only:
+            read += f" ({_count(result.volume_only, 'lesion reading')} with only such values)"
+    lines = [read]
+    lines.extend(label.describe() for label in result.shared_labels)
+    if result.unassigned:
+        shown = ", ".join(f"{p} {lesion}" for p, lesion in result.unassigned)
+        lines.append(
+            f"{_count(len(result.unassigned), 'lesion')} without a RECIST role (unassigned; "
+            f"assign them in napari before scoring): {shown}"
+        )
+    return lines
 
 
 def _count(n: int, noun: str) -> str:

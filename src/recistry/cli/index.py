@@ -15,7 +15,15 @@ HELP = "list the DICOM patients, studies and series under a folder"
 DESCRIPTION = """\
 Walk ROOT (nested folders, any file names, extensionless files), read DICOM headers only and
 group the files into patients -> studies (by date) -> series, with modality, description, slice
-count, spacing (slice x row x column, mm) and, for PET, the radiopharmaceutical and units.
+count, frame count ("multi-frame" for enhanced CT/PET and other multi-frame objects), spacing
+(slice x row x column, mm), for PET the radiopharmaceutical and units, and whether the pixels can
+be decoded here ("no decoder" names the transfer syntax that cannot be), so a problem shows before
+the series is opened.
+
+With --verify every CT and PET series is also loaded as the annotator loads it (all pixels
+decoded, CT in HU, PET in SUVbw, every geometry and SUV check): the first series that cannot be
+loaded stops the command with one line naming the file, the tag and the file's series, exit
+status 2, and nothing is recorded in --store.
 
 Files that are not DICOM are skipped and counted; a DICOM file that cannot be read is listed
 with its path and the reason and never stops the walk. The exit status is 0 even then: use
@@ -25,6 +33,7 @@ examples:
   recistry index sample_dicom/
   recistry index /archive/export --format json > index.json
   recistry index /archive/export --store trial.db
+  recistry index /archive/export --verify
   recistry index /archive/export --workers 8 --store trial.db
 """
 
@@ -42,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--strict",
         action="store_true",
         help="exit with status 1 when a DICOM file could not be read",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="load every CT and PET series (decode the pixels, run every check); the first that "
+        "cannot be loaded exits 2 with one line naming the file, tag and series",
     )
     parser.add_argument(
         "--store",
@@ -64,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
         dask_address=args.dask,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
+    if args.verify:
+        from recistry.imaging.discovery import LOADABLE_MODALITIES, load_series
+
+        loadable = [s for _, _, s in index.iter_series() if s.modality in LOADABLE_MODALITIES]
+        for series in loadable:
+            load_series(series)  # a DicomError is the one-line refusal, exit 2
+        print(f"verified: {len(loadable)} CT/PET series load", file=sys.stderr)
     if args.store is not None:
         from recistry.store import Store
         from recistry.store.dicom_index import save_dicom_index
@@ -120,6 +142,17 @@ def _pseudonymised(document: Any, key: bytes, days: int = 0) -> Any:
     return document
 
 
+def _pixels(series: Any) -> str:
+    from recistry.imaging.pixels import can_decode, transfer_syntax_name
+
+    if series.pixels_decodable is None:
+        return ""
+    if series.pixels_decodable:
+        return "ok"
+    missing = [ts for ts in series.transfer_syntax_uids if not can_decode(ts)]
+    return "no decoder: " + ", ".join(transfer_syntax_name(ts) for ts in missing)
+
+
 def _print_table(index: Any, key: bytes | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -128,8 +161,9 @@ def _print_table(index: Any, key: bytes | None = None) -> None:
     console = Console() if sys.stdout.isatty() else Console(width=200, soft_wrap=True)
     title = "DICOM index" if key is not None else f"DICOM index of {index.root}"
     table = Table(title=title, show_lines=False)
-    for column in ("patient", "study date", "modality", "series", "slices", "spacing mm", "tracer"):
-        table.add_column(column, justify="right" if column == "slices" else "left")
+    columns = ("patient", "study date", "modality", "series", "slices", "frames", "spacing mm")
+    for column in (*columns, "tracer", "pixels"):
+        table.add_column(column, justify="right" if column in ("slices", "frames") else "left")
     for patient, study, series in index.iter_series():
         tracer = series.radiopharmaceutical or ""
         if series.units:
@@ -149,8 +183,10 @@ def _print_table(index: Any, key: bytes | None = None) -> None:
             series.modality,
             f"{number}{series.description}",
             str(series.slice_count),
+            f"{series.frame_count} multi-frame" if series.multi_frame else str(series.frame_count),
             _spacing(series.spacing_mm),
             tracer,
+            _pixels(series),
         )
     console.print(table)
     studies = sum(len(p.studies) for p in index.patients)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recistry.cli._store import add_csv_guard_argument
 from recistry.errors import InputError
+
+if TYPE_CHECKING:
+    from recistry.cohort.krenning import KrenningSelection
+    from recistry.cohort.readers import ReaderComparison
+    from recistry.recist.model import AssessmentOptions
 
 NAME = "report"
 HELP = "write a cohort report (report.html, figures, CSV tables) from scored patients"
@@ -66,6 +71,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="headline best response by RECIST Table 3 (CR/PR confirmed); both are reported",
     )
+    parser.add_argument(
+        "--require-krenning",
+        type=int,
+        metavar="GRADE",
+        choices=range(5),
+        help="exclude (and list) patients without a baseline lesion of this Krenning grade or "
+        "more (the seed study's rule is 3); without it such patients are flagged",
+    )
     parser.add_argument("--title", default="Cohort response report", help="heading of the report")
     parser.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
     parser.add_argument(
@@ -91,7 +104,13 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out)
     adverse = read_adverse_events(args.adverse_events) if args.adverse_events is not None else None
     records = load_records(args.path, args.clinical, args.reader)
-    assessments = assess_patients(records, AssessmentOptions(confirm=args.confirm))
+    options = AssessmentOptions(confirm=args.confirm)
+    from recistry.cohort.krenning import select_by_krenning
+
+    krenning = select_by_krenning(records, assess_patients(records, options), args.require_krenning)
+    assessments = list(krenning.assessments)
+    records = [r for r in records if r.patient_id in {a.patient_id for a in assessments}]
+    readers, adjudicated = _independent_reads(args.path, args.reader, options)
     known = {r.patient_id for r in records}
     if adverse is not None:
         unknown = next((ev for ev in adverse if ev.patient_id not in known), None)
@@ -109,10 +128,26 @@ def run(args: argparse.Namespace) -> int:
         adverse_events=adverse,
         title=args.title,
         source=str(args.path) + ("" if args.clinical is None else f" (clinical: {args.clinical})"),
+        readers=readers,
+        adjudicated=adjudicated,
+        krenning=krenning,
         stamp=_now() if args.stamp else None,
     )
     for line in summary_lines(output.summary):
         print(line)
+    for line in krenning_lines(krenning):
+        print(line)
+    from recistry.store.adjudication import adjudication_note
+
+    note = adjudication_note(adjudicated, len(records))
+    if note is not None:
+        print(note)
+    if readers is not None:
+        print(
+            f"reader agreement: {readers.adjudication_rate.successes} of "
+            f"{readers.adjudication_rate.n} patients with two reads needed adjudication, "
+            f"{len(readers.pending)} still pending"
+        )
     print(f"report: {output.html}")
     print(f"{len(output.files)} files written to {args.out}/", file=sys.stderr)
     return 0
@@ -122,6 +157,51 @@ def _now() -> str:
     import datetime as dt
 
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _independent_reads(
+    path: Path, reader: str | None, options: AssessmentOptions
+) -> tuple[ReaderComparison | None, frozenset[str]]:
+    """With a store of several readers: their comparison, and the adjudicated patients."""
+    from recistry.store import Store, is_store_file
+    from recistry.store.adjudication import (
+        adjudicated_patients,
+        load_reader_reads,
+        readers_by_patient,
+    )
+
+    if not is_store_file(path):
+        return None, frozenset()
+    with Store(path, readonly=True) as store:
+        several = any(len(names) > 1 for names in readers_by_patient(store).values())
+    comparison = None
+    if several:
+        from recistry.cohort.readers import compare_readers
+
+        reads, chosen = load_reader_reads(path, options)
+        comparison = compare_readers(reads, adjudicated=chosen)
+    return comparison, adjudicated_patients(path, reader)
+
+
+def krenning_lines(selection: KrenningSelection) -> list[str]:
+    """What the terminal says of the Krenning rule: who was excluded, or who is flagged."""
+    if not selection.graded:
+        return []
+    grades = [u.highest_krenning for u in selection.uptakes]
+    spread = ", ".join(f"grade {g}: {grades.count(g)}" for g in range(5) if grades.count(g))
+    lines = [f"highest baseline Krenning grade: {spread}"]
+    if selection.required is not None:
+        lines.append(
+            f"excluded (no baseline lesion of Krenning grade >= {selection.required}): "
+            f"{len(selection.excluded)}"
+            + (f" ({', '.join(selection.excluded)})" if selection.excluded else "")
+        )
+    elif selection.below_inclusion:
+        lines.append(
+            "flagged (no baseline lesion of Krenning grade >= 3): "
+            + ", ".join(selection.below_inclusion)
+        )
+    return lines
 
 
 def _rate(block: dict[str, Any]) -> str:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import gc
-import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from recistry.cli._store import add_batch_arguments, add_csv_guard_argument
-from recistry.errors import InputError
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
     from rich.console import Console
 
-    from recistry.recist.columnar import ScoredPatient
-    from recistry.recist.model import AssessmentOptions, PatientAssessment
+    from recistry.recist.irecist import IRecistOptions
+    from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
+    from recistry.results import Assessment
+    from recistry.scoring import TableChunks
+
 
 NAME = "rescore"
 HELP = "score a measurement table (or stored studies) by RECIST 1.1"
@@ -59,23 +59,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(without it the baseline scan is the origin and OS is null)",
     )
     parser.add_argument(
+        "--criteria",
+        choices=("recist1.1", "irecist"),
+        default="recist1.1",
+        help="RECIST 1.1, or iRECIST (Seymour et al. 2017: iUPD confirmed as iCPD at the next "
+        "assessment; docs/irecist.md) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--policy",
+        metavar="NAME|FILE.toml",
+        help="policy profile: every protocol choice (confirmation, SD minimum, node rules, PFS "
+        "censoring …); built-in recist1.1 (default), recist1.1-confirmed, "
+        "recist1.1-fda-sensitivity, recist1.1-legacy, or a TOML file (docs/recist-rules.md)",
+    )
+    parser.add_argument(
         "--confirm",
         action="store_true",
-        help="best response by RECIST Table 3: CR and PR need confirmation (default: off)",
+        help="shorthand: confirmation on (best response by RECIST Table 3: CR and PR need "
+        "confirmation)",
     )
     parser.add_argument(
         "--confirm-days",
         type=int,
-        default=28,
         metavar="N",
-        help="minimum days between a response and its confirmation (default: %(default)s)",
+        help="shorthand: minimum days between a response and its confirmation (profile default 28)",
     )
     parser.add_argument(
         "--sd-min-days",
         type=int,
-        default=42,
         metavar="N",
-        help="minimum days from treatment start for SD to count (default: %(default)s)",
+        help="shorthand: minimum days from treatment start for SD to count (profile default 42)",
     )
     parser.add_argument(
         "--strict",
@@ -103,29 +116,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write patients.csv, timepoints.csv and results.json into DIR",
     )
     add_csv_guard_argument(parser)
+    parser.add_argument(
+        "--require-krenning",
+        type=int,
+        metavar="GRADE",
+        choices=range(5),
+        help="exclude (and list on stderr) patients without a baseline lesion of this Krenning "
+        "grade or more (the seed study's rule is 3)",
+    )
     add_batch_arguments(parser, unit="patient")
 
 
 def run(args: argparse.Namespace) -> int:
-    from recistry.recist.model import AssessmentOptions
+    from recistry.recist.irecist import IRecistOptions
     from recistry.results import (
+        IRECIST_PATIENT_COLUMNS,
         PATIENT_COLUMNS,
+        PRETTY_JSON_MAX_PATIENTS,
         build_document,
         csv_text,
         dumps,
         patient_rows,
         write_outputs,
     )
-    from recistry.scoring import load_records, score
+    from recistry.scoring import load_records, options_with, score, score_irecist, table_chunks
 
-    for name in ("confirm_days", "sd_min_days"):
-        if getattr(args, name) < 0:
-            raise InputError(f"--{name.replace('_', '-')} must be 0 or more days")
-    options = AssessmentOptions(
-        confirm=args.confirm,
+    options = options_with(
+        args.policy,
+        confirm=True if args.confirm else None,
         confirm_days=args.confirm_days,
         sd_min_days=args.sd_min_days,
-        strict=args.strict,
+        strict=True if args.strict else None,
     )
     from recistry.cohort.summary import Subgroup
 
@@ -137,43 +158,80 @@ def run(args: argparse.Namespace) -> int:
         check_output_folder_writable(args.out)
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
-    scored: Sequence[PatientAssessment] | _FastResult
-    if _is_table(args.path) and args.reader is None:
-        scored = _score_table(
-            args.path,
-            args.clinical,
-            options,
-            rows=args.out is not None or args.format == "csv",
-            **batch,
-        )
-    else:
-        scored = score(load_records(args.path, args.clinical, args.reader), options, **batch)
+    irecist = IRecistOptions(recist=options) if args.criteria == "irecist" else None
+    # recistry.cohort.krenning: the inclusion rule and the 'krenning' covariate
+    by_krenning = args.require_krenning is not None or any(
+        Subgroup.parse(spec).column == "krenning" for spec in args.by
+    )
+    if by_krenning and irecist is not None:
+        from recistry.errors import InputError
 
-    if isinstance(scored, _FastResult):
-        scored.cohort(args.by)  # computed before anything is written
-        if args.out is not None:
-            scored.write_outputs(args.out, options, args.by)
-        if args.format == "json":
-            scored.write_json(sys.stdout, options, args.by)
-        elif args.format == "csv":
-            sys.stdout.write(csv_text(PATIENT_COLUMNS, scored.patient_rows()))
-        else:
-            _print_table(scored.summary(options, args.by), scored.warnings())
+        raise InputError(
+            "--require-krenning and --by krenning work with --criteria recist1.1",
+            column="--criteria",
+        )
+    if (
+        args.format != "table"
+        and _is_table(args.path)
+        and args.reader is None
+        and args.workers <= 1
+        and args.dask is None
+        and not by_krenning
+    ):
+        chunks = table_chunks(args.path, args.clinical)
+        if len(chunks.patient_ids) > PRETTY_JSON_MAX_PATIENTS:
+            _stream(args, chunks, options, irecist, progress)
+            return 0
+        records: Sequence[PatientRecord] = [r for c in chunks.records() for r in c]
     else:
-        document = build_document(scored, options, args.by)
-        if args.out is not None:
-            write_outputs(args.out, scored, document)
-        if args.format == "json":
-            sys.stdout.write(dumps(document))
-        elif args.format == "csv":
-            sys.stdout.write(
-                csv_text(PATIENT_COLUMNS, [list(r.values()) for r in patient_rows(scored)])
-            )
-        else:
-            _print_table(document)
+        records = load_records(args.path, args.clinical, args.reader)
+    scored: Sequence[Assessment]
+    if irecist is not None:
+        scored = score_irecist(records, irecist, **batch)
+    else:
+        scored = score(records, options, **batch)
+        if by_krenning:
+            scored = _select_by_krenning(records, scored, args.require_krenning)
+    document = build_document(scored, options, args.by)
+    if args.out is not None:
+        write_outputs(args.out, scored, document)
+    if args.format == "json":
+        sys.stdout.write(dumps(document))
+    elif args.format == "csv":
+        columns = IRECIST_PATIENT_COLUMNS if args.criteria == "irecist" else PATIENT_COLUMNS
+        sys.stdout.write(csv_text(columns, [list(r.values()) for r in patient_rows(scored)]))
+    else:
+        _print_table(document)
     if args.out is not None:
         print(f"results written to {args.out}/", file=sys.stderr)
+    _say_adjudicated(args.path, args.reader, len(scored))
     return 0
+
+
+def _select_by_krenning(
+    records: Sequence[PatientRecord],
+    scored: Sequence[PatientAssessment],
+    required: int | None,
+) -> list[PatientAssessment]:
+    from recistry.cohort.krenning import select_by_krenning
+
+    selection = select_by_krenning(records, scored, required)
+    if selection.excluded:
+        print(
+            f"excluded (no baseline lesion of Krenning grade >= {required}): "
+            f"{len(selection.excluded)} ({', '.join(selection.excluded)})",
+            file=sys.stderr,
+        )
+    return list(selection.assessments)
+
+
+def _say_adjudicated(path: Path, reader: str | None, patients: int) -> None:
+    """With a store whose reads in use include adjudicated ones, say how many (stderr)."""
+    from recistry.store.adjudication import adjudicated_patients, adjudication_note
+
+    note = adjudication_note(adjudicated_patients(path, reader), patients)
+    if note is not None:
+        print(note, file=sys.stderr)
 
 
 def _is_table(path: Path) -> bool:
@@ -182,170 +240,50 @@ def _is_table(path: Path) -> bool:
     return not path.is_dir() and not is_store_file(path)
 
 
-def _score_table(
-    path: Path,
-    clinical_path: Path | None,
+def _stream(
+    args: argparse.Namespace,
+    chunks: TableChunks,
     options: AssessmentOptions,
-    *,
-    rows: bool,
-    workers: int = 1,
-    dask_address: str | None = None,
-    progress: bool = False,
-) -> list[PatientAssessment] | _FastResult:
-    """Score a measurement table: by the reference engine (a cohort small enough to print
-    indented and tabulated), or by the columnar fast path.
+    irecist: IRecistOptions | None,
+    progress: bool,
+) -> None:
+    """A large table: patients scored and written a chunk at a time (recistry.results
+    .stream_outputs); stdout gets the document only once every patient is scored."""
+    import shutil
+    import tempfile
 
-    The fast path (:mod:`recistry.recist.columnar`) scores the patients it covers straight
-    from the table's columns and leaves the others to the reference engine; its outputs are
-    the reference engine's, byte for byte (tests compare them).
-    """
-    from recistry.recist.columnar import rows_of_patients, score_columns
-    from recistry.results import PRETTY_JSON_MAX_PATIENTS
-    from recistry.scoring import score
-    from recistry.tables import build_records, check_clinical, read_clinical, read_measurement_table
-
-    clinical = read_clinical(clinical_path) if clinical_path is not None else {}
-    table = read_measurement_table(path)
-    if table.frame["patient_id"].nunique() <= PRETTY_JSON_MAX_PATIENTS:
-        records = build_records(table.measurements(), clinical)
-        return score(
-            records, options, workers=workers, dask_address=dask_address, progress=progress
-        )
-    columns = table.columns()
-    patient_ids = columns.patient_ids
-    check_clinical(set(patient_ids), clinical)
-    # Scoring makes millions of small objects and no reference cycles: the cyclic garbage
-    # collector would only walk them again and again (about 15% of the time here).
     from recistry.batch import progress_bar
+    from recistry.results import stream_outputs
+    from recistry.scoring import CHUNK_PATIENTS, score_chunks
 
-    gc.disable()
-    try:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
         with progress_bar(progress) as bar:
-            task = bar.add_task("Scoring patients", total=len(patient_ids))
-            patients = score_columns(
-                columns,
-                clinical,
+            task = bar.add_task("Scoring patients", total=len(chunks.patient_ids))
+
+            def scored() -> Iterator[Sequence[Assessment]]:
+                for chunk in score_chunks(chunks.records(), options, irecist=irecist):
+                    yield chunk
+                    bar.advance(task, min(CHUNK_PATIENTS, len(chunk)))
+
+            stream_outputs(
+                scored(),
                 options,
-                rows=rows,
-                on_progress=lambda done: bar.advance(task, done),
+                args.by,
+                irecist=irecist is not None,
+                json_to=spool if args.format == "json" else None,
+                csv_to=spool if args.format == "csv" else None,
+                out=args.out,
             )
-    finally:
-        gc.enable()
-    slow_codes = [code for code, scored in enumerate(patients) if scored is None]
-    slow_ids = {patient_ids[code] for code in slow_codes}
-    slow = score(
-        build_records(
-            table.measurements(rows_of_patients(columns, slow_codes)),
-            {p: c for p, c in clinical.items() if p in slow_ids},
-        ),
-        options,
-        workers=workers,
-        dask_address=dask_address,
-        progress=progress,
-    )
-    by_id = {a.patient_id: a for a in slow}
-    return _FastResult([p or by_id[patient_ids[code]] for code, p in enumerate(patients)])
-
-
-class _FastResult:
-    """Patients scored by the fast path (:class:`ScoredPatient`) or, where it could not, by the
-    reference engine (:class:`PatientAssessment`), in table order, and their outputs."""
-
-    def __init__(self, patients: list[ScoredPatient | PatientAssessment]) -> None:
-        self.patients = patients
-        self._cohort: dict[tuple[str, ...], dict[str, object]] = {}
-
-    def cohort(self, by: Sequence[str]) -> dict[str, object]:
-        """The ``cohort`` object of the document (computed once per ``by``)."""
-        from recistry.cohort.summary import cohort_summary
-        from recistry.recist.columnar import ScoredPatient
-
-        key = tuple(by)
-        if key not in self._cohort:
-            outcomes = [p.outcome if isinstance(p, ScoredPatient) else p for p in self.patients]
-            self._cohort[key] = cohort_summary(outcomes, by=key)
-        return self._cohort[key]
-
-    def summary(self, options: AssessmentOptions, by: Sequence[str]) -> dict[str, Any]:
-        """The document without its patients (what ``--format table`` prints of a large one)."""
-        from recistry.results import CRITERIA, options_to_dict
-
-        return {
-            "criteria": CRITERIA,
-            "options": options_to_dict(options),
-            "patients": [],
-            "cohort": self.cohort(by),
-        }
-
-    def warnings(self) -> list[tuple[str, str]]:
-        """(patient, warning) of every patient, in table order."""
-        from recistry.recist.columnar import ScoredPatient
-
-        out: list[tuple[str, str]] = []
-        for p in self.patients:
-            if isinstance(p, ScoredPatient):
-                out.extend((p.outcome.patient_id, w) for w in p.warnings)
-            else:
-                out.extend((p.patient_id, w) for w in p.warnings)
-        return out
-
-    def write_json(self, out: TextIO, options: AssessmentOptions, by: Sequence[str]) -> None:
-        """The ``--format json`` document, as ``dumps(build_document(...))`` writes it."""
-        from recistry.recist.columnar import ScoredPatient
-        from recistry.results import CRITERIA, assessment_to_dict, options_to_dict
-
-        head = json.dumps({"criteria": CRITERIA, "options": options_to_dict(options)})
-        cohort = json.dumps(self.cohort(by), ensure_ascii=False)
-        out.write(f'{head[:-1]}, "patients": [')
-        for start in range(0, len(self.patients), 1000):  # pieces: no copy of the whole
-            texts = [
-                p.json
-                if isinstance(p, ScoredPatient)
-                else json.dumps(assessment_to_dict(p), ensure_ascii=False)
-                for p in self.patients[start : start + 1000]
-            ]
-            out.write((", " if start else "") + ", ".join(texts))
-        out.write(f'], "cohort": {cohort}}}\n')
-
-    def patient_rows(self) -> list[Sequence[object]]:
-        from recistry.recist.columnar import ScoredPatient
-        from recistry.results import patient_rows
-
-        rows: list[Sequence[object]] = []
-        for p in self.patients:
-            if isinstance(p, ScoredPatient):
-                assert p.patient_row is not None, "scored without rows=True"
-                rows.append(p.patient_row)
-            else:
-                rows.extend(list(r.values()) for r in patient_rows([p]))
-        return rows
-
-    def timepoint_rows(self) -> list[Sequence[object]]:
-        from recistry.recist.columnar import ScoredPatient
-        from recistry.results import timepoint_rows
-
-        rows: list[Sequence[object]] = []
-        for p in self.patients:
-            if isinstance(p, ScoredPatient):
-                rows.extend(p.timepoint_rows or ())
-            else:
-                rows.extend(list(r.values()) for r in timepoint_rows([p]))
-        return rows
-
-    def write_outputs(self, out: Path, options: AssessmentOptions, by: Sequence[str]) -> None:
-        """patients.csv, timepoints.csv and results.json, as :func:`write_outputs` writes them."""
-        from recistry.results import write_files
-
-        write_files(
-            out,
-            self.patient_rows(),
-            self.timepoint_rows(),
-            lambda handle: self.write_json(handle, options, by),
-        )
+        spool.seek(0)
+        shutil.copyfileobj(spool, sys.stdout, 1 << 20)
+    if args.out is not None:
+        print(f"results written to {args.out}/", file=sys.stderr)
 
 
 def _label(code: str) -> str:
-    return "non-CR/non-PD" if code == "NON_CR_NON_PD" else code
+    return {"NON_CR_NON_PD": "non-CR/non-PD", "NON_iCR_NON_iUPD": "non-iCR/non-iUPD"}.get(
+        code, code
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -356,14 +294,11 @@ MAX_WARNINGS_SHOWN = 50
 """Warnings printed by ``--format table`` for a cohort too large for the per-patient table."""
 
 
-def _print_table(
-    document: dict[str, Any], warnings: Sequence[tuple[str, str]] | None = None
-) -> None:
+def _print_table(document: dict[str, Any]) -> None:
     """The readable summary: one table row per patient and their warnings, then the cohort.
 
-    ``document`` without patients (a cohort too large for a table of patients) prints the
-    cohort with a pointer to the per-patient outputs, and at most ``MAX_WARNINGS_SHOWN`` of
-    ``warnings`` (patient, warning).
+    A cohort of more than ``PRETTY_JSON_MAX_PATIENTS`` patients prints the cohort, at most
+    ``MAX_WARNINGS_SHOWN`` warnings and a pointer to the per-patient outputs.
     """
     from rich.console import Console
     from rich.table import Table
@@ -371,18 +306,19 @@ def _print_table(
     from recistry.results import PRETTY_JSON_MAX_PATIENTS
 
     console = Console()
-    if not document["patients"]:
+    patients = document["patients"]
+    if len(patients) > PRETTY_JSON_MAX_PATIENTS:
         _print_cohort(console, document)
-        shown = list(warnings or ())[:MAX_WARNINGS_SHOWN]
-        for pid, warning in shown:
+        warnings = [(p["patient_id"], w) for p in patients for w in p["warnings"]]
+        for pid, warning in warnings[:MAX_WARNINGS_SHOWN]:
             console.print(f"[yellow]warning[/] {pid}: {warning}", highlight=False)
-        if len(warnings or ()) > len(shown):
+        if len(warnings) > MAX_WARNINGS_SHOWN:
             console.print(
-                f"… and {len(warnings or ()) - len(shown):,} more warnings (patients.csv)",
+                f"… and {len(warnings) - MAX_WARNINGS_SHOWN:,} more warnings (patients.csv)",
                 highlight=False,
             )
         console.print(
-            f"{document['cohort']['patients']:,} patients: the table of patients is printed up "
+            f"{len(patients):,} patients: the table of patients is printed up "
             f"to {PRETTY_JSON_MAX_PATIENTS:,}; --out DIR or --format csv gives every patient",
             highlight=False,
         )
@@ -399,7 +335,8 @@ def _print_table(
         table.add_column(column)
     for p in document["patients"]:
         calls = "\n".join(
-            f"{tp['date']} {_label(tp['overall_response'])}" for tp in p["timepoints"]
+            f"{tp['date']} {_label(tp.get('response') or tp['overall_response'])}"
+            for tp in p["timepoints"]
         )
         pfs = f"{_fmt(p['pfs_months'])}{'' if p['pfs_event'] else '+'}"
         os_text = (

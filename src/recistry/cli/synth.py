@@ -18,8 +18,13 @@ Writes OUT/ground_truth.json, OUT/measurements.csv (all patients) and per patien
 OUT/<patient>/measurements.csv and OUT/<patient>/<YYYYMMDD>/{CT,PT}/. The same arguments give
 byte-identical files. OUT must not exist or be empty.
 
+--reposition moves and slightly deforms the patient at each follow-up (known transform in the
+ground truth, for lesion tracking); --lung adds a lung base with a nodule. Without them the
+output is the same as before these options existed.
+
 example:
   recistry synth out/synth --patients 4 --timepoints 3 --seed 1 --size 256
+  recistry synth out/tracking --patients 1 --timepoints 2 --size 256 --reposition --lung
 """
 
 
@@ -39,6 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=512,
         help="CT matrix over a 360 mm field of view, 32-1024 (default 512); PET is half of it",
     )
+    parser.add_argument(
+        "--reposition",
+        action="store_true",
+        help="lay the patient differently at each follow-up (a known rotation, translation and "
+        "small smooth deformation, recorded in the ground truth) to test lesion tracking",
+    )
+    parser.add_argument(
+        "--lung",
+        action="store_true",
+        help="add a right lung base with a non-target lung nodule (LU1)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         timepoints=args.timepoints,
         seed=args.seed,
         size=args.size,
+        reposition=args.reposition,
+        lung=args.lung,
     )
     print(
         f"wrote {len(written)} patient(s) x {args.timepoints} scan(s) to {args.out} "

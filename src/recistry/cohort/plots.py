@@ -12,7 +12,7 @@ broken at missing scans. Times are months (days / 30.4375) from the origin (trea
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from recistry.cohort.krenning import PatientUptake
 from recistry.cohort.stats import Proportion
 from recistry.cohort.summary import DAYS_PER_MONTH, RESPONDERS, response_basis
 from recistry.cohort.survival import KaplanMeier
@@ -504,4 +505,62 @@ def swimmer_figure(assessments: Sequence[PatientAssessment], *, title: str = "")
         heading = f"{title} ({n} longest of {len(lanes)} patients)".strip()
     if heading:
         ax.set_title(heading, loc="left", fontsize=11, fontweight="bold")
+    return fig
+
+
+def suv_waterfall_figure(
+    uptakes: Sequence[PatientUptake],
+    best_response: Mapping[str, Response],
+    *,
+    title: str = "",
+) -> Figure:
+    """Exploratory waterfall: best % change from baseline of the summed target SUVmax.
+
+    One bar per patient with target SUVmax at baseline and at a follow-up
+    (:attr:`~recistry.cohort.krenning.PatientUptake.best_suv_change_pct`), sorted, coloured by
+    the RECIST best overall response. No response threshold is drawn: SUVmax change is not a
+    RECIST criterion (PERCIST uses SULpeak; Wahl et al., J Nucl Med 2009;50:122S).
+    """
+    bars = sorted(
+        (
+            (u.best_suv_change_pct, u.patient_id)
+            for u in uptakes
+            if u.best_suv_change_pct is not None
+        ),
+        key=lambda bar: -bar[0],
+    )
+    n = len(bars)
+    fig = _new_figure(max(6.0, min(12.0, 3.0 + 0.18 * n)), 4.2)
+    ax = fig.add_subplot()
+    xs = np.arange(n)
+    heights = np.array([min(v, WATERFALL_CAP_PCT) for v, _ in bars])
+    colours = [RESPONSE_COLOURS[best_response.get(pid, Response.NE)] for _, pid in bars]
+    if n:
+        ax.bar(xs, heights, width=0.8, color=colours, edgecolor="none")
+    ax.axhline(0, color="0.2", linewidth=0.6)
+    ax.set_xlim(-0.8, max(n, 1) - 0.2)
+    ax.set_ylim(-105, WATERFALL_CAP_PCT + 15)
+    ax.set_xticks([] if n > 40 else xs)
+    if n <= 40:
+        ax.set_xticklabels([pid for _, pid in bars], rotation=90, fontsize=7)
+    ax.set_ylabel("Best change in summed target SUVmax (%)")
+    present = [r for r in Response if any(best_response.get(pid) is r for _, pid in bars)]
+    ax.legend(
+        handles=[Patch(color=RESPONSE_COLOURS[r], label=RESPONSE_LABELS[r]) for r in present],
+        loc="upper right",
+        fontsize=8,
+        frameon=False,
+        title="RECIST best response",
+    )
+    ax.set_title(title or "Exploratory: change in target SUVmax", fontsize=11)
+    excluded = len(uptakes) - n
+    if excluded:
+        ax.text(
+            0.0,
+            -0.12,
+            f"{excluded} patient(s) without target SUVmax at baseline and a follow-up",
+            transform=ax.transAxes,
+            fontsize=8,
+            color="0.3",
+        )
     return fig

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from matplotlib.figure import Figure
 from recistry import __version__
 from recistry.atomic import atomic_folder, check_output_folder
 from recistry.cohort import plots
+from recistry.cohort.krenning import KrenningSelection
+from recistry.cohort.readers import ReaderComparison
 from recistry.cohort.stats import fixed
 from recistry.cohort.summary import (
     DAYS_PER_MONTH,
@@ -50,7 +52,7 @@ from recistry.cohort.tables import (
 )
 from recistry.csv_guard import guard_rows
 from recistry.errors import InputError
-from recistry.recist.model import PatientAssessment
+from recistry.recist.model import AssessmentOptions, PatientAssessment
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +64,14 @@ SECTIONS = (
     ("baseline", "Baseline characteristics"),
     ("response", "Best overall response"),
     ("subgroups", "Subgroups"),
+    ("readers", "Reader agreement"),
     ("pfs", "Progression-free survival"),
     ("os", "Overall survival"),
     ("dor", "Duration of response"),
     ("waterfall", "Waterfall plot"),
     ("spider", "Spider plot"),
     ("swimmer", "Swimmer plot"),
+    ("krenning", "SSTR-PET uptake (Krenning)"),
     ("adverse-events", "Adverse events"),
     ("patients", "Patients"),
     ("methods", "Methods"),
@@ -204,6 +208,9 @@ def write_report(
     title: str = "Cohort response report",
     source: str = "",
     progress: Callable[[str], None] | None = None,
+    readers: ReaderComparison | None = None,
+    adjudicated: frozenset[str] = frozenset(),
+    krenning: KrenningSelection | None = None,
     stamp: str | None = None,
 ) -> ReportOutput:
     """Write report.html, figures (PNG+SVG), tables (CSV), patients.csv and report.json.
@@ -222,6 +229,15 @@ def write_report(
         Heading of the report and a description of the input, shown under it.
     progress
         Called with the name of each part as it starts (for a CLI status line).
+    readers
+        The comparison of independent reads (``recistry readers``) for the reader-agreement
+        section and reader_agreement.csv; the section says why it is empty without it.
+    adjudicated
+        Patients whose read in use was chosen by an adjudicator (said in the summary).
+    krenning
+        The SSTR-PET summary and Krenning selection (:func:`~recistry.cohort.krenning.
+        select_by_krenning`) for the uptake section, krenning_uptake.csv and the exploratory
+        SUVmax waterfall; ``assessments`` should be its ``assessments``.
     stamp
         Shown as "generated <stamp>" under the heading; without it the same input gives
         byte-identical files.
@@ -275,6 +291,13 @@ def write_report(
             _table_rows_csv(work / "baseline_characteristics.csv", baseline)
             _table_rows_csv(work / "best_response.csv", response)
             _table_rows_csv(work / "subgroups.csv", subgroups)
+            if krenning is not None:
+                _csv(work / "krenning_uptake.csv", KRENNING_CSV_HEADER, _uptake_rows(krenning))
+            if readers is not None:
+                from recistry.cohort.readers_output import agreement_rows
+
+                _csv(work / "reader_agreement.csv", ("readers", "quantity", "value"),
+                     agreement_rows(readers))  # fmt: skip
             _km_csv(work / "pfs_kaplan_meier.csv", pfs)
             if os_fit is not None:
                 _km_csv(work / "os_kaplan_meier.csv", os_fit)
@@ -347,6 +370,16 @@ def write_report(
                         ),
                     ),
                 )
+            if krenning is not None and any(
+                u.best_suv_change_pct is not None for u in krenning.uptakes
+            ):
+                responses = {a.patient_id: a.best_overall_response for a in assessments}
+                built.append(
+                    (
+                        "suv_waterfall",
+                        lambda: plots.suv_waterfall_figure(krenning.uptakes, responses),
+                    )
+                )
             for name, make in built:
                 with _timed(timings, f"figure {name}"):
                     png, _svg = plots.save_figure(make(), work / name)
@@ -354,6 +387,7 @@ def write_report(
         say("html")
         with _timed(timings, "html"):
             page = _render_html(
+                policy=assessments[0].options,
                 title=title,
                 source=source,
                 summary=summary,
@@ -369,6 +403,9 @@ def write_report(
                 ae_rows=ae_rows,
                 listing=listing,
                 figures=figures,
+                readers=readers,
+                adjudicated=adjudicated,
+                krenning=krenning,
                 stamp=stamp,
             )
             (work / "report.html").write_text(page, encoding="utf-8")
@@ -413,7 +450,11 @@ def _render_html(
     ae_rows: Sequence[Any] | None,
     listing: Sequence[dict[str, Any]],
     figures: dict[str, Path],
-    stamp: str | None,
+    readers: ReaderComparison | None = None,
+    adjudicated: frozenset[str] = frozenset(),
+    policy: AssessmentOptions | None = None,
+    krenning: KrenningSelection | None = None,
+    stamp: str | None = None,
 ) -> str:
     orr, dcr = summary["orr"], summary["dcr"]
 
@@ -440,7 +481,23 @@ def _render_html(
         f"baseline (the ORR/DCR denominator). Best overall response: {_e(counts)}.</p>"
         f'<p class="note">Headline response uses the {basis} best overall response; the '
         "other reading is in the response table.</p>"
+        + (
+            f"<p>Reads in use: adjudicated: {len(adjudicated)} of {summary['patients']} patients "
+            "(the read an adjudicator accepted; see Reader agreement).</p>"
+            if adjudicated
+            else ""
+        )
     )
+    body["krenning"] = _krenning_html(krenning, figures)
+    if readers is None:
+        body["readers"] = (
+            '<p class="note">One read per patient (or a table): no reader agreement to '
+            "measure. Independent reads in a study store are compared here.</p>"
+        )
+    else:
+        from recistry.cohort.readers_output import html_section
+
+        body["readers"] = html_section(readers)
     body["baseline"] = _html_table(
         ("Section", "Characteristic", f"Patients (N = {summary['patients']})"),
         [(r.section, r.label, r.value) for r in baseline],
@@ -524,7 +581,7 @@ def _render_html(
         if len(listing) > HTML_PATIENT_ROWS
         else ""
     )
-    body["methods"] = _METHODS
+    body["methods"] = f"{_policy_html(policy)}{_METHODS}" if policy else _METHODS
     nav = "".join(f'<li><a href="#{sid}">{_e(head)}</a></li>' for sid, head in SECTIONS)
     sections = "".join(
         f'<section id="{sid}"><h2>{_e(head)}</h2>{body[sid]}</section>' for sid, head in SECTIONS
@@ -539,6 +596,122 @@ def _render_html(
     )
 
 
+KRENNING_CSV_HEADER = (
+    "patient_id",
+    "highest_baseline_krenning",
+    "baseline_lesions_krenning_3_plus",
+    "best_target_suv_max_change_pct",
+    "lesion_id",
+    "lesion_baseline_krenning",
+    "date",
+    "suv_max",
+    "lesion_to_liver_ratio",
+    "suv_max_change_from_baseline_pct",
+)
+
+
+def _uptake_rows(selection: KrenningSelection) -> list[tuple[object, ...]]:
+    """One row per patient, target and scan (patients without targets get one row)."""
+    rows: list[tuple[object, ...]] = []
+    for u in selection.uptakes:
+        head = (
+            u.patient_id,
+            u.highest_krenning,
+            u.lesions_grade_3_plus,
+            _round(u.best_suv_change_pct),
+        )
+        if not u.targets:
+            rows.append((*head, None, None, None, None, None, None))
+        for t in u.targets:
+            for scan in t.scans:
+                rows.append(
+                    (
+                        *head,
+                        t.lesion_id,
+                        t.krenning,
+                        scan.date.isoformat(),
+                        scan.suv_max,
+                        _round(scan.liver_ratio),
+                        _round(scan.change_pct),
+                    )
+                )
+    return rows
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _krenning_html(selection: KrenningSelection | None, figures: dict[str, Path]) -> str:
+    if selection is None or not selection.graded:
+        return (
+            '<p class="note">No Krenning grades recorded (measurement columns krenning, '
+            "suv_max, liver_suv_mean).</p>"
+        )
+    parts = []
+    if selection.required is not None:
+        parts.append(
+            f"<p>Inclusion rule applied (--require-krenning {selection.required}): a baseline "
+            f"lesion of Krenning grade {selection.required} or more. Excluded: "
+            f"{len(selection.excluded)}"
+            + (f" ({_e(', '.join(selection.excluded))})" if selection.excluded else "")
+            + ".</p>"
+        )
+    elif selection.below_inclusion:
+        parts.append(
+            '<p class="headline">Flagged: '
+            f"{len(selection.below_inclusion)} patient(s) without a baseline lesion of Krenning "
+            f"grade 3 or more (the seed study's inclusion rule): "
+            f"{_e(', '.join(selection.below_inclusion))}. "
+            "Use --require-krenning 3 to exclude them.</p>"
+        )
+    else:
+        parts.append("<p>Every patient has a baseline lesion of Krenning grade 3 or more.</p>")
+    rows = []
+    for u in selection.uptakes[:HTML_PATIENT_ROWS]:
+        targets = "; ".join(
+            f"{t.lesion_id}: "
+            + ", ".join(
+                f"{s.date.isoformat()} {_cell(s.suv_max)}"
+                + ("" if s.liver_ratio is None else f" (×{s.liver_ratio:.1f} liver)")
+                + ("" if s.change_pct is None else f" {s.change_pct:+.0f}%")
+                for s in t.scans[:1] + t.scans[-1:]
+                if t.scans
+            )
+            for t in u.targets
+        )
+        rows.append(
+            (
+                u.patient_id,
+                _cell(u.highest_krenning),
+                str(u.lesions_grade_3_plus),
+                targets,
+                "–" if u.best_suv_change_pct is None else f"{u.best_suv_change_pct:+.1f}%",
+            )
+        )
+    parts.append(
+        _html_table(
+            (
+                "Patient",
+                "Highest baseline Krenning",
+                "Lesions grade ≥ 3",
+                "Target SUVmax: baseline and last scan (lesion/liver, change)",
+                "Best change in target SUVmax",
+            ),
+            rows,
+        )
+    )
+    if "suv_waterfall" in figures:
+        parts.append(
+            _img(figures["suv_waterfall"], "Exploratory waterfall of target SUVmax change")
+        )
+    parts.append(
+        '<p class="note">Every scan of every target is in krenning_uptake.csv. SUVmax change is '
+        "exploratory: it is not a RECIST 1.1 criterion.</p>"
+    )
+    return "".join(parts)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "–"
@@ -547,6 +720,19 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)
+
+
+def _policy_html(policy: AssessmentOptions) -> str:
+    """The policy profile the assessments were scored with: name, version and every setting."""
+    settings = ", ".join(
+        f"{name} = {value}"
+        for name, value in asdict(policy).items()
+        if name not in ("policy", "policy_version")
+    )
+    return (
+        f"<p>Policy profile <code>{_e(policy.policy)}</code> version {policy.policy_version}: "
+        f"{_e(settings)} (docs/recist-rules.md, “Policy profiles”).</p>"
+    )
 
 
 _METHODS = """

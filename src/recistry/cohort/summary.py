@@ -40,8 +40,7 @@ DISEASE_CONTROL = frozenset({Response.CR, Response.PR, Response.SD})
 
 class Outcome(Protocol):
     """What the roll-up reads of a patient: a
-    :class:`~recistry.recist.model.PatientAssessment`, or the leaner
-    :class:`~recistry.recist.columnar.PatientOutcome` of the columnar fast path."""
+    :class:`~recistry.recist.model.PatientAssessment`, or any value with these fields."""
 
     @property
     def options(self) -> AssessmentOptions: ...

@@ -32,6 +32,7 @@ HEADINGS = {
     "who_grade": "WHO grade",
     "line_of_therapy": "Line of therapy",
     "met": "Sites of metastasis",
+    "krenning": "Highest baseline Krenning grade (SSTR-PET)",
 }
 """Display headings of well-known clinical columns (and of the ``met_*`` yes/no group)."""
 
@@ -129,7 +130,7 @@ def baseline_characteristics(
             for v in present:
                 counts[v] += 1
             for value in sorted(counts, key=lambda v: (-counts[v], _natural(v))):
-                label = f"Grade {value}" if column == "who_grade" else value
+                label = f"Grade {value}" if column in ("who_grade", "krenning") else value
                 if column == "line_of_therapy":
                     label = f"Line {value}"
                 rows.append(

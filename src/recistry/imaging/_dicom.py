@@ -117,8 +117,11 @@ class Header:
     transfer_syntax_uid
         The file's transfer syntax.
     pixel_offset, pixel_length
-        Byte offset and length of the Pixel Data value when it is native (not encapsulated) and
-        was located by the fast path; ``None`` otherwise.
+        Byte offset and length of the Pixel Data value (of this frame) when it is native (not
+        encapsulated) and was located by the fast path; ``None`` otherwise.
+    frame
+        For one frame of a multi-frame image, its 0-based index in the file; ``None`` for a
+        single-frame file.
     """
 
     path: str
@@ -127,6 +130,13 @@ class Header:
     transfer_syntax_uid: str
     pixel_offset: int | None
     pixel_length: int | None
+    frame: int | None = None
+
+    @property
+    def location(self) -> str:
+        """How messages name where the header came from: the file, and the frame (1-based, as
+        DICOM numbers frames) of a multi-frame image."""
+        return self.path if self.frame is None else f"{self.path} (frame {self.frame + 1})"
 
     def get(self, keyword: str, default: Any = None) -> Any:
         return self.values.get(keyword, default)
@@ -998,24 +1008,46 @@ def _pydicom_header(path: str, spec: HeaderSpec, *, has_preamble: bool) -> Heade
     values: dict[str, Any] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _values_from_dataset(ds, spec.tree, values, path)
+        values_from_dataset(ds, spec.tree, values, path)
     meta = getattr(ds, "file_meta", None)
     if meta is not None and "MediaStorageSOPClassUID" in meta:
         values.setdefault("MediaStorageSOPClassUID", str(meta.MediaStorageSOPClassUID))
     ts = str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta else ""
+    if not ts:
+        ts = _inferred_transfer_syntax(ds)
+    private = dataset_private_values(ds, spec.private_groups)
+    return Header(path, values, private, ts, None, None)
+
+
+def _inferred_transfer_syntax(ds: Any) -> str:
+    """The transfer syntax of a data set without file meta information, as pydicom inferred its
+    encoding while reading it (PS3.5 §10.1: implicit VR little endian unless the bytes say
+    otherwise)."""
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None or implicit:
+        return IMPLICIT_VR_LITTLE_ENDIAN
+    return EXPLICIT_VR_LITTLE_ENDIAN if little else "1.2.840.10008.1.2.2"
+
+
+def dataset_private_values(ds: Any, groups: frozenset[int]) -> dict[int, str]:
+    """The raw values of the private elements of ``groups`` in a pydicom data set, by tag, as
+    :attr:`Header.private` holds them."""
     private: dict[int, str] = {}
     for elem in ds:
-        if elem.tag.group in spec.private_groups and elem.tag.is_private and elem.VR != "SQ":
+        if elem.tag.group in groups and elem.tag.is_private and elem.VR != "SQ":
             value = elem.value
             private[int(elem.tag)] = (
                 value.decode("latin-1") if isinstance(value, bytes) else str(value)
             ).strip(" \x00")
-    return Header(path, values, private, ts or IMPLICIT_VR_LITTLE_ENDIAN, None, None)
+    return private
 
 
-def _values_from_dataset(
+def values_from_dataset(
     ds: Any, tree: Mapping[int, tuple[str, str, Any]], values: dict[str, Any], file: str
 ) -> None:
+    """Decode the attributes of ``tree`` (a :attr:`HeaderSpec.tree`) from a pydicom data set into
+    ``values``, as the fast path decodes them; an invalid value is a :class:`DicomError` naming
+    ``file`` and the tag."""
     for tag, (path, dict_vr, children) in tree.items():
         if tag not in ds:
             continue
@@ -1023,7 +1055,7 @@ def _values_from_dataset(
             elem = ds[tag]
             if children is not None:
                 if elem.value:
-                    _values_from_dataset(elem.value[0], children, values, file)
+                    values_from_dataset(elem.value[0], children, values, file)
                 continue
             _store_value(elem, path, dict_vr, values)
         except DicomError:

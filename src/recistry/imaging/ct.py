@@ -14,12 +14,13 @@ from collections.abc import Iterable
 import numpy as np
 
 from recistry.errors import DicomError
-from recistry.imaging._dicom import HeaderSpec, read_series_headers, tag_label
+from recistry.imaging._dicom import HeaderSpec, tag_label
 from recistry.imaging._stack import (
     GEOMETRY_KEYWORDS,
     SliceStack,
     make_volume,
     rescaled_slices,
+    series_headers,
     series_label,
     stack_slices,
 )
@@ -36,14 +37,17 @@ def load_ct(paths: Iterable[str | os.PathLike[str]]) -> Volume:
     Parameters
     ----------
     paths
-        The files of one CT series (single-frame CT Image Storage), in any order.
+        The files of one CT series, in any order: single-frame CT Image Storage slices, or
+        Enhanced CT / Legacy Converted Enhanced CT multi-frame images, in any transfer syntax of
+        :data:`recistry.imaging.pixels.TRANSFER_SYNTAXES`.
 
     Returns
     -------
     Volume
         ``array`` float32 ``[slice, row, column]`` in HU (RescaleSlope × stored +
         RescaleIntercept, per slice); slices ordered by increasing position along the slice
-        normal; geometry in LPS mm; ``sop_instance_uids`` in the same slice order.
+        normal; geometry in LPS mm; ``sop_instance_uids`` (and ``frame_numbers`` for a
+        multi-frame image) in the same slice order.
 
     Raises
     ------
@@ -52,15 +56,15 @@ def load_ct(paths: Iterable[str | os.PathLike[str]]) -> Volume:
         geometry or rescale attribute, or when the slices do not form one regular grid (mixed
         series or orientations, duplicate or missing slices, non-uniform spacing).
     """
-    headers = read_series_headers(paths, _CT_SPEC)
+    headers = series_headers(list(paths), _CT_SPEC)
     if not headers:
         raise DicomError("no DICOM files were given for the CT series")
     for h in headers:
         modality = h.require("Modality")
         if modality != "CT":
             raise DicomError(
-                f"modality is {modality!r}, not CT ({series_label(headers)})",
-                path=h.path,
+                f"modality is {modality!r}, not CT ({series_label(h)})",
+                path=h.location,
                 tag=tag_label("Modality"),
             )
     stack = stack_slices(headers)

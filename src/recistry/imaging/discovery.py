@@ -26,6 +26,8 @@ from recistry.imaging._dicom import (
     read_header,
     tag_label,
 )
+from recistry.imaging.pixels import ENHANCED_IMAGE_STORAGE, can_decode
+from recistry.imaging.volume import Volume
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,15 @@ class SeriesEntry:
         code meaning, e.g. ``"Ga-68 DOTATATE"`` and ``"^68^Gallium"``.
     units
         For PET: Units (0054,1001), e.g. ``"BQML"``.
+    transfer_syntax_uids
+        The transfer syntaxes of its files (usually one), in the order first found.
+    frame_count
+        Frames in all its files: NumberOfFrames (0028,0008), 1 for a file without it.
+    multi_frame
+        Whether its images are multi-frame (NumberOfFrames above 1, or an enhanced SOP class).
+    pixels_decodable
+        For image series (with Rows): whether every transfer syntax has a decoder here, so the
+        pixels can be loaded; ``None`` for objects without pixels (SR, RT structures …).
     """
 
     series_instance_uid: str
@@ -134,6 +145,10 @@ class SeriesEntry:
     radiopharmaceutical: str | None
     radionuclide: str | None
     units: str | None
+    transfer_syntax_uids: tuple[str, ...] = ()
+    frame_count: int = 0
+    multi_frame: bool = False
+    pixels_decodable: bool | None = None
 
     @property
     def slice_count(self) -> int:
@@ -278,6 +293,10 @@ def _series_dict(se: SeriesEntry) -> dict[str, Any]:
         "radiopharmaceutical": se.radiopharmaceutical,
         "radionuclide": se.radionuclide,
         "units": se.units,
+        "transfer_syntax_uids": list(se.transfer_syntax_uids),
+        "pixels_decodable": se.pixels_decodable,
+        "multi_frame": se.multi_frame,
+        "frame_count": se.frame_count,
         "instances": [
             {
                 "path": i.path,
@@ -287,6 +306,35 @@ def _series_dict(se: SeriesEntry) -> dict[str, Any]:
             for i in se.instances
         ],
     }
+
+
+LOADABLE_MODALITIES = ("CT", "PT")
+"""Modalities :func:`load_series` loads as volumes."""
+
+
+def load_series(series: SeriesEntry) -> Volume:
+    """Load an indexed CT series in HU or PET series in SUVbw, with every check of
+    :func:`recistry.imaging.ct.load_ct` and :func:`recistry.imaging.pet.load_pet_suv`.
+
+    Raises
+    ------
+    DicomError
+        Naming the file, the tag and the file's series, when the series cannot be loaded; or
+        when its modality is not CT or PT.
+    """
+    if series.modality == "CT":
+        from recistry.imaging.ct import load_ct
+
+        return load_ct(series.paths)
+    if series.modality == "PT":
+        from recistry.imaging.pet import load_pet_suv
+
+        return load_pet_suv(series.paths)
+    raise DicomError(
+        f"modality {series.modality!r} is not loaded as a volume (only CT and PT are)",
+        path=series.paths[0] if series.paths else None,
+        tag=tag_label("Modality"),
+    )
 
 
 def iter_files(root: str | os.PathLike[str]) -> Iterator[str]:
@@ -456,6 +504,8 @@ def _scan(paths: list[str]) -> _Scan:
                 header.first("InstanceNumber"),
                 _position(header),
                 header.get("ImageOrientationPatient"),
+                header.transfer_syntax_uid,
+                header.first("NumberOfFrames"),
             )
             if key in series_files:
                 series_files[key][1].append(record)
@@ -475,6 +525,8 @@ class _FileRecord:
     instance_number: int | None
     position_mm: tuple[float, float, float] | None
     orientation: tuple[float, ...] | None
+    transfer_syntax_uid: str
+    frames: int | None
 
 
 def _group(
@@ -573,6 +625,9 @@ def _series_entry(
     else:
         instances.sort(key=lambda i: (i.instance_number is None, i.instance_number or 0, i.path))
     spacing = first.get("PixelSpacing")
+    syntaxes = tuple(dict.fromkeys(r.transfer_syntax_uid for r in members))
+    frame_counts = [r.frames if r.frames is not None and r.frames > 0 else 1 for r in members]
+    is_image = first.first("Rows") is not None
     return SeriesEntry(
         series_instance_uid=series_uid,
         modality=first.values["Modality"],
@@ -596,6 +651,11 @@ def _series_entry(
             "RadiopharmaceuticalInformationSequence.RadionuclideCodeSequence.CodeMeaning"
         ),
         units=first.get("Units"),
+        transfer_syntax_uids=syntaxes,
+        frame_count=sum(frame_counts),
+        multi_frame=any(n > 1 for n in frame_counts)
+        or first.get("SOPClassUID") in ENHANCED_IMAGE_STORAGE,
+        pixels_decodable=all(can_decode(ts) for ts in syntaxes) if is_image else None,
     )
 
 

@@ -44,7 +44,6 @@ from recistry.imaging import suv
 from recistry.imaging._dicom import (
     Header,
     HeaderSpec,
-    read_series_headers,
     resolve_private,
     tag_label,
     varying_keywords,
@@ -53,6 +52,7 @@ from recistry.imaging._stack import (
     GEOMETRY_KEYWORDS,
     make_volume,
     rescaled_slices,
+    series_headers,
     series_label,
     stack_slices,
 )
@@ -108,10 +108,6 @@ _SERIES_CONSTANT = (
     _RADIO + "RadionuclideTotalDose",
     _RADIO + "RadionuclideHalfLife",
 )
-_MULTIFRAME_PET = {
-    "1.2.840.10008.5.1.4.1.1.130": "Enhanced PET Image Storage",
-    "1.2.840.10008.5.1.4.1.1.128.1": "Legacy Converted Enhanced PET Image Storage",
-}
 _GE_CREATOR = "GEMS_PETD_01"
 _PHILIPS_CREATOR = "Philips PET Private Group"
 # Doses below this are MBq written into a Bq attribute (IBSI: values cluster near 4e2 and 4e8).
@@ -125,7 +121,9 @@ def load_pet_suv(paths: Iterable[str | os.PathLike[str]], kind: str | SuvKind = 
     Parameters
     ----------
     paths
-        The files of one PET series (single-frame PET Image Storage), in any order.
+        The files of one PET series, in any order: single-frame PET Image Storage slices, or
+        Enhanced PET / Legacy Converted Enhanced PET multi-frame images (per-frame
+        RescaleSlope from the Pixel Value Transformation functional group).
     kind
         ``"bw"`` (body weight, g/ml), ``"lbm_james128"``, ``"lbm_janma"`` (lean body mass,
         g/ml), ``"bsa"`` (body surface area, cm²/ml) or ``"ibw"`` (ideal body weight, g/ml).
@@ -145,7 +143,7 @@ def load_pet_suv(paths: Iterable[str | os.PathLike[str]], kind: str | SuvKind = 
         half-life, decay correction or times, or attributes that differ between slices.
     """
     kind = SuvKind(kind)
-    headers = read_series_headers(paths, _PET_SPEC)
+    headers = series_headers(list(paths), _PET_SPEC)
     if not headers:
         raise DicomError("no DICOM files were given for the PET series")
     label = series_label(headers)
@@ -153,16 +151,9 @@ def load_pet_suv(paths: Iterable[str | os.PathLike[str]], kind: str | SuvKind = 
         modality = h.require("Modality")
         if modality != "PT":
             raise DicomError(
-                f"modality is {modality!r}, not PT ({label})",
-                path=h.path,
+                f"modality is {modality!r}, not PT ({series_label(h)})",
+                path=h.location,
                 tag=tag_label("Modality"),
-            )
-        sop_class = h.get("SOPClassUID")
-        if sop_class in _MULTIFRAME_PET:
-            raise DicomError(
-                f"{_MULTIFRAME_PET[sop_class]} is not supported ({label})",
-                path=h.path,
-                tag=tag_label("SOPClassUID"),
             )
     stack = stack_slices(headers)
     slices = stack.headers

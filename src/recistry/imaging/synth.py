@@ -110,11 +110,17 @@ class _Ellipsoid:
     angle_deg: float = 0.0
 
     def inside(
-        self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], z: float
+        self,
+        x: npt.NDArray[np.float64],
+        y: npt.NDArray[np.float64],
+        z: float | npt.NDArray[np.float64],
     ) -> npt.NDArray[np.bool_]:
-        """Mask of the points ``(x, y, z)`` (mm) inside the ellipsoid, boundary included."""
+        """Mask of the points ``(x, y, z)`` (mm) inside the ellipsoid, boundary included.
+
+        ``z`` is one slice position, or an array like ``x`` on a repositioned scan.
+        """
         dz = (z - self.center[2]) / self.c
-        if abs(dz) > 1.0:
+        if isinstance(dz, float) and abs(dz) > 1.0:
             return np.zeros(np.broadcast_shapes(x.shape, y.shape), dtype=bool)
         theta = math.radians(self.angle_deg)
         dx = x - self.center[0]
@@ -134,7 +140,13 @@ _VERTEBRA = _Ellipsoid((0.0, 75.0, 0.0), 18.0, 18.0, 1e9)
 _LIVER_REFERENCE = (-90.0, 0.0, -30.0)
 _SPLEEN_REFERENCE = _SPLEEN.center
 
+# Optional (``lung=True``): a right lung base behind and above the liver dome, painted before
+# the liver so that the liver overwrites it where they meet, like the diaphragm.
+_LUNG = _Ellipsoid((-60.0, 50.0, 75.0), 60.0, 50.0, 70.0)
+
 _HU = {"air": -1000.0, "body": -90.0, "liver": 60.0, "spleen": 50.0, "pancreas": 40.0}
+_HU_LUNG = -850.0
+_SUV_LUNG = 0.3
 _HU_BONE = 400.0
 # Background SUVs (g/ml) of Ga-68 DOTATATE-like uptake; liver and spleen vary per patient.
 _SUV_BODY = 0.8
@@ -173,6 +185,9 @@ _LESIONS = (
     _LesionPlan("NEW1", "new", "liver", False, (-85.0, 30.0, 42.5), 14.0, 14.0, 14.0, 0.0,
                 20.0, 4),
 )  # fmt: skip
+# A lung nodule, written only with ``lung=True`` (non-target: the scripted responses hold).
+_LUNG_LESION = _LesionPlan("LU1", "non_target", "lung", False, (-75.0, 70.0, 52.5), 18.0, 15.0,
+                           16.0, 30.0, 30.0, 3)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,10 +381,12 @@ def _lesion_suv(krenning: int, liver: float, spleen: float) -> float:
     return round(values[krenning], 2)
 
 
-def _lesions_at(params: _PatientParams, timepoint: int, pet: _Grid) -> list[_Lesion]:
+def _lesions_at(
+    params: _PatientParams, timepoint: int, pet: _Grid, lung: bool = False
+) -> list[_Lesion]:
     """The lesions visible at ``timepoint`` (0 = baseline), with their sizes and uptake."""
     lesions = []
-    for plan in _LESIONS:
+    for plan in (*_LESIONS, _LUNG_LESION) if lung else _LESIONS:
         if plan.role == "new":
             if params.script.new_lesion_at is None or timepoint < params.script.new_lesion_at:
                 continue
@@ -394,31 +411,135 @@ def _lesions_at(params: _PatientParams, timepoint: int, pet: _Grid) -> list[_Les
     return lesions
 
 
-def _render_ct_slice(grid: _Grid, z: float, lesions: Sequence[_Lesion]) -> npt.NDArray[np.float64]:
+@dataclass(frozen=True, slots=True)
+class _Pose:
+    """Where the patient lies on a repositioned scan, relative to the baseline.
+
+    A body point ``q`` (baseline LPS mm) is seen at ``p = R (q + u(q)) + t`` on this scan:
+    ``u`` is a small smooth deformation, ``u = A (sin(2π y/λ), sin(2π z/λ), sin(2π x/λ))``, and
+    ``R = Rz Ry Rx`` a rotation about the field-of-view centre followed by the translation ``t``.
+    """
+
+    rotation_deg: tuple[float, float, float]
+    translation_mm: tuple[float, float, float]
+    amplitude_mm: float
+    wavelength_mm: float
+
+    @classmethod
+    def draw(cls, seed: int, index: int, timepoint: int) -> _Pose:
+        rng = np.random.default_rng([seed, index, timepoint, 7919])
+        sign = rng.choice([-1.0, 1.0], size=6)
+        rot = (
+            round(float(sign[0] * rng.uniform(0.5, 2.0)), 2),
+            round(float(sign[1] * rng.uniform(0.5, 2.0)), 2),
+            round(float(sign[2] * rng.uniform(2.0, 5.0)), 2),
+        )
+        shift = (
+            round(float(sign[3] * rng.uniform(5.0, 15.0)), 2),
+            round(float(sign[4] * rng.uniform(5.0, 15.0)), 2),
+            round(float(sign[5] * rng.uniform(2.0, 8.0)), 2),
+        )
+        return cls(rot, shift, 3.0, 200.0)
+
+    @property
+    def matrix(self) -> npt.NDArray[np.float64]:
+        ax, ay, az = (math.radians(a) for a in self.rotation_deg)
+        rx = np.array(
+            [[1, 0, 0], [0, math.cos(ax), -math.sin(ax)], [0, math.sin(ax), math.cos(ax)]]
+        )
+        ry = np.array(
+            [[math.cos(ay), 0, math.sin(ay)], [0, 1, 0], [-math.sin(ay), 0, math.cos(ay)]]
+        )
+        rz = np.array(
+            [[math.cos(az), -math.sin(az), 0], [math.sin(az), math.cos(az), 0], [0, 0, 1]]
+        )
+        out: npt.NDArray[np.float64] = rz @ ry @ rx
+        return out
+
+    def _u(self, q: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        k = 2.0 * math.pi / self.wavelength_mm
+        out: npt.NDArray[np.float64] = self.amplitude_mm * np.sin(k * q[..., [1, 2, 0]])
+        return out
+
+    def to_scanner(self, q: Sequence[float]) -> tuple[float, float, float]:
+        """Where body point ``q`` (mm) lies on this scan (LPS mm)."""
+        qa = np.asarray(q, dtype=np.float64)
+        p = self.matrix @ (qa + self._u(qa)) + np.asarray(self.translation_mm)
+        return (round(float(p[0]), 4), round(float(p[1]), 4), round(float(p[2]), 4))
+
+    def to_body(
+        self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], z: float
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Body coordinates of the scan points ``(x, y, z)``: the inverse of
+        :meth:`to_scanner`, by fixed-point iteration (|∇u| = 2πA/λ ≈ 0.09, so 6 steps leave
+        under 1e-5 mm)."""
+        xx, yy = np.broadcast_arrays(x, y)
+        p = np.stack([xx, yy, np.full(xx.shape, z)], axis=-1) - np.asarray(self.translation_mm)
+        r = p @ self.matrix  # R^T p for row vectors
+        q = r
+        for _ in range(6):
+            q = r - self._u(q)
+        return q[..., 0], q[..., 1], q[..., 2]
+
+    def as_truth(self) -> dict[str, Any]:
+        return {
+            "body_to_scan": "p = R (q + u(q)) + t, R = Rz Ry Rx about the LPS origin",
+            "rotation_deg_xyz": list(self.rotation_deg),
+            "translation_mm": list(self.translation_mm),
+            "deformation": "u(q) = A (sin(2 pi y / L), sin(2 pi z / L), sin(2 pi x / L))",
+            "deformation_amplitude_mm": self.amplitude_mm,
+            "deformation_wavelength_mm": self.wavelength_mm,
+        }
+
+
+def _render_ct_slice(
+    grid: _Grid,
+    z: float,
+    lesions: Sequence[_Lesion],
+    *,
+    lung: bool = False,
+    pose: _Pose | None = None,
+) -> npt.NDArray[np.float64]:
     x, y = grid.axes()
+    zz: float | npt.NDArray[np.float64] = z
+    if pose is not None:
+        x, y, zz = pose.to_body(x, y, z)
     hu = np.full((grid.size, grid.size), _HU["air"])
-    hu[_BODY.inside(x, y, z)] = _HU["body"]
-    hu[_LIVER.inside(x, y, z)] = _HU["liver"]
-    hu[_SPLEEN.inside(x, y, z)] = _HU["spleen"]
-    hu[_PANCREAS.inside(x, y, z)] = _HU["pancreas"]
-    hu[_VERTEBRA.inside(x, y, z)] = _HU_BONE
+    hu[_BODY.inside(x, y, zz)] = _HU["body"]
+    if lung:
+        hu[_LUNG.inside(x, y, zz)] = _HU_LUNG
+    hu[_LIVER.inside(x, y, zz)] = _HU["liver"]
+    hu[_SPLEEN.inside(x, y, zz)] = _HU["spleen"]
+    hu[_PANCREAS.inside(x, y, zz)] = _HU["pancreas"]
+    hu[_VERTEBRA.inside(x, y, zz)] = _HU_BONE
     for lesion in lesions:
-        hu[lesion.shape.inside(x, y, z)] = lesion.plan.hu
+        hu[lesion.shape.inside(x, y, zz)] = lesion.plan.hu
     return hu
 
 
 def _render_pet_slice(
-    grid: _Grid, z: float, lesions: Sequence[_Lesion], params: _PatientParams
+    grid: _Grid,
+    z: float,
+    lesions: Sequence[_Lesion],
+    params: _PatientParams,
+    *,
+    lung: bool = False,
+    pose: _Pose | None = None,
 ) -> npt.NDArray[np.float64]:
     x, y = grid.axes()
+    zz: float | npt.NDArray[np.float64] = z
+    if pose is not None:
+        x, y, zz = pose.to_body(x, y, z)
     suv = np.zeros((grid.size, grid.size))
-    suv[_BODY.inside(x, y, z)] = _SUV_BODY
-    suv[_LIVER.inside(x, y, z)] = params.liver_suv
-    suv[_SPLEEN.inside(x, y, z)] = params.spleen_suv
-    suv[_PANCREAS.inside(x, y, z)] = _SUV_PANCREAS
-    suv[_VERTEBRA.inside(x, y, z)] = _SUV_BONE
+    suv[_BODY.inside(x, y, zz)] = _SUV_BODY
+    if lung:
+        suv[_LUNG.inside(x, y, zz)] = _SUV_LUNG
+    suv[_LIVER.inside(x, y, zz)] = params.liver_suv
+    suv[_SPLEEN.inside(x, y, zz)] = params.spleen_suv
+    suv[_PANCREAS.inside(x, y, zz)] = _SUV_PANCREAS
+    suv[_VERTEBRA.inside(x, y, zz)] = _SUV_BONE
     for lesion in lesions:
-        suv[lesion.shape.inside(x, y, z)] = lesion.suv
+        suv[lesion.shape.inside(x, y, zz)] = lesion.suv
     return suv
 
 
@@ -502,10 +623,13 @@ def _write_ct(
     lesions: Sequence[_Lesion],
     uids: _ScanUids,
     rng: np.random.Generator,
+    *,
+    lung: bool = False,
+    pose: _Pose | None = None,
 ) -> None:
     folder.mkdir(parents=True)
     for k in range(N_SLICES):
-        hu = _render_ct_slice(grid, _slice_z(k), lesions)
+        hu = _render_ct_slice(grid, _slice_z(k), lesions, lung=lung, pose=pose)
         hu += rng.normal(0.0, CT_NOISE_SD_HU, hu.shape)
         stored = np.clip(np.rint(hu) - CT_RESCALE_INTERCEPT, 0, 4095)
         ds = Dataset()
@@ -558,6 +682,9 @@ def _write_pet(
     uids: _ScanUids,
     params: _PatientParams,
     date: dt.date,
+    *,
+    lung: bool = False,
+    pose: _Pose | None = None,
 ) -> None:
     folder.mkdir(parents=True)
     bq_per_suv = 1.0 / _suv_factor(params)
@@ -578,7 +705,8 @@ def _write_pet(
         [_code("40199007", "supine")]
     )
     for k in range(N_SLICES):
-        bq_ml = _render_pet_slice(grid, _slice_z(k), lesions, params) * bq_per_suv
+        bq_ml = _render_pet_slice(grid, _slice_z(k), lesions, params, lung=lung, pose=pose)
+        bq_ml *= bq_per_suv
         peak = float(bq_ml.max())
         # Per-slice slope, as GE and Siemens write it, so that readers must apply it per slice.
         slope_text = _ds(peak / PET_MAX_STORED) if peak > 0 else "1"
@@ -626,7 +754,15 @@ def _write_pet(
         _save(ds, folder / f"PT{k + 1:04d}.dcm")
 
 
-def _lesion_truth(lesion: _Lesion, ct_sop: str) -> dict[str, Any]:
+def _scan_slice(lesion: _Lesion, pose: _Pose | None) -> int:
+    """The slice nearest to the lesion centre on a scan (the centre slice without a pose)."""
+    if pose is None:
+        return lesion.slice_index
+    z = pose.to_scanner(lesion.shape.center)[2]
+    return min(N_SLICES - 1, max(0, round((z - _slice_z(0)) / SLICE_SPACING_MM)))
+
+
+def _lesion_truth(lesion: _Lesion, ct_sop: str, pose: _Pose | None = None) -> dict[str, Any]:
     shape = lesion.shape
     theta = math.radians(shape.angle_deg)
     cx, cy, cz = shape.center
@@ -640,7 +776,7 @@ def _lesion_truth(lesion: _Lesion, ct_sop: str) -> dict[str, Any]:
         ]
 
     plan = lesion.plan
-    return {
+    truth: dict[str, Any] = {
         "lesion_id": plan.lesion_id,
         "role": plan.role,
         "site": plan.site,
@@ -658,10 +794,22 @@ def _lesion_truth(lesion: _Lesion, ct_sop: str) -> dict[str, Any]:
         "suv_mean": lesion.suv,
         "krenning": lesion.krenning,
     }
+    if pose is not None:
+        # Where the lesion is on this scan; its size and shape are the body's (the deformation
+        # changes lengths by at most 2πA/λ ≈ 9 %, locally much less).
+        truth["body_center_lps_mm"] = truth["center_lps_mm"]
+        truth["center_lps_mm"] = list(pose.to_scanner(shape.center))
+        for key in ("long_axis_endpoints_lps_mm", "short_axis_endpoints_lps_mm"):
+            truth[key] = [list(pose.to_scanner(p)) for p in truth[key]]
+    return truth
 
 
 def _measurement_rows(
-    params: _PatientParams, date: dt.date, lesions: Sequence[_Lesion], uids: _ScanUids
+    params: _PatientParams,
+    date: dt.date,
+    lesions: Sequence[_Lesion],
+    uids: _ScanUids,
+    pose: _Pose | None = None,
 ) -> list[dict[str, str]]:
     rows = []
     for lesion in lesions:
@@ -680,7 +828,7 @@ def _measurement_rows(
                 "state": "measured" if plan.role == "target" else "present",
                 "study_uid": uids.study,
                 "series_uid": uids.ct_series,
-                "sop_instance_uid": uids.ct_sops[lesion.slice_index],
+                "sop_instance_uid": uids.ct_sops[_scan_slice(lesion, pose)],
                 "slice_thickness_mm": _ds(SLICE_SPACING_MM),
                 "krenning": str(lesion.krenning),
                 "suv_max": f"{lesion.suv:.2f}",
@@ -697,7 +845,14 @@ def _write_table(path: Path, rows: Sequence[dict[str, str]]) -> None:
 
 
 def _write_patient(
-    root: Path, params: _PatientParams, timepoints: int, seed: int, size: int
+    root: Path,
+    params: _PatientParams,
+    timepoints: int,
+    seed: int,
+    size: int,
+    *,
+    reposition: bool = False,
+    lung: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     ct_grid = _grid(size)
     pet_grid = _grid(min(max(32, size // 2), 192))
@@ -707,27 +862,39 @@ def _write_patient(
     for tp in range(timepoints):
         date = BASELINE_DATE + dt.timedelta(days=7 * params.index + FOLLOW_UP_DAYS * tp)
         uids = _ScanUids.derive(seed, params.patient_id, tp)
-        lesions = _lesions_at(params, tp, pet_grid)
+        lesions = _lesions_at(params, tp, pet_grid, lung)
+        pose = _Pose.draw(seed, params.index, tp) if reposition and tp > 0 else None
         base = _base_dataset(params, uids.study, uids.frame, date, tp)
         scan_dir = patient_dir / date.strftime("%Y%m%d")
         rng = np.random.default_rng([seed, params.index, tp])
-        _write_ct(scan_dir / "CT", base, ct_grid, lesions, uids, rng)
-        _write_pet(scan_dir / "PT", base, pet_grid, lesions, uids, params, date)
-        truth_timepoints.append(
-            {
-                "timepoint": tp,
-                "date": date.isoformat(),
-                "scripted_response": params.script.response(tp) or None,
-                "study_instance_uid": uids.study,
-                "frame_of_reference_uid": uids.frame,
-                "ct_series_instance_uid": uids.ct_series,
-                "pet_series_instance_uid": uids.pet_series,
-                "ct_folder": str((scan_dir / "CT").relative_to(root)),
-                "pet_folder": str((scan_dir / "PT").relative_to(root)),
-                "lesions": [_lesion_truth(les, uids.ct_sops[les.slice_index]) for les in lesions],
-            }
+        _write_ct(scan_dir / "CT", base, ct_grid, lesions, uids, rng, lung=lung, pose=pose)
+        _write_pet(
+            scan_dir / "PT", base, pet_grid, lesions, uids, params, date, lung=lung, pose=pose
         )
-        rows.extend(_measurement_rows(params, date, lesions, uids))
+        timepoint: dict[str, Any] = {
+            "timepoint": tp,
+            "date": date.isoformat(),
+            "scripted_response": params.script.response(tp) or None,
+            "study_instance_uid": uids.study,
+            "frame_of_reference_uid": uids.frame,
+            "ct_series_instance_uid": uids.ct_series,
+            "pet_series_instance_uid": uids.pet_series,
+            "ct_folder": str((scan_dir / "CT").relative_to(root)),
+            "pet_folder": str((scan_dir / "PT").relative_to(root)),
+            "lesions": [
+                _lesion_truth(les, uids.ct_sops[_scan_slice(les, pose)], pose) for les in lesions
+            ],
+        }
+        if reposition:
+            timepoint["repositioning"] = None if pose is None else pose.as_truth()
+            timepoint["liver_reference_center_lps_mm"] = list(
+                _LIVER_REFERENCE if pose is None else pose.to_scanner(_LIVER_REFERENCE)
+            )
+            timepoint["spleen_reference_center_lps_mm"] = list(
+                _SPLEEN_REFERENCE if pose is None else pose.to_scanner(_SPLEEN_REFERENCE)
+            )
+        truth_timepoints.append(timepoint)
+        rows.extend(_measurement_rows(params, date, lesions, uids, pose))
     _write_table(patient_dir / "measurements.csv", rows)
     truth = {
         "patient_id": params.patient_id,
@@ -759,7 +926,14 @@ def _ellipsoid_truth(shape: _Ellipsoid) -> dict[str, Any]:
 
 
 def write_synthetic_studies(
-    out: Path, *, patients: int, timepoints: int, seed: int = 0, size: int = 512
+    out: Path,
+    *,
+    patients: int,
+    timepoints: int,
+    seed: int = 0,
+    size: int = 512,
+    reposition: bool = False,
+    lung: bool = False,
 ) -> list[SynthPatient]:
     """Write synthetic CT + Ga-68 DOTATATE PET studies, their ground truth and tables.
 
@@ -779,6 +953,16 @@ def write_synthetic_studies(
     size
         CT matrix (columns = rows) over a 360 mm field of view; the PET matrix is half of it,
         between 32 and 192.
+    reposition
+        Lay the patient differently at each follow-up: a rotation (0.5–2° about x and y, 2–5°
+        about z), a translation (5–15 mm in x and y, 2–8 mm in z) and a smooth deformation of
+        amplitude 3 mm and wavelength 200 mm, all drawn from the seed. Each follow-up's truth
+        then holds ``repositioning`` (the transform), and each lesion's ``center_lps_mm`` and
+        axis end points are where the lesion lies on that scan (``body_center_lps_mm`` is the
+        baseline position). Off by default: the default output is unchanged.
+    lung
+        Add a right lung base (−850 HU, SUV 0.3) with a non-target nodule LU1 (18 × 15 mm,
+        Krenning 3). Off by default.
 
     Returns
     -------
@@ -815,7 +999,9 @@ def write_synthetic_studies(
         for index in range(patients):
             params = _patient_params(seed, index)
             logger.info("writing %s (%s)", params.patient_id, params.script.name)
-            truth, rows = _write_patient(staging, params, timepoints, seed, size)
+            truth, rows = _write_patient(
+                staging, params, timepoints, seed, size, reposition=reposition, lung=lung
+            )
             truths.append(truth)
             all_rows.extend(rows)
             written.append(params.patient_id)
@@ -831,6 +1017,8 @@ def write_synthetic_studies(
             ),
             "patients": truths,
         }
+        if lung:
+            document["lung_ellipsoid"] = _ellipsoid_truth(_LUNG)
         (staging / "ground_truth.json").write_text(
             json.dumps(document, indent=1) + "\n", encoding="utf-8"
         )

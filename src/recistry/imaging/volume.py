@@ -36,6 +36,10 @@ class Volume:
         ``"HU"``, ``"SUVbw"`` … what the array holds.
     provenance
         How the values were derived (for the audit trail), e.g. which rule chose the PET scan time.
+    frame_numbers
+        For a volume read from a multi-frame image, the 1-based frame number of each slice in
+        slice order (with ``sop_instance_uids`` it says which frame each slice is); empty for
+        single-frame series.
     """
 
     array: npt.NDArray[Any]
@@ -49,6 +53,7 @@ class Volume:
     modality: str
     units: str
     provenance: dict[str, str] = field(default_factory=dict)
+    frame_numbers: tuple[int, ...] = ()
 
     def index_to_patient(self, kji: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Map voxel indices ``(k, j, i)`` (N×3, may be fractional) to LPS mm (N×3)."""

@@ -30,6 +30,8 @@ from recistry.recist.model import (
     LesionValue,
     Measurement,
     NewLesions,
+    NodeComplete,
+    NodeReappearance,
     NonTargetResponse,
     PatientAssessment,
     PatientRecord,
@@ -52,6 +54,7 @@ PD_ABSOLUTE_MM = Decimal(5)
 MAX_TARGETS = 5
 MAX_TARGETS_PER_ORGAN = 2
 BASELINE_WINDOW_DAYS = 28
+_DEFAULT_OPTIONS = AssessmentOptions()
 
 SRC_TARGET = "RECIST 1.1 §4.3.1"
 SRC_SPECIAL = "RECIST 1.1 §4.3.2"
@@ -68,6 +71,7 @@ SRC_FAQ_PR = "RECIST committee FAQ 'Managing PR'"
 SRC_FAQ_REAPPEAR = "RECIST committee FAQ 'Does a new lesion always result in PD?'"
 SRC_FAQ_ORGAN = "RECIST committee FAQ 'Paired organs'"
 SRC_FAQ_NODES = "RECIST committee FAQ 'New lymph node lesions'"
+SRC_FAQ_ABNORMAL_NODE = "RECIST committee FAQ 'Abnormal lymph node'"
 SRC_FDA_CENSOR = "FDA cancer trial endpoints guidance, Appendices 2-3"
 
 _PAIRED_WORDS = frozenset({"left", "right", "l", "r", "bilateral", "lt", "rt"})
@@ -252,7 +256,7 @@ def assess_patient(
             (v.counted_mm for v in baseline_values if v.counted_mm is not None), ZERO
         )
 
-    backdated = _backdated_new_lesions(lesions, by_date)
+    backdated = _backdated_new_lesions(lesions, by_date, opts)
     history = _History(nadir_mm=baseline_sum or ZERO, nadir_date=baseline_date)
     timepoints = [
         _assess_timepoint(
@@ -263,6 +267,7 @@ def assess_patient(
             baseline_sum,
             history,
             backdated.get(date),
+            opts,
         )
         for date in dates[1:]
     ]
@@ -294,8 +299,15 @@ def assess_patient(
             ),
             None,
         )
+    if opts.pfs_censor_new_therapy:
+        pfs_scans, pfs_progression, pfs_cutoff = counted, progression_date, cutoff
+    else:
+        pfs_scans, pfs_cutoff = timepoints, None
+        pfs_progression = next(
+            (tp.date for tp in timepoints if tp.overall_response is Response.PD), None
+        )
     pfs_days, pfs_event, os_days, os_event = survival(
-        record, counted, origin, progression_date, dates[-1], cutoff
+        record, pfs_scans, origin, pfs_progression, dates[-1], pfs_cutoff, opts
     )
     return PatientAssessment(
         patient_id=record.patient_id,
@@ -455,17 +467,30 @@ def _baseline_warnings(
         size = sum((m.counted_axis_mm or ZERO for m in group), ZERO)
         thickness = max((m.slice_thickness_mm or ZERO for m in group), default=ZERO)
         if les.nodal:
-            if size < NODE_MEASURABLE_MM:
+            minimum = (
+                max(NODE_MEASURABLE_MM, 2 * thickness)
+                if options.slice_thickness_rule_nodes
+                else NODE_MEASURABLE_MM
+            )
+            if size < minimum:
+                why = (
+                    f"2 × slice thickness {_mm(thickness)} mm, policy slice_thickness_rule_nodes"
+                    if minimum > NODE_MEASURABLE_MM
+                    else "a node of 10 to <15 mm is a non-target"
+                )
                 problems.append(
                     (
                         les.first_row,
                         f"nodal target {les.lesion_id} short axis {_mm(size)} mm is below "
-                        f"{_mm(NODE_MEASURABLE_MM)} mm: a node of 10 to <15 mm is a non-target "
-                        f"({SRC_MEASURABLE})",
+                        f"{_mm(minimum)} mm: {why} ({SRC_MEASURABLE})",
                     )
                 )
         else:
-            minimum = max(LESION_MEASURABLE_MM, 2 * thickness)
+            minimum = (
+                max(LESION_MEASURABLE_MM, 2 * thickness)
+                if options.slice_thickness_rule
+                else LESION_MEASURABLE_MM
+            )
             if size < minimum:
                 why = (
                     f"2 × slice thickness {_mm(thickness)} mm"
@@ -516,12 +541,26 @@ def _non_target_value(lesion: _Lesion, group: Sequence[Measurement]) -> LesionVa
     )
 
 
-def _new_lesion_state(m: Measurement) -> LesionState | None:
-    """What a new-lesion row means once the lymph-node size rules are applied.
+def _pet_only(m: Measurement) -> bool:
+    return m.extra.get("pet_only", "").strip().lower() in ("true", "yes", "1", "y")
+
+
+def _new_lesion_state(
+    m: Measurement, options: AssessmentOptions | None = None
+) -> LesionState | None:
+    """What a new-lesion row means once the lymph-node size and PET rules are applied.
 
     A new node with short axis < 10 mm is normal and not a new lesion; one of 10 to < 15 mm is
     re-evaluated at the next assessment, so it counts as equivocal [FAQ 'New lymph node lesions'].
+    A lesion seen on PET only (``pet_only``) is equivocal unless the policy
+    ``pet_only_new_lesion`` counts it [EJC09 §4.3.5].
     """
+    if (
+        m.state is LesionState.PRESENT
+        and _pet_only(m)
+        and not (options or _DEFAULT_OPTIONS).pet_only_new_lesion
+    ):
+        return LesionState.EQUIVOCAL
     if m.nodal and m.short_axis_mm is not None:
         if m.short_axis_mm < NODE_NORMAL_MM:
             return None
@@ -533,6 +572,7 @@ def _new_lesion_state(m: Measurement) -> LesionState | None:
 def _backdated_new_lesions(
     lesions: Mapping[str, _Lesion],
     by_date: Mapping[dt.date, Mapping[str, list[Measurement]]],
+    options: AssessmentOptions,
 ) -> dict[dt.date, list[tuple[str, dt.date]]]:
     """Equivocal new lesions later seen 'present': the first equivocal date is PD [EJC09 §4.3.5]."""
     out: dict[dt.date, list[tuple[str, dt.date]]] = defaultdict(list)
@@ -543,7 +583,7 @@ def _backdated_new_lesions(
             (date, state)
             for date, rows in by_date.items()
             if les.lesion_id in rows
-            and (state := _new_lesion_state(rows[les.lesion_id][0])) is not None
+            and (state := _new_lesion_state(rows[les.lesion_id][0], options)) is not None
         )
         if not seen:
             continue
@@ -562,6 +602,7 @@ def _assess_timepoint(
     baseline_sum: Decimal | None,
     history: _History,
     backdated: list[tuple[str, dt.date]] | None,
+    options: AssessmentOptions,
 ) -> TimepointAssessment:
     reasons: list[str] = []
     after_cr = history.last_evaluated is Response.CR
@@ -577,7 +618,7 @@ def _assess_timepoint(
     change_baseline = change_nadir = None
     if targets and baseline_sum is not None:
         strict, total, complete = _target_call(
-            target_values, baseline_sum, nadir_mm, nadir_date, after_cr, reasons
+            target_values, baseline_sum, nadir_mm, nadir_date, after_cr, options.node_cr, reasons
         )
         carried = strict
         if strict is TargetResponse.SD and history.responded and not history.progressed:
@@ -590,13 +631,25 @@ def _assess_timepoint(
             change_baseline = _pct_change(total, baseline_sum)
             change_nadir = _pct_change(total, nadir_mm)
 
-    nt_call = _non_target_call(nt_values, after_cr, reasons) if non_targets else None
-    new_states = {m.lesion_id: _new_lesion_state(m) for m in new_rows}
+    nt_call = (
+        _non_target_call(nt_values, after_cr, options.node_reappearance, reasons)
+        if non_targets
+        else None
+    )
+    new_states = {m.lesion_id: _new_lesion_state(m, options) for m in new_rows}
     present = sorted(i for i, st in new_states.items() if st is LesionState.PRESENT)
     equivocal = sorted(i for i, st in new_states.items() if st is LesionState.EQUIVOCAL)
     for m in new_rows:
         size = m.short_axis_mm
-        if not m.nodal or size is None or new_states[m.lesion_id] is m.state:
+        if new_states[m.lesion_id] is m.state:
+            continue
+        if _pet_only(m):
+            reasons.append(
+                f"new lesion {m.lesion_id} is seen on PET only: equivocal until CT shows it "
+                f"(policy pet_only_new_lesion = false; {SRC_NEW})"
+            )
+            continue
+        if size is None:
             continue
         if new_states[m.lesion_id] is None:
             reasons.append(
@@ -673,6 +726,13 @@ def _new_values(new_rows: Sequence[Measurement]) -> Iterable[LesionValue]:
         yield LesionValue(m.lesion_id, m.role, m.site, m.nodal, m.state, None, (m,))
 
 
+def _abnormal(value: LesionValue) -> bool:
+    """A target that can carry progression: a non-nodal size > 0, or a node >= 10 mm."""
+    if value.counted_mm is None:
+        return False
+    return value.counted_mm >= NODE_NORMAL_MM if value.nodal else value.counted_mm > 0
+
+
 def _reappeared(value: LesionValue) -> bool:
     """A target back after CR: any non-nodal size > 0, or a node ≥ 10 mm [FAQ reappearance]."""
     if value.counted_mm is None:
@@ -686,18 +746,23 @@ def _target_call(
     nadir: Decimal,
     nadir_date: dt.date,
     after_cr: bool,
+    node_cr: NodeComplete,
     reasons: list[str],
 ) -> tuple[TargetResponse, Decimal, bool]:
     """Target response of one scan alone, PD checked before PR [EJC09 §4.3.1, §4.4.2]."""
     missing = [v.lesion_id for v in values if v.counted_mm is None]
     total = sum((v.counted_mm for v in values if v.counted_mm is not None), ZERO)
+    # Nodes below 10 mm are normal: the growth of normal nodes alone is not progression, so the
+    # sum rule needs one abnormal target [EJC09 §4.3.1; FAQ 'Abnormal lymph node'].
+    sum_rule = node_cr is NodeComplete.SUM_RULE or any(_abnormal(v) for v in values)
+    progressed = sum_rule and _meets_pd(total, nadir)
     over_nadir = f"{_mm(total - nadir)} mm over the nadir {_mm(nadir)} mm of {nadir_date}"
     pct_nadir = _pct_change(total, nadir)
     pct_text = "" if pct_nadir is None else f"{_pct(pct_nadir)} and "
     reappeared = [v.lesion_id for v in values if _reappeared(v)] if after_cr else []
 
     if missing:
-        if _meets_pd(total, nadir):
+        if progressed:
             reasons.append(
                 f"PD: the evaluated targets alone sum {_mm(total)} mm, {pct_text}+{over_nadir}, "
                 f"whatever {', '.join(missing)} measures ({SRC_MISSING})"
@@ -712,7 +777,7 @@ def _target_call(
         )
         return TargetResponse.NE, total, False
 
-    if _meets_pd(total, nadir):
+    if progressed:
         reasons.append(f"PD: sum {_mm(total)} mm is {pct_text}+{over_nadir} ({SRC_TARGET})")
         return TargetResponse.PD, total, True
     if reappeared:
@@ -731,6 +796,11 @@ def _target_call(
             if any(v.nodal for v in values)
             else ""
         )
+        if not sum_rule and _meets_pd(total, nadir):
+            node_note += (
+                f" (normal nodes: the sum is +{over_nadir}, not progression; policy node_cr = "
+                f"{node_cr}; {SRC_FAQ_ABNORMAL_NODE})"
+            )
         reasons.append(
             f"CR: every non-nodal target has disappeared{node_note}; sum {_mm(total)} mm"
             f"{base_text} ({SRC_TARGET})"
@@ -756,9 +826,17 @@ def _reappearance_reason(lesion_ids: Sequence[str]) -> str:
 
 
 def _non_target_call(
-    values: Sequence[LesionValue], after_cr: bool, reasons: list[str]
+    values: Sequence[LesionValue],
+    after_cr: bool,
+    node_reappearance: NodeReappearance,
+    reasons: list[str],
 ) -> NonTargetResponse:
-    """Non-target response: the reader's judgement, never inferred from sizes [EJC09 §4.3.3-4]."""
+    """Non-target response: the reader's judgement, never inferred from sizes [EJC09 §4.3.3-4].
+
+    After an overall CR a non-nodal non-target present again is PD (reappearance); a nodal one
+    only when it has progressed unequivocally, unless the policy ``node_reappearance`` is
+    ``present`` [recist-rules.md §1.8 'Reappearance'; FAQ 'Abnormal lymph node'].
+    """
     progressed = [v.lesion_id for v in values if v.state is LesionState.PROGRESSION]
     if progressed:
         reasons.append(
@@ -766,8 +844,14 @@ def _non_target_call(
         )
         return NonTargetResponse.PD
     present = [v.lesion_id for v in values if v.state is LesionState.PRESENT]
-    if after_cr and present:
-        reasons.append(_reappearance_reason(present))
+    reappeared = [
+        v.lesion_id
+        for v in values
+        if v.state is LesionState.PRESENT
+        and (not v.nodal or node_reappearance is NodeReappearance.PRESENT)
+    ]
+    if after_cr and reappeared:
+        reasons.append(_reappearance_reason(reappeared))
         return NonTargetResponse.PD
     missing = [v.lesion_id for v in values if v.state in (None, LesionState.NOT_EVALUABLE)]
     if missing:
@@ -828,8 +912,8 @@ def _overall(
 
 
 class Scan(Protocol):
-    """What best overall response reads of a follow-up: a :class:`TimepointAssessment`, or
-    the fast path's lighter record of one (:mod:`recistry.recist.columnar`)."""
+    """What best overall response reads of a follow-up: a :class:`TimepointAssessment`, or an
+    iRECIST time point (:mod:`recistry.recist.irecist`)."""
 
     @property
     def date(self) -> dt.date: ...
@@ -995,12 +1079,16 @@ def survival(
     progression_date: dt.date | None,
     last_scan: dt.date,
     new_therapy: dt.date | None,
+    options: AssessmentOptions | None = None,
 ) -> tuple[int, bool, int | None, bool | None]:
     """PFS (progression or death, censored at the last evaluable scan) and OS in days.
 
     ``timepoints`` are the scans that count for PFS (those before a new therapy); a death on or
-    after a new therapy with no PD before it is censored like the FDA guidance says.
+    after a new therapy with no PD before it is censored like the FDA guidance says. With the
+    policy ``pfs_max_missed_scans`` N, an event more than (N + 1) scan intervals after the last
+    evaluable scan before it is censored at that scan (FDA guidance, Appendix 3, Table A).
     """
+    opts = options or _DEFAULT_OPTIONS
     clinical = record.clinical
     death = clinical.death_date if clinical else None
     if clinical and death is not None:
@@ -1030,10 +1118,16 @@ def survival(
             column="treatment_start",
         )
     events = [d for d in (progression_date, pfs_death) if d is not None]
+    evaluable = [tp.date for tp in timepoints if tp.overall_response is not Response.NE]
     if events:
-        pfs_days, pfs_event = (min(events) - origin).days, True
+        event = min(events)
+        pfs_days, pfs_event = (event - origin).days, True
+        if opts.pfs_max_missed_scans is not None:
+            last = max([origin, *(d for d in evaluable if d < event)])
+            allowed = (opts.pfs_max_missed_scans + 1) * opts.pfs_scan_interval_days
+            if (event - last).days > allowed:
+                pfs_days, pfs_event = (last - origin).days, False
     else:
-        evaluable = [tp.date for tp in timepoints if tp.overall_response is not Response.NE]
         censor = max([origin, *evaluable])
         pfs_days, pfs_event = (censor - origin).days, False
     if clinical is None:

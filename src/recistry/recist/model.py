@@ -208,29 +208,99 @@ class PatientRecord:
     clinical: ClinicalRecord | None = None
 
 
+class NodeReappearance(StrEnum):
+    """When a lymph node counts as reappeared after an overall CR (a policy).
+
+    ``unequivocal-progression`` (default): a target node >= 10 mm short axis, or a non-target node
+    recorded ``progression``; a nodal non-target recorded ``present`` is non-CR/non-PD
+    [recist-rules.md §1.8 "Reappearance"; RECIST committee FAQ 'Abnormal lymph node'].
+    ``present``: any nodal non-target recorded ``present`` is PD (recistry before issue 10).
+    """
+
+    UNEQUIVOCAL_PROGRESSION = "unequivocal-progression"
+    PRESENT = "present"
+
+
+class NodeComplete(StrEnum):
+    """Whether normal target nodes can make a target CR progress by the sum rule (a policy).
+
+    ``normal-nodes`` (default): target CR holds while every non-nodal target is 0 mm and every
+    target node < 10 mm, whatever the node sum does; the +20 % / +5 mm rule needs at least one
+    abnormal target (a non-nodal target > 0 mm or a node >= 10 mm) [EJC09 §4.3.1; FAQ 'Abnormal
+    lymph node']. ``sum-rule``: the sum rule applies to normal nodes too (recistry before issue 10).
+    """
+
+    NORMAL_NODES = "normal-nodes"
+    SUM_RULE = "sum-rule"
+
+
 @dataclass(frozen=True, slots=True)
 class AssessmentOptions:
-    """How to score: RECIST 1.1 defaults, with the analysis-plan choices as parameters.
+    """How to score: a named, versioned policy profile of every protocol choice.
+
+    The defaults are the built-in profile ``recist1.1`` (:mod:`recistry.recist.policy` lists the
+    others and reads a profile from TOML).
 
     Attributes
     ----------
+    policy, policy_version
+        The profile's name and version, printed with every result.
     confirm
         Best overall response by RECIST Table 3 (CR and PR need confirmation).
     confirm_days
         Minimum days between a response and the scan that confirms it (RECIST 1.1 §4.6.1: 4 weeks).
-    sd_min_days
-        Minimum days from treatment start for SD (and non-CR/non-PD) to count as best response.
     max_ne_between
         NE time points allowed between a response and its confirmation (admiralonco default 1).
+    sd_min_days
+        Minimum days from treatment start for SD (and non-CR/non-PD) to count as best response.
+    slice_thickness_rule
+        A non-nodal target's minimum measurable size is max(10 mm, 2 x slice thickness)
+        [EJC09 §3.1.1, Appendix II]; off: 10 mm.
+    slice_thickness_rule_nodes
+        A nodal target's minimum is max(15 mm, 2 x slice thickness) too (an open question of the
+        EORTC Q&A; OHIF's legacy LesionTracker applies it); off (default): 15 mm.
+    node_reappearance
+        :class:`NodeReappearance`.
+    node_cr
+        :class:`NodeComplete`.
+    pet_only_new_lesion
+        A new lesion whose rows say ``pet_only = true`` (seen on the Ga-68 DOTATATE PET with no CT
+        correlate) counts as new (PD). Off (default): it is equivocal until a later scan shows it
+        ``present`` without ``pet_only``, and then PD is dated back to the PET [EJC09 §4.3.5; the
+        PET clause is written for FDG].
+    pfs_censor_new_therapy
+        PFS is censored at the last evaluable scan before a new anticancer therapy and later scans
+        and deaths are not events (FDA guidance, Appendix 3, Table A). Off: the therapy is ignored.
+    pfs_max_missed_scans
+        With a number N: a progression or death after more than N missed scans (more than
+        (N + 1) x ``pfs_scan_interval_days`` after the last evaluable scan) is censored at that
+        scan (FDA guidance, Appendix 3, Table A sensitivity analysis). ``None`` (default): off.
+    pfs_scan_interval_days
+        The protocol's scan interval, for ``pfs_max_missed_scans``.
     strict
         Baseline selection breaches are errors instead of warnings.
     """
 
+    policy: str = "recist1.1"
+    policy_version: int = 2
     confirm: bool = False
     confirm_days: int = 28
-    sd_min_days: int = 42
     max_ne_between: int = 1
+    sd_min_days: int = 42
+    slice_thickness_rule: bool = True
+    slice_thickness_rule_nodes: bool = False
+    node_reappearance: NodeReappearance = NodeReappearance.UNEQUIVOCAL_PROGRESSION
+    node_cr: NodeComplete = NodeComplete.NORMAL_NODES
+    pet_only_new_lesion: bool = False
+    pfs_censor_new_therapy: bool = True
+    pfs_max_missed_scans: int | None = None
+    pfs_scan_interval_days: int = 56
     strict: bool = False
+
+    def __post_init__(self) -> None:
+        # Profiles from TOML and tests pass the policies' text; keep the enums.
+        object.__setattr__(self, "node_reappearance", NodeReappearance(self.node_reappearance))
+        object.__setattr__(self, "node_cr", NodeComplete(self.node_cr))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,22 @@ from recistry.batch import run_tasks
 from recistry.errors import DicomError, InputError, RecistryError
 from recistry.imaging.discovery import FileProblem
 from recistry.recist.model import Measurement
-from recistry.sr.reader import IMAGE_POINT_KEYS, SR_STORAGE_CLASSES, read_sr
+from recistry.sr.reader import (
+    IMAGE_POINT_KEYS,
+    SEGMENTATION_STORAGE,
+    SR_STORAGE_CLASSES,
+    SegmentationSource,
+    SharedLabel,
+    SrReport,
+    assign_lesion_ids,
+    read_report,
+    read_segmentation_source,
+)
 from recistry.store.database import Store
 from recistry.store.dicom_index import instance_geometries
 from recistry.store.readings import (
     ENDPOINT_KEYS,
+    ROLE_UNASSIGNED_KEY,
     UNSPECIFIED_READER,
     ImportSummary,
     format_point_mm,
@@ -40,20 +51,11 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class ReportRead:
-    """The measurements of one SR file and when its content was made (``ContentDate/Time``)."""
-
-    path: str
-    content_datetime: str
-    measurements: tuple[Measurement, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class StudyResult:
     """What reading one study's SR files gave."""
 
     study_uid: str
-    reports: tuple[ReportRead, ...]
+    reports: tuple[SrReport, ...]
     failures: tuple[FileProblem, ...]
 
 
@@ -65,6 +67,12 @@ class ArchiveImport:
     files: int
     studies: int
     failures: tuple[FileProblem, ...]
+    lesions: int = 0
+    extra_values: int = 0
+    volume_only: int = 0
+    shared_labels: tuple[SharedLabel, ...] = ()
+    unassigned: tuple[tuple[str, str], ...] = ()
+    """(patient, lesion id) of the lesions read without a RECIST role."""
 
 
 def group_sr_files_by_study(root: Path) -> dict[str, list[str]]:
@@ -73,8 +81,14 @@ def group_sr_files_by_study(root: Path) -> dict[str, list[str]]:
     A file that is SR but has no Study Instance UID gets its own group keyed by its path, so it
     is still read (and reported).
     """
+    return _scan(root)[0]
+
+
+def _scan(root: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """SR files by study, and the DICOM SEG files, under ``root``."""
     paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     studies: dict[str, list[str]] = defaultdict(list)
+    segmentations = []
     for path in paths:
         try:
             ds = pydicom.dcmread(
@@ -82,43 +96,31 @@ def group_sr_files_by_study(root: Path) -> dict[str, list[str]]:
             )
         except (InvalidDicomError, OSError, ValueError, EOFError):
             continue
-        if str(ds.get("SOPClassUID", "")) not in SR_STORAGE_CLASSES:
+        sop_class = str(ds.get("SOPClassUID", ""))
+        if sop_class == SEGMENTATION_STORAGE:
+            segmentations.append(str(path))
+        if sop_class not in SR_STORAGE_CLASSES:
             continue
         studies[str(ds.get("StudyInstanceUID", "") or path)].append(str(path))
-    return dict(sorted(studies.items()))
+    return dict(sorted(studies.items())), segmentations
 
 
-def _duplicate(measurements: list[Measurement]) -> str | None:
-    seen: set[tuple[str, str, str]] = set()
-    for m in measurements:
-        key = (m.patient_id, m.lesion_id, m.date.isoformat())
-        if key in seen:
-            return f"lesion {m.lesion_id} on {m.date} appears twice in the report"
-        seen.add(key)
-    return None
+def read_study(
+    task: tuple[str, tuple[str, ...], dict[str, SegmentationSource]],
+) -> StudyResult:
+    """Read the SR files of one study (a task for :func:`run_tasks`); failures are values.
 
-
-def read_study(task: tuple[str, tuple[str, ...]]) -> StudyResult:
-    """Read the SR files of one study (a task for :func:`run_tasks`); failures are values."""
-    study_uid, paths = task
-    reports: list[ReportRead] = []
+    Every file goes through :func:`recistry.sr.reader.read_report`, the reader ``rescore``
+    uses: read whole or refused whole.
+    """
+    study_uid, paths, segmentations = task
+    reports: list[SrReport] = []
     failures: list[FileProblem] = []
     for path in paths:
         try:
-            ds = pydicom.dcmread(path)
-            measurements = read_sr(path, ds)
-            problem = _duplicate(measurements)
-            if problem:
-                raise DicomError(problem, path=path, tag="ContentSequence (0040,A730)")
-            stamp = f"{ds.get('ContentDate', '')}{ds.get('ContentTime', '')}"
-            reports.append(ReportRead(path, stamp, tuple(measurements)))
+            reports.append(read_report(path, segmentations=segmentations))
         except RecistryError as exc:
             failures.append(FileProblem(path, str(exc)))
-        except Exception as exc:  # a malformed file must not stop the other studies
-            logger.debug("unexpected error reading %s", path, exc_info=True)
-            failures.append(
-                FileProblem(path, f"{path}: cannot be read as SR ({type(exc).__name__}: {exc})")
-            )
     return StudyResult(study_uid, tuple(reports), tuple(failures))
 
 
@@ -160,10 +162,11 @@ class ArchiveRead:
     """An SR folder read and validated, not yet written: reports oldest content first."""
 
     root: Path
-    reports: tuple[ReportRead, ...]
+    reports: tuple[SrReport, ...]
     failures: tuple[FileProblem, ...]
     files: int
     studies: int
+    shared_labels: tuple[SharedLabel, ...] = ()
 
 
 def read_sr_archive(
@@ -181,10 +184,18 @@ def read_sr_archive(
     DicomError
         No SR file under ``root``; or, in strict mode, the first bad file.
     """
-    studies = group_sr_files_by_study(root)
+    studies, seg_paths = _scan(root)
     if not studies:
         raise DicomError("no DICOM SR files found", path=str(root))
-    tasks = [(uid, tuple(paths)) for uid, paths in studies.items()]
+    segmentations = {}
+    for seg_path in seg_paths:
+        try:
+            seg = read_segmentation_source(seg_path)
+        except DicomError as exc:
+            logger.warning("%s", exc)
+            continue
+        segmentations[seg.sop_instance_uid] = seg
+    tasks = [(uid, tuple(paths), segmentations) for uid, paths in studies.items()]
     results = run_tasks(
         read_study,
         tasks,
@@ -201,12 +212,13 @@ def read_sr_archive(
         logger.warning("skipped %s", failure.reason)
     # Oldest content first: an amended report of the same reading (same patient, reader, scan)
     # is then stored as a later revision of it, whatever the file names.
-    reports = sorted(
+    ordered = sorted(
         (report for r in results for report in r.reports),
         key=lambda report: (report.content_datetime, report.path),
     )
-    files = sum(len(paths) for _, paths in tasks)
-    return ArchiveRead(root, tuple(reports), failures, files, len(tasks))
+    reports, shared = assign_lesion_ids(ordered)
+    files = sum(len(paths) for _, paths, _ in tasks)
+    return ArchiveRead(root, tuple(reports), failures, files, len(tasks), tuple(shared))
 
 
 def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False) -> ArchiveImport:
@@ -257,7 +269,26 @@ def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False)
             totals[2],
             tuple(sorted(patients)),
         )
-    return ArchiveImport(summary, archive.files, archive.studies, archive.failures)
+    measurements = [m for report in archive.reports for m in report.measurements]
+    return ArchiveImport(
+        summary,
+        archive.files,
+        archive.studies,
+        archive.failures,
+        lesions=len({(m.patient_id, m.lesion_id) for m in measurements}),
+        extra_values=sum(r.extra_values for r in archive.reports),
+        volume_only=sum(r.volume_only for r in archive.reports),
+        shared_labels=archive.shared_labels,
+        unassigned=tuple(
+            sorted(
+                {
+                    (m.patient_id, m.lesion_id)
+                    for m in measurements
+                    if m.extra.get(ROLE_UNASSIGNED_KEY)
+                }
+            )
+        ),
+    )
 
 
 def import_sr_archive(

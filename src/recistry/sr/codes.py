@@ -1,9 +1,13 @@
 """Coded concepts of recistry's TID 1500 measurement reports.
 
-Standard codes come from pydicom's concept dictionaries (DICOM PS3.16: DCM, SCT, UCUM, LN).
-Concepts DICOM has no code for (the RECIST lesion state, the Krenning uptake score, the overall
-time-point response, the site text as the reader wrote it) are in the private coding scheme
-:data:`SCHEME`, declared in every report's Coding Scheme Identification Sequence.
+Standard codes come from pydicom's concept dictionaries (DICOM PS3.16: DCM, SCT, UCUM, LN):
+tracking identifier and UID (DCM 112039/112040), finding, finding sites (SNOMED CT), response
+evaluation method RECIST 1.1 (DCM 112021 = DCM 126081), baseline category (CID 6145), target and
+non-target responses (CID 6143/6144). Only what DICOM and SNOMED have no code for is in the private
+coding scheme :data:`SCHEME`, declared in every report's Coding Scheme Identification Sequence
+and listed in docs/store.md: a RECIST lesion state other than the default of its role, the
+Krenning uptake score, the overall time-point response, target/non-target "not evaluable", and
+a site text that no SNOMED CT finding site expresses exactly.
 """
 
 from __future__ import annotations
@@ -28,11 +32,18 @@ SCHEME_VERSION = "1"
 
 MM = codes.UCUM.Millimeter
 SUVBW_UNIT = codes.UCUM.StandardizedUptakeValueBodyWeight
-LONG_AXIS = codes.SCT.LongAxis  # SCT 103339001
-SHORT_AXIS = codes.SCT.ShortAxis  # SCT 103340004
+# Meanings as dcmjs's Bidirectional adapter matches them (it compares Code Meaning "Long Axis").
+LONG_AXIS = Code("103339001", "SCT", "Long Axis")
+SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
 # Retired SNOMED RT codes for the same concepts, still written by dcmjs/OHIF; read as synonyms.
 LEGACY_LONG_AXIS = Code("G-A185", "SRT", "Long Axis")
 LEGACY_SHORT_AXIS = Code("G-A186", "SRT", "Short Axis")
+LENGTH = codes.SCT.Length  # SCT 410668003: OHIF's Length tool
+DIAMETER = codes.SCT.Diameter  # SCT 81827009
+FINDING_SITE = codes.SCT.FindingSite  # SCT 363698007
+SUVBW_UNIT_DCMQI = Code("{SUVbw}g/ml", "UCUM", "Standardized Uptake Value body weight")
+"""The SUVbw unit as dcmqi writes it; UCUM reads ``{SUVbw}g/ml`` and ``g/ml{SUVbw}`` alike
+(an annotation in braces is a unit of 1 wherever it stands, UCUM §2.1.4)."""
 SLICE_THICKNESS = codes.DCM.SliceThickness  # DCM 112225
 SUVBW = codes.DCM.Suvbw  # DCM 126401
 MAXIMUM = codes.SCT.Maximum
@@ -46,6 +57,7 @@ SPLEEN = codes.SCT.Spleen
 BACKGROUND_FOR_RATIO = codes.DCM.BackgroundForLesionToBackgroundSUVRatio  # DCM 126040
 BASELINE_CATEGORY = codes.DCM.BaselineCategory  # DCM 112016
 CURRENT_RESPONSE = codes.DCM.CurrentResponse  # DCM 112048
+RESPONSE_EVALUATION_METHOD = codes.DCM.ResponseEvaluationMethod  # DCM 112021
 BASELINE = codes.DCM.Baseline
 POSTTREATMENT = codes.DCM.Posttreatment
 IMAGING_MEASUREMENT_REPORT = codes.DCM.ImagingMeasurementReport
@@ -74,6 +86,9 @@ LESION_STATE_VALUES: dict[LesionState, Code] = {
     for state in LesionState
 }
 KRENNING = Code("KRENNING", SCHEME, "Krenning uptake score (PET)")
+SCORE_UNIT = Code("{score}", "UCUM", "score")
+"""The Krenning grade is written as a NUM 0-4 in this unit (one private code, the concept);
+reports of recistry 1 wrote a CODE with private values K0-K4, still read."""
 KRENNING_VALUES: dict[int, Code] = {
     grade: Code(f"K{grade}", SCHEME, f"Krenning score {grade}") for grade in range(5)
 }
@@ -82,6 +97,9 @@ OVERALL_RESPONSE_VALUES: dict[Response, Code] = {
     r: Code(f"R{r.value}"[:16], SCHEME, f"Overall response {r.value}") for r in Response
 }
 NOT_EVALUABLE = Code("NE", SCHEME, "Not evaluable")
+"""Read only: recistry before version 2 wrote it for target and non-target NE alike."""
+TARGET_NOT_EVALUABLE = Code("TARGETNE", SCHEME, "Target lesions not evaluable")
+NON_TARGET_NOT_EVALUABLE = Code("NONTARGETNE", SCHEME, "Non-target lesions not evaluable")
 RECORDED_SITE = Code("SITE", SCHEME, "Lesion site as recorded")
 
 # Site words recistry maps to SNOMED CT finding sites; any other site is written only as text.
@@ -105,6 +123,63 @@ SITE_CODES: dict[str, Code] = {
     "breast": codes.SCT.Breast,
     "thyroid": codes.SCT.Thyroid,
 }
+
+
+# Legacy SNOMED RT identifiers (scheme SRT, also written SNM3) that older reports still carry,
+# with the SNOMED CT concept each one maps to. Source: DICOM PS3.16 Annex O "SNOMED CT to SNOMED RT
+# mapping" as pydicom ships it (pydicom.sr._snomed_dict; tests/sr check every row against it).
+# Writers seen using them: dcmjs (G-C0E3 finding site, G-A185/G-A186 axes, G-D7FE length) and
+# highdicom/dcmqi examples (T-62000 liver, T-C4000 lymph node).
+LEGACY_SNOMED_RT: dict[str, Code] = {
+    # concept names
+    "G-C0E3": codes.SCT.FindingSite,
+    "G-A185": codes.SCT.LongAxis,
+    "G-A186": codes.SCT.ShortAxis,
+    "G-A195": codes.SCT.PerpendicularAxis,
+    "G-D7FE": codes.SCT.Length,
+    "M-02550": codes.SCT.Diameter,
+    "G-D705": codes.SCT.Volume,
+    "G-A166": codes.SCT.Area,
+    "R-00317": codes.SCT.Mean,
+    "G-A437": codes.SCT.Maximum,
+    "R-404FB": codes.SCT.Minimum,
+    "R-10047": codes.SCT.StandardDeviation,
+    # findings
+    "M-01100": codes.SCT.Lesion,
+    "M-01000": codes.SCT.MorphologicallyAbnormalStructure,
+    "M-8FFFF": codes.SCT.Neoplasm,
+    "DF-00436": codes.SCT.Metastasis,
+    "T-D0005": codes.SCT.AnatomicalStructure,
+    "T-D0050": codes.SCT.Tissue,
+    # finding sites
+    "T-62000": codes.SCT.Liver,
+    "T-C4000": codes.SCT.LymphNode,
+    "T-28000": codes.SCT.Lung,
+    "T-D016E": codes.SCT.Bone,
+    "T-65000": codes.SCT.Pancreas,
+    "T-58000": codes.SCT.SmallIntestine,
+    "T-58600": codes.SCT.Ileum,
+    "T-71000": codes.SCT.Kidney,
+    "T-B3000": codes.SCT.AdrenalGland,
+    "T-C3000": codes.SCT.Spleen,
+    "T-29000": codes.SCT.Pleura,
+    "T-A0100": codes.SCT.Brain,
+    "T-01000": codes.SCT.Skin,
+    "T-57000": codes.SCT.Stomach,
+    "T-59300": codes.SCT.Colon,
+    "T-87000": codes.SCT.Ovary,
+    "T-92000": codes.SCT.Prostate,
+    "T-04000": codes.SCT.Breast,
+    "T-B6000": codes.SCT.Thyroid,
+}
+LEGACY_SCHEMES = frozenset({"SRT", "SNM3", "99SDM"})
+
+
+def standard_code(value: str, scheme: str, meaning: str) -> Code:
+    """The SNOMED CT code of a legacy SNOMED RT code (:data:`LEGACY_SNOMED_RT`); others as given."""
+    if scheme in LEGACY_SCHEMES and value in LEGACY_SNOMED_RT:
+        return LEGACY_SNOMED_RT[value]
+    return Code(value, scheme, meaning)
 
 
 def site_text_code(site: str) -> Code:

@@ -26,6 +26,7 @@ from pydicom.dataset import Dataset
 from recistry.atomic import atomic_file, atomic_folder, check_output_folder
 from recistry.errors import InputError, RecistryError
 from recistry.recist.model import AssessmentOptions, Measurement, PatientRecord
+from recistry.sr.reader import SEGMENTATION_KEY
 from recistry.sr.writer import ScanReading, build_report
 from recistry.store.database import Store
 from recistry.store.dicom_index import instance_paths
@@ -159,10 +160,11 @@ def export_store(
         for name in readers:
             work.extend(scan_readings(in_force_measurements(store, name), name, options, key))
         sops = {
-            m.extra["sop_instance_uid"]
+            m.extra[field]
             for r in work
             for m in r.measurements
-            if m.extra.get("sop_instance_uid")
+            for field in ("sop_instance_uid", SEGMENTATION_KEY)
+            if m.extra.get(field)
         }
         paths = instance_paths(store, sops)
     headers: dict[str, Dataset] = {}

@@ -30,6 +30,7 @@ from decimal import Decimal
 
 import highdicom as hd
 import numpy as np
+import numpy.typing as npt
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
@@ -39,9 +40,22 @@ from pydicom.valuerep import DS, DT
 
 from recistry import __version__
 from recistry.errors import InputError
-from recistry.recist.model import Measurement, TimepointAssessment
+from recistry.recist.model import LesionState, Measurement, Role, TimepointAssessment
 from recistry.sr import codes as rc
-from recistry.store.readings import ENDPOINT_KEYS, lesion_tracking_uid, parse_point_mm
+from recistry.sr.reader import (
+    IMAGE_POINT_KEYS,
+    LOCATION_KEY,
+    SEGMENT_NUMBER_KEY,
+    SEGMENTATION_KEY,
+    SEGMENTATION_STORAGE,
+    extra_values,
+)
+from recistry.store.readings import (
+    ENDPOINT_KEYS,
+    ROLE_UNASSIGNED_KEY,
+    lesion_tracking_uid,
+    parse_point_mm,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +113,58 @@ def _uid(*parts: str) -> str:
     return str(generate_uid(entropy_srcs=["recistry-sr", *parts]))
 
 
+def _image_points(
+    extra: Mapping[str, str], axis: str, image: Dataset, points: npt.NDArray[np.float64] | None
+) -> npt.NDArray[np.float64] | None:
+    """An axis in image coordinates (column, row; (0, 0) the top left corner of the top left
+    pixel, PS3.3 C.18.6.1.2), as OHIF draws it: as read from another tool, else projected from
+    the endpoints in patient mm onto the image plane."""
+    known = extra.get(IMAGE_POINT_KEYS[axis])
+    if known:
+        return np.array([float(v) for v in known.split()], dtype=float).reshape(2, 2)
+    if points is None or "ImagePositionPatient" not in image or "PixelSpacing" not in image:
+        return None
+    origin = np.array([float(v) for v in image.ImagePositionPatient])
+    orientation = [float(v) for v in image.ImageOrientationPatient]
+    row_dir, col_dir = np.array(orientation[:3]), np.array(orientation[3:])
+    row_mm, column_mm = (float(v) for v in image.PixelSpacing)
+    offsets = points - origin
+    columns = offsets @ row_dir / column_mm + 0.5
+    rows = offsets @ col_dir / row_mm + 0.5
+    return np.round(np.stack([columns, rows], axis=1), 4)
+
+
+def _site_codes(m: Measurement) -> tuple[Code | None, bool]:
+    """The SNOMED CT finding site of a lesion, and whether it says the site text exactly."""
+    text = m.site.strip()
+    if m.nodal:
+        return rc.SITE_CODES["lymph node"], text == "lymph node"
+    code = {k: v for k, v in rc.SITE_CODES.items() if k != "lymph node"}.get(text.lower())
+    return code, code is not None and text == text.lower()
+
+
 def _lesion_group(
     m: Measurement,
     time_point: hd.sr.TimePointContext,
     images: Mapping[str, Dataset],
-) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+) -> (
+    hd.sr.MeasurementsAndQualitativeEvaluations
+    | hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
+    | hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations
+):
     extra = m.extra
-    frame = extra.get("frame_of_reference_uid")
+    sop = extra.get("sop_instance_uid")
+    image = images[sop] if sop else None
+    frame = extra.get("frame_of_reference_uid") or (
+        str(image.FrameOfReferenceUID)
+        if image is not None and "FrameOfReferenceUID" in image
+        else None
+    )
+    seg_uid = extra.get(SEGMENTATION_KEY)
+    # A lesion whose mask is a SEG segment (and the SEG is indexed): a volumetric group (TID
+    # 1411) referencing the segment, which dcmqi/Slicer read. highdicom allows no coordinates
+    # in its measurements, so the axes are written without their lines there.
+    segmentation = images.get(seg_uid) if seg_uid else None
     measurements: list[hd.sr.Measurement] = []
     for axis, value, code in (
         ("long", m.long_axis_mm, rc.LONG_AXIS),
@@ -114,57 +173,133 @@ def _lesion_group(
         if value is None:
             continue
         start_key, end_key = ENDPOINT_KEYS[axis]
-        coordinates = None
+        coordinates: list[hd.sr.CoordinatesForMeasurement | hd.sr.CoordinatesForMeasurement3D] = []
+        points = None
         if extra.get(start_key) and extra.get(end_key) and frame:
             points = np.array(
                 [parse_point_mm(extra[start_key]), parse_point_mm(extra[end_key])], dtype=float
             )
-            coordinates = [
+        if segmentation is not None:
+            points = None
+        elif image is not None:
+            # The line on the image (SCOORD), as OHIF/dcmjs read and draw it.
+            pixels = _image_points(extra, axis, image, points)
+            if pixels is not None:
+                coordinates.append(
+                    hd.sr.CoordinatesForMeasurement(
+                        graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
+                        graphic_data=pixels,
+                        source_image=hd.sr.SourceImageForRegion.from_source_image(image),
+                    )
+                )
+        if points is not None and frame:
+            coordinates.append(
                 hd.sr.CoordinatesForMeasurement3D(
                     graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
                     graphic_data=points,
                     frame_of_reference_uid=frame,
                 )
-            ]
+            )
         measurements.append(
-            _num(code, value, rc.MM, method=rc.RECIST_1_1, referenced_coordinates=coordinates)
+            _num(
+                code, value, rc.MM, method=rc.RECIST_1_1, referenced_coordinates=coordinates or None
+            )
         )
     if m.slice_thickness_mm is not None:
         measurements.append(_num(rc.SLICE_THICKNESS, m.slice_thickness_mm, rc.MM))
     for key, derivation in (("suv_max", rc.MAXIMUM), ("suv_peak", rc.PEAK)):
         if extra.get(key):
             measurements.append(_num(rc.SUVBW, extra[key], rc.SUVBW_UNIT, derivation=derivation))
-    evaluations = [
-        hd.sr.QualitativeEvaluation(rc.BASELINE_CATEGORY, rc.BASELINE_CATEGORY_BY_ROLE[m.role]),
-        hd.sr.QualitativeEvaluation(rc.LESION_STATE, rc.LESION_STATE_VALUES[m.state]),
-        hd.sr.QualitativeEvaluation(rc.RECORDED_SITE, rc.site_text_code(m.site)),
-    ]
-    if extra.get("krenning"):
+    for kept in extra_values(m):
+        if kept.value is None or kept.unit is None:
+            continue
+        measurements.append(_num(kept.name, kept.value, kept.unit, derivation=kept.derivation))
+    unassigned = bool(extra.get(ROLE_UNASSIGNED_KEY))
+    evaluations = []
+    if not unassigned:
+        # No baseline category for a lesion imported without a role: it stays unassigned.
         evaluations.append(
-            hd.sr.QualitativeEvaluation(rc.KRENNING, rc.KRENNING_VALUES[int(extra["krenning"])])
+            hd.sr.QualitativeEvaluation(rc.BASELINE_CATEGORY, rc.BASELINE_CATEGORY_BY_ROLE[m.role])
         )
-    # Nodal status travels as the Lymph node finding site (and only then), so it reads back.
-    site_code = (
-        rc.SITE_CODES["lymph node"]
-        if m.nodal
-        else {k: v for k, v in rc.SITE_CODES.items() if k != "lymph node"}.get(
-            m.site.strip().lower()
-        )
+    default_state = (
+        LesionState.MEASURED
+        if m.role is Role.TARGET
+        or (unassigned and (m.long_axis_mm is not None or m.short_axis_mm is not None))
+        else LesionState.PRESENT
     )
-    sop = extra.get("sop_instance_uid")
+    if m.state is not default_state:
+        # The state the reader reads when none is written is the role's default; only another
+        # state needs the (private) lesion state code.
+        evaluations.append(
+            hd.sr.QualitativeEvaluation(rc.LESION_STATE, rc.LESION_STATE_VALUES[m.state])
+        )
+    site_code, site_exact = _site_codes(m)
+    if not site_exact:
+        evaluations.append(hd.sr.QualitativeEvaluation(rc.RECORDED_SITE, rc.site_text_code(m.site)))
+    if extra.get("krenning"):
+        measurements.append(_num(rc.KRENNING, str(int(extra["krenning"])), rc.SCORE_UNIT))
+    tracking = hd.sr.TrackingIdentifier(
+        uid=extra.get("tracking_uid") or lesion_tracking_uid(m.patient_id, m.lesion_id),
+        identifier=m.lesion_id,
+    )
+    if segmentation is not None and seg_uid is not None:
+        source_series = extra.get("series_uid") or (
+            str(image.SeriesInstanceUID) if image is not None else None
+        )
+        return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=tracking,
+            referenced_segment=hd.sr.ReferencedSegment(
+                sop_class_uid=SEGMENTATION_STORAGE,
+                sop_instance_uid=seg_uid,
+                segment_number=int(extra.get(SEGMENT_NUMBER_KEY) or 1),
+                source_series=(
+                    hd.sr.SourceSeriesForSegmentation(source_series) if source_series else None
+                ),
+            ),
+            time_point_context=time_point,
+            finding_type=rc.LESION,
+            finding_sites=[hd.sr.FindingSite(site_code)] if site_code else None,
+            method=rc.RECIST_1_1,
+            measurements=measurements or None,
+            qualitative_evaluations=evaluations or None,
+        )
+    location = extra.get(LOCATION_KEY)
+    if location and frame and m.long_axis_mm is None and m.short_axis_mm is None:
+        # A lesion without diameters but with a location (non-target, new): a planar group
+        # (TID 1410) whose region is the point, in patient mm of the image's frame.
+        planar = hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=tracking,
+            referenced_region=hd.sr.ImageRegion3D(
+                graphic_type=hd.sr.GraphicTypeValues3D.POINT,
+                graphic_data=np.array([parse_point_mm(location)], dtype=float),
+                frame_of_reference_uid=frame,
+            ),
+            time_point_context=time_point,
+            finding_type=rc.LESION,
+            finding_sites=[hd.sr.FindingSite(site_code)] if site_code else None,
+            method=rc.RECIST_1_1,
+            measurements=measurements or None,
+            qualitative_evaluations=evaluations or None,
+        )
+        if image is not None:
+            # TID 1410 has no row for the image of a 3D region: the group's source image (the
+            # TID 1501 item, SCT 260753009 "Source") keeps the image the reader placed it on.
+            planar[0].ContentSequence.append(
+                hd.sr.SourceImageForMeasurementGroup.from_source_image(image)
+            )
+        return planar
     return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(
-            uid=extra.get("tracking_uid") or lesion_tracking_uid(m.patient_id, m.lesion_id),
-            identifier=m.lesion_id,
-        ),
+        tracking_identifier=tracking,
         time_point_context=time_point,
         finding_type=rc.LESION,
         finding_sites=[hd.sr.FindingSite(site_code)] if site_code else None,
         method=rc.RECIST_1_1,
-        measurements=measurements,
-        qualitative_evaluations=evaluations,
+        measurements=measurements or None,
+        qualitative_evaluations=evaluations or None,
         source_images=(
-            [hd.sr.SourceImageForMeasurementGroup.from_source_image(images[sop])] if sop else None
+            [hd.sr.SourceImageForMeasurementGroup.from_source_image(image)]
+            if image is not None
+            else None
         ),
     )
 
@@ -209,18 +344,21 @@ def _response_group(
     tp = reading.assessment
     if tp is None:
         return None
-    evaluations = []
+    evaluations = [
+        hd.sr.QualitativeEvaluation(rc.RESPONSE_EVALUATION_METHOD, rc.RECIST_1_1),
+    ]
     if tp.target_response is not None:
         evaluations.append(
             hd.sr.QualitativeEvaluation(
-                rc.CURRENT_RESPONSE, rc.TARGET_RESPONSE.get(tp.target_response, rc.NOT_EVALUABLE)
+                rc.CURRENT_RESPONSE,
+                rc.TARGET_RESPONSE.get(tp.target_response, rc.TARGET_NOT_EVALUABLE),
             )
         )
     if tp.non_target_response is not None:
         evaluations.append(
             hd.sr.QualitativeEvaluation(
                 rc.CURRENT_RESPONSE,
-                rc.NON_TARGET_RESPONSE.get(tp.non_target_response, rc.NOT_EVALUABLE),
+                rc.NON_TARGET_RESPONSE.get(tp.non_target_response, rc.NON_TARGET_NOT_EVALUABLE),
             )
         )
     evaluations.append(
@@ -395,7 +533,14 @@ def build_report(
     ).hexdigest()
     key = (reading.patient_id, reading.reader, reading.date.isoformat())
     content_dt = _content_datetime(reading)
-    evidence = [_with_type2_patient_study(images[uid]) for uid in sops]
+    segmentations = sorted(
+        {
+            m.extra[SEGMENTATION_KEY]
+            for m in reading.measurements
+            if m.extra.get(SEGMENTATION_KEY) in images
+        }
+    )
+    evidence = [_with_type2_patient_study(images[uid]) for uid in (*sops, *segmentations)]
     sr = hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=report,

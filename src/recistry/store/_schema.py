@@ -166,6 +166,30 @@ _V2 = """
 ALTER TABLE clinical ADD COLUMN new_therapy_date TEXT;
 """
 
+_ADJUDICATIONS = """
+-- An adjudicator's choice between independent reads of one patient: who, when and why. The
+-- acceptance it records is the patient's read in use until a later acceptance.
+CREATE TABLE adjudications (
+    adjudication_pk INTEGER PRIMARY KEY,
+    acceptance_pk   INTEGER NOT NULL UNIQUE REFERENCES acceptances (acceptance_pk),
+    adjudicator     TEXT NOT NULL CHECK (length(trim(adjudicator)) > 0),
+    reason          TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    recorded_at     TEXT NOT NULL   -- UTC, ISO 8601
+);
+CREATE TRIGGER adjudications_no_update BEFORE UPDATE ON adjudications
+BEGIN SELECT RAISE(ABORT, 'adjudications is append-only: write a new revision'); END;
+CREATE TRIGGER adjudications_no_delete BEFORE DELETE ON adjudications
+BEGIN SELECT RAISE(ABORT, 'adjudications is append-only: write a new revision'); END;
+"""
+
+_LESIONS_WITHOUT_ROLE = """
+-- Lesions read from reports that give no RECIST role (OHIF, Slicer): the reading carries
+-- extra 'role_unassigned' and its role column is a placeholder that scoring refuses.
+CREATE VIEW lesions_without_role AS
+SELECT m.measurement_pk, m.lesion_pk, m.reader_pk, m.scan_date FROM measurements_in_force AS m
+WHERE json_extract(m.extra_json, '$.role_unassigned') = '1';
+"""
+
 _STORE_IDENTITY_AND_APPEND_ONLY_NAMES = """
 -- What makes a file a recistry store (with PRAGMA application_id, set by the code that migrates):
 -- any other SQLite database is refused untouched.
@@ -189,7 +213,13 @@ CREATE TRIGGER patients_no_delete BEFORE DELETE ON patients
 BEGIN SELECT RAISE(ABORT, 'patients is append-only: write a new revision'); END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _STORE_IDENTITY_AND_APPEND_ONLY_NAMES)
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _ADJUDICATIONS,
+    _LESIONS_WITHOUT_ROLE,
+    _STORE_IDENTITY_AND_APPEND_ONLY_NAMES,
+)
 """Migration ``i`` (0-based) brings a store from ``user_version`` i to i + 1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -218,6 +218,8 @@ def patient_audit(
                             extra.get("short_axis_start_mm"),
                             extra.get("short_axis_end_mm"),
                         ],
+                        # A lesion located by a point (non-target, new lesion): LPS mm.
+                        "location_mm_lps": extra.get("location_mm"),
                         **_pixels(extra, planes.get(extra.get("sop_instance_uid", ""))),
                     },
                     "history": history.get((m.lesion_id, date.isoformat()), []),
@@ -308,6 +310,8 @@ def render_text(document: dict[str, Any]) -> str:
                             f"{image[f'{axis}_axis_off_plane_mm']} mm off the slice"
                         )
                     out.append(line)
+            if image.get("location_mm_lps"):
+                out.append(f"      located at LPS mm: {image['location_mm_lps']}")
             if "frame_of_reference_mismatch" in image:
                 out.append(
                     "      warning: the endpoints' frame of reference is not the image's "

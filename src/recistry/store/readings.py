@@ -62,6 +62,16 @@ logger = logging.getLogger(__name__)
 UNSPECIFIED_READER = "unspecified"
 """Reader name given to measurements that name no reader (and no ``--reader`` was given)."""
 
+ROLE_UNASSIGNED_KEY = "role_unassigned"
+"""``extra`` key (value ``"1"``) of a lesion imported without a RECIST role (OHIF and Slicer
+reports have none). Its ``role`` is then a placeholder: scoring refuses such lesions
+(:func:`refuse_unassigned_roles`) until the reader assigns a role (a new revision)."""
+
+WITHDRAWN_KEY = "withdrawn"
+"""``extra`` key whose value ``"true"`` marks a revision that withdraws a reading (a lesion the
+reader deleted or cleared): the store keeps it as a new revision, and nothing in force is read
+from it (:func:`in_force_measurements` skips it)."""
+
 UID_KEYS = ("study_uid", "series_uid", "sop_instance_uid", "frame_of_reference_uid")
 DECIMAL_KEYS = ("suv_max", "suv_peak", "liver_suv_mean", "spleen_suv_mean")
 TEXT_KEYS = ("tool", "measured_at")
@@ -807,9 +817,10 @@ def in_force_measurements(store: Store, reader: str | None = None) -> list[Measu
     ):
         endpoints[pk][axis] = tuple(points)
     decode = _Decoder(endpoints)
-    return [
+    found = (
         decode(row) for row in store.conn.execute(_IN_FORCE_SQL) if chosen.get(row[0]) == row[3]
-    ]
+    )
+    return [m for m in found if m.extra.get(WITHDRAWN_KEY) != "true"]
 
 
 def clinical_in_force(store: Store) -> dict[str, ClinicalRecord]:
@@ -857,3 +868,25 @@ def load_records(store_path: str | Path, reader: str | None = None) -> list[Pati
         patients = {m.patient_id for m in measurements}
         clinical = {p: c for p, c in clinical_in_force(store).items() if p in patients}
     return build_records(measurements, clinical)
+
+
+def refuse_unassigned_roles(measurements: Iterable[Measurement], source: str) -> None:
+    """Refuse to score lesions imported without a RECIST role (:data:`ROLE_UNASSIGNED_KEY`).
+
+    Raises
+    ------
+    InputError
+        Naming every lesion (patient, lesion id, scan date) that needs a role.
+    """
+    needing = sorted(
+        {(m.patient_id, m.lesion_id) for m in measurements if m.extra.get(ROLE_UNASSIGNED_KEY)}
+    )
+    if needing:
+        shown = ", ".join(f"{patient} {lesion}" for patient, lesion in needing[:10])
+        more = f" and {len(needing) - 10} more" if len(needing) > 10 else ""
+        raise InputError(
+            f"{len(needing)} lesions have no RECIST role (target, non-target or new), so they "
+            f"cannot be scored: {shown}{more}; assign their roles in the napari annotator "
+            "(or re-import them with a baseline category) and run again",
+            path=source,
+        )

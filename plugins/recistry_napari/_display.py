@@ -1,0 +1,101 @@
+"""What the canvas shows besides the images: orientation letters, scale bar, SUV colour bar,
+the HU + SUV readout at the cursor, and centring the view on a lesion. napari only, no Qt.
+
+Axial slices are drawn in the radiological convention (see :mod:`._geometry`): anterior at the
+top, posterior at the bottom, the patient's right on the screen's left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from recistry_napari._geometry import lps_to_world
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Image
+
+ORIENTATION_LETTERS = {
+    "top_center": "A",
+    "bottom_center": "P",
+    "middle_left": "R",
+    "middle_right": "L",
+}
+"""Edge of an axial view → patient direction it faces (world y grows posterior, x left)."""
+
+FOCUS_FIELD_MM = 120.0
+"""Width of patient shown around a lesion when jumping to it: the lesion and its neighbours."""
+
+
+def show_overlays(viewer: napari.Viewer) -> None:
+    """Orientation letters in every grid cell and a scale bar in mm."""
+    from napari.components.overlays import TextOverlay
+
+    overlays = viewer.canvas.overlays
+    for position, letter in ORIENTATION_LETTERS.items():
+        key = f"recistry_orientation_{letter}"
+        if key not in overlays:
+            overlays[key] = TextOverlay(
+                text=letter,
+                position=position,
+                visible=True,
+                gridded=True,
+                font_size=14,
+                color="#f0f0f0",
+                box=True,
+                box_color=(0, 0, 0, 0.6),
+            )
+    scale_bar = overlays.scale_bar
+    scale_bar.visible = True
+    scale_bar.gridded = True
+    scale_bar.color = "#f0f0f0"
+    scale_bar.box = True
+    scale_bar.font_size = 11
+
+
+def readout_text(ct: Image | None, pet: Image | None, world: Sequence[float]) -> str:
+    """``"HU 45 · SUV 3.20"`` at a world position (mm); a part is left out when its image does
+    not cover the position."""
+    parts = []
+    for layer, fmt in ((ct, "HU {:.0f}"), (pet, "SUV {:.2f}")):
+        if layer is None:
+            continue
+        value = _value_at(layer, world)
+        if value is not None:
+            parts.append(fmt.format(value))
+    z = float(world[0]) if len(world) else float("nan")
+    return " · ".join(parts) + (f"   (z {z:.1f} mm)" if parts else "")
+
+
+def _value_at(layer: Image, world: Sequence[float]) -> float | None:
+    index = np.rint(np.asarray(layer.world_to_data(np.asarray(world, dtype=float)))).astype(int)
+    shape = np.asarray(layer.data.shape)
+    if index.shape != shape.shape or np.any(index < 0) or np.any(index >= shape):
+        return None
+    return float(layer.data[tuple(index)])
+
+
+def focus(
+    viewer: napari.Viewer, point_lps: Sequence[float], field_mm: float = FOCUS_FIELD_MM
+) -> None:
+    """Centre the (axial) view on a patient point (LPS mm), on its slice, ``field_mm`` wide."""
+    z, y, x = lps_to_world(point_lps)
+    viewer.dims.ndisplay = 2
+    viewer.dims.set_point(0, float(z))
+    viewer.scene.camera.center = (float(z), float(y), float(x))
+    width = min(viewer.canvas.viewbox_size(viewer.layers))
+    if width > 0:
+        viewer.scene.camera.zoom = float(width) / field_mm
+
+
+def show_name(layer: Image, colour: str = "#ffffff") -> None:
+    """The layer's name in the top-left corner of the grid cell that shows it."""
+    overlay = layer.name_overlay
+    overlay.visible = True
+    overlay.color = colour
+    overlay.font_size = 13
+    overlay.box = True
+    overlay.box_color = (0, 0, 0, 0.6)

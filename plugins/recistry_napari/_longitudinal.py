@@ -1,0 +1,76 @@
+"""What a follow-up shows of the prior scan: its lines and located lesions, and where each
+lesion still pending now was then. Pure functions of the reading, no napari, no Qt.
+
+Positions are patient LPS mm. A pending lesion's marker on the current scan is its prior
+position carried over in patient mm: both scans share the patient frame when the patient lies
+the same way on the table, which the reader checks by eye (the marker is a guide, not a
+measurement).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from recistry.recist.model import Role
+from recistry_napari._reading import Axis, Reading, TimepointReading
+
+__all__ = ["Mark", "pending_markers", "prior_marks"]
+
+LOCATION_RADIUS_MM = 6.0
+"""Half-width of the square ring drawn around a located lesion on the prior scan."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """One thing to draw: a line (two points) or a located point (one point), LPS mm."""
+
+    lesion_id: str
+    role: Role
+    points_lps: tuple[tuple[float, float, float], ...]
+    label: str
+
+
+def prior_marks(tp: TimepointReading) -> list[Mark]:
+    """The diameters (labelled with ID and length) and located points of a time point."""
+    marks = []
+    for lesion in tp.lesions:
+        drawn = False
+        for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis)):
+            if line is None:
+                continue
+            drawn = True
+            name = lesion.lesion_id if axis is Axis.LONG else f"{lesion.lesion_id} SA"
+            marks.append(
+                Mark(
+                    lesion.lesion_id,
+                    lesion.role,
+                    (line.start_lps, line.end_lps),
+                    f"{name} {line.diameter_mm} mm",
+                )
+            )
+        if not drawn and lesion.location_lps is not None:
+            state = "" if lesion.state is None else f" {lesion.state.value.replace('_', ' ')}"
+            marks.append(
+                Mark(
+                    lesion.lesion_id, lesion.role, (lesion.location_lps,), lesion.lesion_id + state
+                )
+            )
+    return marks
+
+
+def pending_markers(reading: Reading, date: dt.date) -> list[Mark]:
+    """For each lesion pending at ``date``: a point where it was at its latest assessment."""
+    marks = []
+    for lesion in reading.at(date).lesions:
+        if not lesion.pending:
+            continue
+        prior = reading.prior(date, lesion.lesion_id)
+        if prior is None or prior[1].position_lps is None:
+            continue
+        before = prior[1]
+        assert before.position_lps is not None
+        marks.append(
+            Mark(lesion.lesion_id, lesion.role, (before.position_lps,), f"{lesion.lesion_id}?")
+        )
+    return marks

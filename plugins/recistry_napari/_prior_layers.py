@@ -1,0 +1,178 @@
+"""The prior scan beside the current one, and markers of pending lesions. napari only, no Qt.
+
+At a follow-up the viewer is put in grid mode with two cells: the current scan's layers (CT,
+PET, references, locations, pending markers, Lesions) in the left cell and the prior's (CT, PET,
+its lines and located lesions) in the right one. Grid cells share napari's dims and camera, so
+slice position, zoom and pan stay linked in patient millimetres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from recistry_napari._display import show_name
+from recistry_napari._geometry import layer_transform, lps_to_world
+from recistry_napari._layers import ct_layer_data, pet_layer_data
+from recistry_napari._lesion_layer import ROLE_COLOURS
+from recistry_napari._longitudinal import LOCATION_RADIUS_MM, Mark
+from recistry_napari._study import ScanImages
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import napari
+    from napari.layers import Layer
+
+PRIOR_CT_NAME = "Prior CT"
+PRIOR_PET_NAME = "Prior PET SUV"
+PRIOR_LESIONS_NAME = "Prior lesions"
+PENDING_NAME = "Pending: prior position"
+PRIOR_NAMES = (PRIOR_CT_NAME, PRIOR_PET_NAME, PRIOR_LESIONS_NAME)
+_PENDING_COLOUR = "#ff9f1a"
+
+
+def prior_layer_names(viewer: napari.Viewer) -> list[str]:
+    """Names of the prior scan's layers in the viewer."""
+    return [layer.name for layer in viewer.layers if layer.name.startswith(PRIOR_NAMES)]
+
+
+def _remove(viewer: napari.Viewer, names: Sequence[str]) -> None:
+    for name in names:
+        if name in viewer.layers:
+            viewer.layers.remove(name)
+
+
+def show_prior(
+    viewer: napari.Viewer,
+    images: ScanImages,
+    date: dt.date,
+    marks: Sequence[Mark],
+    *,
+    window: tuple[float, float],
+    suv_range: tuple[float, float],
+) -> list[Layer]:
+    """Add the prior scan's CT, PET and marks as layers (replacing earlier ones)."""
+    _remove(viewer, prior_layer_names(viewer))
+    added = []
+    data, kwargs, _ = ct_layer_data(images.ct)
+    # The name is the cell's title: which scan this is.
+    kwargs.update(name=f"{PRIOR_CT_NAME} {date}", contrast_limits=window)
+    ct = viewer.add_image(data, **kwargs)
+    show_name(ct, "#9ad0ff")
+    added.append(ct)
+    if images.pet is not None:
+        data, kwargs, _ = pet_layer_data(images.pet, suv_range)
+        kwargs.update(name=PRIOR_PET_NAME)
+        added.append(viewer.add_image(data, **kwargs))
+    transform = layer_transform(images.ct)
+    shapes, kinds, colours, labels = _mark_shapes(marks, transform)
+    layer = viewer.add_shapes(
+        ndim=3,
+        name=PRIOR_LESIONS_NAME,
+        features=pd.DataFrame({"label": pd.Series(labels, dtype=object)}),
+        text={"string": "{label}", "color": "#ffffff", "size": 13, "anchor": "upper_left"},
+        edge_width=2.0,
+        face_color="transparent",
+        **transform,
+    )
+    if shapes:
+        layer.add(
+            [np.array([layer.world_to_data(p) for p in s]) for s in shapes],
+            shape_type=kinds,
+            edge_color=colours,
+            face_color="transparent",
+        )
+        layer.features = pd.DataFrame({"label": pd.Series(labels, dtype=object)})
+    layer.editable = False
+    added.append(layer)
+    return added
+
+
+def _mark_shapes(
+    marks: Sequence[Mark], transform: Mapping[str, Any]
+) -> tuple[list[np.ndarray], list[str], list[str], list[str]]:
+    shapes, kinds, colours, labels = [], [], [], []
+    r = LOCATION_RADIUS_MM
+    for mark in marks:
+        world = lps_to_world(mark.points_lps)
+        if len(world) == 2:
+            shapes.append(world)
+            kinds.append("line")
+        else:
+            z, y, x = world[0]
+            shapes.append(
+                np.array(
+                    [[z, y - r, x - r], [z, y - r, x + r], [z, y + r, x + r], [z, y + r, x - r]]
+                )
+            )
+            kinds.append("ellipse")
+        colours.append(ROLE_COLOURS[mark.role])
+        labels.append(mark.label)
+    return shapes, kinds, colours, labels
+
+
+def hide_prior(viewer: napari.Viewer) -> None:
+    """Remove the prior scan's layers and leave grid mode."""
+    _remove(viewer, prior_layer_names(viewer))
+    viewer.canvas.grid.enabled = False
+
+
+def show_pending(
+    viewer: napari.Viewer, marks: Sequence[Mark], transform: Mapping[str, Any]
+) -> Layer:
+    """The markers on the current scan where each pending lesion was (created or refreshed)."""
+    ids = [m.lesion_id for m in marks]
+    labels = [m.label for m in marks]
+    if PENDING_NAME not in viewer.layers:
+        mean_spacing = float(np.mean(transform["scale"][1:]))
+        layer = viewer.add_points(
+            ndim=3,
+            name=PENDING_NAME,
+            features=pd.DataFrame(
+                {"lesion_id": pd.Series([], dtype=object), "label": pd.Series([], dtype=object)}
+            ),
+            text={
+                "string": "{label}",
+                "color": _PENDING_COLOUR,
+                "size": 13,
+                "anchor": "upper_left",
+            },
+            size=2 * LOCATION_RADIUS_MM / mean_spacing,
+            symbol="ring",
+            face_color=_PENDING_COLOUR,
+            border_width=0,
+            **transform,
+        )
+    else:
+        layer = viewer.layers[PENDING_NAME]
+        layer.scale = transform["scale"]
+        layer.translate = transform["translate"]
+        layer.rotate = transform["rotate"]
+    points = [layer.world_to_data(lps_to_world(m.points_lps[0])) for m in marks]
+    layer.data = np.array(points).reshape(-1, 3)
+    layer.features = pd.DataFrame(
+        {"lesion_id": pd.Series(ids, dtype=object), "label": pd.Series(labels, dtype=object)}
+    )
+    layer.editable = False
+    return layer
+
+
+def arrange(viewer: napari.Viewer, current: Sequence[Layer], prior: Sequence[Layer]) -> None:
+    """Order the layers current-then-prior and put each scan in its own grid cell."""
+    order = [*current, *prior]
+    for position, layer in enumerate(order):
+        index = viewer.layers.index(layer)
+        if index != position:
+            viewer.layers.move(index, position)
+    grid = viewer.canvas.grid
+    if prior:
+        grid.stride = len(current)
+        grid.shape = (1, 2)
+        grid.spacing = 6
+        grid.enabled = True
+    else:
+        grid.enabled = False

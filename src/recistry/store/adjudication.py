@@ -1,0 +1,286 @@
+"""Independent reads in one store, and the adjudication that chooses between them.
+
+Two or more readers read the same patients into one store, each under their own name; a reader
+only ever sees their own measurements (:func:`~recistry.store.in_force_measurements` with
+``reader=``, which the napari annotator uses). :func:`load_reader_reads` scores every reader's
+read of every patient for ``recistry readers``; :func:`adjudicate` records an adjudicator's
+choice of one read as a new acceptance with who, when and why (append-only, like everything in
+the store); :func:`adjudications_in_force` says which patients' read in use was so chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recistry.errors import InputError, StoreError
+from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
+from recistry.store.database import Store, utc_now
+from recistry.store.readings import clinical_in_force
+
+if TYPE_CHECKING:  # imported lazily at run time: the store opens without pandas
+    import pandas as pd
+
+    from recistry.cohort.readers import ReaderRead
+
+__all__ = [
+    "Adjudication",
+    "adjudicate",
+    "adjudicated_patients",
+    "adjudication_history",
+    "adjudication_note",
+    "adjudications_in_force",
+    "load_reader_reads",
+    "readers_by_patient",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjudication:
+    """An adjudicator's acceptance of one reader's read of one patient.
+
+    ``recorded_at`` is UTC ISO 8601; ``recorded_by`` the account that ran the command.
+    """
+
+    patient_id: str
+    accepted_reader: str
+    adjudicator: str
+    reason: str
+    recorded_at: str
+    recorded_by: str
+
+
+def readers_by_patient(store: Store) -> dict[str, tuple[str, ...]]:
+    """The readers who have measurements of each patient (names sorted)."""
+    readers: dict[str, set[str]] = {}
+    for patient_id, name in store.conn.execute(
+        "SELECT DISTINCT p.patient_id, r.name FROM measurements m "
+        "JOIN lesions l USING (lesion_pk) JOIN patients p USING (patient_pk) "
+        "JOIN readers r ON r.reader_pk = m.reader_pk"
+    ):
+        readers.setdefault(patient_id, set()).add(name)
+    return {p: tuple(sorted(names)) for p, names in sorted(readers.items())}
+
+
+def adjudicate(
+    store: Store, patient_id: str, reader: str, *, reason: str, adjudicator: str
+) -> Adjudication:
+    """Accept ``reader``'s read of ``patient_id`` as the adjudicated read, in one transaction.
+
+    Raises
+    ------
+    InputError
+        ``reason`` or ``adjudicator`` is empty, or the adjudicator is one of the patient's
+        readers (an adjudicator is a third reviewer).
+    StoreError
+        The patient is unknown, has a single read, or ``reader`` did not read it.
+    """
+    reason, adjudicator = reason.strip(), adjudicator.strip()
+    if not reason:
+        raise InputError("give the reason for the choice (--reason TEXT)", column="--reason")
+    if not adjudicator:
+        raise InputError("name the adjudicator (--adjudicator NAME)", column="--adjudicator")
+    with store.transaction() as conn:
+        readers = readers_by_patient(store).get(patient_id)
+        if readers is None:
+            raise StoreError(f"{store.path}: no patient '{patient_id}' in the store")
+        if reader not in readers:
+            raise StoreError(
+                f"{store.path}: reader '{reader}' did not read patient {patient_id} "
+                f"(its readers: {', '.join(readers)})"
+            )
+        if len(readers) < 2:
+            raise StoreError(
+                f"{store.path}: patient {patient_id} has one read only ({reader}); "
+                "there is nothing to adjudicate"
+            )
+        if adjudicator in readers:
+            raise InputError(
+                f"'{adjudicator}' read patient {patient_id}: the adjudicator must be another "
+                "reviewer",
+                column="--adjudicator",
+            )
+        import_id = store.new_import("accept", f"adjudicate {patient_id}: accept {reader}")
+        cur = conn.execute(
+            "INSERT INTO acceptances (patient_pk, reader_pk, import_id) "
+            "SELECT p.patient_pk, r.reader_pk, ? FROM patients p, readers r "
+            "WHERE p.patient_id = ? AND r.name = ?",
+            (import_id, patient_id, reader),
+        )
+        recorded_at = utc_now()
+        conn.execute(
+            "INSERT INTO adjudications (acceptance_pk, adjudicator, reason, recorded_at) "
+            "VALUES (?, ?, ?, ?)",
+            (cur.lastrowid, adjudicator, reason, recorded_at),
+        )
+        author = conn.execute(
+            "SELECT author FROM imports WHERE import_id = ?", (import_id,)
+        ).fetchone()[0]
+    logger.info("patient %s: %s accepted %s's read (%s)", patient_id, adjudicator, reader, reason)
+    return Adjudication(patient_id, reader, adjudicator, reason, recorded_at, author)
+
+
+_ADJUDICATIONS_SQL = """
+SELECT p.patient_id, r.name, j.adjudicator, j.reason, j.recorded_at, i.author, a.acceptance_pk
+FROM adjudications j
+JOIN acceptances a USING (acceptance_pk)
+JOIN patients p ON p.patient_pk = a.patient_pk
+JOIN readers r ON r.reader_pk = a.reader_pk
+JOIN imports i ON i.import_id = a.import_id
+"""
+
+
+def adjudication_history(store: Store) -> list[Adjudication]:
+    """Every adjudication ever recorded, oldest first."""
+    rows = store.conn.execute(_ADJUDICATIONS_SQL + " ORDER BY j.adjudication_pk").fetchall()
+    return [Adjudication(*row[:6]) for row in rows]
+
+
+def adjudications_in_force(store: Store) -> dict[str, Adjudication]:
+    """Patients whose read in use was chosen by an adjudicator: their latest acceptance is an
+    adjudication (a later plain acceptance, e.g. ``import --accept-reader``, supersedes it)."""
+    rows = store.conn.execute(
+        _ADJUDICATIONS_SQL + " WHERE a.acceptance_pk = (SELECT MAX(b.acceptance_pk) "
+        "FROM acceptances b WHERE b.patient_pk = a.patient_pk) ORDER BY p.patient_id"
+    ).fetchall()
+    return {row[0]: Adjudication(*row[:6]) for row in rows}
+
+
+def adjudicated_patients(path: str | Path, reader: str | None = None) -> frozenset[str]:
+    """The patients of ``path`` whose read in use is adjudicated: none for a table, a folder of
+    SR files or a chosen ``reader`` (then that reader's read is used, not the adjudicated one)."""
+    from recistry.store.database import is_store_file
+
+    if reader is not None or not is_store_file(path):
+        return frozenset()
+    with Store(path, create=False) as store:
+        return frozenset(adjudications_in_force(store))
+
+
+def adjudication_note(adjudicated: frozenset[str] | set[str], patients: int) -> str | None:
+    """``"adjudicated: 3 of 25 patients"``, what every output says when adjudicated reads are
+    in use; ``None`` when none is."""
+    return f"adjudicated: {len(adjudicated)} of {patients} patients" if adjudicated else None
+
+
+_READS_SQL = """
+WITH latest AS (
+    SELECT lesion_pk, reader_pk, scan_date, MAX(revision) AS revision
+    FROM measurements GROUP BY lesion_pk, reader_pk, scan_date
+)
+SELECT r.name, p.patient_id, m.scan_date, l.lesion_id, m.role, m.site, m.nodal,
+       m.long_axis_mm, m.short_axis_mm, m.state, m.slice_thickness_mm
+FROM latest
+JOIN measurements AS m ON m.lesion_pk = latest.lesion_pk AND m.reader_pk = latest.reader_pk
+    AND m.scan_date = latest.scan_date AND m.revision = latest.revision
+JOIN lesions AS l ON l.lesion_pk = m.lesion_pk
+JOIN patients AS p ON p.patient_pk = l.patient_pk
+JOIN readers AS r ON r.reader_pk = m.reader_pk
+ORDER BY r.name, p.patient_id, m.scan_date, l.lesion_id
+"""
+_READ_COLUMNS = (
+    "reader",
+    "patient_id",
+    "date",
+    "lesion_id",
+    "role",
+    "site",
+    "nodal",
+    "long_axis_mm",
+    "short_axis_mm",
+    "state",
+    "slice_thickness_mm",
+)
+
+
+def load_reader_reads(
+    store_path: str | Path,
+    options: AssessmentOptions | None = None,
+    *,
+    workers: int = 1,
+    dask_address: str | None = None,
+    progress: bool = False,
+) -> tuple[list[ReaderRead], dict[str, str]]:
+    """Score every reader's read of every patient in a store.
+
+    Each reader's measurements in force are validated as a measurement table and scored by the
+    RECIST 1.1 engine with the clinical data stored (the same results as ``recistry rescore
+    --reader NAME``), every read in one batch: in this process, in ``workers`` processes or on
+    a Dask cluster (:func:`recistry.scoring.score`).
+
+    Returns
+    -------
+    reads, adjudicated
+        One :class:`~recistry.cohort.readers.ReaderRead` per patient and reader, and
+        patient → accepted reader for the patients whose read in use is adjudicated.
+    """
+    import pandas
+
+    from recistry.scoring import score
+    from recistry.tables import build_records, measurement_table_from_frame
+
+    opts = options or AssessmentOptions()
+    with Store(store_path, create=False) as store:
+        rows = store.conn.execute(_READS_SQL).fetchall()
+        clinical = clinical_in_force(store)
+        adjudicated = {p: a.accepted_reader for p, a in adjudications_in_force(store).items()}
+    frame = pandas.DataFrame(rows, columns=list(_READ_COLUMNS), dtype=object)
+    for column in _READ_COLUMNS:  # the text cells a table file gives: '' when empty
+        values = frame[column]
+        frame[column] = values.where(values.notna(), "").astype(str)
+    parts: list[tuple[str, pandas.DataFrame, list[PatientRecord]]] = []
+    for reader, part in frame.groupby("reader", sort=True):
+        table = part.drop(columns="reader").reset_index(drop=True)
+        measurements = measurement_table_from_frame(
+            table, f"{store_path} ({reader})"
+        ).measurements()
+        # A reader's read covers some of the cohort: the others' clinical rows are not an error.
+        ids = {m.patient_id for m in measurements}
+        records = build_records(measurements, {p: c for p, c in clinical.items() if p in ids})
+        parts.append((str(reader), table, records))
+    scored = iter(
+        score(
+            [r for _, _, records in parts for r in records],
+            opts,
+            workers=workers,
+            dask_address=dask_address,
+            progress=progress,
+        )
+    )
+    reads: list[ReaderRead] = []
+    for reader, table, records in parts:
+        reads.extend(_reads(reader, table, [next(scored) for _ in records]))
+    return reads, adjudicated
+
+
+def _reads(
+    reader: str, frame: pd.DataFrame, assessments: Sequence[PatientAssessment]
+) -> list[ReaderRead]:
+    """One reader's reads: the engine's calls and the targets chosen at its baseline."""
+    from recistry.cohort.readers import ReaderRead
+
+    baseline = {a.patient_id: a.baseline_date.isoformat() for a in assessments}
+    targets = frame[frame["role"] == "target"]
+    at_baseline = targets[targets["date"] == targets["patient_id"].map(baseline)]
+    chosen: dict[str, set[str]] = {}
+    for patient_id, lesion_id in zip(
+        at_baseline["patient_id"].tolist(), at_baseline["lesion_id"].tolist(), strict=True
+    ):
+        chosen.setdefault(patient_id, set()).add(lesion_id)
+    return [
+        ReaderRead(
+            a.patient_id,
+            reader,
+            a.best_overall_response,
+            a.progression_date,
+            a.baseline_date,
+            frozenset(chosen.get(a.patient_id, ())),
+            None if a.baseline_sum_mm is None else float(a.baseline_sum_mm),
+        )
+        for a in assessments
+    ]

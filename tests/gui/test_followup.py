@@ -1,0 +1,317 @@
+"""Follow-up reading as a radiologist does it: every lesion located, the prior beside the
+current scan, undo, keys, deletion as a new revision, and nothing pending saved silently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import QApplication, QMessageBox
+
+from recistry.cli import main as recistry_main
+from recistry.recist.model import LesionState, Role
+from recistry.store import Store, in_force_measurements
+from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
+from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
+from recistry_napari._prior_layers import PENDING_NAME
+from recistry_napari._qt.annotator import COLUMNS, AnnotatorWidget
+from recistry_napari._reading import Axis
+from tests.gui._dicom import write_ct_series
+
+pytestmark = pytest.mark.gui
+
+BASELINE = dt.date(2024, 1, 15)
+FOLLOW_UP = dt.date(2024, 3, 11)
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Path:
+    root = tmp_path / "P3"
+    write_ct_series(root / "a", patient_id="P3", study_date=BASELINE)
+    write_ct_series(root / "b", patient_id="P3", study_date=FOLLOW_UP, seed=8)
+    return root
+
+
+def _open(viewer: Any, study: Path, store: Path, reader: str = "Dr Follow") -> AnnotatorWidget:
+    widget = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="RECIST annotator")
+    widget.reader_edit.setText(reader)
+    widget.store_edit.setText(str(store))
+    widget.open_study(study)
+    return widget
+
+
+def _draw(widget: AnnotatorWidget, lesion_id: str, start: Any, end: Any) -> None:
+    widget.select_lesion(lesion_id)
+    widget.measure(Axis.LONG)
+    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
+    widget.viewer.dims.set_point(0, layer.data_to_world(start)[0])
+    layer.add_lines(np.array([start, end], dtype=float))
+
+
+def _click_point(widget: AnnotatorWidget, data_point: Any) -> None:
+    """A click in the Points layer's add mode, as napari's own mouse binding adds it."""
+    layer = widget.viewer.layers[LOCATIONS_LAYER_NAME]
+    assert layer.mode == "add", "the widget should have armed the location tool"
+    widget.viewer.dims.set_point(0, layer.data_to_world(data_point)[0])
+    layer.add(np.array(data_point, dtype=float))
+
+
+def _cell(widget: AnnotatorWidget, lesion_id: str, column: str) -> str:
+    for row in range(widget.table.rowCount()):
+        item = widget.table.item(row, 0)
+        if item is not None and item.text() == lesion_id:
+            cell = widget.table.item(row, COLUMNS.index(column))
+            return "" if cell is None else cell.text()
+    raise KeyError(lesion_id)
+
+
+def _key(
+    widget: AnnotatorWidget, key: Qt.Key, modifier: Any = Qt.KeyboardModifier.NoModifier
+) -> None:
+    """Press a key on the canvas, where the reader's eyes (and focus) are."""
+    from pytestqt.qtbot import QtBot
+
+    canvas = widget.viewer.window._qt_viewer.canvas.native
+    QtBot.keyClick(canvas, key, modifier)
+    QApplication.processEvents()
+
+
+def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
+    make_napari_viewer: Callable[..., Any],
+    study: Path,
+    tmp_path: Path,
+    qtbot: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = tmp_path / "recistry.db"
+    widget = _open(make_napari_viewer(), study, store)
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+    # Adding a non-target arms the location tool: the reader clicks where it is (slice 1).
+    nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
+    _click_point(widget, (1, 12, 10))
+    lesion = widget.reading.at(BASELINE).lesion(nt1)  # type: ignore[union-attr]
+    # LPS: x = −10.5 + 0.7 × 10, y = −20 + 0.8 × 12, z = −40 + 2.5 × 1.
+    np.testing.assert_allclose(lesion.location_lps, (-3.5, -10.4, -37.5))  # type: ignore[arg-type]
+    assert lesion.state is LesionState.PRESENT
+    assert lesion.sop_instance_uid == widget.images.ct.sop_instance_uids[1]  # type: ignore[union-attr]
+    # At the follow-up: NT1 is pending, with a marker where it was; the prior is beside it.
+    widget.show_timepoint(FOLLOW_UP)
+    assert widget.viewer.canvas.grid.enabled
+    markers = widget.viewer.layers[PENDING_NAME]
+    assert list(markers.features["lesion_id"]) == [t1, nt1]
+    prior = widget.viewer.layers["Prior lesions"]
+    assert sorted(prior.features["label"]) == ["NT1 present", "T1 14.0 mm"]
+    # Selecting the pending NT1 centres the view on where it was, on its slice, zoomed in.
+    widget.select_lesion(nt1)
+    assert widget.viewer.dims.point[0] == pytest.approx(-37.0, abs=1.0)
+    np.testing.assert_allclose(widget.viewer.scene.camera.center[1:], (-10.4, -3.5), atol=1e-6)
+    widget.set_state(LesionState.PRESENT)
+    _click_point(widget, (2, 12, 11))
+    new = widget.add_lesion(Role.NEW, "liver")
+    assert new == "NEW1"
+    _click_point(widget, (4, 20, 20))
+    _draw(widget, t1, (2, 5, 4), (2, 5, 20))
+    widget.save()
+
+    reopened = _open(make_napari_viewer(), study, store)
+    assert reopened.reading is not None and widget.reading is not None
+    for date in (BASELINE, FOLLOW_UP):
+        assert reopened.reading.at(date).lesions == widget.reading.at(date).lesions
+    with Store(store, create=False) as opened:
+        rows = {(m.lesion_id, m.date): m for m in in_force_measurements(opened, "Dr Follow")}
+    np.testing.assert_allclose(
+        [float(v) for v in rows[(nt1, BASELINE)].extra["location_mm"].split()], (-3.5, -10.4, -37.5)
+    )
+    assert (
+        rows[("NEW1", FOLLOW_UP)].extra["sop_instance_uid"]
+        == (reopened._images(FOLLOW_UP).ct.sop_instance_uids[4])
+    )
+    assert rows[("NEW1", FOLLOW_UP)].extra["frame_of_reference_uid"]
+    # The audit points at the located slice and shows the point.
+    capsys.readouterr()
+    assert recistry_main(["audit", "P3", "--store", str(store), "--reader", "Dr Follow"]) == 0
+    audit = capsys.readouterr().out
+    assert "located at LPS mm: -3.5 -10.399999999999999 -37.5" in audit
+    assert f"image {rows[(nt1, BASELINE)].extra['sop_instance_uid']}" in audit
+
+
+def test_undo_redo_keys_and_keyboard_reading(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path, qtbot: Any
+) -> None:
+    widget = _open(make_napari_viewer(show=True), study, tmp_path / "recistry.db")
+    try:
+        t1 = widget.add_lesion(Role.TARGET, "liver")
+        _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+        t2 = widget.add_lesion(Role.TARGET, "lung")
+        _draw(widget, t2, (4, 12, 2), (4, 12, 26))
+        assert "sum of diameters 30.8 mm" in widget.response_text.toPlainText()
+        _key(widget, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo T2's line
+        assert _cell(widget, t2, "State") == "pending"
+        assert "sum of diameters 30.8 mm" not in widget.response_text.toPlainText()
+        qtbot.waitUntil(lambda: len(widget.viewer.layers[LESIONS_LAYER_NAME].data) == 1)
+        shift_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+        _key(widget, Qt.Key.Key_Z, shift_ctrl)  # redo
+        assert _cell(widget, t2, "Long (mm)") == "16.8"
+        qtbot.waitUntil(lambda: len(widget.viewer.layers[LESIONS_LAYER_NAME].data) == 2)
+        # Next time point, then next pending lesion, then a state key.
+        nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
+        _click_point(widget, (1, 12, 10))
+        _key(widget, Qt.Key.Key_PageDown)
+        assert widget.date == FOLLOW_UP
+        _key(widget, Qt.Key.Key_N)
+        assert widget._selected == t1
+        _key(widget, Qt.Key.Key_N)
+        assert widget._selected == t2
+        _key(widget, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)  # absent
+        assert _cell(widget, t2, "State") == "absent"
+        _key(widget, Qt.Key.Key_N)
+        assert widget._selected == nt1  # the next pending one
+        _key(widget, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # previous: T1 (T2 done)
+        assert widget._selected == t1
+        _key(widget, Qt.Key.Key_M)  # measure long axis: the line tool is armed for T1
+        assert widget.viewer.layers[LESIONS_LAYER_NAME].mode == "add_line"
+        _key(widget, Qt.Key.Key_PageUp)
+        assert widget.date == BASELINE
+        assert "Alt+A" in widget.help_label.text()
+    finally:
+        widget.dirty = False
+
+
+def test_deleting_a_saved_lesion_withdraws_it_by_a_new_revision(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "recistry.db"
+    widget = _open(make_napari_viewer(), study, store)
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+    t2 = widget.add_lesion(Role.TARGET, "lung")
+    _draw(widget, t2, (4, 12, 2), (4, 12, 26))
+    widget.save()
+    widget.delete_lesion(t2)
+    assert [les.lesion_id for les in widget.reading.at(BASELINE).lesions] == [t1]  # type: ignore[union-attr]
+    result = widget.save()
+    assert (result.withdrawn, result.new_revisions) == (1, 1)
+    with sqlite3.connect(store) as conn:
+        revisions = conn.execute(
+            "SELECT m.revision, m.extra_json FROM measurements m JOIN lesions l USING (lesion_pk) "
+            "WHERE l.lesion_id = ? ORDER BY m.revision",
+            (t2,),
+        ).fetchall()
+    assert [r for r, _ in revisions] == [1, 2]  # nothing updated: revision 2 withdraws it
+    assert '"withdrawn": "true"' in revisions[1][1]
+    reopened = _open(make_napari_viewer(), study, store)
+    assert [les.lesion_id for les in reopened.reading.at(BASELINE).lesions] == [t1]  # type: ignore[union-attr]
+    # Re-role at baseline: T1 becomes a non-target NT1, present, its line kept.
+    reopened.show_timepoint(BASELINE)
+    assert reopened.change_role(t1, Role.NON_TARGET) == "NT1"
+    assert _cell(reopened, "NT1", "State") == "present"
+    reopened.rename_lesion("NT1", "NT7")
+    assert _cell(reopened, "NT7", "Site") == "liver"
+    reopened.dirty = False
+
+
+def test_saving_with_pending_lesions_asks_first_and_the_title_marks_unsaved_changes(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path, qtbot: Any
+) -> None:
+    store = tmp_path / "recistry.db"
+    viewer = make_napari_viewer(show=True)
+    widget = _open(viewer, study, store)
+    try:
+        t1 = widget.add_lesion(Role.TARGET, "liver")
+        _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+        assert viewer.title.endswith("unsaved changes *")
+        widget.show_timepoint(FOLLOW_UP)
+        t_new = widget.add_lesion(Role.NEW, "liver")
+        _click_point(widget, (2, 10, 10))
+        # T1 is still pending on the follow-up: saving asks; No saves nothing.
+        seen: list[str] = []
+
+        def answer(button: QMessageBox.StandardButton) -> None:
+            boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+            visible = [b for b in boxes if b.isVisible()]
+            if not visible:
+                QTimer.singleShot(20, lambda: answer(button))
+                return
+            seen.append(visible[0].text())
+            visible[0].button(button).click()
+
+        QTimer.singleShot(20, lambda: answer(QMessageBox.StandardButton.No))
+        widget._save_clicked()
+        assert seen and f"{FOLLOW_UP}: {t1}" in seen[0]
+        assert widget.dirty and not store.exists()
+        QTimer.singleShot(20, lambda: answer(QMessageBox.StandardButton.Yes))
+        widget._save_clicked()
+        assert not widget.dirty and store.exists()
+        assert viewer.title.endswith("saved")
+        assert t_new == "NEW1"
+    finally:
+        widget.dirty = False
+
+
+def test_reader_field_switches_readings(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "recistry.db"
+    first = _open(make_napari_viewer(), study, store, reader="Dr A")
+    t1 = first.add_lesion(Role.TARGET, "liver")
+    _draw(first, t1, (3, 5, 4), (3, 5, 24))
+    first.save()
+    other = _open(make_napari_viewer(), study, store, reader="Dr B")
+    assert other.reading is not None and other.reading.at(BASELINE).lesions == ()
+    other.reader_edit.setText("Dr A")
+    other.reader_edit.editingFinished.emit()
+    assert other.reading.reader == "Dr A"
+    assert [les.lesion_id for les in other.reading.at(BASELINE).lesions] == [t1]
+    assert "reading restored" in other.status_label.text()
+
+
+def test_spleen_sphere_is_drawn_at_its_20_mm(make_napari_viewer: Callable[..., Any]) -> None:
+    sample = Path(__file__).resolve().parents[2] / "sample_dicom" / "demo_patient" / "SYN1-001"
+    viewer = make_napari_viewer()
+    widget = AnnotatorWidget(viewer)
+    widget.open_study(sample)
+    layer = viewer.layers["Reference regions"]
+    for organ in ("liver", "spleen"):
+        widget.place_reference(organ)
+        layer.add(np.array([15, 128, 128 + (40 if organ == "spleen" else -40)], dtype=float))
+    QApplication.processEvents()
+    spacing = float(np.mean(layer.scale[1:]))
+    np.testing.assert_allclose(np.asarray(layer.size) * spacing, [30.0, 20.0])
+    widget.dirty = False
+
+
+def test_a_mouse_click_on_the_canvas_locates_the_lesion(
+    make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path, qtbot: Any
+) -> None:
+    from qtpy.QtCore import QPoint
+
+    viewer = make_napari_viewer(show=True)
+    widget = _open(viewer, study, tmp_path / "recistry.db")
+    try:
+        nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
+        layer = viewer.layers[LOCATIONS_LAYER_NAME]
+        assert layer.mode == "add"
+        canvas = viewer.window._qt_viewer.canvas
+        target_world = np.array(layer.data_to_world((2, 12, 10)))
+        viewer.dims.set_point(0, float(target_world[0]))
+        QApplication.processEvents()
+        # World (y, x) mm → canvas pixels: the 2-D camera maps its centre to the canvas centre
+        # at ``zoom`` pixels per mm.
+        centre, zoom = np.array(viewer.scene.camera.center[1:]), viewer.scene.camera.zoom
+        width, height = canvas.native.width(), canvas.native.height()
+        y, x = (target_world[1:] - centre) * zoom + (height / 2, width / 2)
+        qtbot.mouseClick(canvas.native, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+        qtbot.waitUntil(lambda: widget.reading.at(BASELINE).lesion(nt1).location_lps is not None)  # type: ignore[union-attr]
+        located = widget.reading.at(BASELINE).lesion(nt1).location_lps  # type: ignore[union-attr]
+        # Within a pixel of the clicked point (0.8 × 0.7 mm pixels), on its slice.
+        np.testing.assert_allclose(located, (-3.5, -10.4, -35.0), atol=1.0)  # type: ignore[arg-type]
+    finally:
+        widget.dirty = False
