@@ -85,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # pydicom and highdicom log each warning as well as issuing it.
+        for name in ("pydicom", "highdicom"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     with warnings.catch_warnings():
         if not args.verbose:
             # Library warnings (pydicom's on a non-conformant file, pandas', numpy's) are not

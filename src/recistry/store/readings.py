@@ -464,10 +464,14 @@ def validate_reads(store: Store, reads: Iterable[tuple[str, str]]) -> None:
     grouped: dict[tuple[str, str], list[Measurement]] = defaultdict(list)
     for m in _in_force_of(store, patients):
         key = (m.patient_id, m.extra["reader"])
-        if key in wanted:
+        if key in wanted and m.extra.get(WITHDRAWN_KEY) != "true":
             grouped[key].append(m)
     clinical = clinical_in_force(store)
     for (patient_id, _reader), rows in sorted(grouped.items()):
+        if any(m.extra.get(ROLE_UNASSIGNED_KEY) for m in rows):
+            # Imported on purpose without a RECIST role (OHIF, Slicer): scoring refuses the read
+            # until the reader assigns roles, and that edit is validated then.
+            continue
         validate_patient(PatientRecord(patient_id, tuple(rows), clinical.get(patient_id)))
 
 
