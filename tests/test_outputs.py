@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import logging
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pydicom
@@ -277,3 +278,47 @@ def test_the_same_input_gives_a_byte_identical_report(archive: Archive, tmp_path
     stamped = tmp_path / "s"
     assert main(["report", str(archive.table), "--out", str(stamped), "--stamp"]) == 0
     assert b"generated" in (stamped / "report.html").read_bytes()
+
+
+# --- One validation: SR import refuses what rescore would --------------------------------------
+
+
+def test_sr_import_refuses_a_target_first_seen_after_baseline(
+    archive: Archive, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store holding a baseline read without lesion L1, then SR reports of the follow-ups
+    that measure L1 as a target: the import is refused, naming the report, and writes nothing."""
+    db = _store_copy(archive, tmp_path)
+    out = tmp_path / "sr"
+    assert main(["export", str(out), "--store", str(db)]) == 0
+    rows = list(csv.DictReader(archive.table.open(encoding="utf-8")))
+    first = min(r["date"] for r in rows if r["patient_id"] == "SYN11-001")
+    baseline = [
+        r for r in rows if r["patient_id"] == "SYN11-001" and r["date"] == first
+        and r["lesion_id"] != "L1"
+    ]  # fmt: skip
+    table = tmp_path / "baseline.csv"
+    with table.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(baseline)
+    fresh = tmp_path / "fresh.db"
+    reader = next(p.name for p in out.rglob("*.dcm")).rsplit("-", 1)[0]
+    assert main(["import", str(table), "--store", str(fresh), "--reader", reader]) == 0
+    for path in out.rglob("*.dcm"):
+        if path.parent.name == first.replace("-", "") or "SYN11-002" in str(path):
+            path.unlink()
+    before = (_dump(fresh), sorted(p.name for p in tmp_path.iterdir()))
+    capsys.readouterr()
+    assert main(["import", str(out), "--store", str(fresh), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "L1" in err and ".dcm" in err and err.count("\n") == 1, err
+    assert (_dump(fresh), sorted(p.name for p in tmp_path.iterdir())) == before
+
+
+def _dump(db: Path) -> str:
+    conn = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
