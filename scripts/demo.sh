@@ -24,6 +24,34 @@ COHORT_DB="$OUT/cohort.db"
   --require-krenning 3 --out "$OUT/cohort"
 echo "Krenning grades and target SUVmax per scan: $OUT/cohort/krenning_uptake.csv, suv_waterfall.png"
 
+echo "== Independent reads: a second reader read the same 25 patients; compare, adjudicate (docs/readers.md)"
+READS_DB="$OUT/reads.db"
+rm -f "$READS_DB" "$READS_DB-wal" "$READS_DB-shm"
+"$BIN/recistry" import sample_dicom/cohort/measurements.csv --store "$READS_DB" --reader reader_a > /dev/null
+"$BIN/recistry" import sample_dicom/cohort/measurements_reader_b.csv --store "$READS_DB" \
+  --reader reader_b > /dev/null
+"$BIN/recistry" import --clinical sample_dicom/cohort/clinical.csv --store "$READS_DB" > /dev/null
+"$BIN/recistry" readers "$READS_DB" --format html --out "$OUT/readers.html"
+"$BIN/recistry" readers "$READS_DB" --format json --out "$OUT/readers.json" 2> /dev/null
+"$BIN/python" - "$OUT/readers.json" <<'PY'
+import json, sys
+document = json.load(open(sys.argv[1]))
+need, pair = document["adjudication"], document["agreement"][0]
+kappa, pd = pair["best_response_kappa"], pair["progression"]
+print(f"needing adjudication: {need['needing']} of {need['of_patients_with_two_reads']} ({', '.join(need['pending'])}); "
+      f"kappa of best response {kappa['kappa']:.2f} (95% CI {kappa['ci95'][0]:.2f}-"
+      f"{kappa['ci95'][1]:.2f}); early/late PD discrepancy {pd['early_discrepancy_rate']:.1%}/"
+      f"{pd['late_discrepancy_rate']:.1%}; ICC(2,1) of baseline sums "
+      f"{pair['baseline_sum_mm']['icc_2_1']:.3f}")
+PY
+"$BIN/recistry" import --accept-reader reader_a --store "$READS_DB" > /dev/null
+for PATIENT in P03 P11 P20; do
+  "$BIN/recistry" adjudicate "$READS_DB" --patient "$PATIENT" --accept reader_a \
+    --reason "demo: reader A's read confirmed on consensus review" --adjudicator adjudicator_c
+done
+"$BIN/recistry" report "$READS_DB" --out "$OUT/reads-report" | grep -E "^(ORR|adjudicated|reader agreement)"
+echo "Reader agreement: $OUT/readers.html and the report's Reader agreement section ($OUT/reads-report/report.html)"
+
 echo "== Stored studies: index the demo patient's images, import its DICOM SR readings, rescore the store"
 STORE="$OUT/store.db"
 rm -f "$STORE" "$STORE-wal" "$STORE-shm"

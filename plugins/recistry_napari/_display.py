@@ -8,7 +8,7 @@ top, posterior at the bottom, the patient's right on the screen's left.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +26,7 @@ ORIENTATION_LETTERS = {
 }
 """Edge of an axial view → patient direction it faces (world y grows posterior, x left)."""
 
-FOCUS_FIELD_MM = 120.0
+FOCUS_FIELD_MM = 160.0
 """Width of patient shown around a lesion when jumping to it: the lesion and its neighbours."""
 
 
@@ -99,3 +99,22 @@ def show_name(layer: Image, colour: str = "#ffffff") -> None:
     overlay.font_size = 13
     overlay.box = True
     overlay.box_color = (0, 0, 0, 0.6)
+
+
+def put_image(viewer: napari.Viewer, name: str, data: Any, kwargs: dict[str, Any]) -> Image:
+    """Show ``data`` in the image layer called ``name``: the existing layer gets the new data and
+    transform (its GPU programs are kept, and its place in the layer list), else it is added.
+
+    Replacing the layer instead would rebuild its shaders and reorder the grid, which dominates
+    a time-point switch under software OpenGL.
+    """
+    existing = next((layer for layer in viewer.layers if layer.name == name), None)
+    if existing is None:
+        return viewer.add_image(data, **{**kwargs, "name": name})
+    existing.data = data
+    for key in ("scale", "translate", "rotate", "contrast_limits"):
+        if key in kwargs:
+            setattr(existing, key, kwargs[key])
+    existing.metadata = kwargs.get("metadata", {})
+    existing.visible = True
+    return existing

@@ -20,6 +20,7 @@ import pandas as pd
 from recistry.recist.model import Role
 from recistry_napari._geometry import lps_to_world, world_to_lps
 from recistry_napari._reading import Axis, Line, TimepointReading
+from recistry_napari._text import label_text
 
 if TYPE_CHECKING:
     import napari
@@ -105,16 +106,12 @@ class LesionLayer:
                 name=LESIONS_LAYER_NAME,
                 features=_empty_features(),
                 # Labels in the role's colour, larger than napari's default, beside the line.
-                text={
-                    "string": "{label}",
-                    "color": {"feature": "colour"},
-                    "size": 13,
-                    "anchor": "upper_left",
-                },
+                text=label_text(transform),
                 edge_width=2.0,
                 face_color="transparent",
                 **transform,
             )
+            layer.feature_defaults = self._assigned
             layer.events.data.connect(self._on_data)
             self.layer = layer
         else:
@@ -160,14 +157,23 @@ class LesionLayer:
                         "colour": ROLE_COLOURS[lesion.role],
                     }
                 )
+        features = pd.DataFrame(rows, columns=list(_FEATURES)) if rows else _empty_features()
+        keys = [(row["lesion_id"], Axis(row["axis"])) for row in rows]
+        same = (
+            keys == self._keys()
+            and len(layer.data) == len(shapes)
+            and all(np.allclose(a, b) for a, b in zip(layer.data, shapes, strict=True))
+        )
         with self.quiet():
+            if same:
+                # Only the labels changed (a length after an edit): no new geometry to upload.
+                layer.features = features
+                return
             layer.selected_data = set()
             layer.data = []
             if shapes:
                 layer.add_lines(shapes, edge_color=colours)
-            layer.features = (
-                pd.DataFrame(rows, columns=list(_FEATURES)) if rows else (_empty_features())
-            )
+            layer.features = features
 
     def arm(self, lesion_id: str, axis: Axis, role: Role) -> None:
         """Make the next line drawn the ``axis`` diameter of ``lesion_id``, replacing any old one.

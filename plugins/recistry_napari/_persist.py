@@ -60,12 +60,18 @@ def sr_folder_for(store_path: Path) -> Path:
 
 
 def save_reading(
-    reading: Reading, study_root: Path, store_path: Path, sr_folder: Path | None = None
+    reading: Reading,
+    study_root: Path,
+    store_path: Path,
+    sr_folder: Path | None = None,
+    *,
+    index_study: bool = True,
 ) -> SaveResult:
     """Append the reading to the store under ``reading.reader`` and export it as TID 1500 SR.
 
     The study's DICOM files are indexed into the store first, because the SR references the
-    images measured on (they are its evidence). A reading saved before but no longer in
+    images measured on (they are its evidence); ``index_study=False`` skips that when this
+    session already indexed the study into this store. A reading saved before but no longer in
     ``reading`` (a lesion deleted, renamed or cleared to pending) is withdrawn by a new
     revision marked :data:`~recistry.store.readings.WITHDRAWN_KEY`; nothing is updated.
 
@@ -96,7 +102,8 @@ def save_reading(
         ]
         if not rows and not withdrawals:
             raise InputError("nothing to save yet: no lesion has been assessed")
-        save_dicom_index(store, index_tree(study_root))
+        if index_study:
+            save_dicom_index(store, index_tree(study_root))
         summary = save_measurements(
             store, [*rows, *withdrawals], source=str(study_root), reader=reading.reader
         )

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recistry_napari._display import show_name
+from recistry_napari._display import put_image, show_name
 from recistry_napari._geometry import layer_transform, lps_to_world
 from recistry_napari._layers import ct_layer_data, pet_layer_data
 from recistry_napari._lesion_layer import ROLE_COLOURS
 from recistry_napari._longitudinal import LOCATION_RADIUS_MM, Mark
 from recistry_napari._study import ScanImages
+from recistry_napari._text import label_text
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -56,29 +57,41 @@ def show_prior(
     suv_range: tuple[float, float],
 ) -> list[Layer]:
     """Add the prior scan's CT, PET and marks as layers (replacing earlier ones)."""
-    _remove(viewer, prior_layer_names(viewer))
     added = []
     data, kwargs, _ = ct_layer_data(images.ct)
-    # The name is the cell's title: which scan this is.
-    kwargs.update(name=f"{PRIOR_CT_NAME} {date}", contrast_limits=window)
-    ct = viewer.add_image(data, **kwargs)
+    kwargs.update(contrast_limits=window)
+    # Reuse the prior layers when there are some (see put_image); the name is the cell's title.
+    old_ct = next((la.name for la in viewer.layers if la.name.startswith(PRIOR_CT_NAME)), None)
+    ct = put_image(viewer, old_ct or PRIOR_CT_NAME, data, kwargs)
+    ct.name = f"{PRIOR_CT_NAME} {date}"
     show_name(ct, "#9ad0ff")
     added.append(ct)
     if images.pet is not None:
         data, kwargs, _ = pet_layer_data(images.pet, suv_range)
-        kwargs.update(name=PRIOR_PET_NAME)
-        added.append(viewer.add_image(data, **kwargs))
+        added.append(put_image(viewer, PRIOR_PET_NAME, data, kwargs))
+    else:
+        _remove(viewer, [PRIOR_PET_NAME])
     transform = layer_transform(images.ct)
     shapes, kinds, colours, labels = _mark_shapes(marks, transform)
-    layer = viewer.add_shapes(
-        ndim=3,
-        name=PRIOR_LESIONS_NAME,
-        features=pd.DataFrame({"label": pd.Series(labels, dtype=object)}),
-        text={"string": "{label}", "color": "#ffffff", "size": 13, "anchor": "upper_left"},
-        edge_width=2.0,
-        face_color="transparent",
-        **transform,
-    )
+    layer = next((la for la in viewer.layers if la.name == PRIOR_LESIONS_NAME), None)
+    if layer is None:
+        layer = viewer.add_shapes(
+            ndim=3,
+            name=PRIOR_LESIONS_NAME,
+            features=pd.DataFrame(
+                {"label": pd.Series([], dtype=object), "colour": pd.Series([], dtype=object)}
+            ),
+            text=label_text(transform),
+            edge_width=2.0,
+            face_color="transparent",
+            **transform,
+        )
+    else:
+        layer.editable = True
+        layer.data = []
+        for key in ("scale", "translate", "rotate"):
+            setattr(layer, key, transform[key])
+    layer.feature_defaults = {"label": "", "colour": "#ffffff"}
     if shapes:
         layer.add(
             [np.array([layer.world_to_data(p) for p in s]) for s in shapes],
@@ -86,7 +99,9 @@ def show_prior(
             edge_color=colours,
             face_color="transparent",
         )
-        layer.features = pd.DataFrame({"label": pd.Series(labels, dtype=object)})
+        layer.features = pd.DataFrame(
+            {"label": pd.Series(labels, dtype=object), "colour": pd.Series(colours, dtype=object)}
+        )
     layer.editable = False
     added.append(layer)
     return added

@@ -196,6 +196,44 @@ def _factors(p: Patient, n: int, rng: random.Random) -> list[float]:
     return out[:n]
 
 
+def second_read(rows: list[list[str]]) -> list[list[str]]:
+    """An independent second reader's read of the same scans, with three planted discordances
+    (each a rule of docs/readers.md):
+
+    * P03: targets measured at 90% of their baseline size at every follow-up (SD, not PR);
+    * P11: the last scan measured like the one before it (no progression where reader A sees it);
+    * P20: another second target at baseline (T3 for T2);
+    * every patient: baseline T1 differs by (i mod 5 - 2) x 0.4 mm (measurement spread).
+    """
+    at = {name: i for i, name in enumerate(MEASUREMENT_HEADER)}
+    by_patient: dict[str, list[list[str]]] = {}
+    for row in rows:
+        by_patient.setdefault(row[at["patient_id"]], []).append(row)
+    out: list[list[str]] = []
+    for i, (pid, patient_rows) in enumerate(by_patient.items()):
+        dates = sorted({r[at["date"]] for r in patient_rows})
+        baseline, last = dates[0], dates[-1]
+        before_last = dates[-2] if len(dates) > 2 else None
+        first = {r[at["lesion_id"]]: r for r in patient_rows if r[at["date"]] == baseline}
+        previous = {r[at["lesion_id"]]: r for r in patient_rows if r[at["date"]] == before_last}
+        for original in patient_rows:
+            row = list(original)
+            lesion, date = row[at["lesion_id"]], row[at["date"]]
+            if lesion == "T1" and date == baseline:
+                row[at["long_axis_mm"]] = (
+                    f"{float(row[at['long_axis_mm']]) + (i % 5 - 2) * 0.4:.1f}"
+                )
+            if pid == "P03" and row[at["role"]] == "target" and date != baseline:
+                row[at["long_axis_mm"]] = f"{float(first[lesion][at['long_axis_mm']]) * 0.9:.1f}"
+            if pid == "P11" and date == last and lesion in previous:
+                for column in ("long_axis_mm", "state"):
+                    row[at[column]] = previous[lesion][at[column]]
+            if pid == "P20" and lesion == "T2":
+                row[at["lesion_id"]] = "T3"
+            out.append(row)
+    return out
+
+
 def main(out_dir: Path) -> None:
     rng = random.Random(SEED)
     ages = AGES[:]
@@ -230,12 +268,32 @@ def main(out_dir: Path) -> None:
                 return [*uptake.lesion(p.pid, lesion, f, liver, spleen), *refs]  # noqa: B023
 
             measurements.append(
-                [p.pid, d, "T1", "target", "liver", "no", f"{t1 * factor:.1f}", "", "measured"]
-                + pet("T1")
+                [
+                    p.pid,
+                    d,
+                    "T1",
+                    "target",
+                    "liver",
+                    "no",
+                    f"{t1 * factor:.1f}",
+                    "",
+                    "measured",
+                    *pet("T1"),
+                ]
             )
             measurements.append(
-                [p.pid, d, "T2", "target", "liver", "no", f"{t2 * factor:.1f}", "", "measured"]
-                + pet("T2")
+                [
+                    p.pid,
+                    d,
+                    "T2",
+                    "target",
+                    "liver",
+                    "no",
+                    f"{t2 * factor:.1f}",
+                    "",
+                    "measured",
+                    *pet("T2"),
+                ]
             )
             measurements.append(
                 [
@@ -248,12 +306,12 @@ def main(out_dir: Path) -> None:
                     "",
                     "",
                     nt_state,
+                    *pet("NT1", 1.0),
                 ]
-                + pet("NT1", 1.0)
             )
             if new:
                 measurements.append(
-                    [p.pid, d, "N1", "new", "liver", "no", "", "", "present"] + pet("N1", 1.0)
+                    [p.pid, d, "N1", "new", "liver", "no", "", "", "present", *pet("N1", 1.0)]
                 )
         end = start + dt.timedelta(days=p.end_day)
         death = None if p.death_day is None else start + dt.timedelta(days=p.death_day)
@@ -277,6 +335,10 @@ def main(out_dir: Path) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(MEASUREMENT_HEADER)
         writer.writerows(measurements)
+    with (out_dir / "measurements_reader_b.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(MEASUREMENT_HEADER)
+        writer.writerows(second_read(measurements))
     with (out_dir / "clinical.csv").open("w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(

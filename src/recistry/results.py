@@ -571,9 +571,13 @@ def stream_outputs(
     json_to: TextIO | None = None,
     csv_to: TextIO | None = None,
     out: str | Path | None = None,
+    warnings: list[tuple[str, str]] | None = None,
+    max_warnings: int = 50,
 ) -> dict[str, Any]:
     """Write the results of a large cohort as its patients are scored, keeping only what the
     cohort figures need (:class:`CohortOutcome`) in memory.
+
+    With ``warnings``, the first ``max_warnings`` (patient, warning) pairs are appended to it.
 
     The output is what :func:`dumps` (compact: more than ``PRETTY_JSON_MAX_PATIENTS`` patients),
     :func:`csv_text` and :func:`write_outputs` write for the same patients, byte for byte.
@@ -643,6 +647,11 @@ def stream_outputs(
                     timepoints_written = True
                 timepoint_writer.writerows(rows)
             outcomes.extend(CohortOutcome.of(a) for a in chunk)
+            if warnings is not None and len(warnings) < max_warnings:
+                for a in chunk:
+                    r = a if isinstance(a, PatientAssessment) else a.recist
+                    warnings.extend((a.patient_id, w) for w in r.warnings)
+                del warnings[max_warnings:]
         cohort = cohort_summary(outcomes, by=tuple(by))
         tail = f'], "cohort": {json.dumps(cohort, ensure_ascii=False)}}}\n'
         for handle in json_outs:

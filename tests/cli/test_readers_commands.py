@@ -20,7 +20,8 @@ def test_readers_lists_the_discordant_patients_by_rule(store, capsys):
     assert main(["readers", str(store), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["adjudication"]["pending"] == ["P03", "P11", "P20"]
-    assert document["adjudication"]["responders"] == 3 and document["adjudication"]["n"] == 25
+    assert document["adjudication"]["needing"] == 3
+    assert document["adjudication"]["of_patients_with_two_reads"] == 25
     pair = document["agreement"][0]
     assert pair["readers"] == ["ana", "ben"]
     assert 0 < pair["best_response_kappa"]["kappa"] < 1

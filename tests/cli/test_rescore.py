@@ -229,6 +229,11 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
     fast_csv = capsys.readouterr().out
     assert main(["rescore", *args]) == 0  # --format table: the cohort, no table of 120 rows
     fast_table = capsys.readouterr().out
+    # --format table with --out: the files streamed, the same cohort lines printed
+    assert main(["rescore", *args, "--out", str(tmp_path / "table")]) == 0
+    streamed_table = capsys.readouterr().out
+    for name in ("patients.csv", "timepoints.csv", "results.json"):
+        assert (tmp_path / "table" / name).read_text() == (tmp_path / "fast" / name).read_text()
 
     options = AssessmentOptions(confirm=bool(confirm))
     assessments = score(load_records(measurements, clinical), options)
@@ -248,6 +253,7 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
         if line.startswith(("Patients", "ORR", "Median"))
     ]
     assert len(cohort_lines) >= 3 and all(line in fast_table for line in cohort_lines)
+    assert all(line in streamed_table for line in cohort_lines)
     assert "per patient" not in fast_table
     assert f"{len(assessments)} patients: the table of patients is printed up to 10" in fast_table
     results.write_outputs(tmp_path / "reference", assessments, document)

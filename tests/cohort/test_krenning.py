@@ -177,3 +177,18 @@ def test_a_bad_grade_is_one_line_and_status_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "row 3" in err and "krenning" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_make_cohort_regenerates_the_shipped_tables(tmp_path, monkeypatch):
+    """sample_dicom/cohort/*.csv are exactly what make_cohort.py writes (seeded, no hand edits)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_cohort", COHORT / "make_cohort.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(__import__("sys").modules, "make_cohort", module)  # for its dataclass
+    spec.loader.exec_module(module)
+    module.main(tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(p.name for p in COHORT.glob("*.csv"))
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (COHORT / name).read_bytes(), name

@@ -70,3 +70,16 @@ def test_a_reader_reading_a_patient_twice_is_refused():
         compare_readers([read("P1", "a"), read("P1", "a")])
     with pytest.raises(ValueError, match="window"):
         compare_readers([read("P1", "a")], pd_window_days=-1)
+
+
+def test_agreement_rows_say_what_was_measured():
+    from recistry.cohort.readers_output import agreement_rows
+
+    reads = [
+        read("P1", "a", total=40.0), read("P1", "b", total=40.0),
+        read("P2", "a", Response.PR, total=60.0), read("P2", "b", Response.SD, total=60.0),
+    ]  # fmt: skip
+    rows = {(who, what): value for who, what, value in agreement_rows(compare_readers(reads))}
+    assert rows[("all", "Patients needing adjudication (exact 95% CI)")].startswith("1/2 (50.0%")
+    assert rows[("a vs b", "Bland-Altman bias of baseline SoD, mm (second - first)")] == "0.00"
+    assert rows[("a vs b", "Cohen's kappa, best overall response")].startswith("0.000")

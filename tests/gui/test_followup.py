@@ -315,3 +315,30 @@ def test_a_mouse_click_on_the_canvas_locates_the_lesion(
         np.testing.assert_allclose(located, (-3.5, -10.4, -35.0), atol=1.0)  # type: ignore[arg-type]
     finally:
         widget.dirty = False
+
+
+def test_a_click_on_the_coronal_mip_jumps_the_views_to_the_hot_spot(
+    make_napari_viewer: Callable[..., Any], qtbot: Any
+) -> None:
+    from qtpy.QtCore import QPoint
+
+    sample = Path(__file__).resolve().parents[2] / "sample_dicom" / "demo_patient" / "SYN1-001"
+    viewer = make_napari_viewer(show=True)
+    widget = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="RECIST annotator")
+    widget.open_study(sample)
+    panel = widget._mip
+    assert panel is not None and panel.mip is not None
+    row, column = np.unravel_index(np.argmax(panel.mip.image), panel.mip.image.shape)
+    expected = panel.mip.hot_spot_lps(int(row), int(column))
+    rows, columns = panel.mip.image.shape
+    x = (column + 0.5) * panel.label.width() / columns
+    y = (row + 0.5) * panel.label.height() / rows
+    qtbot.mouseClick(panel.label, Qt.MouseButton.LeftButton, pos=QPoint(int(x), int(y)))
+    # The axial views go to the hot spot's slice, centred on it.
+    assert viewer.dims.point[0] == pytest.approx(expected[2], abs=2.5)
+    np.testing.assert_allclose(viewer.scene.camera.center[1:], (expected[1], expected[0]))
+    pet = viewer.layers["PET SUV"]
+    index = np.rint(pet.world_to_data((expected[2], expected[1], expected[0]))).astype(int)
+    assert pet.data[tuple(index)] == pytest.approx(float(panel.mip.image.max()))
+    widget.dirty = False

@@ -116,3 +116,36 @@ def test_eight_bit_jpeg_baseline_and_extended(
     _same_geometry(volume, reference)
     np.testing.assert_allclose(volume.array, _pydicom_values(files, volume), rtol=0, atol=1e-3)
     assert float(np.abs(volume.array - reference.array).mean()) < 16.0  # one stored step
+
+
+_UNGUARDED_SCRIPT = """
+import sys
+from recistry.imaging.ct import load_ct
+volume = load_ct(sys.argv[1:])
+print(volume.array.shape)
+"""
+
+
+def test_a_script_without_main_guard_decodes_in_parallel(
+    synthetic_scan: SyntheticScan, tmp_path: Path
+) -> None:
+    """A researcher's script calling load_ct at top level (no ``if __name__ == "__main__"``):
+    the 30 compressed slices go to worker processes, which must not re-run the script."""
+    import os
+    import subprocess
+    import sys
+
+    j2k = next(c for c in ENCODER_CASES if c.name == "j2k-lossless")
+    files = encode_series(j2k, synthetic_scan.ct, tmp_path / "j2k")
+    script = tmp_path / "script.py"
+    script.write_text(_UNGUARDED_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, str(script), *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"({len(files)}, 128, 128)"

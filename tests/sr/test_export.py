@@ -191,3 +191,56 @@ def test_private_codes_only_where_dicom_and_snomed_have_none(exported: list[Path
     assert set(values) - set(site_texts) <= allowed_values
     # A site SNOMED CT says exactly is not repeated as private text.
     assert len(site_texts) == unexact_sites
+
+
+def test_target_and_non_target_not_evaluable_are_distinct_items(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """RECIST 1.1 §4.3: a follow-up whose targets and non-targets are all not evaluable is NE
+    for both; the report says so in two distinct items (CID 6143/6144 have no NE code), beside
+    the response evaluation method RECIST 1.1 (DCM 112021 = DCM 126081)."""
+    import dataclasses
+
+    from recistry.recist.model import AssessmentOptions, LesionState, Role
+    from recistry.sr import build_report
+    from recistry.sr import codes as rc
+    from recistry.sr.export import scan_readings
+
+    patient = archive.measurements[0].patient_id
+    rows = [m for m in archive.measurements if m.patient_id == patient]
+    baseline = min(m.date for m in rows)
+    follow_up = min(m.date for m in rows if m.date != baseline)
+    rows = [
+        m
+        if m.date == baseline
+        else dataclasses.replace(
+            m, state=LesionState.NOT_EVALUABLE, long_axis_mm=None, short_axis_mm=None
+        )
+        for m in rows
+        if m.date in (baseline, follow_up) and m.role is not Role.NEW
+    ]
+    readings = scan_readings(rows, "dr_a", AssessmentOptions())
+    (reading,) = [r for r in readings if r.date == follow_up]
+    assert reading.assessment is not None
+    assert reading.assessment.target_response.value == "NE"
+    assert reading.assessment.non_target_response.value == "NE"
+    images = {
+        ds.SOPInstanceUID: ds
+        for ds in (
+            pydicom.dcmread(p, stop_before_pixels=True) for p in archive.root.rglob("CT*.dcm")
+        )
+    }
+    sr = build_report(reading, images)
+    (response,) = [
+        g
+        for g in sr.ContentSequence[-1].ContentSequence
+        if g.ContentSequence[0].TextValue == "RECIST 1.1 time point response"
+    ]
+    coded = [
+        (i.ConceptNameCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeValue)
+        for i in response.ContentSequence
+        if i.ValueType == "CODE"
+    ]
+    assert ("112021", "126081") in coded
+    currents = [value for name, value in coded if name == "112048"]
+    assert currents == [rc.TARGET_NOT_EVALUABLE.value, rc.NON_TARGET_NOT_EVALUABLE.value]

@@ -9,6 +9,7 @@ SNOMED CT); dcmjs ``adapters/Cornerstone`` (Length, Bidirectional, MeasurementRe
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -506,7 +507,7 @@ def test_a_lesion_location_travels_as_a_scoord3d_point(archive: Archive, tmp_pat
     a TID 1410 Image Region SCOORD3D POINT with the image it was placed on, and read back into
     the same keys."""
     from recistry.store import save_measurements
-    from recistry.store.readings import format_point_mm
+    from recistry.store.readings import format_point_mm, lesion_tracking_uid
 
     located = {}
     for i, m in enumerate(archive.measurements):
@@ -530,6 +531,19 @@ def test_a_lesion_location_travels_as_a_scoord3d_point(archive: Archive, tmp_pat
                     assert group.ContentTemplateSequence[0].TemplateIdentifier == "1410"
                     points += 1
     assert points == len(located)
+    # highdicom parses the planar groups and gives the point back (patient mm)
+    by_uid = {
+        (m.extra.get("tracking_uid") or lesion_tracking_uid(m.patient_id, m.lesion_id), m.date): m
+        for m in located.values()
+    }
+    parsed = 0
+    for report in reports:
+        for g in hd.sr.srread(report.path).content.get_planar_roi_measurement_groups():
+            m = by_uid[(str(g.tracking_uid), dt.date.fromisoformat(report.date))]
+            expected = [float(v) for v in m.extra["location_mm"].split()]
+            np.testing.assert_allclose(g.roi.value[0], expected, atol=1e-4)
+            parsed += 1
+    assert parsed == len(located)
     for report in reports:
         run = subprocess.run(["dciodvfy", str(report.path)], capture_output=True, text=True)
         assert run.returncode == 0 and "Error" not in run.stderr, run.stderr
@@ -538,3 +552,87 @@ def test_a_lesion_location_travels_as_a_scoord3d_point(archive: Archive, tmp_pat
         for extra_key in ("location_mm", "sop_instance_uid", "series_uid"):
             assert back[key].extra[extra_key] == m.extra[extra_key], (key, extra_key)
         assert (back[key].role, back[key].state) == (m.role, m.state)
+
+
+def test_a_second_ohif_report_adds_lesions_not_revisions_of_the_first(
+    ct: list[pydicom.Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Identity is the Tracking Unique Identifier across imports too: the next report's
+    'Bidirectional' lesions (new UIDs) are new lesions with the next free ids, while re-importing
+    the first report changes nothing."""
+    image = ct[len(ct) // 2]
+    db = tmp_path / "s.db"
+    first = tmp_path / "first"
+    second = tmp_path / "second"
+    for folder, sizes in ((first, ("50", "35")), (second, ("44", "31"))):
+        folder.mkdir()
+        tools = [_bidirectional(5 + 10 * i, 5, size, "20") for i, size in enumerate(sizes)]
+        ohif_report([image], {image.SOPInstanceUID: {"Bidirectional": tools}}, folder / "r.dcm")
+    for folder in (first, second, first):
+        assert main(["import", str(folder), "--store", str(db), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"their ids are '{BIDIRECTIONAL_LABEL} #1', '{BIDIRECTIONAL_LABEL} #3'" in out
+    with Store(db) as store:
+        stored = {m.lesion_id: m for m in in_force_measurements(store)}
+        lesions = store.conn.execute("SELECT COUNT(*) FROM lesions").fetchone()[0]
+    assert lesions == 4
+    assert {k: str(m.long_axis_mm) for k, m in stored.items()} == {
+        f"{BIDIRECTIONAL_LABEL} #1": "50",
+        f"{BIDIRECTIONAL_LABEL} #2": "35",
+        f"{BIDIRECTIONAL_LABEL} #3": "44",
+        f"{BIDIRECTIONAL_LABEL} #4": "31",
+    }
+
+
+def test_no_missing_attribute_of_any_content_item_gives_a_traceback(
+    sr_folder: Path, tmp_path: Path
+) -> None:
+    """Delete, one at a time, each attribute of each content item of a report: the reader
+    either reads the report or refuses it with a DicomError naming the file, never another
+    exception."""
+    source = sorted(sr_folder.rglob("*.dcm"))[-1]
+    original = pydicom.dcmread(source)
+    keywords = (
+        "ValueType",
+        "RelationshipType",
+        "ConceptNameCodeSequence",
+        "ConceptCodeSequence",
+        "MeasuredValueSequence",
+        "ContentSequence",
+        "ReferencedSOPSequence",
+        "GraphicData",
+        "GraphicType",
+        "TextValue",
+        "UID",
+        "ReferencedFrameOfReferenceUID",
+    )
+
+    def items(ds: pydicom.Dataset, trail: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+        found = []
+        for index, child in enumerate(ds.get("ContentSequence", [])):
+            found.append((*trail, index))
+            found.extend(items(child, (*trail, index)))
+        return found
+
+    # The root's items and the first two measurement groups (every kind of item is there).
+    trails = [t for t in items(original) if len(t) == 1 or t[:2] in {(5, 0), (5, 1)}]
+    refused = read = 0
+    for trail in trails:
+        item = original
+        for index in trail:
+            item = item.ContentSequence[index]
+        for keyword in keywords:
+            if keyword not in item:
+                continue
+            element = item.data_element(keyword)
+            assert element is not None
+            delattr(item, keyword)  # put back below: one missing attribute at a time
+            try:
+                read_report(source, original)
+                read += 1
+            except DicomError as exc:
+                assert str(exc).startswith(str(source))
+                refused += 1
+            finally:
+                item[element.tag] = element
+    assert refused > 50 and read > 0

@@ -19,6 +19,7 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
@@ -261,6 +262,14 @@ def test_round_trip_recistry_dcmqi_json_tid1500writer_recistry_keeps_every_value
     ds = pydicom.dcmread(exported.path)
     groups = ds.ContentSequence[-1].ContentSequence
     assert all(g.ContentTemplateSequence[0].TemplateIdentifier == "1411" for g in groups)
+    volumetric = hd.sr.srread(exported.path).content.get_volumetric_roi_measurement_groups()
+    assert [
+        (
+            g.referenced_segment.referenced_sop_instance_uid,
+            g.referenced_segment.referenced_segment_numbers,
+        )
+        for g in volumetric
+    ] == [(seg.sop_instance_uid, [1]), (seg.sop_instance_uid, [2])]
     run = subprocess.run(["dciodvfy", str(exported.path)], capture_output=True, text=True)
     assert run.returncode == 0 and "Error" not in run.stderr, run.stderr
     # recistry -> dcmqi JSON
@@ -314,3 +323,31 @@ def test_round_trip_recistry_dcmqi_json_tid1500writer_recistry_keeps_every_value
             ROLE_UNASSIGNED_KEY,
         ):
             assert a.extra.get(key) == b.extra.get(key), key
+
+
+def test_a_seg_in_the_store_index_resolves_a_report_that_travels_without_it(
+    seg: WrittenSegmentation,
+    ct_paths: list[Path],
+    archive: Archive,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without the SEG, a sized lesion of a Slicer report names only the CT series: refused
+    (a size must name its image). With the SEG indexed in the store, import resolves it."""
+    report = _slicer_report(seg, ct_paths, tmp_path / "slicer")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(report, alone / "slicer.dcm")
+    db = tmp_path / "s.db"
+    shutil.copy(archive.store, db)
+    assert main(["import", str(alone), "--store", str(db), "--strict", "--no-progress"]) == 2
+    assert "lesion liver lesion has a size but references no image" in capsys.readouterr().err
+    assert main(["index", str(seg.path.parent), "--store", str(db)]) == 0
+    assert main(["import", str(alone), "--store", str(db), "--strict", "--no-progress"]) == 0
+    with Store(db) as store:
+        liver = next(
+            m
+            for m in in_force_measurements(store, "Slicer^Reader")
+            if m.lesion_id == "liver lesion"
+        )
+    assert liver.extra["sop_instance_uid"] == pydicom.dcmread(ct_paths[3]).SOPInstanceUID

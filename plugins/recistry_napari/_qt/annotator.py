@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,7 +56,7 @@ from recistry.errors import RecistryError
 from recistry.imaging.metrics import sphere_uptake
 from recistry.recist.model import LesionState, Role
 from recistry_napari import _reading
-from recistry_napari._display import focus, readout_text, show_name, show_overlays
+from recistry_napari._display import focus, put_image, readout_text, show_name, show_overlays
 from recistry_napari._geometry import layer_transform, lps_to_world
 from recistry_napari._history import History
 from recistry_napari._layers import (
@@ -156,6 +157,8 @@ PENDING = "pending"
 DEFAULT_STORE = Path("recistry.db")
 """Store used when none is named: the CLI's default too (``recistry.db`` in the working folder)."""
 _PENDING_COLOUR = QColor("#ff9f1a")
+_PREFETCH_DELAY_MS = 3000
+"""How long a scan is shown before the next one is read in the background."""
 _CACHE_SCANS = 3
 """Scans kept loaded: the current one, its prior and the one just left."""
 
@@ -233,6 +236,10 @@ class AnnotatorWidget(QWidget):
         self._dirty = False
         self._selected: str | None = None
         self._cache: OrderedDict[dt.date, ScanImages] = OrderedDict()
+        self._indexed: set[tuple[Path, Path]] = set()
+        # The next scan is read in the background while this one is read by the radiologist.
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-prefetch")
+        self._prefetch: dict[dt.date, Future[ScanImages]] = {}
         self._mip: Any = None
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
@@ -529,6 +536,7 @@ class AnnotatorWidget(QWidget):
         study = load_study(Path(root))
         self.study = study
         self._cache.clear()
+        self._prefetch.clear()
         self.date = None
         self.timepoint_list.blockSignals(True)
         self.timepoint_list.clear()
@@ -624,11 +632,24 @@ class AnnotatorWidget(QWidget):
         if date in self._cache:
             self._cache.move_to_end(date)
             return self._cache[date]
-        images = load_images(self.study, date)
+        future = self._prefetch.pop(date, None)
+        images = future.result() if future is not None else load_images(self.study, date)
         self._cache[date] = images
         while len(self._cache) > _CACHE_SCANS:
             self._cache.popitem(last=False)
         return images
+
+    def _prefetch_next(self) -> None:
+        """Start reading the scan after the one shown, unless it is loaded or loading (or the
+        widget is not on screen: nobody is reading)."""
+        if self.study is None or self.date is None or not self.isVisible():
+            return
+        dates = [s.date for s in self.study.scans]
+        row = dates.index(self.date) + 1
+        if row >= len(dates) or dates[row] in self._cache or dates[row] in self._prefetch:
+            return
+        study, date = self.study, dates[row]
+        self._prefetch = {date: self._loader.submit(load_images, study, date)}
 
     def show_timepoint(self, date: dt.date) -> None:
         """Show the scan of ``date`` and its lesions (with the prior beside it at a follow-up),
@@ -643,18 +664,17 @@ class AnnotatorWidget(QWidget):
         self.date = date
         self._record_scan_geometry(date, images)
         tp = self.reading.at(date)
-        for name in (CT_LAYER_NAME, PET_LAYER_NAME):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
         data, kwargs, _ = ct_layer_data(images.ct, self.window_combo.currentText())
-        ct_layer = self.viewer.add_image(data, **kwargs)
+        ct_layer = put_image(self.viewer, CT_LAYER_NAME, data, kwargs)
         row = [s.date for s in self.study.scans].index(date)
         show_name(ct_layer, "#ffd400")
         if images.pet is not None:
             data, kwargs, _ = pet_layer_data(images.pet, self._suv_range(tp))
-            pet = self.viewer.add_image(data, **kwargs)
+            pet = put_image(self.viewer, PET_LAYER_NAME, data, kwargs)
             pet.colorbar.visible = True
             pet.colorbar.position = "top_right"
+        elif PET_LAYER_NAME in self.viewer.layers:
+            self.viewer.layers.remove(PET_LAYER_NAME)
         transform = layer_transform(images.ct)
         if images.pet is not None:
             self.references.attach(transform)
@@ -678,6 +698,9 @@ class AnnotatorWidget(QWidget):
         self.timepoint_list.blockSignals(False)
         self._update_mip()
         self._refresh()
+        # Started once the scan is on screen and the reader looks at it: reading in the
+        # background competes with drawing for the interpreter.
+        QTimer.singleShot(_PREFETCH_DELAY_MS, self._prefetch_next)
 
     def _current_layers(self) -> list[Any]:
         names = [
@@ -1181,10 +1204,7 @@ class AnnotatorWidget(QWidget):
         self.locations.show(tp)
         if self.references.layer is not None and self.references.layer in self.viewer.layers:
             self.references.show(tp)
-        if self.images is not None:
-            show_pending(
-                self.viewer, pending_markers(reading, date), layer_transform(self.images.ct)
-            )
+        self._show_pending()
         self._refresh()
 
     # --- model to view -----------------------------------------------------------------------
@@ -1194,6 +1214,16 @@ class AnnotatorWidget(QWidget):
         self.history.push(reading, what)
         self.dirty = True
         self._refresh()
+        self._show_pending()
+
+    def _show_pending(self) -> None:
+        """Markers where the lesions still pending here were (gone once assessed)."""
+        if self.reading is not None and self.date is not None and self.images is not None:
+            show_pending(
+                self.viewer,
+                pending_markers(self.reading, self.date),
+                layer_transform(self.images.ct),
+            )
 
     def _refresh(self) -> None:
         if self.reading is None or self.date is None:
@@ -1409,9 +1439,15 @@ class AnnotatorWidget(QWidget):
         """
         reading, _date = self._require()
         assert self.study is not None
+        indexed = (self.study.root, self.store_path.resolve())
         result = save_reading(
-            reading, self.study.root, self.store_path, sr_folder_for(self.store_path)
+            reading,
+            self.study.root,
+            self.store_path,
+            sr_folder_for(self.store_path),
+            index_study=indexed not in self._indexed,
         )
+        self._indexed.add(indexed)
         self.history_reader = reading.reader
         self.dirty = False
         withdrawn = f", {result.withdrawn} withdrawn" if result.withdrawn else ""

@@ -52,24 +52,44 @@ def _frame(spec: DatasetSpec, columns: Columns):  # type: ignore[no-untyped-def]
     return pd.DataFrame(data, columns=list(spec.names))
 
 
-def _csv_frame(spec: DatasetSpec, frame):  # type: ignore[no-untyped-def]
-    """The frame as the CSV shows it: whole numbers without a decimal point."""
-    out = frame.copy()
-    for v in spec.variables:
-        values = out[v.name]
-        if v.kind == "Num" and bool(((values % 1 == 0) | values.isna()).all()):
-            out[v.name] = values.astype("Int64")
-    return out
+def _csv_text(value: object, number: bool) -> str:
+    """A cell as the CSV shows it: blank when missing, whole numbers without a decimal point."""
+    if value is None:
+        return ""
+    if number and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
-def _lengths(spec: DatasetSpec, frame) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _write_csv(path: Path, spec: DatasetSpec, columns: Columns) -> None:
+    """The dataset as CSV: the header, then one line per record (csv module: quoting as
+    pandas' ``to_csv`` does, without building a second frame)."""
+    whole = {
+        v.name
+        for v in spec.variables
+        if v.kind == "Num" and all(x is None or float(x).is_integer() for x in columns[v.name])  # type: ignore[arg-type]
+    }
+    cells = [
+        [_csv_text(x, v.name in whole) for x in columns[v.name]]
+        if v.kind == "Num"
+        else ["" if x is None else str(x) for x in columns[v.name]]
+        for v in spec.variables
+    ]
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(spec.names)
+        writer.writerows(zip(*cells, strict=True))
+
+
+def _lengths(spec: DatasetSpec, columns: Columns) -> dict[str, int]:
+    """Bytes of the longest value of each character variable (8 for numbers)."""
     lengths = {}
     for v in spec.variables:
         if v.kind == "Num":
             lengths[v.name] = 8
         else:
-            encoded = frame[v.name].str.encode("utf-8").str.len()
-            lengths[v.name] = max(1, int(encoded.max()) if len(frame) else 1)
+            distinct = {"" if x is None else str(x) for x in columns[v.name]}
+            lengths[v.name] = max((len(x.encode("utf-8")) for x in distinct), default=1) or 1
     return lengths
 
 
@@ -106,7 +126,7 @@ def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
             if spec.name not in datasets:
                 continue
             frame = _frame(spec, datasets[spec.name])
-            lengths = _lengths(spec, frame)
+            lengths = _lengths(spec, datasets[spec.name])
             name = spec.name.lower()
             pyreadstat.write_xport(
                 frame,
@@ -117,7 +137,7 @@ def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
                 file_format_version=5,
                 variable_format={v: "DATE9." for v in spec.names if v in SAS_DATE_VARIABLES},
             )
-            _csv_frame(spec, frame).to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
+            _write_csv(tmp / f"{name}.csv", spec, datasets[spec.name])
             written += [Path(f"{name}.xpt"), Path(f"{name}.csv")]
             define_rows.extend(
                 (

@@ -23,8 +23,16 @@ store exactly as it was. A value that differs from the one in force is stored as
 nothing is overwritten or deleted.
 
 SR folders are read one study per task, in parallel with --workers N or on a Dask cluster with
---dask ADDRESS. A bad SR file is reported by path and skipped (exit status 1), or refuses the
-whole import with --strict (exit status 2).
+--dask ADDRESS, by the same reader as 'recistry rescore FOLDER': a report is read whole or
+refused whole, with one line naming the file, the content item and the reason. A bad SR file is
+skipped (exit status 1), or refuses the whole import with --strict (exit status 2).
+
+Reports of OHIF and 3D Slicer (docs/store.md, "Exchanging reports with OHIF and 3D Slicer"): a
+lesion is identified by its Tracking Unique Identifier; lesions sharing a label get the ids
+'label #1', 'label #2' (printed); lesions without a RECIST role are imported as unassigned and
+listed (assign them in napari before scoring); areas, volumes and other non-RECIST values are
+kept as extra values and counted; SEG references resolve to the CT images through SEG files in
+the folder or in the store's DICOM index.
 
 examples:
   recistry import measurements.csv --store trial.db --reader dr_smith --accept
@@ -86,14 +94,20 @@ def run(args: argparse.Namespace) -> int:
     # transaction: a command that fails leaves the store exactly as it was.
     archive = table = clinical = None
     if args.path is not None and args.path.is_dir():
-        from recistry.sr.archive import read_sr_archive
+        from recistry.sr.archive import indexed_segmentations, read_sr_archive
 
+        # SEG objects already indexed in the store resolve segment references too.
+        seg_paths: list[str] = []
+        if Path(args.store).exists():
+            with Store(args.store, create=False) as store:
+                seg_paths = indexed_segmentations(store)
         archive = read_sr_archive(
             args.path,
             strict=args.strict,
             workers=args.workers,
             dask_address=args.dask,
             progress=not args.no_progress and sys.stderr.isatty(),
+            segmentation_paths=seg_paths,
         )
     elif args.path is not None:
         from recistry.tables import read_measurements

@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             column="--criteria",
         )
     if (
-        args.format != "table"
+        (args.format != "table" or args.out is not None)
         and _is_table(args.path)
         and args.reader is None
         and args.workers <= 1
@@ -265,7 +265,8 @@ def _stream(
                     yield chunk
                     bar.advance(task, min(CHUNK_PATIENTS, len(chunk)))
 
-            stream_outputs(
+            warnings: list[tuple[str, str]] = []
+            cohort = stream_outputs(
                 scored(),
                 options,
                 args.by,
@@ -273,9 +274,22 @@ def _stream(
                 json_to=spool if args.format == "json" else None,
                 csv_to=spool if args.format == "csv" else None,
                 out=args.out,
+                warnings=warnings,
+                max_warnings=MAX_WARNINGS_SHOWN,
             )
         spool.seek(0)
         shutil.copyfileobj(spool, sys.stdout, 1 << 20)
+    if args.format == "table":
+        from rich.console import Console
+
+        from recistry.results import CRITERIA, IRECIST_CRITERIA, options_to_dict
+
+        document = {
+            "criteria": IRECIST_CRITERIA if irecist is not None else CRITERIA,
+            "options": options_to_dict(options),
+            "cohort": cohort,
+        }
+        _print_large(Console(), document, warnings, len(chunks.patient_ids))
     if args.out is not None:
         print(f"results written to {args.out}/", file=sys.stderr)
 
@@ -308,20 +322,8 @@ def _print_table(document: dict[str, Any]) -> None:
     console = Console()
     patients = document["patients"]
     if len(patients) > PRETTY_JSON_MAX_PATIENTS:
-        _print_cohort(console, document)
         warnings = [(p["patient_id"], w) for p in patients for w in p["warnings"]]
-        for pid, warning in warnings[:MAX_WARNINGS_SHOWN]:
-            console.print(f"[yellow]warning[/] {pid}: {warning}", highlight=False)
-        if len(warnings) > MAX_WARNINGS_SHOWN:
-            console.print(
-                f"… and {len(warnings) - MAX_WARNINGS_SHOWN:,} more warnings (patients.csv)",
-                highlight=False,
-            )
-        console.print(
-            f"{len(patients):,} patients: the table of patients is printed up "
-            f"to {PRETTY_JSON_MAX_PATIENTS:,}; --out DIR or --format csv gives every patient",
-            highlight=False,
-        )
+        _print_large(console, document, warnings, len(patients))
         return
     table = Table(title=f"{document['criteria']} per patient", show_lines=False)
     for column in (
@@ -355,6 +357,31 @@ def _print_table(document: dict[str, Any]) -> None:
         for warning in p["warnings"]:
             console.print(f"[yellow]warning[/] {p['patient_id']}: {warning}", highlight=False)
     _print_cohort(console, document)
+
+
+def _print_large(
+    console: Console,
+    document: dict[str, Any],
+    warnings: Sequence[tuple[str, str]],
+    patients: int,
+) -> None:
+    """A cohort too large for a table row per patient: the cohort figures, the first
+    ``MAX_WARNINGS_SHOWN`` warnings and where every patient is."""
+    from recistry.results import PRETTY_JSON_MAX_PATIENTS
+
+    _print_cohort(console, document)
+    for pid, warning in warnings[:MAX_WARNINGS_SHOWN]:
+        console.print(f"[yellow]warning[/] {pid}: {warning}", highlight=False)
+    if len(warnings) > MAX_WARNINGS_SHOWN:
+        console.print(
+            f"… and {len(warnings) - MAX_WARNINGS_SHOWN:,} more warnings (patients.csv)",
+            highlight=False,
+        )
+    console.print(
+        f"{patients:,} patients: the table of patients is printed up to "
+        f"{PRETTY_JSON_MAX_PATIENTS:,}; --out DIR or --format csv gives every patient",
+        highlight=False,
+    )
 
 
 def _print_cohort(console: Console, document: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ HELP = "map prior lesion points onto the current CT (registration) and re-measur
 DESCRIPTION = """\
 Register the prior CT (PRIOR_CT_DIR) to the current CT (CURRENT_CT_DIR) (SimpleITK: body
 centroids, multi-resolution rigid on 4 mm copies, then a local translation around each point on
-1 mm copies; see docs/imaging.md), map each --at point of the prior scan onto the current scan,
+1.5 mm copies; see docs/imaging.md), map each --at point of the prior scan onto the current scan,
 segment the lesion found there and print the mapped point, the proposed lesion centre and its
 measurement (as 'recistry measure'). A lesion that cannot be segmented at its mapped point is
 reported as not-found with the reason. Everything printed is a proposal for the reader.

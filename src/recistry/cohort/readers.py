@@ -140,7 +140,14 @@ class ReaderComparison:
             "pd_window_days": self.pd_window_days,
             "patients": [_patient_dict(p) for p in self.patients],
             "adjudication": {
-                **self.adjudication_rate.as_dict(),
+                "needing": self.adjudication_rate.successes,
+                "of_patients_with_two_reads": self.adjudication_rate.n,
+                "rate": self.adjudication_rate.rate,
+                "ci95": (
+                    None
+                    if self.adjudication_rate.ci95 is None
+                    else list(self.adjudication_rate.ci95)
+                ),
                 "rules": [rule.value for rule in AdjudicationRule],
                 "adjudicated": self.adjudicated,
                 "pending": [p.patient_id for p in self.pending],

@@ -34,7 +34,11 @@ PATIENT_HEADER = ("Patient", "Reader", "BOR", "PD date", "Baseline targets", "Ba
 
 
 def _num(value: float | None, decimals: int = 2) -> str:
-    return "NA" if value is None else fixed(value, decimals)
+    if value is None:
+        return "NA"
+    if abs(value) < 0.5 * 10**-decimals:  # rounding noise of a zero mean prints 0.00, not -0.00
+        value = 0.0
+    return fixed(value, decimals)
 
 
 def _pct(value: float | None) -> str:

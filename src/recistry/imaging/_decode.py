@@ -3,8 +3,11 @@
 The decoders (pylibjpeg's libjpeg and openjpeg plugins, pyjpegls) hold Python's global
 interpreter lock while they decode, so threads do not decode two frames at once: frames are
 decoded in worker processes, a few frames of one file per task, and only the decoded frames come
-back. The pool is started once per process (with ``spawn``: safe in a GUI process with running
-threads) and reused by every load.
+back. The pool is started once per process and reused by every load. Workers are forked where
+the platform can (Linux): a fork starts in milliseconds and never re-imports the caller's
+``__main__``, so a script calling the loaders at top level, without an
+``if __name__ == "__main__"`` guard, works; elsewhere they are spawned (and such scripts need
+the guard, as with any use of multiprocessing there). The forked workers only run the decoders.
 """
 
 from __future__ import annotations
@@ -122,15 +125,19 @@ def worker_count(frames: int) -> int:
     return min(cores, 8, frames // FRAMES_PER_TASK)
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _executor(workers: int) -> Executor:
     global _pool, _pool_workers
     with _pool_lock:
         if _pool is None or _pool_workers < workers:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-            )
+            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
             _pool_workers = workers
         return _pool
 
@@ -186,8 +193,8 @@ def decode_in_parallel(
                 count = min(FRAMES_PER_TASK, len(requests) - start)
                 raise DecodeFailure(
                     start,
-                    f"the decoder crashed on this frame or one of the {count - 1} after it "
-                    "in volume order; the compressed data is damaged",
+                    f"the decoding worker process died on this frame or one of the {count - 1} "
+                    "after it in volume order (a decoder crash on damaged data?)",
                 ) from None
             del future
             submit_next()

@@ -201,14 +201,20 @@ class _Body:
 
 def _body(pet: Volume) -> _Body:
     body = np.asarray(pet.array) >= BODY_SUV
-    kji = np.argwhere(body)
-    if len(kji) == 0:
+    per_slice = body.sum(axis=(1, 2))
+    total = int(per_slice.sum())
+    if total == 0:
         return _Body(0.0, 0.0, (0.0, 0.0), {})
-    centre = pet.index_to_patient(kji.mean(axis=0))[0]
-    ks = np.unique(kji[:, 0])
+    # The centroid from the marginal sums: no list of every body voxel.
+    mean_index = [
+        float((body.sum(axis=tuple(a for a in range(3) if a != axis)) * np.arange(n)).sum()) / total
+        for axis, n in enumerate(body.shape)
+    ]
+    centre = pet.index_to_patient(np.asarray(mean_index))[0]
+    ks = np.nonzero(per_slice)[0]
     zs = pet.index_to_patient(np.column_stack([ks, np.zeros_like(ks), np.zeros_like(ks)]))[:, 2]
     pixel_cm2 = pet.spacing_mm[1] * pet.spacing_mm[2] / 100.0
-    areas = {int(k): float(body[k].sum()) * pixel_cm2 for k in ks.tolist()}
+    areas = {int(k): float(per_slice[k]) * pixel_cm2 for k in ks.tolist()}
     return _Body(float(centre[0]), float(centre[1]), (float(zs.min()), float(zs.max())), areas)
 
 
@@ -274,7 +280,7 @@ def find_hotspots(
     spots: list[HotSpot] = []
     if count:
         index = np.arange(1, count + 1)
-        sizes = ndimage.sum_labels(np.ones_like(values), labels, index)
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
         keep = index[sizes * voxel_ml >= min_volume_ml]
         objects = ndimage.find_objects(labels)
         for label in keep.tolist():

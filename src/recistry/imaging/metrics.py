@@ -549,38 +549,44 @@ def voi_uptake(suv: Volume, voi: npt.NDArray[np.bool_]) -> VoiUptake:
     """
     from scipy import ndimage
 
-    values = np.asarray(suv.array, dtype=np.float64)
+    array = np.asarray(suv.array)
     voi = np.asarray(voi, dtype=bool)
-    if voi.shape != values.shape:
+    if voi.shape != array.shape:
         raise InputError(
-            f"VOI shape {voi.shape} differs from PET shape {values.shape}", column="voi"
+            f"VOI shape {voi.shape} differs from PET shape {array.shape}", column="voi"
         )
-    count = int(voi.sum())
-    if count == 0:
+    # Work on the VOI's bounding box padded by the sphere, never on the whole body: the PET
+    # may be a whole-body volume and this runs on every click.
+    extent = [
+        np.nonzero(voi.any(axis=tuple(a for a in range(3) if a != axis)))[0] for axis in range(3)
+    ]
+    if any(len(e) == 0 for e in extent):
         raise InputError("the volume of interest is empty", column="voi")
     radius = (3.0 * PEAK_SPHERE_ML * 1000.0 / (4.0 * math.pi)) ** (1.0 / 3.0)
     offsets = _sphere_offsets(suv.spacing_mm, radius)
     reach = offsets.max(axis=0)
-    # Work on the VOI's bounding box padded by the sphere, not the whole body.
-    idx = np.argwhere(voi)
-    lo = np.maximum(idx.min(axis=0) - reach, 0)
-    hi = np.minimum(idx.max(axis=0) + reach + 1, values.shape)
+    lo = np.maximum(np.array([e[0] for e in extent]) - reach, 0)
+    hi = np.minimum(np.array([e[-1] for e in extent]) + reach + 1, array.shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    values = array[box].astype(np.float64)
+    voi_box = voi[box]
+    count = int(voi_box.sum())
     kernel = np.zeros(tuple(2 * reach + 1), dtype=np.float64)
     kernel[tuple((offsets + reach).T)] = 1.0
-    sums = ndimage.correlate(values[box], kernel, mode="constant", cval=0.0)
-    counts = ndimage.correlate(np.ones_like(values[box]), kernel, mode="constant", cval=0.0)
-    means = np.where(voi[box], sums / counts, -np.inf)
+    sums = ndimage.correlate(values, kernel, mode="constant", cval=0.0)
+    counts = ndimage.correlate(np.ones_like(values), kernel, mode="constant", cval=0.0)
+    means = np.where(voi_box, sums / counts, -np.inf)
     peak_local = np.unravel_index(int(np.argmax(means)), means.shape)
     peak_index = np.asarray(peak_local) + lo
-    in_voi = np.where(voi, values, -np.inf)
-    max_index = np.unravel_index(int(np.argmax(in_voi)), values.shape)
+    in_voi = np.where(voi_box, values, -np.inf)
+    max_local = np.unravel_index(int(np.argmax(in_voi)), values.shape)
+    max_index = np.asarray(max_local) + lo
     voxel_ml = float(np.prod(suv.spacing_mm)) / 1000.0
     return VoiUptake(
-        suv_max=float(values[max_index]),
-        suv_mean=float(values[voi].mean()),
+        suv_max=float(values[max_local]),
+        suv_mean=float(values[voi_box].mean()),
         suv_peak=float(means[peak_local]),
-        max_lps_mm=_point(suv.index_to_patient(np.asarray(max_index))[0]),
+        max_lps_mm=_point(suv.index_to_patient(max_index)[0]),
         peak_center_lps_mm=_point(suv.index_to_patient(peak_index)[0]),
         peak_voxel_count=int(counts[peak_local]),
         voxel_count=count,

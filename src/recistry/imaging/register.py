@@ -72,11 +72,11 @@ class RegistrationParameters:
     shrink_factors: tuple[int, ...] = (2, 1)
     smoothing_sigmas_mm: tuple[float, ...] = (4.0, 0.0)
     iterations: int = 100
-    sampling_fraction: float = 0.25
+    sampling_fraction: float = 0.1
     affine: bool = False
     bspline_mesh: int = 0
     refine_radius_mm: float = 30.0
-    refine_grid_mm: float = 1.0
+    refine_grid_mm: float = 1.5
 
     def as_parameters(self) -> dict[str, str]:
         """The parameters as text, for the audit trail."""
@@ -173,14 +173,43 @@ def _sitk() -> Any:
 
 
 def _coarse(volume: Volume, grid_mm: float) -> Any:
-    """The volume as a SimpleITK image, bin-averaged to voxels of about ``grid_mm``."""
+    """The volume as a SimpleITK image, block-averaged to voxels of about ``grid_mm`` (in numpy,
+    so the full-resolution CT is never copied) and clipped to −1000…2000 HU."""
+    from dataclasses import replace
+
     from recistry.imaging.resample import to_sitk
 
-    sitk = _sitk()
-    factors = [max(1, round(grid_mm / s)) for s in volume.spacing_mm[::-1]]
-    array = np.clip(np.asarray(volume.array, dtype=np.float32), -1000.0, 2000.0)
-    image = to_sitk(_with_array(volume, array))
-    return sitk.BinShrink(image, factors) if max(factors) > 1 else image
+    factors = [max(1, round(grid_mm / s)) for s in volume.spacing_mm]
+    counts = [n // f for n, f in zip(volume.array.shape, factors, strict=True)]
+    if min(counts) < 4:
+        factors = [1, 1, 1]
+        counts = list(volume.array.shape)
+    fk, fj, fi = factors
+    nk, nj, ni = counts
+    source = np.asarray(volume.array)
+    array = np.zeros((nk, nj, ni), dtype=np.float32)
+    # Summing strided views reads the CT once and never copies it (a reshape of a cropped view
+    # would copy all of it).
+    for dk in range(fk):
+        for dj in range(fj):
+            for di in range(fi):
+                array += source[dk : nk * fk : fk, dj : nj * fj : fj, di : ni * fi : fi]
+    array /= fk * fj * fi
+    np.clip(array, -1000.0, 2000.0, out=array)
+    # The centre of the first block is half a block minus half a voxel from the first voxel.
+    first = volume.index_to_patient(np.array([(f - 1) / 2 for f in factors], dtype=np.float64))[0]
+    coarse = replace(
+        volume,
+        array=array,
+        spacing_mm=(
+            volume.spacing_mm[0] * fk,
+            volume.spacing_mm[1] * fj,
+            volume.spacing_mm[2] * fi,
+        ),
+        origin_mm=(float(first[0]), float(first[1]), float(first[2])),
+        sop_instance_uids=(),
+    )
+    return to_sitk(coarse)
 
 
 def _with_array(volume: Volume, array: npt.NDArray[Any]) -> Volume:
@@ -217,6 +246,17 @@ def _method(params: RegistrationParameters, *, iterations: int | None = None) ->
     return method
 
 
+def _execute(method: Any, fixed: Any, moving: Any, prior: Volume, current: Volume) -> None:
+    try:
+        method.Execute(fixed, moving)
+    except RuntimeError as exc:  # ITK: e.g. too few samples where the two images overlap
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown"
+        raise InputError(
+            f"cannot register series {prior.series_instance_uid} to "
+            f"{current.series_instance_uid}: do they show the same body region? ({reason})"
+        ) from exc
+
+
 def register_ct(
     prior: Volume, current: Volume, *, parameters: RegistrationParameters | None = None
 ) -> CtRegistration:
@@ -237,7 +277,8 @@ def register_ct(
     Raises
     ------
     InputError
-        When either CT holds no body (nothing above -500 HU).
+        When either CT holds no body (nothing above -500 HU), or the registration fails (the
+        images hardly overlap).
     """
     sitk = _sitk()
     params = parameters or RegistrationParameters()
@@ -256,7 +297,7 @@ def register_ct(
         method.SetShrinkFactorsPerLevel(list(params.shrink_factors))
         method.SetSmoothingSigmasPerLevel(list(params.smoothing_sigmas_mm))
         method.SetInitialTransform(transform, inPlace=True)
-        method.Execute(fixed, moving)
+        _execute(method, fixed, moving, prior, current)
         return transform, float(method.GetMetricValue())
 
     rigid, metric = run(rigid)
@@ -279,7 +320,7 @@ def register_ct(
         method.SetSmoothingSigmasPerLevel(list(params.smoothing_sigmas_mm))
         method.SetMovingInitialTransform(transform)
         method.SetInitialTransform(bspline, inPlace=True)
-        method.Execute(fixed, moving)
+        _execute(method, fixed, moving, prior, current)
         metric = float(method.GetMetricValue())
         transform = sitk.CompositeTransform([transform, bspline])
         stages.append("bspline")
@@ -338,8 +379,7 @@ def refine_point(
     if fixed is None or moving is None:
         return mapped
     local = sitk.TranslationTransform(3)
-    method = _method(params, iterations=60)
-    method.SetMetricSamplingPercentage(0.5, 20250101)
+    method = _method(params, iterations=40)
     method.SetShrinkFactorsPerLevel([2, 1])
     method.SetSmoothingSigmasPerLevel([2.0, 0.0])
     method.SetMovingInitialTransform(registration.transform)

@@ -10,7 +10,10 @@ Public API (everything else is private and may change):
 * codes: :class:`Role`, :class:`LesionState`, :class:`TargetResponse`,
   :class:`NonTargetResponse`, :class:`NewLesions`, :class:`Response`;
 * functions: :func:`assess_patient`, :func:`assess_patients`, :func:`validate_patient`,
-  :func:`organ_of`.
+  :func:`organ_of`;
+* policy profiles: :data:`PROFILES`, :func:`profile`, :func:`policy_from_mapping` and the
+  policies :class:`NodeReappearance`, :class:`NodeComplete` (TOML files:
+  :func:`recistry.scoring.load_policy`); iRECIST is :mod:`recistry.recist.irecist`.
 """
 
 from recistry.recist.engine import assess_patient, assess_patients, organ_of, validate_patient
@@ -21,6 +24,8 @@ from recistry.recist.model import (
     LesionValue,
     Measurement,
     NewLesions,
+    NodeComplete,
+    NodeReappearance,
     NonTargetResponse,
     PatientAssessment,
     PatientRecord,
@@ -30,14 +35,18 @@ from recistry.recist.model import (
     TargetResponse,
     TimepointAssessment,
 )
+from recistry.recist.policy import PROFILES, policy_from_mapping, profile
 
 __all__ = [
+    "PROFILES",
     "AssessmentOptions",
     "ClinicalRecord",
     "LesionState",
     "LesionValue",
     "Measurement",
     "NewLesions",
+    "NodeComplete",
+    "NodeReappearance",
     "NonTargetResponse",
     "PatientAssessment",
     "PatientRecord",
@@ -49,5 +58,7 @@ __all__ = [
     "assess_patient",
     "assess_patients",
     "organ_of",
+    "policy_from_mapping",
+    "profile",
     "validate_patient",
 ]

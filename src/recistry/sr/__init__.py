@@ -9,6 +9,8 @@ Public API
 :func:`read_report`, :func:`read_sr`, :func:`read_sr_tree`
     Measurements from one TID 1500 file (whole or refused whole), or from every SR file in a
     folder tree; the one reader of ``import`` and ``rescore``.
+:func:`write_seg`
+    Lesion masks on a CT series' grid as one DICOM SEG (a segment per lesion).
 :func:`assign_lesion_ids`
     Distinct ids for lesions that share a Tracking Identifier.
 """
@@ -26,6 +28,7 @@ from recistry.sr.reader import (
     read_sr,
     read_sr_tree,
 )
+from recistry.sr.seg import WrittenSegmentation, write_seg
 from recistry.sr.writer import ScanReading, build_report
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "ScanReading",
     "SharedLabel",
     "SrReport",
+    "WrittenSegmentation",
     "assign_lesion_ids",
     "build_report",
     "export_store",
@@ -43,4 +47,5 @@ __all__ = [
     "read_report",
     "read_sr",
     "read_sr_tree",
+    "write_seg",
 ]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,8 +178,13 @@ def read_sr_archive(
     workers: int = 1,
     dask_address: str | None = None,
     progress: bool = False,
+    segmentation_paths: Sequence[str] = (),
 ) -> ArchiveRead:
     """Read every TID 1500 SR file under ``root``, one study per task (nothing is written).
+
+    SEG files under ``root`` and in ``segmentation_paths`` (e.g. the store's DICOM index:
+    :func:`indexed_segmentations`) resolve measurements that reference a segment to its source
+    images.
 
     Raises
     ------
@@ -188,7 +195,7 @@ def read_sr_archive(
     if not studies:
         raise DicomError("no DICOM SR files found", path=str(root))
     segmentations = {}
-    for seg_path in seg_paths:
+    for seg_path in [*seg_paths, *segmentation_paths]:
         try:
             seg = read_segmentation_source(seg_path)
         except DicomError as exc:
@@ -221,6 +228,66 @@ def read_sr_archive(
     return ArchiveRead(root, tuple(reports), failures, files, len(tasks), tuple(shared))
 
 
+def _with_stored_identities(
+    store: Store, reports: Sequence[SrReport]
+) -> tuple[tuple[SrReport, ...], list[SharedLabel]]:
+    """Lesion ids by Tracking Unique Identifier across imports.
+
+    A lesion the store already holds (same patient and tracking UID) keeps its stored id. A new
+    lesion whose id the store already gives to another lesion (another tracking UID, e.g. the
+    next OHIF report's "Bidirectional") gets the next free ``label #n``.
+    """
+    stored = store.conn.execute(
+        "SELECT p.patient_id, l.lesion_id, l.tracking_uid "
+        "FROM lesions AS l JOIN patients AS p USING (patient_pk)"
+    ).fetchall()
+    id_of = {(patient, uid): lesion for patient, lesion, uid in stored}
+    owner = {(patient, lesion): uid for patient, lesion, uid in stored}
+    chosen: dict[tuple[str, str], str] = {}
+    relabelled = []
+    for report in reports:
+        for m in report.measurements:
+            key = (m.patient_id, m.extra["tracking_uid"])
+            if key in chosen:
+                continue
+            lesion = id_of.get(key, m.lesion_id)
+            if owner.get((m.patient_id, lesion), key[1]) != key[1]:
+                base = re.sub(r" #\d+$", "", lesion)
+                number = 1
+                while (m.patient_id, f"{base} #{number}") in owner:
+                    number += 1
+                relabelled.append(SharedLabel(m.patient_id, base, (lesion, f"{base} #{number}")))
+                lesion = f"{base} #{number}"
+            owner[(m.patient_id, lesion)] = key[1]
+            chosen[key] = lesion
+    out = tuple(
+        dataclasses.replace(
+            report,
+            measurements=tuple(
+                m
+                if chosen[(m.patient_id, m.extra["tracking_uid"])] == m.lesion_id
+                else dataclasses.replace(
+                    m, lesion_id=chosen[(m.patient_id, m.extra["tracking_uid"])]
+                )
+                for m in report.measurements
+            ),
+        )
+        for report in reports
+    )
+    return out, relabelled
+
+
+def indexed_segmentations(store: Store) -> list[str]:
+    """Files of the DICOM SEG objects in the store's DICOM index."""
+    return [
+        str(path)
+        for (path,) in store.conn.execute(
+            "SELECT path FROM instances WHERE sop_class_uid = ? ORDER BY path",
+            (SEGMENTATION_STORAGE,),
+        )
+    ]
+
+
 def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False) -> ArchiveImport:
     """Write what :func:`read_sr_archive` read, in one transaction (one import per report)."""
     if accept:
@@ -236,12 +303,16 @@ def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False)
                 path=str(archive.root),
             )
     summary = None
+    reports: tuple[SrReport, ...] = archive.reports
+    shared = list(archive.shared_labels)
     if archive.reports:
         totals = [0, 0, 0]
         patients: set[str] = set()
         first_import = None
         with store.transaction():
-            for report in archive.reports:
+            reports, relabelled = _with_stored_identities(store, archive.reports)
+            shared.extend(relabelled)
+            for report in reports:
                 part = save_measurements(
                     store,
                     image_points_to_patient(store, list(report.measurements)),
@@ -269,7 +340,7 @@ def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False)
             totals[2],
             tuple(sorted(patients)),
         )
-    measurements = [m for report in archive.reports for m in report.measurements]
+    measurements = [m for report in reports for m in report.measurements]
     return ArchiveImport(
         summary,
         archive.files,
@@ -278,7 +349,7 @@ def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False)
         lesions=len({(m.patient_id, m.lesion_id) for m in measurements}),
         extra_values=sum(r.extra_values for r in archive.reports),
         volume_only=sum(r.volume_only for r in archive.reports),
-        shared_labels=archive.shared_labels,
+        shared_labels=tuple(shared),
         unassigned=tuple(
             sorted(
                 {

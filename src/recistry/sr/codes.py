@@ -36,7 +36,7 @@ SUVBW_UNIT = codes.UCUM.StandardizedUptakeValueBodyWeight
 LONG_AXIS = Code("103339001", "SCT", "Long Axis")
 SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
 # Retired SNOMED RT codes for the same concepts, still written by dcmjs/OHIF; read as synonyms.
-LEGACY_LONG_AXIS = Code("G-A185", "SRT", "Long Axis")
+LEGACY_LONG_AXIS = Code("G-A185", "SRT", "Long Axis")  # read through LEGACY_SNOMED_RT
 LEGACY_SHORT_AXIS = Code("G-A186", "SRT", "Short Axis")
 LENGTH = codes.SCT.Length  # SCT 410668003: OHIF's Length tool
 DIAMETER = codes.SCT.Diameter  # SCT 81827009
@@ -96,8 +96,6 @@ OVERALL_RESPONSE = Code("OVERALLRESPONSE", SCHEME, "RECIST 1.1 overall time poin
 OVERALL_RESPONSE_VALUES: dict[Response, Code] = {
     r: Code(f"R{r.value}"[:16], SCHEME, f"Overall response {r.value}") for r in Response
 }
-NOT_EVALUABLE = Code("NE", SCHEME, "Not evaluable")
-"""Read only: recistry before version 2 wrote it for target and non-target NE alike."""
 TARGET_NOT_EVALUABLE = Code("TARGETNE", SCHEME, "Target lesions not evaluable")
 NON_TARGET_NOT_EVALUABLE = Code("NONTARGETNE", SCHEME, "Non-target lesions not evaluable")
 RECORDED_SITE = Code("SITE", SCHEME, "Lesion site as recorded")

@@ -54,7 +54,9 @@ __all__ = [
     "EXTRA_VALUES_KEY",
     "IMAGE_POINT_KEYS",
     "LOCATION_KEY",
+    "SEGMENTATION_KEY",
     "SEGMENTATION_STORAGE",
+    "SEGMENT_NUMBER_KEY",
     "SR_STORAGE_CLASSES",
     "ExtraValue",
     "SegmentationSource",
@@ -62,6 +64,7 @@ __all__ = [
     "SrReport",
     "assign_lesion_ids",
     "extra_values",
+    "find_segmentations",
     "find_sr_files",
     "is_tid1500",
     "read_report",
@@ -1026,10 +1029,21 @@ def read_sr_tree(root: str | Path) -> list[Measurement]:
     DicomError
         The folder holds no SR file, or an SR file is invalid (named in the message).
     """
-    files = find_sr_files(root)
+    files: list[Path] = []
+    segmentations: dict[str, SegmentationSource] = {}
+    for path, ds in _dicom_files(Path(root)):  # one pass over the tree for both kinds
+        sop_class = str(ds.get("SOPClassUID", ""))
+        if sop_class in SR_STORAGE_CLASSES:
+            files.append(path)
+        elif sop_class == SEGMENTATION_STORAGE:
+            try:
+                seg = read_segmentation_source(path)
+            except DicomError as exc:
+                logger.warning("%s", exc)
+                continue
+            segmentations[seg.sop_instance_uid] = seg
     if not files:
         raise DicomError("no DICOM SR files found in this folder", path=str(root))
-    segmentations = find_segmentations(root)
     reports = [read_report(path, segmentations=segmentations) for path in files]
     reports.sort(key=lambda r: (r.content_datetime, r.path))
     reports, shared = assign_lesion_ids(reports)

@@ -212,6 +212,13 @@ def _lesion_group(
             measurements.append(_num(rc.SUVBW, extra[key], rc.SUVBW_UNIT, derivation=derivation))
     for kept in extra_values(m):
         if kept.value is None or kept.unit is None:
+            # A NUM read with only a qualifier (no value): highdicom writes no such item.
+            logger.warning(
+                "lesion %s on %s: extra value %s has no number and is not written to the SR",
+                m.lesion_id,
+                m.date,
+                kept.name.meaning,
+            )
             continue
         measurements.append(_num(kept.name, kept.value, kept.unit, derivation=kept.derivation))
     unassigned = bool(extra.get(ROLE_UNASSIGNED_KEY))
