@@ -643,6 +643,53 @@ CASES += [
 ]
 
 
+def _indexed_image_at(target: Callable[[World], Path]) -> Callable[[World], list[str]]:
+    """The store's index points one measured image at ``target`` (a moved or damaged file)."""
+
+    def make(w: World) -> list[str]:
+        path = target(w)
+        with sqlite3.connect(w.store) as conn:
+            conn.execute(
+                "UPDATE instances SET path = ? WHERE sop_instance_uid = ?",
+                (str(path), w.rows[0]["sop_instance_uid"]),
+            )
+        conn.close()
+        return ["export", str(w.root / "out"), "--store", str(w.store)]
+
+    return make
+
+
+def _ct_only_folder(w: World) -> Path:
+    folder = w.root / "cts"
+    folder.mkdir()
+    (folder / "ct.dcm").write_bytes(SAMPLE_SR.read_bytes()[:128] + b"DICM")
+    return folder
+
+
+CASES += [
+    Case(
+        "export-indexed-image-is-not-dicom",
+        _indexed_image_at(lambda w: _file(w.root / "moved.dcm")),
+        ("moved.dcm", "re-run 'recistry index'"),
+    ),
+    Case(
+        "export-indexed-path-now-holds-another-patient",
+        _indexed_image_at(lambda w: _raw_file(SAMPLE_SR.read_bytes()[:300], "cut.dcm")(w)),
+        ("s.db", "sop_instance_uid", "another patient"),
+    ),
+    Case(
+        "export-indexed-image-is-gone",
+        _indexed_image_at(lambda w: w.root / "gone.dcm"),
+        ("gone.dcm",),
+    ),
+    Case(
+        "rescore-folder-without-sr",
+        lambda w: ["rescore", str(_ct_only_folder(w))],
+        ("cts",),
+    ),
+]
+
+
 def test_the_corpus_is_large() -> None:
     assert len(CASES) >= 100
     assert len({c.id for c in CASES}) == len(CASES)
