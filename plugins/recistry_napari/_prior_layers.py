@@ -167,8 +167,12 @@ def show_pending(
         layer.scale = transform["scale"]
         layer.translate = transform["translate"]
         layer.rotate = transform["rotate"]
-    points = [layer.world_to_data(lps_to_world(m.points_lps[0])) for m in marks]
-    layer.data = np.array(points).reshape(-1, 3)
+    points = np.array([layer.world_to_data(lps_to_world(m.points_lps[0])) for m in marks]).reshape(
+        -1, 3
+    )
+    if list(layer.features["lesion_id"]) == ids and np.allclose(layer.data, points):
+        return layer  # unchanged: no redraw (this runs after every edit)
+    layer.data = points
     layer.features = pd.DataFrame(
         {"lesion_id": pd.Series(ids, dtype=object), "label": pd.Series(labels, dtype=object)}
     )
