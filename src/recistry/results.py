@@ -635,17 +635,18 @@ def stream_outputs(
                 for handle in json_outs:
                     handle.write((", " if outcomes else "") + text)
             if patient_writers:
-                rows = [list(r.values()) for r in patient_rows(chunk)]
+                # guarded as csv_text writes them (recistry.csv_guard)
+                guarded = list(guard_rows([list(r.values()) for r in patient_rows(chunk)]))
                 for writer in patient_writers:
-                    if not outcomes and rows:
+                    if not outcomes and guarded:
                         writer.writerow(patient_columns)
-                    writer.writerows(rows)
+                    writer.writerows(guarded)
             if timepoint_writer is not None:
                 rows = [list(r.values()) for r in timepoint_rows(chunk)]
                 if rows and not timepoints_written:
                     timepoint_writer.writerow(timepoint_columns)
                     timepoints_written = True
-                timepoint_writer.writerows(rows)
+                timepoint_writer.writerows(guard_rows(rows))
             outcomes.extend(CohortOutcome.of(a) for a in chunk)
             if warnings is not None and len(warnings) < max_warnings:
                 for a in chunk:

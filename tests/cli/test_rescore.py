@@ -373,3 +373,23 @@ def test_large_table_with_a_bad_patient_writes_nothing(tmp_path, capsys, monkeyp
     captured = capsys.readouterr()
     assert captured.out == "" and "T9 is first seen on 2030-01-01" in captured.err
     assert not out.exists()
+
+
+def test_streamed_csv_is_guarded_like_csv_text(tmp_path, capsys, monkeypatch):
+    """A large table's streamed patients.csv neutralises formula cells as csv_text does."""
+    from recistry import results
+
+    lines = ["patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state"]
+    for k in range(12):
+        lines.append(f"=P{k},2024-01-01,T1,target,liver,false,40,,measured")
+        lines.append(f"=P{k},2024-03-01,T1,target,liver,false,30,,measured")
+    table = tmp_path / "m.csv"
+    table.write_text("\n".join(lines) + "\n")
+    assert main(["rescore", str(table), "--format", "csv"]) == 0
+    whole = capsys.readouterr().out
+    monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 5)
+    assert main(["rescore", str(table), "--format", "csv", "--out", str(tmp_path / "o")]) == 0
+    streamed = capsys.readouterr().out
+    assert streamed == whole and "\n'=P0," in streamed
+    assert (tmp_path / "o" / "patients.csv").read_text() == whole
+    assert "\n'=P0," in (tmp_path / "o" / "timepoints.csv").read_text()
