@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: dicom3tools (dciodvfy),
 # dcmtk (dsrdump and the DICOM encoders), libgdcm-tools and openjph-tools (encoders), Xvfb and
-# Qt's X11 libraries (napari GUI tests), Chromium (report rendering), Orthanc (PACS tests).
+# Qt's X11 libraries (napari GUI tests), Chromium (report rendering), Orthanc (PACS tests), the
+# sqlite3 shell.
 # Idempotent: installs only what is missing. Needs root or sudo.
 set -euo pipefail
 need=()
@@ -20,6 +21,8 @@ command -v chromium >/dev/null || need+=(chromium)
 # Node.js and npm run dcmjs (OHIF's DICOM library) in the SR interoperability tests.
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# The sqlite3 shell: the store tests compare its .dump of a file before and after.
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 # Qt6 xcb platform plugin runtime libraries (napari under Xvfb); GLX on Xvfb also loads Mesa's
 # llvmpipe driver at run time (libglx-mesa0, libgl1-mesa-dri), which ldd does not show.
 for pkg in libegl1 libgl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \

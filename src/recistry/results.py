@@ -33,6 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from recistry.csv_guard import guard_rows
 from recistry.errors import InputError
 from recistry.recist.irecist import IRecistPatientAssessment, IRecistTimepoint, IResponse
 from recistry.recist.model import (
@@ -488,12 +489,15 @@ def dumps(document: dict[str, Any]) -> str:
 
 
 def csv_text(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A CSV with a header (none without rows), as ``csv.writer`` writes Python values."""
+    """A CSV with a header (none without rows), as ``csv.writer`` writes Python values.
+
+    Text cells a spreadsheet would run as formulas are neutralised (:mod:`recistry.csv_guard`).
+    """
     buffer = io.StringIO()
     if rows:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows(guard_rows(rows))
     return buffer.getvalue()
 
 

@@ -156,7 +156,7 @@ def _load(path: Path, clinical_path: str | Path | None, reader: str | None) -> l
 
         if clinical is None:
             return load_store(path, reader=reader)
-        with Store(path, create=False) as store:
+        with Store(path, readonly=True) as store, store.snapshot():
             return build_records(in_force_measurements(store, reader), clinical)
     if reader is not None:
         raise InputError("--reader needs a study store as PATH", path=str(path))

@@ -104,13 +104,39 @@ def _read_frame(path: Path) -> pd.DataFrame:
                     encoding="utf-8",
                 )
             )
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(raw, exc, path) from None
+    except (ValueError, OSError) as exc:
         raise InputError(f"cannot read the table: {exc}", path=str(path)) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     if padded:
         for column in frame.columns:
             frame[column] = frame[column].str.strip()
     return frame
+
+
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError, path: Path) -> InputError:
+    """The row and column of the first byte that is not UTF-8 (not its byte offset)."""
+    try:
+        raw.decode("utf-8")
+        offset = 0
+    except UnicodeDecodeError as first:
+        offset = first.start
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    row = raw.count(b"\n", 0, line_start)
+    try:
+        header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8-sig", "replace")]), [])
+        before = raw[line_start:offset].decode("utf-8", "replace")
+        index = len(next(csv.reader([before]), [""])) - 1 if before else 0
+    except csv.Error:  # not a table at all (binary data)
+        header, index = [], -1
+    column = header[index].strip() if row and 0 <= index < len(header) else None
+    return InputError(
+        f"byte 0x{raw[offset]:02x} is not valid utf-8 text; save the file as UTF-8",
+        path=str(path),
+        row=row or None,
+        column=column,
+    )
 
 
 def _read_csv_arrow(raw: bytes, path: Path) -> pd.DataFrame | None:
@@ -160,8 +186,24 @@ def _read_csv_arrow(raw: bytes, path: Path) -> pd.DataFrame | None:
 def _find_bad_row(raw: bytes, width: int, path: Path) -> None:
     """Raise for the first row (blank lines skipped) without ``width`` cells."""
     rows = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
-    next(rows, None)
-    for number, cells in enumerate((cells for cells in rows if cells), start=1):
+    try:
+        next(rows, None)
+    except csv.Error as exc:
+        raise InputError(f"cannot read the header: {exc}", path=str(path)) from None
+    number = 0
+    while True:
+        try:
+            cells = next(rows, None)
+        except csv.Error as exc:
+            # e.g. a cell over the csv module's field limit (128 kB): no table has one.
+            raise InputError(
+                f"cannot read the row: {exc}", path=str(path), row=number + 1
+            ) from None
+        if cells is None:
+            return
+        if not cells:
+            continue
+        number += 1
         if len(cells) != width:
             raise InputError(
                 f"{len(cells)} cells where the header has {width} columns",
@@ -239,6 +281,13 @@ def _parse_dates(values: pd.Series, path: Path, column: str, required: bool) -> 
     return _Parsed(codes, dates)
 
 
+MAX_SIZE_MM = 10_000
+"""Largest size accepted in a table (mm): ten metres, far beyond any lesion or slice."""
+
+MAX_SIZE_CHARS = 20
+"""Longest size text accepted (characters), so every sum stays exact in 28 decimal digits."""
+
+
 def _parse_mm(values: pd.Series, path: Path, column: str) -> _Parsed:
     """Decimal millimetres from text, exactly as written (no float round trip)."""
     codes, texts = _factorize(values)
@@ -259,6 +308,18 @@ def _parse_mm(values: pd.Series, path: Path, column: str) -> _Parsed:
     if bad is not None:
         raise InputError(
             f"size {values.iloc[bad]} mm is negative", path=str(path), row=bad + 1, column=column
+        )
+    # Exact decimal arithmetic has 28 significant digits: a size must stay far inside them.
+    too_long = np.array([len(t) > MAX_SIZE_CHARS for t in texts], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        bad = _first_bad_code(codes, (numeric > MAX_SIZE_MM) | too_long)
+    if bad is not None:
+        raise InputError(
+            f"size '{values.iloc[bad]}' mm is out of range (at most {MAX_SIZE_MM} mm and "
+            f"{MAX_SIZE_CHARS} characters)",
+            path=str(path),
+            row=bad + 1,
+            column=column,
         )
     sizes: list[Decimal | None] = []
     for text in texts:

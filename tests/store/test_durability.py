@@ -43,7 +43,8 @@ WRITER = textwrap.dedent(
 
 def _write_concurrently(tables: list[Path], db: Path, flag: Path) -> None:
     """Run one WRITER process per table against ``db``, started together; all must succeed."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(root / "src"), str(root)))}
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(t), str(db), str(flag)],

@@ -12,6 +12,8 @@ import importlib
 import importlib.util
 import logging
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
 
 from recistry import __version__
@@ -71,21 +73,65 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failure, 2 bad input or usage)."""
+    """Run the command line; returns the exit status.
+
+    0: done. 2: a problem the user can fix (bad input, usage, an output path that cannot be
+    written): one line on stderr naming the file and field, nothing written. 1: an unexpected
+    failure (a bug): one line, and the traceback with ``-v``.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # pydicom and highdicom log each warning as well as issuing it.
+        for name in ("pydicom", "highdicom"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        if not args.verbose:
+            # Library warnings (pydicom's on a non-conformant file, pandas', numpy's) are not
+            # the user's to act on; the error that follows, if any, says what is wrong.
+            warnings.simplefilter("ignore")
+        return _run(args)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from recistry.csv_guard import csv_guard
+
+    command = f"recistry {args.command}"
     try:
-        status: int = args._run(args)
+        with csv_guard(not getattr(args, "no_csv_guard", False)):
+            status: int = args._run(args)
     except RecistryError as exc:
-        print(f"recistry {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("recistry: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # The environment, not the input: a file vanished, a disk is full, a folder is read-only.
+        if args.verbose:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{command}: error: {where}{_one_line(exc.strerror or str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+            hint = ""
+        else:
+            hint = f" (rerun as 'recistry -v {args.command} ...' for the traceback)"
+        print(
+            f"{command}: internal error: {type(exc).__name__}: {_one_line(str(exc))}{hint}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     return status
 
 

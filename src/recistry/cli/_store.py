@@ -59,3 +59,13 @@ def pseudonym_key(args: argparse.Namespace) -> bytes | None:
     from recistry.store.privacy import load_key
 
     return load_key(args.key_file)
+
+
+def add_csv_guard_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-csv-guard``: write CSV cells as they are (see :mod:`recistry.csv_guard`)."""
+    parser.add_argument(
+        "--no-csv-guard",
+        action="store_true",
+        help="write CSV text cells as they are; by default a cell starting with = + - @ (not a "
+        "number) gets a leading ' so that spreadsheets do not run it as a formula",
+    )

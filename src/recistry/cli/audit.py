@@ -45,12 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recistry.atomic import check_output_file, write_text_atomic
     from recistry.recist.model import AssessmentOptions
     from recistry.store import Store
     from recistry.store.audit import audit_json, patient_audit, render_html, render_text
 
     key = pseudonym_key(args)
-    with Store(args.store, create=False) as store:
+    if args.out is not None:
+        check_output_file(args.out)  # before any work
+    with Store(args.store, readonly=True) as store, store.snapshot():
         document = patient_audit(
             store,
             args.patient,
@@ -63,9 +66,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = args.out.with_name(f".{args.out.name}.partial")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(args.out)
+        write_text_atomic(args.out, text)
         print(f"audit of {document['patient_id']} written to {args.out}", file=sys.stderr)
     return 0

@@ -12,10 +12,14 @@ NAME = "export"
 HELP = "write every reader's scan readings as DICOM SR (TID 1500) measurement reports"
 DESCRIPTION = """\
 Write one TID 1500 measurement report (Comprehensive 3D SR) per reader per scan into OUT, as
-OUT/<patient>/<YYYYMMDD>/<reader>.dcm. Each report references the CT images measured on (they
-must be in the store's DICOM index: run 'recistry index ROOT --store S' first), carries the
-lesions' tracking UIDs, long and short axes with their endpoints, SUVs, Krenning scores and the
-RECIST call of the scan. Exporting the same store twice gives identical files.
+OUT/<patient>/<YYYYMMDD>/<reader>-<hash>.dcm (the hash tells apart readers whose names look
+alike). OUT is built beside itself and swapped in whole when complete (it then holds a
+.recistry-complete marker); it must be a new or empty folder or an earlier export. Each report
+references the CT images measured on (they must be in the store's DICOM index: run 'recistry
+index ROOT --store S' first), carries the lesions' tracking UIDs, long and short axes with their
+endpoints, SUVs, Krenning scores and the RECIST call of the scan. Exporting the same store twice
+gives identical files. --pseudonymize applies the DICOM PS3.15 Basic Confidentiality Profile
+with modified dates (docs/security.md).
 
 With --to URL the written files (and any DICOM SEG files under OUT) are then stored into a PACS
 with STOW-RS (DICOMweb URL) or C-STORE (dimse://AET@HOST:PORT), so a viewer on the same archive
@@ -47,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recistry.atomic import check_output_folder
     from recistry.errors import InputError
     from recistry.pacs import parse_location, push
     from recistry.pacs.outputs import outputs_to_store
@@ -62,16 +67,19 @@ def run(args: argparse.Namespace) -> int:
             column="--to",
         )
     key = pseudonym_key(args)
-    with Store(args.store, create=False) as store:
+    check_output_folder(args.out)  # before any work
+    with Store(args.store, readonly=True) as store:
         reports = export_store(
             store,
             args.out,
             reader=args.reader,
             key=key,
             options=AssessmentOptions(confirm=args.confirm),
+            as_folder=True,
         )
     patients = len({r.patient for r in reports})
-    print(f"wrote {len(reports)} SR files for {patients} patients to {args.out}/")
+    written = sum(1 for r in reports if r.path.is_file())
+    print(f"wrote {written} SR files for {patients} patients to {args.out}/")
     if destination is not None:
         files = outputs_to_store(args.out, [r.path for r in reports])
         pushed = push(destination, files, ca_bundle=args.ca_bundle, calling_aet=args.aet)

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             strict=args.strict,
             workers=args.workers,
             dask_address=args.dask,
-            progress=not args.no_progress,
+            progress=not args.no_progress and sys.stderr.isatty(),
             segmentation_paths=seg_paths,
         )
     elif args.path is not None:
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             )
         if summary is not None:
             lines.append(
-                f"import {summary.import_id}: {_count(summary.readings, 'reading')} of "
+                f"{_import_label(summary.import_id)}: {_count(summary.readings, 'reading')} of "
                 f"{_count(len(summary.patients), 'patient')}, "
                 f"{_count(summary.new_revisions, 'new revision')}, "
                 f"{summary.unchanged} unchanged → {args.store}"
@@ -148,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         if clinical is not None:
             saved = save_clinical(store, clinical, source=str(args.clinical))
             lines.append(
-                f"import {saved.import_id}: clinical data of {_count(saved.readings, 'patient')}, "
+                f"{_import_label(saved.import_id)}: clinical data of "
+                f"{_count(saved.readings, 'patient')}, "
                 f"{_count(saved.new_revisions, 'new revision')} → {args.store}"
             )
         if args.accept_reader is not None:
@@ -183,3 +184,8 @@ def _sr_lines(result: ArchiveImport) -> list[str]:
 def _count(n: int, noun: str) -> str:
     """``1 patient``, ``2 patients``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _import_label(import_id: int | None) -> str:
+    """``import 3``, or ``nothing new`` when the store already held everything."""
+    return "nothing new" if import_id is None else f"import {import_id}"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recistry.cli._store import add_batch_arguments
+from recistry.cli._store import add_batch_arguments, add_pseudonym_arguments, pseudonym_key
 
 NAME = "index"
 HELP = "list the DICOM patients, studies and series under a folder"
@@ -40,6 +40,7 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", metavar="ROOT", type=Path, help="folder (or file) to index")
+    add_pseudonym_arguments(parser)
     parser.add_argument(
         "--format",
         choices=("table", "json"),
@@ -70,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from recistry.imaging.discovery import index_tree
 
+    key = pseudonym_key(args)
+
     index = index_tree(
         args.root,
         workers=args.workers,
@@ -91,10 +94,13 @@ def run(args: argparse.Namespace) -> int:
             recorded = save_dicom_index(store, index)
         print(f"recorded {recorded} instances in {args.store}", file=sys.stderr)
     if args.format == "json":
-        json.dump(index.to_dict(), sys.stdout, indent=2)
+        document = index.to_dict()
+        if key is not None:
+            document = _pseudonymised(document, key)
+        json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_table(index)
+        _print_table(index, key)
     return 1 if args.strict and index.errors else 0
 
 
@@ -110,6 +116,32 @@ def _date(value: str | None) -> str:
     return value or "(no date)"
 
 
+def _pseudonymised(document: Any, key: bytes, days: int = 0) -> Any:
+    """The JSON index with the PS3.15 Basic Profile applied to what identifies a patient:
+    patient IDs become their pseudonym, names and birth dates are emptied (Table E.1-1: Z) and
+    study dates are shifted back by the patient's :func:`date_shift_days` (modified dates); file
+    paths, which often hold a patient's name, are emptied."""
+    from recistry.store.privacy import date_shift_days, pseudonym, shift_da
+
+    if isinstance(document, dict):
+        if isinstance(document.get("patient_id"), str):
+            days = date_shift_days(document["patient_id"], key)
+        out = {}
+        for name, value in document.items():
+            if name == "patient_id" and isinstance(value, str):
+                out[name] = pseudonym(value, key)
+            elif name in ("patient_name", "birth_date", "path", "root", "reason"):
+                out[name] = ""  # folder and file names often name the patient
+            elif name.endswith("_date") and isinstance(value, str):
+                out[name] = shift_da(value, days)
+            else:
+                out[name] = _pseudonymised(value, key, days)
+        return out
+    if isinstance(document, list):
+        return [_pseudonymised(v, key, days) for v in document]
+    return document
+
+
 def _pixels(series: Any) -> str:
     from recistry.imaging.pixels import can_decode, transfer_syntax_name
 
@@ -121,13 +153,14 @@ def _pixels(series: Any) -> str:
     return "no decoder: " + ", ".join(transfer_syntax_name(ts) for ts in missing)
 
 
-def _print_table(index: Any) -> None:
+def _print_table(index: Any, key: bytes | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
     # Piped output is for grep and logs: do not wrap rows at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200, soft_wrap=True)
-    table = Table(title=f"DICOM index of {index.root}", show_lines=False)
+    title = "DICOM index" if key is not None else f"DICOM index of {index.root}"
+    table = Table(title=title, show_lines=False)
     columns = ("patient", "study date", "modality", "series", "slices", "frames", "spacing mm")
     for column in (*columns, "tracer", "pixels"):
         table.add_column(column, justify="right" if column in ("slices", "frames") else "left")
@@ -136,9 +169,17 @@ def _print_table(index: Any) -> None:
         if series.units:
             tracer = f"{tracer} [{series.units}]".strip()
         number = f"#{series.series_number} " if series.series_number is not None else ""
+        study_date = study.study_date
+        if key is None:
+            who = f"{patient.patient_id} {patient.patient_name}".strip()
+        else:
+            from recistry.store.privacy import date_shift_days, pseudonym, shift_da
+
+            who = pseudonym(patient.patient_id, key)
+            study_date = shift_da(study_date or "", date_shift_days(patient.patient_id, key))
         table.add_row(
-            f"{patient.patient_id} {patient.patient_name}".strip(),
-            _date(study.study_date),
+            who,
+            _date(study_date),
             series.modality,
             f"{number}{series.description}",
             str(series.slice_count),
@@ -155,5 +196,5 @@ def _print_table(index: Any) -> None:
         f"{index.skipped} non-DICOM file(s) skipped; {len(index.errors)} unreadable",
         highlight=False,
     )
-    for problem in index.errors:
+    for problem in index.errors if key is None else ():
         console.print(f"[yellow]unreadable[/] {problem.path}: {problem.reason}", highlight=False)

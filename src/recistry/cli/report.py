@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recistry.cli._store import add_csv_guard_argument
 from recistry.errors import InputError
 
 if TYPE_CHECKING:
@@ -80,9 +81,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--title", default="Cohort response report", help="heading of the report")
     parser.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
+    parser.add_argument(
+        "--stamp",
+        action="store_true",
+        help="show the time the report was generated (without it, the same input gives "
+        "byte-identical files)",
+    )
+    add_csv_guard_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from recistry.atomic import check_output_folder
     from recistry.cohort.report import write_report
     from recistry.cohort.summary import Subgroup
     from recistry.cohort.tables import read_adverse_events
@@ -92,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     for spec in args.by:
         Subgroup.parse(spec)  # a malformed --by fails before any work
+    check_output_folder(args.out)
     adverse = read_adverse_events(args.adverse_events) if args.adverse_events is not None else None
     records = load_records(args.path, args.clinical, args.reader)
     options = AssessmentOptions(confirm=args.confirm)
@@ -121,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         readers=readers,
         adjudicated=adjudicated,
         krenning=krenning,
+        stamp=_now() if args.stamp else None,
     )
     for line in summary_lines(output.summary):
         print(line)
@@ -142,6 +153,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _independent_reads(
     path: Path, reader: str | None, options: AssessmentOptions
 ) -> tuple[ReaderComparison | None, frozenset[str]]:
@@ -155,7 +172,7 @@ def _independent_reads(
 
     if not is_store_file(path):
         return None, frozenset()
-    with Store(path, create=False) as store:
+    with Store(path, readonly=True) as store:
         several = any(len(names) > 1 for names in readers_by_patient(store).values())
     comparison = None
     if several:

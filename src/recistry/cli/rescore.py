@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recistry.cli._store import add_batch_arguments
+from recistry.cli._store import add_batch_arguments, add_csv_guard_argument
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
     from rich.console import Console
@@ -115,6 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write patients.csv, timepoints.csv and results.json into DIR",
     )
+    add_csv_guard_argument(parser)
     parser.add_argument(
         "--require-krenning",
         type=int,
@@ -151,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
 
     for spec in args.by:  # a malformed --by is refused before any work
         Subgroup.parse(spec)
+    if args.out is not None:
+        from recistry.atomic import check_output_folder_writable
+
+        check_output_folder_writable(args.out)
     progress = not args.no_progress and sys.stderr.isatty()
     batch = {"workers": args.workers, "dask_address": args.dask, "progress": progress}
     irecist = IRecistOptions(recist=options) if args.criteria == "irecist" else None

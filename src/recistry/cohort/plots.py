@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
@@ -66,7 +67,9 @@ def save_figure(fig: Figure, stem: Path) -> tuple[Path, Path]:
     """Write ``stem.png`` (200 dpi) and ``stem.svg``; returns both paths."""
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
     fig.savefig(png, dpi=200)
-    fig.savefig(svg, metadata={"Date": None})
+    # A fixed salt makes the SVG's element ids (clip paths, markers) the same on every run.
+    with matplotlib.rc_context({"svg.hashsalt": "recistry"}):
+        fig.savefig(svg, metadata={"Date": None})
     return png, svg
 
 

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import base64
 import csv
-import datetime as dt
 import html
 import json
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +26,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from recistry import __version__
+from recistry.atomic import atomic_folder, check_output_folder
 from recistry.cohort import plots
 from recistry.cohort.krenning import KrenningSelection
 from recistry.cohort.readers import ReaderComparison
@@ -52,6 +50,7 @@ from recistry.cohort.tables import (
     best_response_table,
     subgroup_table,
 )
+from recistry.csv_guard import guard_rows
 from recistry.errors import InputError
 from recistry.recist.model import AssessmentOptions, PatientAssessment
 
@@ -105,7 +104,7 @@ def _csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) ->
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows(guard_rows(["" if v is None else v for v in row] for row in rows))
 
 
 def _table_rows_csv(path: Path, rows: Sequence[TableRow]) -> None:
@@ -212,6 +211,7 @@ def write_report(
     readers: ReaderComparison | None = None,
     adjudicated: frozenset[str] = frozenset(),
     krenning: KrenningSelection | None = None,
+    stamp: str | None = None,
 ) -> ReportOutput:
     """Write report.html, figures (PNG+SVG), tables (CSV), patients.csv and report.json.
 
@@ -238,6 +238,9 @@ def write_report(
         The SSTR-PET summary and Krenning selection (:func:`~recistry.cohort.krenning.
         select_by_krenning`) for the uptake section, krenning_uptake.csv and the exploratory
         SUVmax waterfall; ``assessments`` should be its ``assessments``.
+    stamp
+        Shown as "generated <stamp>" under the heading; without it the same input gives
+        byte-identical files.
 
     Raises
     ------
@@ -248,14 +251,9 @@ def write_report(
         raise InputError("no patients to report on", path=source or None)
     timings: dict[str, float] = {}
     say = progress or _quiet
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".report-", dir=out_dir.parent))
-    except OSError as exc:
-        raise InputError(
-            f"cannot create the output folder: {exc.strerror}", path=str(out_dir)
-        ) from exc
-    try:
+    check_output_folder(out_dir)  # before any work
+    # Built beside out_dir and swapped in whole: a killed run leaves the old report or the new.
+    with atomic_folder(out_dir, marker="recistry report\n") as work:
         say("statistics")
         with _timed(timings, "statistics"):
             summary = cohort_summary(assessments, by=by)
@@ -408,19 +406,10 @@ def write_report(
                 readers=readers,
                 adjudicated=adjudicated,
                 krenning=krenning,
+                stamp=stamp,
             )
             (work / "report.html").write_text(page, encoding="utf-8")
-        written = []
-        try:
-            out_dir.mkdir(exist_ok=True)
-            for path in sorted(work.iterdir()):
-                target = out_dir / path.name
-                path.replace(target)
-                written.append(target)
-        except OSError as exc:
-            raise InputError(f"cannot write the report: {exc.strerror}", path=str(out_dir)) from exc
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        written = [out_dir / p.name for p in sorted(work.iterdir())]
     log.info(
         "report written to %s (%s)", out_dir, ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
     )
@@ -465,6 +454,7 @@ def _render_html(
     adjudicated: frozenset[str] = frozenset(),
     policy: AssessmentOptions | None = None,
     krenning: KrenningSelection | None = None,
+    stamp: str | None = None,
 ) -> str:
     orr, dcr = summary["orr"], summary["dcr"]
 
@@ -596,12 +586,12 @@ def _render_html(
     sections = "".join(
         f'<section id="{sid}"><h2>{_e(head)}</h2>{body[sid]}</section>' for sid, head in SECTIONS
     )
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    generated = "" if stamp is None else f", generated {stamp}"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f'<header><h1>{_e(title)}</h1><p class="meta">{_e(source)}<br>recistry {__version__}, '
-        f"RECIST 1.1, generated {stamp}</p></header>"
+        f"RECIST 1.1{_e(generated)}</p></header>"
         f"<nav><ol>{nav}</ol></nav>{sections}</body></html>\n"
     )
 

@@ -42,9 +42,11 @@ from recistry.store.dicom_index import instance_geometries
 from recistry.store.readings import (
     ENDPOINT_KEYS,
     ROLE_UNASSIGNED_KEY,
+    UNSPECIFIED_READER,
     ImportSummary,
     format_point_mm,
     save_measurements,
+    validate_reads,
 )
 
 logger = logging.getLogger(__name__)
@@ -317,14 +319,21 @@ def save_sr_archive(store: Store, archive: ArchiveRead, *, accept: bool = False)
                     source=report.path,
                     kind="sr",
                     accept=accept,
+                    validate=False,
                 )
                 first_import = first_import or part.import_id
                 totals[0] += part.readings
                 totals[1] += part.new_revisions
                 totals[2] += part.unchanged
                 patients.update(part.patients)
+            # Once every report is in: a follow-up report read before its baseline's is fine.
+            validate_reads(
+                store,
+                {(m.patient_id, m.extra.get("reader") or UNSPECIFIED_READER)
+                 for report in archive.reports for m in report.measurements},
+            )  # fmt: skip
         summary = ImportSummary(
-            first_import or 0,
+            first_import,
             str(archive.root),
             totals[0],
             totals[1],

@@ -7,6 +7,8 @@ Public API
     An open store (WAL, foreign keys, migrations); writes are single transactions.
 :func:`save_measurements`, :func:`save_clinical`, :func:`accept_reader`
     Append readings, clinical records, and the choice of the read a cohort uses.
+:func:`validate_reads`
+    The one validation of a reading (the engine's), run by every write of readings.
 :func:`load_records`
     The measurements in force, grouped into :class:`~recistry.recist.model.PatientRecord`.
 """
@@ -22,6 +24,7 @@ from recistry.store.readings import (
     load_records,
     save_clinical,
     save_measurements,
+    validate_reads,
 )
 
 __all__ = [
@@ -36,4 +39,5 @@ __all__ = [
     "load_records",
     "save_clinical",
     "save_measurements",
+    "validate_reads",
 ]

@@ -190,7 +190,36 @@ SELECT m.measurement_pk, m.lesion_pk, m.reader_pk, m.scan_date FROM measurements
 WHERE json_extract(m.extra_json, '$.role_unassigned') = '1';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ADJUDICATIONS, _LESIONS_WITHOUT_ROLE)
+_STORE_IDENTITY_AND_APPEND_ONLY_NAMES = """
+-- What makes a file a recistry store (with PRAGMA application_id, set by the code that migrates):
+-- any other SQLite database is refused untouched.
+CREATE TABLE recistry_store (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+INSERT INTO recistry_store (key, value) VALUES ('format', 'recistry study store');
+CREATE TRIGGER recistry_store_no_update BEFORE UPDATE ON recistry_store
+BEGIN SELECT RAISE(ABORT, 'recistry_store is append-only'); END;
+CREATE TRIGGER recistry_store_no_delete BEFORE DELETE ON recistry_store
+BEGIN SELECT RAISE(ABORT, 'recistry_store is append-only'); END;
+-- Readers and patients are history too: a name or ID once written stays what it was.
+CREATE TRIGGER readers_no_update BEFORE UPDATE ON readers
+BEGIN SELECT RAISE(ABORT, 'readers is append-only: write a new revision'); END;
+CREATE TRIGGER readers_no_delete BEFORE DELETE ON readers
+BEGIN SELECT RAISE(ABORT, 'readers is append-only: write a new revision'); END;
+CREATE TRIGGER patients_no_update BEFORE UPDATE ON patients
+BEGIN SELECT RAISE(ABORT, 'patients is append-only: write a new revision'); END;
+CREATE TRIGGER patients_no_delete BEFORE DELETE ON patients
+BEGIN SELECT RAISE(ABORT, 'patients is append-only: write a new revision'); END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _ADJUDICATIONS,
+    _LESIONS_WITHOUT_ROLE,
+    _STORE_IDENTITY_AND_APPEND_ONLY_NAMES,
+)
 """Migration ``i`` (0-based) brings a store from ``user_version`` i to i + 1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

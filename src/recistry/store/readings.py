@@ -116,11 +116,12 @@ Endpoints = tuple[float, float, float, float, float, float]
 class ImportSummary:
     """What one write did to the store.
 
-    ``new_revisions`` counts readings appended (first revisions and edits); ``unchanged`` counts
-    readings identical to the revision already in force.
+    ``import_id`` is ``None`` when nothing was written (every reading was already in force: a
+    re-import adds no ``imports`` row). ``new_revisions`` counts readings appended (first
+    revisions and edits); ``unchanged`` counts readings identical to the revision in force.
     """
 
-    import_id: int
+    import_id: int | None
     source: str
     readings: int
     new_revisions: int
@@ -318,6 +319,7 @@ def save_measurements(
     kind: str = "table",
     reader: str | None = None,
     accept: bool = False,
+    validate: bool = True,
 ) -> ImportSummary:
     """Append measurements to the store as one transaction.
 
@@ -335,6 +337,10 @@ def save_measurements(
         Reader name for measurements whose ``extra`` names none.
     accept
         Mark the reads written here as the accepted read of their patients.
+    validate
+        Check every read this write changes as ``recistry rescore`` would (see
+        :func:`validate_reads`); a caller writing several parts in one transaction turns it off
+        and validates once at the end.
 
     Returns
     -------
@@ -343,8 +349,9 @@ def save_measurements(
     Raises
     ------
     InputError
-        A value is invalid (the message names the file, row and column) or one reading appears
-        twice in the input; nothing is written.
+        A value is invalid (the message names the file, row and column), one reading appears
+        twice in the input, or a changed read is one the engine refuses (a target first seen
+        after baseline, a new lesion at baseline, a scan after death …); nothing is written.
     """
     rows = [_validate(m, reader) for m in measurements]
     seen: dict[tuple[str, str, str, str], _Row] = {}
@@ -360,14 +367,14 @@ def save_measurements(
             )
         seen[key] = row
     with store.transaction() as conn:
-        import_id = store.new_import(kind, source)
+        lazy = _LazyImport(store, kind, source)
         keys = _Keys(conn)
         new = unchanged = 0
         for row in rows:
             patient_pk = keys.patient(row.patient_id)
             lesion_pk = keys.lesion(patient_pk, row)
             reader_pk = keys.reader(row.reader)
-            if _append_revision(conn, import_id, lesion_pk, reader_pk, row):
+            if _append_revision(conn, lazy, lesion_pk, reader_pk, row):
                 new += 1
             else:
                 unchanged += 1
@@ -383,10 +390,16 @@ def save_measurements(
                         "accept a reader with 'recistry import --accept-reader NAME'",
                         path=source,
                     )
-                conn.execute(
-                    "INSERT INTO acceptances (patient_pk, reader_pk, import_id) VALUES (?, ?, ?)",
-                    (patient_pk, next(iter(reader_pks)), import_id),
-                )
+                reader_pk = next(iter(reader_pks))
+                if _accepted_reader(conn, patient_pk) != reader_pk:
+                    conn.execute(
+                        "INSERT INTO acceptances (patient_pk, reader_pk, import_id) "
+                        "VALUES (?, ?, ?)",
+                        (patient_pk, reader_pk, lazy.id()),
+                    )
+        if validate and new:
+            validate_reads(store, {(r.patient_id, r.reader) for r in rows})
+    import_id = lazy.import_id
     patients = tuple(sorted({r.patient_id for r in rows}))
     logger.info(
         "import %d from %s: %d readings, %d new revisions, %d unchanged, %d patients",
@@ -400,8 +413,88 @@ def save_measurements(
     return ImportSummary(import_id, source, len(rows), new, unchanged, patients)
 
 
+class _LazyImport:
+    """The ``imports`` row of a write, created by the first thing actually written."""
+
+    def __init__(self, store: Store, kind: str, source: str) -> None:
+        self.store, self.kind, self.source = store, kind, source
+        self.import_id: int | None = None
+
+    def id(self) -> int:
+        if self.import_id is None:
+            self.import_id = self.store.new_import(self.kind, self.source)
+        return self.import_id
+
+
+def _accepted_reader(conn: sqlite3.Connection, patient_pk: int) -> int | None:
+    found = conn.execute(
+        "SELECT reader_pk FROM acceptances WHERE patient_pk = ? "
+        "ORDER BY acceptance_pk DESC LIMIT 1",
+        (patient_pk,),
+    ).fetchone()
+    return None if found is None else int(found[0])
+
+
+def validate_reads(store: Store, reads: Iterable[tuple[str, str]]) -> None:
+    """Check reads in force as ``recistry rescore`` will, with the engine's own validation.
+
+    This is the one validation of a reading: the import of a table or of SR files, the napari
+    plugin's save and a clinical import all call it (inside their transaction, so a refusal
+    writes nothing), and it is :func:`recistry.recist.validate_patient`, the check rescore makes.
+
+    Parameters
+    ----------
+    store
+        The store, inside the write's transaction (what is checked includes the write).
+    reads
+        ``(patient_id, reader)`` pairs to check, each with the patient's clinical record.
+
+    Raises
+    ------
+    InputError
+        The engine's error for the first read it refuses, naming the file and row the offending
+        value came from.
+    """
+    from recistry.recist import validate_patient
+
+    wanted = set(reads)
+    if not wanted:
+        return
+    patients = {p for p, _ in wanted}
+    grouped: dict[tuple[str, str], list[Measurement]] = defaultdict(list)
+    for m in _in_force_of(store, patients):
+        key = (m.patient_id, m.extra["reader"])
+        if key in wanted and m.extra.get(WITHDRAWN_KEY) != "true":
+            grouped[key].append(m)
+    clinical = clinical_in_force(store)
+    for (patient_id, _reader), rows in sorted(grouped.items()):
+        if any(m.extra.get(ROLE_UNASSIGNED_KEY) for m in rows):
+            # Imported on purpose without a RECIST role (OHIF, Slicer): scoring refuses the read
+            # until the reader assigns roles, and that edit is validated then.
+            continue
+        validate_patient(PatientRecord(patient_id, tuple(rows), clinical.get(patient_id)))
+
+
+def _in_force_of(store: Store, patient_ids: set[str]) -> list[Measurement]:
+    """Every reader's measurements in force for ``patient_ids``."""
+    endpoints: dict[int, dict[str, Endpoints]] = defaultdict(dict)
+    for pk, axis, *points in store.conn.execute(
+        "SELECT e.measurement_pk, e.axis, e.x1, e.y1, e.z1, e.x2, e.y2, e.z2 "
+        "FROM axis_endpoints e JOIN measurements m USING (measurement_pk) "
+        "JOIN lesions l USING (lesion_pk) JOIN patients p USING (patient_pk) "
+        "WHERE p.patient_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(patient_ids)),),
+    ):
+        endpoints[pk][axis] = tuple(points)
+    decode = _Decoder(endpoints)
+    sql = _IN_FORCE_SQL.replace(
+        "ORDER BY", "WHERE p.patient_id IN (SELECT value FROM json_each(?))\nORDER BY"
+    )
+    return [decode(row) for row in store.conn.execute(sql, (json.dumps(sorted(patient_ids)),))]
+
+
 def _append_revision(
-    conn: sqlite3.Connection, import_id: int, lesion_pk: int, reader_pk: int, row: _Row
+    conn: sqlite3.Connection, lazy: _LazyImport, lesion_pk: int, reader_pk: int, row: _Row
 ) -> bool:
     current = conn.execute(
         f"SELECT measurement_pk, revision, {', '.join(_CONTENT_COLUMNS)} FROM measurements "
@@ -433,7 +526,7 @@ def _append_revision(
             row.scan_date,
             revision,
             supersedes,
-            import_id,
+            lazy.id(),
             row.source_path,
             row.source_row,
             *row.content,
@@ -450,13 +543,31 @@ def _append_revision(
 def save_clinical(
     store: Store, clinical: Mapping[str, ClinicalRecord], *, source: str
 ) -> ImportSummary:
-    """Append clinical records (one revision per patient whose record changed), atomically."""
+    """Append clinical records (one revision per patient whose record changed), atomically.
+
+    Raises
+    ------
+    InputError
+        A record names a patient with no readings in the store (naming the file, row and
+        column), or makes a read invalid (e.g. a scan after the death date: see
+        :func:`validate_reads`); nothing is written.
+    """
     records = sorted(clinical.values(), key=lambda r: r.patient_id)
     with store.transaction() as conn:
-        import_id = store.new_import("clinical", source)
+        lazy = _LazyImport(store, "clinical", source)
         keys = _Keys(conn)
+        read = _readers_by_patient(conn)
         new = unchanged = 0
+        changed: set[tuple[str, str]] = set()
         for record in records:
+            if record.patient_id not in read:
+                raise InputError(
+                    f"patient {record.patient_id} has no readings in the store; import the "
+                    "measurements first",
+                    path=record.source.path,
+                    row=record.source.row,
+                    column="patient_id",
+                )
             patient_pk = keys.patient(record.patient_id)
             content = (
                 _iso(record.treatment_start),
@@ -481,16 +592,34 @@ def save_clinical(
                 (
                     patient_pk,
                     1 if current is None else current[0] + 1,
-                    import_id,
+                    lazy.id(),
                     *content,
                     record.source.path,
                     record.source.row,
                 ),
             )
             new += 1
+            changed.update((record.patient_id, name) for name in read[record.patient_id])
+        validate_reads(store, changed)
     return ImportSummary(
-        import_id, source, len(records), new, unchanged, tuple(r.patient_id for r in records)
+        lazy.import_id,
+        source,
+        len(records),
+        new,
+        unchanged,
+        tuple(r.patient_id for r in records),
     )
+
+
+def _readers_by_patient(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    readers_of: dict[str, set[str]] = defaultdict(set)
+    for patient_id, name in conn.execute(
+        "SELECT DISTINCT p.patient_id, r.name FROM measurements m "
+        "JOIN lesions l USING (lesion_pk) JOIN patients p USING (patient_pk) "
+        "JOIN readers r ON r.reader_pk = m.reader_pk"
+    ):
+        readers_of[patient_id].add(name)
+    return readers_of
 
 
 def accept_reader(store: Store, reader: str, patient_ids: Iterable[str] | None = None) -> int:
@@ -738,7 +867,7 @@ def load_records(store_path: str | Path, reader: str | None = None) -> list[Pati
     """
     from recistry.tables import build_records
 
-    with Store(store_path, create=False) as store:
+    with Store(store_path, readonly=True) as store, store.snapshot():
         measurements = in_force_measurements(store, reader)
         patients = {m.patient_id for m in measurements}
         clinical = {p: c for p, c in clinical_in_force(store).items() if p in patients}
