@@ -119,7 +119,16 @@ def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
     assert new == "NEW1"
     _click_point(widget, (4, 20, 20))
     _draw(widget, t1, (2, 5, 4), (2, 5, 20))
-    widget.save()
+    result = widget.save()
+    # The exported SR carries each location as an SCOORD3D point and reads back to it.
+    from recistry.sr.reader import read_sr
+
+    from_sr = {(m.lesion_id, m.date): m for path in result.sr_files for m in read_sr(path)}
+    np.testing.assert_allclose(
+        [float(v) for v in from_sr[(nt1, BASELINE)].extra["location_mm"].split()],
+        (-3.5, -10.4, -37.5),
+    )
+    assert from_sr[("NEW1", FOLLOW_UP)].extra["location_mm"]
 
     reopened = _open(make_napari_viewer(), study, store)
     assert reopened.reading is not None and widget.reading is not None
