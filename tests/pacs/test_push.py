@@ -7,6 +7,7 @@ from pathlib import Path
 
 import highdicom as hd
 import numpy as np
+import pandas as pd
 import pydicom
 import pytest
 import requests
@@ -41,13 +42,8 @@ def _orthanc_ids(orthanc: Orthanc, sop_uid: str) -> list[str]:
     return [item["ID"] for item in found if item["Type"] == "Instance"]
 
 
-def _segmentation(pulled: Path, folder: Path) -> Path:
-    """A DICOM SEG (highdicom) of a box on a pulled CT series, written where export writes."""
-    ct_series = next(
-        folder
-        for folder in sorted(pulled.glob("*/*/*"))
-        if pydicom.dcmread(next(folder.glob("*.dcm")), stop_before_pixels=True).Modality == "CT"
-    )
+def _segmentation(ct_series: Path, folder: Path) -> Path:
+    """A DICOM SEG (highdicom) of a box on a pulled CT series."""
     sources = [pydicom.dcmread(p) for p in ct_series.glob("*.dcm")]
     sources.sort(key=lambda s: float(s.ImagePositionPatient[2]))
     mask = np.zeros((len(sources), sources[0].Rows, sources[0].Columns), dtype=np.uint8)
@@ -80,16 +76,35 @@ def _segmentation(pulled: Path, folder: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def store_with_seg(pulled: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The sample readings with the baseline liver lesion's mask as an indexed DICOM SEG that
+    its measurement references (``segmentation_uid``): the SEG travels with the SR."""
+    folder = tmp_path_factory.mktemp("store_with_seg")
+    table = pd.read_csv(SAMPLE / "measurements.csv", dtype=str, keep_default_na=False)
+    row = table.index[(table["lesion_id"] == "L1") & (table["date"] == table["date"].min())][0]
+    (ct_file,) = pulled.glob(f"*/*/*/{table.at[row, 'sop_instance_uid']}.dcm")
+    seg = _segmentation(ct_file.parent, folder / "seg")
+    table["segmentation_uid"] = ""
+    table.at[row, "segmentation_uid"] = str(pydicom.dcmread(seg).SOPInstanceUID)
+    table.to_csv(folder / "measurements.csv", index=False)
+    db = folder / "s.db"
+    assert main(["index", str(pulled), "--store", str(db)]) == 0
+    assert main(["index", str(seg.parent), "--store", str(db)]) == 0
+    assert main(["import", str(folder / "measurements.csv"), "--store", str(db)]) == 0
+    return db, seg
+
+
 def test_export_to_dicomweb_stores_the_srs_and_segs_with_their_study(
-    orthanc: Orthanc, login: str, store: Path, pulled: Path, tmp_path: Path, capsys
+    orthanc: Orthanc, login: str, store_with_seg: tuple[Path, Path], tmp_path: Path, capsys
 ) -> None:
+    store, seg = store_with_seg
     out = tmp_path / "export"
-    seg = _segmentation(pulled, out / "seg")
     assert main(["export", str(out), "--store", str(store), "--to", orthanc.dicomweb_url]) == 0
     printed = capsys.readouterr().out
     assert "wrote 3 SR files" in printed and f"stored 4 files in {orthanc.dicomweb_url}" in printed
     client = _client(orthanc)
-    for path in [*out.rglob("*.dcm")]:
+    for path in [*out.rglob("*.dcm"), seg]:
         local = pydicom.dcmread(path)
         # As OHIF finds them: the study's series by QIDO-RS, then the instance by WADO-RS.
         series = client.search_for_series(

@@ -21,9 +21,10 @@ endpoints, SUVs, Krenning scores and the RECIST call of the scan. Exporting the 
 gives identical files. --pseudonymize applies the DICOM PS3.15 Basic Confidentiality Profile
 with modified dates (docs/security.md).
 
-With --to URL the written files (and any DICOM SEG files under OUT) are then stored into a PACS
-with STOW-RS (DICOMweb URL) or C-STORE (dimse://AET@HOST:PORT), so a viewer on the same archive
-(OHIF) shows the readings; credentials and TLS as for 'recistry pull' (docs/pacs.md).
+With --to URL the written files (and the indexed DICOM SEG files they reference) are then
+stored into a PACS with STOW-RS (DICOMweb URL) or C-STORE (dimse://AET@HOST:PORT), so a
+viewer on the same archive (OHIF) shows the readings; credentials and TLS as for
+'recistry pull' (docs/pacs.md).
 
 examples:
   recistry export stored_studies/ --store trial.db
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     written = sum(1 for r in reports if r.path.is_file())
     print(f"wrote {written} SR files for {patients} patients to {args.out}/")
     if destination is not None:
-        files = outputs_to_store(args.out, [r.path for r in reports])
+        files = outputs_to_store(reports)
         pushed = push(destination, files, ca_bundle=args.ca_bundle, calling_aet=args.aet)
         print(f"stored {pushed.stored} files in {pushed.destination}")
     return 0

@@ -45,6 +45,8 @@ class ExportedReport:
     reader: str
     date: str
     lesions: int
+    segmentations: tuple[Path, ...] = ()
+    """The indexed DICOM SEG files the report references (its lesions' masks), to travel with it."""
 
 
 def _safe(name: str) -> str:
@@ -221,6 +223,15 @@ def export_store(
                     reading.reader,
                     reading.date.isoformat(),
                     len(reading.measurements),
+                    tuple(
+                        sorted(
+                            {
+                                paths[m.extra[SEGMENTATION_KEY]]
+                                for m in reading.measurements
+                                if m.extra.get(SEGMENTATION_KEY) in paths
+                            }
+                        )
+                    ),
                 )
             )
         return written
