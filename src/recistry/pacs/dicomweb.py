@@ -167,22 +167,9 @@ class DicomwebConnection:
                 )
             for series_json in series_list:
                 series = Dataset.from_json(series_json)
-                modality = str(series.get("Modality", ""))
-                if modalities and modality not in modalities:
+                if modalities and str(series.get("Modality", "")) not in modalities:
                     continue
-                series_uid = checked_uid(
-                    series.get("SeriesInstanceUID"), "SeriesInstanceUID", server
-                )
-                count = series.get("NumberOfSeriesRelatedInstances")
-                found.append(
-                    SeriesRef(
-                        patient,
-                        study_uid_found,
-                        series_uid,
-                        modality,
-                        int(count) if count not in (None, "") else None,
-                    )
-                )
+                found.append(SeriesRef.from_answer(series, patient, study_uid_found, server))
         return found
 
     def search_instances(self, series: SeriesRef) -> list[InstanceRef]:

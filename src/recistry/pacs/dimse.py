@@ -175,22 +175,9 @@ class DimseConnection:
                     NumberOfSeriesRelatedInstances="",
                 )
                 for series in _find(assoc, series_keys, server):
-                    modality = str(series.get("Modality", ""))
-                    if modalities and modality not in modalities:
+                    if modalities and str(series.get("Modality", "")) not in modalities:
                         continue
-                    series_uid = checked_uid(
-                        series.get("SeriesInstanceUID"), "SeriesInstanceUID", server
-                    )
-                    count = series.get("NumberOfSeriesRelatedInstances")
-                    found.append(
-                        SeriesRef(
-                            patient,
-                            study_found,
-                            series_uid,
-                            modality,
-                            int(count) if count not in (None, "") else None,
-                        )
-                    )
+                    found.append(SeriesRef.from_answer(series, patient, study_found, server))
         return found
 
     def search_instances(self, series: SeriesRef) -> list[InstanceRef]:

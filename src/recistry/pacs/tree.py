@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pydicom
+from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from recistry.errors import PacsError
@@ -61,6 +62,21 @@ class SeriesRef:
     series_uid: str
     modality: str
     instance_count: int | None = None
+
+    @classmethod
+    def from_answer(
+        cls, answer: Dataset, patient_id: str, study_uid: str, server: str
+    ) -> SeriesRef:
+        """A series-level query answer (a pydicom Dataset from QIDO-RS or C-FIND) as a
+        SeriesRef; its SeriesInstanceUID is checked (:func:`checked_uid`)."""
+        count = answer.get("NumberOfSeriesRelatedInstances")
+        return cls(
+            patient_id,
+            study_uid,
+            checked_uid(answer.get("SeriesInstanceUID"), "SeriesInstanceUID", server),
+            str(answer.get("Modality", "")),
+            int(count) if count not in (None, "") else None,
+        )
 
 
 def checked_uid(value: object, what: str, server: str) -> str:
