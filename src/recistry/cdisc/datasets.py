@@ -17,6 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 from recistry.cdisc._metadata import ADRS, ADTR, ADTTE, RS, SPECS, TR, TU, DatasetSpec
 from recistry.recist.irecist import IRecistPatientAssessment, IResponse
@@ -450,21 +451,25 @@ def _sdtm_rs_irecist(
         )
 
 
-def _adrs_irecist(
-    ia: IRecistPatientAssessment,
-    visits: Mapping[dt.date, int],
+class _AddRecord(Protocol):
+    def __call__(
+        self, code: str, param: str, avalc: str, aval: int, day: dt.date | None, **more: object
+    ) -> None: ...
+
+
+def _adrs_records(
+    table: _Table,
+    adam: Mapping[str, object],
+    origin: dt.date,
+    criteria: str,
     evaluator: str,
     evaluator_id: str | None,
     adjudicated: str,
-    adam: Mapping[str, object],
-    table: _Table,
-) -> None:
-    """iRECIST parameters (admiralonco ``vignettes/irecist.Rmd``, PARCAT3 "iRECIST"): IOVR per
-    visit, IBOR, ICPD and IUPD. The codes carry an I so that one ADRS holds both criteria with
-    one PARAM per PARAMCD (admiralonco's iRECIST-only ADRS uses OVR and BOR)."""
-    origin = ia.recist.origin_date
+) -> tuple[str, _AddRecord]:
+    """The evaluator's PARCAT2 wording and a function adding one ADRS record of ``criteria``
+    (PARCAT3) with its analysis date, character date and study day."""
     who = "Investigator" if evaluator == "INVESTIGATOR" else "Independent Assessor"
-    cats = {"PARCAT1": "Tumor Response", "PARCAT2": who, "PARCAT3": IRECIST}
+    cats = {"PARCAT1": "Tumor Response", "PARCAT2": who, "PARCAT3": criteria}
     extra = {"RSEVAL": evaluator, "RSEVALID": evaluator_id, "ADJFL": adjudicated}
 
     def add(
@@ -478,6 +483,23 @@ def _adrs_irecist(
              **dates, **extra, **more}
         )  # fmt: skip
 
+    return who, add
+
+
+def _adrs_irecist(
+    ia: IRecistPatientAssessment,
+    visits: Mapping[dt.date, int],
+    evaluator: str,
+    evaluator_id: str | None,
+    adjudicated: str,
+    adam: Mapping[str, object],
+    table: _Table,
+) -> None:
+    """iRECIST parameters (admiralonco ``vignettes/irecist.Rmd``, PARCAT3 "iRECIST"): IOVR per
+    visit, IBOR, ICPD and IUPD. The codes carry an I so that one ADRS holds both criteria with
+    one PARAM per PARAMCD (admiralonco's iRECIST-only ADRS uses OVR and BOR)."""
+    origin = ia.recist.origin_date
+    who, add = _adrs_records(table, adam, origin, IRECIST, evaluator, evaluator_id, adjudicated)
     before_icpd = True
     for tp in ia.timepoints:
         code = _IRESPONSE_TEXT[tp.response]
@@ -523,29 +545,7 @@ def _adrs(
     table: _Table,
 ) -> None:
     origin = a.origin_date
-    who = "Investigator" if evaluator == "INVESTIGATOR" else "Independent Assessor"
-    cats = {"PARCAT1": "Tumor Response", "PARCAT2": who, "PARCAT3": RECIST}
-    extra = {"RSEVAL": evaluator, "RSEVALID": evaluator_id, "ADJFL": adjudicated}
-
-    def add(
-        code: str, param: str, avalc: str, aval: int, day: dt.date | None, **more: object
-    ) -> None:
-        dates: dict[str, object] = {}
-        if day is not None:
-            dates = {"ADT": sas_date(day), "ADTC": day.isoformat(), "ADY": study_day(day, origin)}
-        table.add(
-            {
-                **adam,
-                "PARAMCD": code,
-                "PARAM": param,
-                **cats,
-                "AVALC": avalc,
-                "AVAL": aval,
-                **dates,
-                **extra,
-                **more,
-            }
-        )
+    who, add = _adrs_records(table, adam, origin, RECIST, evaluator, evaluator_id, adjudicated)
 
     before_pd = True
     for tp in a.timepoints:
