@@ -18,7 +18,7 @@ import numpy as np
 from pydicom.uid import generate_uid
 
 from recistry.recist.model import STATES_BY_ROLE, LesionState, Measurement, Role
-from recistry.store.readings import format_point_mm, parse_point_mm
+from recistry.store.readings import ROLE_UNASSIGNED_KEY, format_point_mm, parse_point_mm
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class LesionAnnotation:
     measured_at: str | None = None
     """When the reader last changed this lesion here (ISO 8601 UTC), as the store records it."""
     location_lps: tuple[float, float, float] | None = None
+    role_unassigned: bool = False
+    """Imported (OHIF, Slicer) without a RECIST role: ``role`` is a placeholder until the reader
+    assigns one (:data:`~recistry.store.readings.ROLE_UNASSIGNED_KEY`)."""
 
     @property
     def pending(self) -> bool:
@@ -455,14 +458,15 @@ def change_role(reading: Reading, lesion_id: str, role: Role) -> tuple[Reading, 
     baseline; a non-target with a long axis becomes a measured target).
     """
     old = reading.at(first_date(reading, lesion_id)).lesion(lesion_id)
-    if old.role is role:
+    if old.role is role and not old.role_unassigned:
         return reading, lesion_id
     if Role.NEW in (old.role, role):
         raise ValueError(
             "only targets and non-targets change role (both are chosen at baseline); a new "
             "lesion stays new (RECIST 1.1 §4.3.5)"
         )
-    new_id = next_lesion_id(reading, role)
+    # Assigning an imported lesion its placeholder role keeps its ID (it is the same lesion).
+    new_id = lesion_id if old.role is role else next_lesion_id(reading, role)
     uid = generate_uid()
     timepoints = []
     for tp in reading.timepoints:
@@ -479,9 +483,35 @@ def change_role(reading: Reading, lesion_id: str, role: Role) -> tuple[Reading, 
                 state = LesionState.MEASURED
             if state is not None and state not in allowed_states(role, baseline):
                 state = None
-            lesions.append(replace(les, lesion_id=new_id, role=role, state=state, tracking_uid=uid))
+            lesions.append(
+                replace(
+                    les,
+                    lesion_id=new_id,
+                    role=role,
+                    state=state,
+                    tracking_uid=uid,
+                    role_unassigned=False,
+                )
+            )
         timepoints.append(replace(tp, lesions=tuple(lesions)))
     return replace(reading, timepoints=tuple(timepoints)), new_id
+
+
+def unassigned_warning(reading: Reading) -> str | None:
+    """The line naming the imported lesions that still need a RECIST role, ``None`` if none.
+
+    Scoring refuses them (:func:`recistry.store.readings.refuse_unassigned_roles`) until the
+    reader makes each a target or a non-target at baseline (:func:`change_role`).
+    """
+    needing = sorted(
+        {les.lesion_id for tp in reading.timepoints for les in tp.lesions if les.role_unassigned}
+    )
+    if not needing:
+        return None
+    return (
+        f"{len(needing)} lesions need a RECIST role: {', '.join(needing)} (make each a target "
+        "or a non-target at baseline)"
+    )
 
 
 def previous_date(reading: Reading, date: dt.date) -> dt.date | None:
@@ -565,6 +595,8 @@ def to_measurements(reading: Reading) -> tuple[Measurement, ...]:
                 # The SR writes it as an SCOORD3D POINT on the image named by the UIDs.
                 extra[LOCATION_KEY] = format_point_mm(lesion.location_lps)
                 extra["frame_of_reference_uid"] = tp.frame_of_reference_uid or ""
+            if lesion.role_unassigned:
+                extra[ROLE_UNASSIGNED_KEY] = "1"  # saved as imported until a role is assigned
             rows.append(
                 Measurement(
                     patient_id=reading.patient_id,
@@ -642,6 +674,7 @@ def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
                     site=first.site,
                     nodal=first.nodal,
                     tracking_uid=first.extra.get("tracking_uid"),
+                    role_unassigned=first.extra.get(ROLE_UNASSIGNED_KEY) == "1",
                 )
         for lesion_id, identity in known.items():
             m = saved.get(lesion_id)

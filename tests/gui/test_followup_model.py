@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from recistry.imaging.volume import Volume
-from recistry.recist.model import LesionState, Role
+from recistry.recist.model import LesionState, Measurement, Role
+from recistry.store.readings import ROLE_UNASSIGNED_KEY, refuse_unassigned_roles
 from recistry_napari import _reading as r
 from recistry_napari._history import History
 from recistry_napari._layers import DEFAULT_SUV_RANGE, suv_display_range
@@ -150,3 +151,46 @@ def test_coronal_mip_finds_the_hot_spot_depth() -> None:
     mip = coronal_mip(volume)
     assert mip.image.shape == (4, 6) and mip.image[0, 4] == 9.0  # superior on top
     assert mip.hot_spot_lps(0, 4) == (1.0, 0.0, 16.0)
+
+
+def _imported(lesion_id: str, long_axis: bool) -> Measurement:
+    """A baseline row as an OHIF or Slicer SR import stores it: no RECIST role (placeholder)."""
+    extra = {"reader": "Dr A", ROLE_UNASSIGNED_KEY: "1"}
+    if long_axis:
+        extra |= {"long_axis_start_mm": "0 0 -20", "long_axis_end_mm": "18 0 -20"}
+    return Measurement(
+        patient_id="P1",
+        date=BASELINE,
+        lesion_id=lesion_id,
+        role=Role.NON_TARGET,
+        site="liver",
+        nodal=False,
+        state=LesionState.PRESENT,
+        extra=extra,
+    )
+
+
+def test_an_imported_lesion_without_a_role_is_listed_until_the_reader_assigns_one() -> None:
+    reading = r.from_measurements(_reading(), [_imported("1", True), _imported("2", False)])
+    assert [les.role_unassigned for les in reading.at(BASELINE).lesions] == [True, True]
+    assert r.unassigned_warning(reading) == (
+        "2 lesions need a RECIST role: 1, 2 (make each a target or a non-target at baseline)"
+    )
+    # Saved unassigned as long as the reader has not chosen, so scoring keeps refusing it.
+    assert all(m.extra[ROLE_UNASSIGNED_KEY] == "1" for m in r.to_measurements(reading))
+
+    reading, t1 = r.change_role(reading, "1", Role.TARGET)
+    reading, nt = r.change_role(reading, "2", Role.NON_TARGET)
+    assert (t1, nt) == ("T1", "2")  # the placeholder role kept keeps its ID
+    target = reading.at(BASELINE).lesion(t1)
+    assert (target.role, target.state, target.role_unassigned) == (
+        Role.TARGET,
+        LesionState.MEASURED,
+        False,
+    )
+    assert reading.at(BASELINE).lesion(nt).role is Role.NON_TARGET
+    assert r.unassigned_warning(reading) is None
+    rows = r.to_measurements(reading)
+    assert {m.lesion_id: m.long_axis_mm for m in rows} == {"T1": Decimal("18.0"), "2": None}
+    assert not any(ROLE_UNASSIGNED_KEY in m.extra for m in rows)
+    refuse_unassigned_roles(rows, "reading")  # nothing left to refuse

@@ -10,14 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QCloseEvent
 from qtpy.QtWidgets import QApplication, QMessageBox
 
 from recistry.cli import main as recistry_main
-from recistry.recist.model import LesionState, Role
+from recistry.errors import InputError
+from recistry.recist.model import LesionState, Measurement, Role
+from recistry.scoring import load_records
 from recistry.sr.reader import read_sr
+from recistry.store import Store, save_measurements
+from recistry.store.readings import ROLE_UNASSIGNED_KEY
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._persist import sr_folder_for
 from recistry_napari._qt.annotator import AnnotatorWidget
@@ -173,3 +178,66 @@ def test_closing_with_unsaved_changes_asks_and_cancel_keeps_the_window_open(
         assert widget.confirm_discard()
     finally:
         widget.dirty = False  # the fixture closes the viewer: nothing left to ask
+
+
+def test_an_imported_lesion_without_a_role_is_shown_unassigned_and_scores_once_assigned(
+    make_napari_viewer: Callable[..., Any],
+    study: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = tmp_path / "store" / "recistry.db"
+    store.parent.mkdir()
+    # As an OHIF or Slicer SR import stores it: a placeholder role, marked unassigned.
+    ct = pydicom.dcmread(sorted((study / "a").iterdir())[0])
+    imported = Measurement(
+        patient_id="P2",
+        date=BASELINE,
+        lesion_id="1",
+        role=Role.NON_TARGET,
+        site="liver",
+        nodal=False,
+        state=LesionState.PRESENT,
+        extra={
+            "reader": "Dr Save",
+            ROLE_UNASSIGNED_KEY: "1",
+            "long_axis_start_mm": "2 3 4",
+            "long_axis_end_mm": "2 21 4",
+            "frame_of_reference_uid": ct.FrameOfReferenceUID,
+            "study_uid": ct.StudyInstanceUID,
+            "series_uid": ct.SeriesInstanceUID,
+            "sop_instance_uid": ct.SOPInstanceUID,
+        },
+    )
+    with Store(store) as db:
+        save_measurements(db, [imported], source="ohif.dcm", reader="Dr Save")
+    with pytest.raises(InputError, match="1 lesions have no RECIST role"):
+        load_records(store, reader="Dr Save")
+
+    widget = _annotator(make_napari_viewer(), study, store)
+    widget.show_timepoint(BASELINE)
+    assert widget.table.item(0, 0).text() == "1"
+    assert widget.table.item(0, 1).text() == "unassigned"
+    assert "1 lesions need a RECIST role: 1" in widget.checks_label.text()
+
+    widget.select_lesion("1")
+    widget.role_button.click()
+    assert widget.table.item(0, 1).text() == "target"
+    assert "need a RECIST role" not in widget.checks_label.text()
+    widget.undo()  # an edit like the others
+    assert widget.table.item(0, 1).text() == "unassigned"
+    widget.redo()
+    widget.save()
+
+    (record,) = load_records(store, reader="Dr Save")
+    (target,) = record.measurements
+    assert (target.lesion_id, target.role, target.long_axis_mm) == (
+        "T1",
+        Role.TARGET,
+        Decimal("18.0"),
+    )
+    assert ROLE_UNASSIGNED_KEY not in target.extra
+    capsys.readouterr()
+    assert recistry_main(["rescore", str(store), "--reader", "Dr Save", "--format", "json"]) == 0
+    (scored,) = json.loads(capsys.readouterr().out)["patients"]
+    assert scored["baseline_sum_mm"] == 18.0

@@ -153,6 +153,8 @@ KEYS: dict[str, str] = {
     "save": "Ctrl+S",
 }
 ROLE_LABELS = {Role.TARGET: "target", Role.NON_TARGET: "non-tgt", Role.NEW: "new"}
+UNASSIGNED = "unassigned"
+"""Role shown for a lesion imported without one (its stored role is a placeholder)."""
 PENDING = "pending"
 DEFAULT_STORE = Path("recistry.db")
 """Store used when none is named: the CLI's default too (``recistry.db`` in the working folder)."""
@@ -392,7 +394,10 @@ class AnnotatorWidget(QWidget):
         self.rename_button = QPushButton("Rename…")
         self.rename_button.clicked.connect(self._rename_clicked)
         self.role_button = QPushButton("T ⇄ NT")
-        self.role_button.setToolTip("make a target a non-target or the reverse (baseline only)")
+        self.role_button.setToolTip(
+            "make a target a non-target or the reverse, or an unassigned (imported) lesion a "
+            "target (baseline only)"
+        )
         self.role_button.clicked.connect(self._role_clicked)
         for button in (
             self.undo_button,
@@ -1165,7 +1170,11 @@ class AnnotatorWidget(QWidget):
         if lesion is None:
             self._tell("select a lesion in the table first")
             return
-        other = Role.NON_TARGET if lesion.role is Role.TARGET else Role.TARGET
+        other = (
+            Role.NON_TARGET
+            if lesion.role is Role.TARGET and not lesion.role_unassigned
+            else Role.TARGET
+        )
         self.change_role(lesion.lesion_id, other)
 
     # --- undo and redo -----------------------------------------------------------------------
@@ -1230,8 +1239,10 @@ class AnnotatorWidget(QWidget):
             return
         self.result = assess_reading(self.reading, self.date)
         self._fill_table()
-        self.checks_label.setText("\n".join(f"⚠ {c}" for c in self.result.checks))
-        self.checks_scroll.setVisible(bool(self.result.checks))
+        unassigned = _reading.unassigned_warning(self.reading)
+        checks = [*([unassigned] if unassigned else []), *self.result.checks]
+        self.checks_label.setText("\n".join(f"⚠ {c}" for c in checks))
+        self.checks_scroll.setVisible(bool(checks))
         pending = [les.lesion_id for les in self.reading.at(self.date).lesions if les.pending]
         self.response_text.setPlainText("\n".join(describe(self.result, self.date, pending)))
         self._update_controls()
@@ -1270,7 +1281,7 @@ class AnnotatorWidget(QWidget):
                     change += f" ({(now - before) / before * 100:+.0f} %)"
         return [
             lesion.lesion_id,
-            ROLE_LABELS[lesion.role],
+            UNASSIGNED if lesion.role_unassigned else ROLE_LABELS[lesion.role],
             lesion.site + (" (node)" if lesion.nodal and "node" not in lesion.site else ""),
             _value_text(lesion),
             prior_text,
