@@ -24,6 +24,7 @@ from recistry_napari._qt.annotator import COLUMNS, PENDING, AnnotatorWidget
 from recistry_napari._reader import get_reader
 from recistry_napari._reading import Axis, to_measurements
 from recistry_napari._response import words
+from tests.gui._annotator import draw
 from tests.gui._dicom import write_ct_series
 
 pytestmark = pytest.mark.gui
@@ -69,17 +70,6 @@ def _cell(widget: AnnotatorWidget, lesion_id: str, column: str) -> str:
     raise KeyError(lesion_id)
 
 
-def _draw(widget: AnnotatorWidget, lesion_id: str, axis: Axis, start: Any, end: Any) -> None:
-    """Draw a line as the user would after pressing a Measure button (data coordinates)."""
-    widget.select_lesion(lesion_id)
-    widget.measure(axis)
-    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
-    assert layer.mode == "add_line"
-    # The user draws on the slice shown: go there first.
-    widget.viewer.dims.set_point(0, layer.data_to_world(start)[0])
-    layer.add_lines(np.array([start, end], dtype=float))
-
-
 def test_reader_claims_dicom_folders_only_and_opens_ct_in_mm(
     make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path
 ) -> None:
@@ -99,7 +89,7 @@ def test_line_length_in_mm_fills_the_table_and_response_at_once(
 ) -> None:
     t1 = widget.add_lesion(Role.TARGET, "liver")
     # 20 columns of 0.7 mm along x on slice 3: 14.0 mm.
-    _draw(widget, t1, Axis.LONG, (3, 5, 4), (3, 5, 24))
+    draw(widget, t1, (3, 5, 4), (3, 5, 24), Axis.LONG)
     assert _cell(widget, t1, "Long (mm)") == "14.0"
     assert _cell(widget, t1, "State") == "measured"
     assert "sum of diameters 14.0 mm" in widget.response_text.toPlainText()
@@ -125,7 +115,7 @@ def test_line_length_in_mm_fills_the_table_and_response_at_once(
 
 def test_moving_a_vertex_updates_the_length(widget: AnnotatorWidget) -> None:
     t1 = widget.add_lesion(Role.TARGET, "liver")
-    _draw(widget, t1, Axis.LONG, (2, 5, 4), (2, 5, 24))
+    draw(widget, t1, (2, 5, 4), (2, 5, 24), Axis.LONG)
     layer = widget.viewer.layers[LESIONS_LAYER_NAME]
     data = [np.array(d) for d in layer.data]
     data[0][1] = (2, 5, 34)  # 30 columns: 21.0 mm
@@ -146,7 +136,7 @@ def test_state_buttons_set_a_state_in_one_click_by_role_recist_4_3(
     t1 = widget.add_lesion(Role.TARGET, "lung")
     # A baseline target is measured (drawn): no state button applies (RECIST 1.1 §4.2).
     assert not any(button.isEnabled() for button in widget.state_buttons.values())
-    _draw(widget, t1, Axis.LONG, (3, 5, 4), (3, 5, 24))
+    draw(widget, t1, (3, 5, 4), (3, 5, 24), Axis.LONG)
     widget.show_timepoint(FOLLOW_UP)
     widget.select_lesion(t1)
     assert widget.state_buttons[LesionState.TOO_SMALL].isEnabled()
@@ -163,7 +153,7 @@ def test_follow_up_carries_lesions_pending_with_prior_value_and_keeps_position(
     widget: AnnotatorWidget,
 ) -> None:
     t1 = widget.add_lesion(Role.TARGET, "liver")
-    _draw(widget, t1, Axis.LONG, (3, 5, 4), (3, 5, 24))
+    draw(widget, t1, (3, 5, 4), (3, 5, 24), Axis.LONG)
     viewer = widget.viewer
     z_before = viewer.dims.point[0]
     assert z_before == pytest.approx(-32.5)
@@ -183,7 +173,7 @@ def test_follow_up_carries_lesions_pending_with_prior_value_and_keeps_position(
     assert f"Still to assess on {FOLLOW_UP}: T1" in text
     assert f"{FOLLOW_UP}: not scored yet" in text
     # 10 columns of 0.9 mm: 9.0 mm, −35.7 % from 14.0: PR (RECIST 1.1 §4.3.1).
-    _draw(widget, t1, Axis.LONG, (3, 6, 5), (3, 6, 15))
+    draw(widget, t1, (3, 6, 5), (3, 6, 15), Axis.LONG)
     assert _cell(widget, t1, "Long (mm)") == "9.0"
     text = widget.response_text.toPlainText()
     assert "Time-point response: partial response (PR)" in text
@@ -201,16 +191,16 @@ def test_live_checks_target_count_per_organ_size_and_node_axis_recist_3_1_1_and_
     for n, lesion_id in enumerate(ids):
         # 20 columns (14.0 mm) except the last: 12 columns of 0.7 mm = 8.4 mm, below 10 mm.
         length = 12 if n == len(ids) - 1 else 20
-        _draw(widget, lesion_id, Axis.LONG, (n % 6, 3 + 2 * n, 2), (n % 6, 3 + 2 * n, 2 + length))
+        draw(widget, lesion_id, (n % 6, 3 + 2 * n, 2), (n % 6, 3 + 2 * n, 2 + length), Axis.LONG)
     checks = widget.checks_label.text()
     assert "6 target lesions at baseline; at most 5" in checks
     assert "3 targets in one organ (liver" in checks
     assert "long axis 8.4 mm is below the measurable minimum" in checks
     node = widget.add_lesion(Role.TARGET, "neck", nodal=True)
-    _draw(widget, node, Axis.LONG, (1, 20, 2), (1, 20, 26))
+    draw(widget, node, (1, 20, 2), (1, 20, 26), Axis.LONG)
     assert f"node {node} is measured on its long axis only" in widget.checks_label.text()
     # Short axis across the long one: 15 rows of 0.8 mm = 12.0 mm, below the 15 mm of a node.
-    _draw(widget, node, Axis.SHORT, (1, 13, 14), (1, 28, 14))
+    draw(widget, node, (1, 13, 14), (1, 28, 14), Axis.SHORT)
     checks = widget.checks_label.text()
     assert "long axis only" not in checks
     assert f"nodal target {node} short axis 12.0 mm is below 15.0 mm" in checks
@@ -220,13 +210,13 @@ def test_response_panel_agrees_with_recistry_rescore_on_the_same_rows(
     widget: AnnotatorWidget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     t1 = widget.add_lesion(Role.TARGET, "liver")
-    _draw(widget, t1, Axis.LONG, (3, 5, 4), (3, 5, 24))
+    draw(widget, t1, (3, 5, 4), (3, 5, 24), Axis.LONG)
     t2 = widget.add_lesion(Role.TARGET, "lung")
-    _draw(widget, t2, Axis.LONG, (4, 12, 2), (4, 12, 26))
+    draw(widget, t2, (4, 12, 2), (4, 12, 26), Axis.LONG)
     nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
     widget.set_state(LesionState.PRESENT)
     widget.show_timepoint(FOLLOW_UP)
-    _draw(widget, t1, Axis.LONG, (2, 6, 5), (2, 6, 20))
+    draw(widget, t1, (2, 6, 5), (2, 6, 20), Axis.LONG)
     widget.select_lesion(t2)
     widget.set_state(LesionState.ABSENT)
     widget.select_lesion(nt1)
@@ -324,11 +314,11 @@ def test_thick_slices_raise_the_measurable_minimum_recist_3_1_1_appendix_ii(
     annotator = AnnotatorWidget(viewer)
     annotator.open_study(tmp_path / "P9")
     t1 = annotator.add_lesion(Role.TARGET, "liver")
-    _draw(annotator, t1, Axis.LONG, (2, 5, 4), (2, 5, 24))  # 14.0 mm
+    draw(annotator, t1, (2, 5, 4), (2, 5, 24), Axis.LONG)  # 14.0 mm
     assert "long axis 14.0 mm is below the measurable minimum 16.0 mm" in (
         annotator.checks_label.text()
     )
-    _draw(annotator, t1, Axis.LONG, (2, 5, 2), (2, 5, 26))  # 16.8 mm
+    draw(annotator, t1, (2, 5, 2), (2, 5, 26), Axis.LONG)  # 16.8 mm
     assert "measurable minimum" not in annotator.checks_label.text()
 
 

@@ -3,9 +3,9 @@ current scan, undo, keys, deletion as a new revision, and nothing pending saved 
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,38 +21,17 @@ from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
 from recistry_napari._prior_layers import PENDING_NAME
 from recistry_napari._qt.annotator import COLUMNS, AnnotatorWidget
-from recistry_napari._reading import Axis
-from tests.gui._dicom import write_ct_series
+from tests.gui._annotator import BASELINE, FOLLOW_UP, draw, open_annotator, two_scan_study
 
 pytestmark = pytest.mark.gui
-
-BASELINE = dt.date(2024, 1, 15)
-FOLLOW_UP = dt.date(2024, 3, 11)
 
 
 @pytest.fixture
 def study(tmp_path: Path) -> Path:
-    root = tmp_path / "P3"
-    write_ct_series(root / "a", patient_id="P3", study_date=BASELINE)
-    write_ct_series(root / "b", patient_id="P3", study_date=FOLLOW_UP, seed=8)
-    return root
+    return two_scan_study(tmp_path / "P3", "P3")
 
 
-def _open(viewer: Any, study: Path, store: Path, reader: str = "Dr Follow") -> AnnotatorWidget:
-    widget = AnnotatorWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="RECIST annotator")
-    widget.reader_edit.setText(reader)
-    widget.store_edit.setText(str(store))
-    widget.open_study(study)
-    return widget
-
-
-def _draw(widget: AnnotatorWidget, lesion_id: str, start: Any, end: Any) -> None:
-    widget.select_lesion(lesion_id)
-    widget.measure(Axis.LONG)
-    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
-    widget.viewer.dims.set_point(0, layer.data_to_world(start)[0])
-    layer.add_lines(np.array([start, end], dtype=float))
+_open = partial(open_annotator, reader="Dr Follow")
 
 
 def _click_point(widget: AnnotatorWidget, data_point: Any) -> None:
@@ -93,7 +72,7 @@ def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
     store = tmp_path / "recistry.db"
     widget = _open(make_napari_viewer(), study, store)
     t1 = widget.add_lesion(Role.TARGET, "liver")
-    _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+    draw(widget, t1, (3, 5, 4), (3, 5, 24))
     # Adding a non-target arms the location tool: the reader clicks where it is (slice 1).
     nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
     _click_point(widget, (1, 12, 10))
@@ -118,7 +97,7 @@ def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
     new = widget.add_lesion(Role.NEW, "liver")
     assert new == "NEW1"
     _click_point(widget, (4, 20, 20))
-    _draw(widget, t1, (2, 5, 4), (2, 5, 20))
+    draw(widget, t1, (2, 5, 4), (2, 5, 20))
     result = widget.save()
     # The exported SR carries each location as an SCOORD3D point and reads back to it.
     from recistry.sr.reader import read_sr
@@ -158,9 +137,9 @@ def test_undo_redo_keys_and_keyboard_reading(
     widget = _open(make_napari_viewer(show=True), study, tmp_path / "recistry.db")
     try:
         t1 = widget.add_lesion(Role.TARGET, "liver")
-        _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+        draw(widget, t1, (3, 5, 4), (3, 5, 24))
         t2 = widget.add_lesion(Role.TARGET, "lung")
-        _draw(widget, t2, (4, 12, 2), (4, 12, 26))
+        draw(widget, t2, (4, 12, 2), (4, 12, 26))
         assert "sum of diameters 30.8 mm" in widget.response_text.toPlainText()
         _key(widget, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo T2's line
         assert _cell(widget, t2, "State") == "pending"
@@ -200,9 +179,9 @@ def test_deleting_a_saved_lesion_withdraws_it_by_a_new_revision(
     store = tmp_path / "recistry.db"
     widget = _open(make_napari_viewer(), study, store)
     t1 = widget.add_lesion(Role.TARGET, "liver")
-    _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+    draw(widget, t1, (3, 5, 4), (3, 5, 24))
     t2 = widget.add_lesion(Role.TARGET, "lung")
-    _draw(widget, t2, (4, 12, 2), (4, 12, 26))
+    draw(widget, t2, (4, 12, 2), (4, 12, 26))
     widget.save()
     widget.delete_lesion(t2)
     assert [les.lesion_id for les in widget.reading.at(BASELINE).lesions] == [t1]  # type: ignore[union-attr]
@@ -235,7 +214,7 @@ def test_saving_with_pending_lesions_asks_first_and_the_title_marks_unsaved_chan
     widget = _open(viewer, study, store)
     try:
         t1 = widget.add_lesion(Role.TARGET, "liver")
-        _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+        draw(widget, t1, (3, 5, 4), (3, 5, 24))
         assert viewer.title.endswith("unsaved changes *")
         widget.show_timepoint(FOLLOW_UP)
         t_new = widget.add_lesion(Role.NEW, "liver")
@@ -271,7 +250,7 @@ def test_reader_field_switches_readings(
     store = tmp_path / "recistry.db"
     first = _open(make_napari_viewer(), study, store, reader="Dr A")
     t1 = first.add_lesion(Role.TARGET, "liver")
-    _draw(first, t1, (3, 5, 4), (3, 5, 24))
+    draw(first, t1, (3, 5, 4), (3, 5, 24))
     first.save()
     other = _open(make_napari_viewer(), study, store, reader="Dr B")
     assert other.reading is not None and other.reading.at(BASELINE).lesions == ()

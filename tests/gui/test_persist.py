@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,39 +25,17 @@ from recistry.store import Store, save_measurements
 from recistry.store.readings import ROLE_UNASSIGNED_KEY
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._persist import sr_folder_for
-from recistry_napari._qt.annotator import AnnotatorWidget
-from recistry_napari._reading import Axis
-from tests.gui._dicom import write_ct_series
+from tests.gui._annotator import BASELINE, FOLLOW_UP, draw, open_annotator, two_scan_study
 
 pytestmark = pytest.mark.gui
-
-BASELINE = dt.date(2024, 1, 15)
-FOLLOW_UP = dt.date(2024, 3, 11)
 
 
 @pytest.fixture
 def study(tmp_path: Path) -> Path:
-    root = tmp_path / "P2"
-    write_ct_series(root / "a", patient_id="P2", study_date=BASELINE)
-    write_ct_series(root / "b", patient_id="P2", study_date=FOLLOW_UP, seed=8)
-    return root
+    return two_scan_study(tmp_path / "P2", "P2")
 
 
-def _annotator(viewer: Any, study: Path, store: Path, reader: str = "Dr Save") -> AnnotatorWidget:
-    widget = AnnotatorWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="RECIST annotator")
-    widget.reader_edit.setText(reader)
-    widget.store_edit.setText(str(store))
-    widget.open_study(study)
-    return widget
-
-
-def _draw(widget: AnnotatorWidget, lesion_id: str, start: Any, end: Any) -> None:
-    widget.select_lesion(lesion_id)
-    widget.measure(Axis.LONG)
-    layer = widget.viewer.layers[LESIONS_LAYER_NAME]
-    widget.viewer.dims.set_point(0, layer.data_to_world(start)[0])
-    layer.add_lines(np.array([start, end], dtype=float))
+_annotator = partial(open_annotator, reader="Dr Save")
 
 
 def test_save_appends_revisions_under_the_reader_exports_sr_and_reopening_restores(
@@ -69,12 +47,12 @@ def test_save_appends_revisions_under_the_reader_exports_sr_and_reopening_restor
     store = tmp_path / "store" / "recistry.db"
     widget = _annotator(make_napari_viewer(), study, store)
     t1 = widget.add_lesion(Role.TARGET, "liver")
-    _draw(widget, t1, (3, 5, 4), (3, 5, 24))
+    draw(widget, t1, (3, 5, 4), (3, 5, 24))
     widget.set_krenning(4)
     nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
     widget.set_state(LesionState.PRESENT)
     widget.show_timepoint(FOLLOW_UP)
-    _draw(widget, t1, (2, 5, 4), (2, 5, 14))
+    draw(widget, t1, (2, 5, 4), (2, 5, 14))
     widget.select_lesion(nt1)
     widget.set_state(LesionState.ABSENT)
     assert widget.dirty
@@ -122,7 +100,7 @@ def test_save_appends_revisions_under_the_reader_exports_sr_and_reopening_restor
 
     # An edit saves as one new revision; the other rows are unchanged.
     reopened.show_timepoint(FOLLOW_UP)
-    _draw(reopened, t1, (2, 5, 4), (2, 5, 18))
+    draw(reopened, t1, (2, 5, 4), (2, 5, 18))
     again = reopened.save()
     assert (again.new_revisions, again.unchanged) == (1, 3)
 
