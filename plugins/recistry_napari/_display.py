@@ -7,7 +7,7 @@ top, posterior at the bottom, the patient's right on the screen's left.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +16,7 @@ from recistry_napari._geometry import lps_to_world
 
 if TYPE_CHECKING:
     import napari
-    from napari.layers import Image
+    from napari.layers import Image, Layer
 
 ORIENTATION_LETTERS = {
     "top_center": "A",
@@ -101,6 +101,15 @@ def show_name(layer: Image, colour: str = "#ffffff") -> None:
     overlay.box_color = (0, 0, 0, 0.6)
 
 
+def set_transform(layer: Layer, transform: Mapping[str, Any]) -> None:
+    """Give ``layer`` the ``scale``, ``translate`` and ``rotate`` of ``transform`` (world mm),
+    setting only what differs: each assignment recomputes the viewer's dims and redraws, and
+    this runs on every scan switch and edit."""
+    for key in ("scale", "translate", "rotate"):
+        if key in transform and not np.allclose(getattr(layer, key), transform[key]):
+            setattr(layer, key, transform[key])
+
+
 def put_image(viewer: napari.Viewer, name: str, data: Any, kwargs: dict[str, Any]) -> Image:
     """Show ``data`` in the image layer called ``name``: the existing layer gets the new data and
     transform (its GPU programs are kept, and its place in the layer list), else it is added.
@@ -111,10 +120,13 @@ def put_image(viewer: napari.Viewer, name: str, data: Any, kwargs: dict[str, Any
     existing = next((layer for layer in viewer.layers if layer.name == name), None)
     if existing is None:
         return viewer.add_image(data, **{**kwargs, "name": name})
-    existing.data = data
-    for key in ("scale", "translate", "rotate", "contrast_limits"):
-        if key in kwargs:
-            setattr(existing, key, kwargs[key])
+    if existing.data is not data:
+        existing.data = data
+    set_transform(existing, kwargs)
+    limits = kwargs.get("contrast_limits")
+    if limits is not None and tuple(existing.contrast_limits) != tuple(limits):
+        existing.contrast_limits = limits
     existing.metadata = kwargs.get("metadata", {})
-    existing.visible = True
+    if not existing.visible:  # even an unchanged value re-lays out every grid cell
+        existing.visible = True
     return existing

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recistry_napari._display import put_image, show_name
+from recistry_napari._display import put_image, set_transform, show_name
 from recistry_napari._geometry import layer_transform, lps_to_world
 from recistry_napari._layers import ct_layer_data, pet_layer_data
 from recistry_napari._lesion_layer import ROLE_COLOURS
@@ -89,8 +89,7 @@ def show_prior(
     else:
         layer.editable = True
         layer.data = []
-        for key in ("scale", "translate", "rotate"):
-            setattr(layer, key, transform[key])
+        set_transform(layer, transform)
     layer.feature_defaults = {"label": "", "colour": "#ffffff"}
     if shapes:
         layer.add(
@@ -131,9 +130,8 @@ def _mark_shapes(
 
 
 def hide_prior(viewer: napari.Viewer) -> None:
-    """Remove the prior scan's layers and leave grid mode."""
+    """Remove the prior scan's layers (:func:`arrange` then leaves grid mode)."""
     _remove(viewer, prior_layer_names(viewer))
-    viewer.canvas.grid.enabled = False
 
 
 def show_pending(
@@ -164,9 +162,7 @@ def show_pending(
         )
     else:
         layer = viewer.layers[PENDING_NAME]
-        layer.scale = transform["scale"]
-        layer.translate = transform["translate"]
-        layer.rotate = transform["rotate"]
+        set_transform(layer, transform)
     points = np.array([layer.world_to_data(lps_to_world(m.points_lps[0])) for m in marks]).reshape(
         -1, 3
     )
@@ -180,18 +176,26 @@ def show_pending(
     return layer
 
 
-def arrange(viewer: napari.Viewer, current: Sequence[Layer], prior: Sequence[Layer]) -> None:
-    """Order the layers current-then-prior and put each scan in its own grid cell."""
+def arrange(viewer: napari.Viewer, current: Sequence[Layer], prior: Sequence[Layer]) -> bool:
+    """Order the layers current-then-prior and put each scan in its own grid cell.
+
+    Returns True when the layout changed (grid on or off, or another number of layers per
+    cell): the view then needs fitting again. Otherwise the reader's zoom and pan are kept.
+    """
     order = [*current, *prior]
     for position, layer in enumerate(order):
         index = viewer.layers.index(layer)
         if index != position:
             viewer.layers.move(index, position)
     grid = viewer.canvas.grid
+    before = (grid.enabled, grid.stride)
     if prior:
-        grid.stride = len(current)
-        grid.shape = (1, 2)
+        if grid.stride != len(current):
+            grid.stride = len(current)
+        if tuple(grid.shape) != (1, 2):
+            grid.shape = (1, 2)
         grid.spacing = 6
         grid.enabled = True
     else:
         grid.enabled = False
+    return (grid.enabled, grid.stride) != before and (grid.enabled or before[0])

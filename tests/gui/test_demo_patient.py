@@ -104,6 +104,7 @@ def test_lengths_suv_and_suggested_krenning_match_the_ground_truth(
         widget.draw(lesion_id, Axis.LONG, *lesion["long_axis_endpoints_lps_mm"])
         if lesion["nodal"]:
             widget.draw(lesion_id, Axis.SHORT, *lesion["short_axis_endpoints_lps_mm"])
+        widget.finish_background_work()  # the PET uptake is measured off the GUI thread
         drawn = widget.reading.at(date).lesion(lesion_id)  # type: ignore[union-attr]
         assert drawn.long_axis is not None
         assert abs(drawn.long_axis.length_mm - float(lesion["long_axis_mm"])) <= pixel_diagonal

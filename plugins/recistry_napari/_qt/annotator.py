@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import QEvent, QObject, Qt, QTimer
+from qtpy.QtCore import (  # type: ignore[attr-defined]  # Signal: star-exported by qtpy
+    QEvent,
+    QObject,
+    Qt,
+    QTimer,
+    Signal,
+)
 from qtpy.QtGui import (  # type: ignore[attr-defined]  # QShortcut: star-exported by qtpy
     QColor,
     QFont,
@@ -53,7 +59,7 @@ from qtpy.QtWidgets import (
 )
 
 from recistry.errors import RecistryError
-from recistry.imaging.metrics import sphere_uptake
+from recistry.imaging.metrics import VoiUptake, sphere_uptake
 from recistry.recist.model import LesionState, Role
 from recistry_napari import _reading
 from recistry_napari._display import focus, put_image, readout_text, show_name, show_overlays
@@ -96,7 +102,7 @@ from recistry_napari._reference_layer import (
 )
 from recistry_napari._response import LiveResult, assess_reading, describe
 from recistry_napari._study import ScanImages, Study
-from recistry_napari._uptake import lesion_uptake, suggestion
+from recistry_napari._uptake import lesion_uptake, suggestion, with_uptake
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -242,6 +248,12 @@ class AnnotatorWidget(QWidget):
         # The next scan is read in the background while this one is read by the radiologist.
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-prefetch")
         self._prefetch: dict[dt.date, Future[ScanImages]] = {}
+        # PET uptake of a drawn lesion is measured off the GUI thread (see _measure_uptake_later).
+        self._uptake_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-uptake")
+        self._uptake_jobs: dict[Future[VoiUptake | None], tuple[dt.date, LesionAnnotation]] = {}
+        self._uptake_queue: dict[tuple[dt.date, str], None] = {}  # ordered, no duplicates
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._apply_uptake)
         self._mip: Any = None
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
@@ -563,6 +575,8 @@ class AnnotatorWidget(QWidget):
         self.reading, self.restored = restore_reading(reading, self.store_path)
         self.history_reader = self.reading.reader
         self.history.reset(self.reading)
+        self._uptake_jobs.clear()  # measured for the reading left
+        self._uptake_queue.clear()
         self._selected = None
         self.date = None
         self.dirty = False
@@ -737,8 +751,7 @@ class AnnotatorWidget(QWidget):
             )
         else:
             hide_prior(self.viewer)
-        arrange(self.viewer, self._current_layers(), prior)
-        if prior:
+        if arrange(self.viewer, self._current_layers(), prior):
             self.viewer.reset_view()
 
     def _suv_range(self, tp: _reading.TimepointReading) -> tuple[float, float]:
@@ -946,7 +959,7 @@ class AnnotatorWidget(QWidget):
         for each in lines:
             drawn[(each.lesion_id, each.axis)] = each  # the latest line of an axis wins
         assert self.images is not None
-        changed = []
+        changed, measure = [], []
         for lesion in reading.at(date).lesions:
             for axis in Axis:
                 old = lesion.long_axis if axis is Axis.LONG else lesion.short_axis
@@ -966,11 +979,16 @@ class AnnotatorWidget(QWidget):
                 )
                 changed.append(f"{lesion.lesion_id} {axis.value} axis")
                 if axis is Axis.LONG or lesion.nodal:
-                    reading = self._measure_uptake(reading, date, lesion.lesion_id)
+                    measure.append(lesion.lesion_id)
         if changed:
             self._commit(reading, "draw " + ", ".join(changed))
-        # Redraw from the reading: labels get their lengths, a replaced line disappears.
-        QTimer.singleShot(0, self._redraw_lesions)
+        for lesion_id in dict.fromkeys(measure):
+            self._measure_uptake_later(date, lesion_id)
+        # Redraw from the reading: labels get their lengths (now, so that the canvas and the
+        # dock are repainted together), a replaced line disappears (once napari has finished
+        # the drawing at hand).
+        if not self.lesions.relabel(reading.at(date)):
+            QTimer.singleShot(0, self._redraw_lesions)
 
     def _redraw_lesions(self) -> None:
         if self.reading is not None and self.date is not None and self.lesions.layer is not None:
@@ -1003,22 +1021,57 @@ class AnnotatorWidget(QWidget):
             self._say(f"located {', '.join(changed)}")
         QTimer.singleShot(0, lambda: self.locations.show(reading.at(date)))
 
-    def _measure_uptake(self, reading: Reading, date: dt.date, lesion_id: str) -> Reading:
-        """SUVmax and SUVpeak of a lesion from its drawn axes, when the scan has PET."""
+    def _measure_uptake_later(self, date: dt.date, lesion_id: str) -> None:
+        """Measure a lesion's SUVmax and SUVpeak from its drawn axes in the background, when
+        the scan has PET: the table, response and canvas follow the line at once, the uptake
+        columns and the Krenning hint a moment later (:meth:`finish_background_work`).
+
+        The measurement starts once the edit is on screen, so that it does not compete with
+        drawing it for the processor.
+        """
         if self.images is None or self.images.pet is None:
-            return reading
+            return
+        if not self._uptake_queue:
+            QTimer.singleShot(0, self._start_uptakes)
+        self._uptake_queue[(date, lesion_id)] = None
+
+    def _start_uptakes(self) -> None:
+        queued, self._uptake_queue = list(self._uptake_queue), {}
+        if self.images is None or self.images.pet is None or self.reading is None:
+            return
+        for date, lesion_id in queued:
+            try:
+                lesion = self.reading.at(date).lesion(lesion_id)
+            except KeyError:
+                continue  # deleted or renamed since
+            future = self._uptake_pool.submit(lesion_uptake, self.images.pet, lesion)
+            self._uptake_jobs[future] = (date, lesion)
+            future.add_done_callback(self._relay.done.emit)
+
+    def _apply_uptake(self, future: Future[VoiUptake | None]) -> None:
+        job = self._uptake_jobs.pop(future, None)
+        if job is None or self.reading is None:
+            return  # applied already (finish_background_work), or the study was closed
+        date, lesion = job
         try:
-            uptake = lesion_uptake(self.images.pet, reading.at(date).lesion(lesion_id))
+            uptake = future.result()
         except RecistryError as exc:
-            self._tell(f"{lesion_id}: no PET uptake: {exc}")
+            self._tell(f"{lesion.lesion_id}: no PET uptake: {exc}")
             uptake = None
-        return _reading.update_lesion(
-            reading,
-            date,
-            lesion_id,
-            suv_max=None if uptake is None else round(uptake.suv_max, 2),
-            suv_peak=None if uptake is None else round(uptake.suv_peak, 2),
-        )
+        reading = with_uptake(self.reading, date, lesion, uptake)
+        if reading is self.reading:
+            return
+        self.history.amend(lambda r: with_uptake(r, date, lesion, uptake))
+        self.reading = reading
+        self._fill_table()
+        self._update_controls()
+
+    def finish_background_work(self) -> None:
+        """Wait for the uptake measurements still running and record them (before a save)."""
+        self._start_uptakes()
+        for future in list(self._uptake_jobs):
+            future.exception()  # waits
+            self._apply_uptake(future)
 
     def place_reference(self, organ: str) -> None:
         """Arm the point tool: the next click is the centre of ``organ``'s reference sphere."""
@@ -1241,27 +1294,42 @@ class AnnotatorWidget(QWidget):
         self._fill_table()
         unassigned = _reading.unassigned_warning(self.reading)
         checks = [*([unassigned] if unassigned else []), *self.result.checks]
-        self.checks_label.setText("\n".join(f"⚠ {c}" for c in checks))
-        self.checks_scroll.setVisible(bool(checks))
+        text = "\n".join(f"⚠ {c}" for c in checks)
+        if text != self.checks_label.text():
+            self.checks_label.setText(text)
+        if self.checks_scroll.isVisibleTo(self) != bool(checks):
+            self.checks_scroll.setVisible(bool(checks))
         pending = [les.lesion_id for les in self.reading.at(self.date).lesions if les.pending]
-        self.response_text.setPlainText("\n".join(describe(self.result, self.date, pending)))
+        text = "\n".join(describe(self.result, self.date, pending))
+        if text != self.response_text.toPlainText():
+            self.response_text.setPlainText(text)
         self._update_controls()
 
     def _fill_table(self) -> None:
+        """Show the lesions of the time point, changing only the cells whose text changed: a
+        line edit changes a few cells, and every cell set relays out and repaints the dock."""
         reading, date = self._require()
         lesions = reading.at(date).lesions
         self.table.blockSignals(True)
-        self.table.setRowCount(len(lesions))
+        if self.table.rowCount() != len(lesions):
+            self.table.setRowCount(len(lesions))
         for row, lesion in enumerate(lesions):
             for column, text in enumerate(self._cells(reading, date, lesion)):
-                item = QTableWidgetItem(text)
-                if lesion.pending:
-                    item.setForeground(_PENDING_COLOUR)
-                    font = QFont()
-                    font.setItalic(True)
+                item = self.table.item(row, column)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.table.setItem(row, column, item)
+                if item.text() != text:
+                    item.setText(text)
+                if item.font().italic() != lesion.pending:
+                    font = item.font()
+                    font.setItalic(lesion.pending)
                     item.setFont(font)
-                self.table.setItem(row, column, item)
-            if lesion.lesion_id == self._selected:
+                    if lesion.pending:
+                        item.setForeground(_PENDING_COLOUR)
+                    else:
+                        item.setData(Qt.ItemDataRole.ForegroundRole, None)
+            if lesion.lesion_id == self._selected and self.table.currentRow() != row:
                 self.table.selectRow(row)
         self.table.blockSignals(False)
 
@@ -1448,6 +1516,7 @@ class AnnotatorWidget(QWidget):
         recistry.errors.RecistryError
             Nothing was saved (no reader name, nothing assessed, store not writable …).
         """
+        self.finish_background_work()
         reading, _date = self._require()
         assert self.study is not None
         indexed = (self.study.root, self.store_path.resolve())
@@ -1518,6 +1587,12 @@ class AnnotatorWidget(QWidget):
 
         self._say(message)
         show_warning(message)
+
+
+class _Relay(QObject):
+    """Carries a finished background job to the GUI thread (a queued signal)."""
+
+    done = Signal(object)
 
 
 class _CloseGuard(QObject):
