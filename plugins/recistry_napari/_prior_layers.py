@@ -136,11 +136,14 @@ def hide_prior(viewer: napari.Viewer) -> None:
 
 def show_pending(
     viewer: napari.Viewer, marks: Sequence[Mark], transform: Mapping[str, Any]
-) -> Layer:
-    """The markers on the current scan where each pending lesion was (created or refreshed)."""
+) -> Layer | None:
+    """The markers on the current scan where each pending lesion was (created or refreshed);
+    ``None`` while there is none to show and the layer does not exist (at baseline)."""
     ids = [m.lesion_id for m in marks]
     labels = [m.label for m in marks]
     if PENDING_NAME not in viewer.layers:
+        if not marks:
+            return None
         mean_spacing = float(np.mean(transform["scale"][1:]))
         layer = viewer.add_points(
             ndim=3,

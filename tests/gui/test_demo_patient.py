@@ -54,8 +54,8 @@ def _first_file(folder: Path) -> pydicom.Dataset:
 
 
 def _place(widget: AnnotatorWidget, organ: str, centre_lps: list[float]) -> None:
+    widget.place_reference(organ)  # the layer is made when first needed
     layer = widget.viewer.layers[REFERENCES_LAYER_NAME]
-    widget.place_reference(organ)
     assert layer.mode == "add"
     layer.add(np.rint(layer.world_to_data(lps_to_world(centre_lps))))
 

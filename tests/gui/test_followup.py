@@ -19,6 +19,7 @@ from recistry.recist.model import LesionState, Role
 from recistry.store import Store, in_force_measurements
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
+from recistry_napari._persist import sr_folder_for
 from recistry_napari._prior_layers import PENDING_NAME
 from recistry_napari._qt.annotator import COLUMNS, AnnotatorWidget
 from tests.gui._annotator import BASELINE, FOLLOW_UP, draw, open_annotator, two_scan_study
@@ -239,6 +240,9 @@ def test_saving_with_pending_lesions_asks_first_and_the_title_marks_unsaved_chan
         widget._save_clicked()
         assert not widget.dirty and store.exists()
         assert viewer.title.endswith("saved")
+        # The SR files are exported off the GUI thread; the status line says when they are.
+        qtbot.waitUntil(lambda: "SR file(s) in" in widget.status_label.text(), timeout=20000)
+        assert len(list(sr_folder_for(store).rglob("*.dcm"))) == 2
         assert t_new == "NEW1"
     finally:
         widget.dirty = False
@@ -266,9 +270,9 @@ def test_spleen_sphere_is_drawn_at_its_20_mm(make_napari_viewer: Callable[..., A
     viewer = make_napari_viewer()
     widget = AnnotatorWidget(viewer)
     widget.open_study(sample)
-    layer = viewer.layers["Reference regions"]
     for organ in ("liver", "spleen"):
         widget.place_reference(organ)
+        layer = viewer.layers["Reference regions"]  # made by the first placement
         layer.add(np.array([15, 128, 128 + (40 if organ == "spleen" else -40)], dtype=float))
     QApplication.processEvents()
     spacing = float(np.mean(layer.scale[1:]))

@@ -78,11 +78,13 @@ from recistry_napari._lesion_layer import ROLE_COLOURS, DrawnLine, LesionLayer
 from recistry_napari._loading import load_images, load_study
 from recistry_napari._location_layer import LocationLayer, PlacedPoint
 from recistry_napari._longitudinal import pending_markers, prior_marks
+from recistry_napari._mip import CoronalMip, coronal_mip
 from recistry_napari._persist import (
     RestoreInfo,
     SaveResult,
+    append_reading,
+    export_reading,
     restore_reading,
-    save_reading,
     sr_folder_for,
 )
 from recistry_napari._prior_layers import (
@@ -91,6 +93,7 @@ from recistry_napari._prior_layers import (
     PRIOR_PET_NAME,
     arrange,
     hide_prior,
+    prior_layer_names,
     show_pending,
     show_prior,
 )
@@ -187,6 +190,13 @@ def help_text() -> str:
     return "\n".join(f"{key:<14} {what}" for what, key in rows)
 
 
+def _load_scan(study: Study, date: dt.date) -> tuple[ScanImages, CoronalMip | None]:
+    """A scan's volumes and its PET's coronal MIP, read together (off the GUI thread when the
+    scan is read ahead)."""
+    images = load_images(study, date)
+    return images, None if images.pet is None else coronal_mip(images.pet)
+
+
 def _suggested(tp: _reading.TimepointReading, lesion: LesionAnnotation) -> str:
     found = suggestion(tp, lesion)
     if found is None or isinstance(found, str):
@@ -243,17 +253,20 @@ class AnnotatorWidget(QWidget):
         self.history = History()
         self._dirty = False
         self._selected: str | None = None
-        self._cache: OrderedDict[dt.date, ScanImages] = OrderedDict()
+        self._cache: OrderedDict[dt.date, tuple[ScanImages, CoronalMip | None]] = OrderedDict()
         self._indexed: set[tuple[Path, Path]] = set()
         # The next scan is read in the background while this one is read by the radiologist.
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-prefetch")
-        self._prefetch: dict[dt.date, Future[ScanImages]] = {}
+        self._prefetch: dict[dt.date, Future[tuple[ScanImages, CoronalMip | None]]] = {}
         # PET uptake of a drawn lesion is measured off the GUI thread (see _measure_uptake_later).
         self._uptake_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-uptake")
         self._uptake_jobs: dict[Future[VoiUptake | None], tuple[dt.date, LesionAnnotation]] = {}
         self._uptake_queue: dict[tuple[dt.date, str], None] = {}  # ordered, no duplicates
         self._relay = _Relay(self)
         self._relay.done.connect(self._apply_uptake)
+        self._relay.exported.connect(self._exported)
+        # SR files are exported from the store off the GUI thread, one save after another.
+        self._export_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-sr")
         self._mip: Any = None
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
@@ -650,13 +663,13 @@ class AnnotatorWidget(QWidget):
         assert self.study is not None
         if date in self._cache:
             self._cache.move_to_end(date)
-            return self._cache[date]
+            return self._cache[date][0]
         future = self._prefetch.pop(date, None)
-        images = future.result() if future is not None else load_images(self.study, date)
-        self._cache[date] = images
+        loaded = future.result() if future is not None else _load_scan(self.study, date)
+        self._cache[date] = loaded
         while len(self._cache) > _CACHE_SCANS:
             self._cache.popitem(last=False)
-        return images
+        return loaded[0]
 
     def _prefetch_next(self) -> None:
         """Start reading the scan after the one shown, unless it is loaded or loading (or the
@@ -668,7 +681,7 @@ class AnnotatorWidget(QWidget):
         if row >= len(dates) or dates[row] in self._cache or dates[row] in self._prefetch:
             return
         study, date = self.study, dates[row]
-        self._prefetch = {date: self._loader.submit(load_images, study, date)}
+        self._prefetch = {date: self._loader.submit(_load_scan, study, date)}
 
     def show_timepoint(self, date: dt.date) -> None:
         """Show the scan of ``date`` and its lesions (with the prior beside it at a follow-up),
@@ -695,13 +708,18 @@ class AnnotatorWidget(QWidget):
         elif PET_LAYER_NAME in self.viewer.layers:
             self.viewer.layers.remove(PET_LAYER_NAME)
         transform = layer_transform(images.ct)
-        if images.pet is not None:
+        # The reference and location layers are made when first needed: each layer is more
+        # to build and draw when a study opens.
+        placed = tp.liver_center_lps is not None or tp.spleen_center_lps is not None
+        if images.pet is not None and (placed or self._on_screen(self.references.layer)):
             self.references.attach(transform)
             self.references.show(tp)
-        elif self.references.layer in self.viewer.layers:
+        elif images.pet is None and self._on_screen(self.references.layer):
             self.viewer.layers.remove(REFERENCES_LAYER_NAME)
-        self.locations.attach(transform)
-        self.locations.show(tp)
+        located = any(les.location_lps is not None for les in tp.lesions)
+        if located or self._on_screen(self.locations.layer):
+            self.locations.attach(transform)
+            self.locations.show(tp)
         self.lesions.attach(transform)
         self.lesions.show(tp)
         show_pending(self.viewer, pending_markers(self.reading, date), transform)
@@ -731,6 +749,26 @@ class AnnotatorWidget(QWidget):
             self.lesions.layer.name if self.lesions.layer is not None else "",
         ]
         return [self.viewer.layers[n] for n in names if n and n in self.viewer.layers]
+
+    def _on_screen(self, layer: Any) -> bool:
+        return layer is not None and layer in self.viewer.layers
+
+    def _ensure_layer(self, owner: LocationLayer | ReferenceLayer) -> None:
+        """Make a layer that is made when first needed, on the scan shown, in its grid cell."""
+        if self._on_screen(owner.layer):
+            return
+        reading, date = self._require()
+        assert self.images is not None
+        owner.attach(layer_transform(self.images.ct))
+        owner.show(reading.at(date))
+        self._rearrange()
+
+    def _rearrange(self) -> None:
+        """Put a layer made after the scan was shown in its grid cell (zoom and pan kept)."""
+        prior = [la for la in self.viewer.layers if la.name in prior_layer_names(self.viewer)]
+        arrange(
+            self.viewer, self._current_layers(), prior if self.viewer.canvas.grid.enabled else []
+        )
 
     def _show_prior(self, arrange_only: bool = False) -> None:
         """At a follow-up, the prior scan beside the current one (grid mode), else one view."""
@@ -819,7 +857,8 @@ class AnnotatorWidget(QWidget):
             self.viewer.window.add_dock_widget(
                 self._mip, name="PET MIP (click a hot spot)", area="left"
             )
-        self._mip.show_volume(self.images.pet)
+        loaded = self._cache.get(self.date) if self.date is not None else None
+        self._mip.show_volume(self.images.pet, None if loaded is None else loaded[1])
 
     def _jump_to_point(self, point_lps: tuple[float, float, float]) -> None:
         focus(self.viewer, point_lps)
@@ -913,6 +952,7 @@ class AnnotatorWidget(QWidget):
             self._tell("select a lesion in the table first")
             return
         lesion = self.reading.at(self.date).lesion(lesion_id)
+        self._ensure_layer(self.locations)
         self.locations.arm(lesion_id, ROLE_COLOURS[lesion.role])
         self._say(f"click where {lesion_id} is on the current scan")
 
@@ -940,10 +980,10 @@ class AnnotatorWidget(QWidget):
     def place(self, lesion_id: str, point_lps: Sequence[float]) -> None:
         """Locate a lesion from a script, the way a reader does: arm, then a point on its slice
         (snapped to the nearest CT pixel centre, as a click is)."""
+        self.locate(lesion_id)
         layer = self.locations.layer
         if layer is None:
             raise RuntimeError("open a study first")
-        self.locate(lesion_id)
         data = np.rint(layer.world_to_data(lps_to_world(point_lps)))
         self.viewer.dims.set_point(0, float(layer.data_to_world(data)[0]))
         layer.add(data)
@@ -1078,6 +1118,7 @@ class AnnotatorWidget(QWidget):
         if self.images is None or self.images.pet is None:
             self._tell("reference spheres are measured on PET; this scan has none")
             return
+        self._ensure_layer(self.references)
         self.references.arm(organ)
 
     def _on_references_changed(self, centres: dict[str, tuple[float, float, float]]) -> None:
@@ -1263,8 +1304,9 @@ class AnnotatorWidget(QWidget):
         }:
             self._selected = None
         self.lesions.show(tp)
-        self.locations.show(tp)
-        if self.references.layer is not None and self.references.layer in self.viewer.layers:
+        if self._on_screen(self.locations.layer):
+            self.locations.show(tp)
+        if self._on_screen(self.references.layer):
             self.references.show(tp)
         self._show_pending()
         self._refresh()
@@ -1281,11 +1323,14 @@ class AnnotatorWidget(QWidget):
     def _show_pending(self) -> None:
         """Markers where the lesions still pending here were (gone once assessed)."""
         if self.reading is not None and self.date is not None and self.images is not None:
-            show_pending(
+            made = PENDING_NAME not in self.viewer.layers
+            layer = show_pending(
                 self.viewer,
                 pending_markers(self.reading, self.date),
                 layer_transform(self.images.ct),
             )
+            if made and layer is not None:
+                self._rearrange()
 
     def _refresh(self) -> None:
         if self.reading is None or self.date is None:
@@ -1504,38 +1549,66 @@ class AnnotatorWidget(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return
         try:
-            self.save()
+            self.save(wait=False)
         except RecistryError as exc:
             self._tell(f"not saved: {exc}")
 
-    def save(self) -> SaveResult:
+    def save(self, wait: bool = True) -> SaveResult:
         """Append the reading to the store under the reader's name and export its SR.
+
+        The store append is done at once; the SR export (files derived from the store) runs
+        off the GUI thread, and with ``wait`` False this returns before it finishes (the
+        status line says when it has; ``sr_files`` is then empty).
 
         Raises
         ------
         recistry.errors.RecistryError
-            Nothing was saved (no reader name, nothing assessed, store not writable …).
+            Nothing was saved (no reader name, nothing assessed, store not writable …), or,
+            with ``wait``, the SR export failed (the store has the reading).
         """
         self.finish_background_work()
         reading, _date = self._require()
         assert self.study is not None
-        indexed = (self.study.root, self.store_path.resolve())
-        result = save_reading(
+        store = self.store_path
+        indexed = (self.study.root, store.resolve())
+        result = append_reading(
             reading,
             self.study.root,
-            self.store_path,
-            sr_folder_for(self.store_path),
+            store,
             index_study=indexed not in self._indexed,
+            index=self.study.index,
         )
         self._indexed.add(indexed)
         self.history_reader = reading.reader
         self.dirty = False
         withdrawn = f", {result.withdrawn} withdrawn" if result.withdrawn else ""
-        self._say(
+        saved = (
             f"saved: {result.new_revisions} new revision(s){withdrawn}, {result.unchanged} "
-            f"unchanged; {len(result.sr_files)} SR file(s) in {sr_folder_for(self.store_path)}"
+            "unchanged"
+        )
+        if not result.exported:
+            self._say(saved)
+            return result
+        folder = sr_folder_for(store)
+        future = self._export_pool.submit(export_reading, reading, store, folder)
+        if wait:
+            result = replace(result, sr_files=future.result())
+            self._say(f"{saved}; {len(result.sr_files)} SR file(s) in {folder}")
+            return result
+        self._say(f"{saved}; exporting the SR files to {folder} …")
+        future.add_done_callback(
+            lambda f: self._relay.exported.emit((f, saved, folder))  # to the GUI thread
         )
         return result
+
+    def _exported(self, payload: tuple[Future[tuple[Path, ...]], str, Path]) -> None:
+        future, saved, folder = payload
+        try:
+            files = future.result()
+        except RecistryError as exc:
+            self._tell(f"{saved}, but the SR files were not exported: {exc}")
+            return
+        self._say(f"{saved}; {len(files)} SR file(s) in {folder}")
 
     def confirm_discard(self, as_reader: str | None = None) -> bool:
         """Ask what to do with unsaved changes; True when it is fine to go on (close, reopen)."""
@@ -1593,6 +1666,7 @@ class _Relay(QObject):
     """Carries a finished background job to the GUI thread (a queued signal)."""
 
     done = Signal(object)
+    exported = Signal(object)
 
 
 class _CloseGuard(QObject):
