@@ -88,9 +88,10 @@ from recistry_napari._persist import (
     sr_folder_for,
 )
 from recistry_napari._prior_layers import (
+    BASELINE,
     PENDING_NAME,
-    PRIOR_CT_NAME,
-    PRIOR_PET_NAME,
+    PRIOR,
+    Cell,
     arrange,
     hide_prior,
     prior_layer_names,
@@ -329,10 +330,16 @@ class AnnotatorWidget(QWidget):
         self.prior_check.setChecked(True)
         self.prior_check.setToolTip("at a follow-up, show the prior scan beside the current one")
         self.prior_check.toggled.connect(lambda _on: self._show_prior())
+        self.baseline_check = QCheckBox("+ baseline")
+        self.baseline_check.setToolTip(
+            "from the second follow-up on, show the baseline scan too, in a third view"
+        )
+        self.baseline_check.toggled.connect(lambda _on: self._show_prior())
         display_row.addWidget(QLabel("CT"))
         display_row.addWidget(self.window_combo)
         display_row.addWidget(self.suv_max_spin)
         display_row.addWidget(self.prior_check)
+        display_row.addWidget(self.baseline_check)
         self.store_edit = QLineEdit(str(DEFAULT_STORE.resolve()))
         self.store_edit.setToolTip("the recistry study store (SQLite) readings are saved to")
         reader_row = QHBoxLayout()
@@ -765,31 +772,43 @@ class AnnotatorWidget(QWidget):
 
     def _rearrange(self) -> None:
         """Put a layer made after the scan was shown in its grid cell (zoom and pan kept)."""
-        prior = [la for la in self.viewer.layers if la.name in prior_layer_names(self.viewer)]
-        arrange(
-            self.viewer, self._current_layers(), prior if self.viewer.canvas.grid.enabled else []
-        )
+        arrange(self.viewer, self._current_layers(), *self._earlier_cells())
+
+    def _earlier_cells(self) -> list[list[Any]]:
+        """The layers of the prior's and the baseline's cells shown, in viewer order."""
+        return [
+            [self.viewer.layers[n] for n in prior_layer_names(self.viewer, cell)]
+            for cell in (PRIOR, BASELINE)
+        ]
 
     def _show_prior(self, arrange_only: bool = False) -> None:
-        """At a follow-up, the prior scan beside the current one (grid mode), else one view."""
+        """At a follow-up, the prior scan beside the current one (and the baseline when asked
+        and it is not the prior), in grid mode; else one view."""
         if self.reading is None or self.date is None or self.study is None:
             return
         prior_date = _reading.previous_date(self.reading, self.date)
-        prior: list[Any] = []
+        baseline_date = self.reading.baseline_date
+        shown: dict[Cell, dt.date] = {}
         if prior_date is not None and self.prior_check.isChecked():
-            images = self._images(prior_date)
-            tp = self.reading.at(prior_date)
-            prior = show_prior(
+            shown[PRIOR] = prior_date
+            if self.baseline_check.isChecked() and prior_date != baseline_date:
+                shown[BASELINE] = baseline_date
+        suv_range = self._suv_range(self.reading.at(self.date))
+        for cell in (PRIOR, BASELINE):
+            date = shown.get(cell)
+            if date is None:
+                hide_prior(self.viewer, cell)
+                continue
+            show_prior(
                 self.viewer,
-                images,
-                prior_date,
-                prior_marks(tp),
+                self._images(date),
+                date,
+                prior_marks(self.reading.at(date)),
                 window=WINDOWS[self.window_combo.currentText()].contrast_limits,
-                suv_range=self._suv_range(self.reading.at(self.date)),
+                suv_range=suv_range,
+                cell=cell,
             )
-        else:
-            hide_prior(self.viewer)
-        if arrange(self.viewer, self._current_layers(), prior):
+        if arrange(self.viewer, self._current_layers(), *self._earlier_cells()):
             self.viewer.reset_view()
 
     def _suv_range(self, tp: _reading.TimepointReading) -> tuple[float, float]:
@@ -827,14 +846,14 @@ class AnnotatorWidget(QWidget):
     def set_window(self, name: str) -> None:
         """Apply a CT window preset (soft tissue, lung, bone, liver) to both scans."""
         for layer in self.viewer.layers:
-            if layer.name == CT_LAYER_NAME or layer.name.startswith(PRIOR_CT_NAME):
+            if layer.name == CT_LAYER_NAME or layer.name.startswith((PRIOR.ct, BASELINE.ct)):
                 layer.contrast_limits = WINDOWS[name].contrast_limits
         if self.window_combo.currentText() != name:
             self.window_combo.setCurrentText(name)
 
     def set_suv_max(self, value: float) -> None:
         """Show PET from SUV 0 (transparent black) to ``value`` (white), on both scans."""
-        for name in (PET_LAYER_NAME, PRIOR_PET_NAME):
+        for name in (PET_LAYER_NAME, PRIOR.pet, BASELINE.pet):
             if name in self.viewer.layers:
                 self.viewer.layers[name].contrast_limits = (0.0, float(value))
 
@@ -1570,15 +1589,7 @@ class AnnotatorWidget(QWidget):
         reading, _date = self._require()
         assert self.study is not None
         store = self.store_path
-        indexed = (self.study.root, store.resolve())
-        result = append_reading(
-            reading,
-            self.study.root,
-            store,
-            index_study=indexed not in self._indexed,
-            index=self.study.index,
-        )
-        self._indexed.add(indexed)
+        result = append_reading(reading, self.study.root, store)
         self.history_reader = reading.reader
         self.dirty = False
         withdrawn = f", {result.withdrawn} withdrawn" if result.withdrawn else ""
@@ -1589,23 +1600,36 @@ class AnnotatorWidget(QWidget):
         if not result.exported:
             self._say(saved)
             return result
+        # The study's images are indexed into the store once a session: the SR cites them.
+        indexed = (self.study.root, store.resolve())
+        index = None if indexed in self._indexed else self.study.index
+        if index is None and indexed not in self._indexed:
+            index = load_study(self.study.root).index
+        self._indexed.add(indexed)
         folder = sr_folder_for(store)
-        future = self._export_pool.submit(export_reading, reading, store, folder)
+        future = self._export_pool.submit(export_reading, reading, store, folder, index=index)
         if wait:
-            result = replace(result, sr_files=future.result())
+            try:
+                result = replace(result, sr_files=future.result())
+            except RecistryError:
+                self._indexed.discard(indexed)  # perhaps not indexed: again next time
+                raise
             self._say(f"{saved}; {len(result.sr_files)} SR file(s) in {folder}")
             return result
         self._say(f"{saved}; exporting the SR files to {folder} …")
         future.add_done_callback(
-            lambda f: self._relay.exported.emit((f, saved, folder))  # to the GUI thread
+            lambda f: self._relay.exported.emit((f, saved, folder, indexed))  # to the GUI thread
         )
         return result
 
-    def _exported(self, payload: tuple[Future[tuple[Path, ...]], str, Path]) -> None:
-        future, saved, folder = payload
+    def _exported(
+        self, payload: tuple[Future[tuple[Path, ...]], str, Path, tuple[Path, Path]]
+    ) -> None:
+        future, saved, folder, indexed = payload
         try:
             files = future.result()
         except RecistryError as exc:
+            self._indexed.discard(indexed)
             self._tell(f"{saved}, but the SR files were not exported: {exc}")
             return
         self._say(f"{saved}; {len(files)} SR file(s) in {folder}")
