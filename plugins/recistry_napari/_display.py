@@ -1,5 +1,6 @@
 """What the canvas shows besides the images: orientation letters, scale bar, SUV colour bar,
-the HU + SUV readout at the cursor, and centring the view on a lesion. napari only, no Qt.
+the HU + SUV readout at the cursor (:func:`show_readout`, in the canvas's bottom-left
+corner), and centring the view on a lesion. napari only, no Qt.
 
 Axial slices are drawn in the radiological convention (see :mod:`._geometry`): anterior at the
 top, posterior at the bottom, the patient's right on the screen's left.
@@ -54,6 +55,32 @@ def show_overlays(viewer: napari.Viewer) -> None:
     scale_bar.color = "#f0f0f0"
     scale_bar.box = True
     scale_bar.font_size = 11
+
+
+READOUT_OVERLAY = "recistry_readout"
+"""Key of the canvas overlay that shows the HU and SUV under the cursor."""
+
+
+def show_readout(viewer: napari.Viewer, text: str) -> None:
+    """Show ``text`` (see :func:`readout_text`) in the canvas's bottom-left corner, under the
+    current scan's view in grid mode; an empty text hides it."""
+    from napari.components.overlays import TextOverlay
+
+    overlays = viewer.canvas.overlays
+    if READOUT_OVERLAY not in overlays:
+        overlays[READOUT_OVERLAY] = TextOverlay(
+            position="bottom_left",
+            gridded=False,
+            font_size=12,
+            color="#f0f0f0",
+            box=True,
+            box_color=(0, 0, 0, 0.6),
+        )
+    overlay = overlays[READOUT_OVERLAY]
+    if overlay.text != text:
+        overlay.text = text
+    if overlay.visible != bool(text):
+        overlay.visible = bool(text)
 
 
 def readout_text(ct: Image | None, pet: Image | None, world: Sequence[float]) -> str:

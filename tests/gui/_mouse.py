@@ -1,4 +1,5 @@
-"""Real mouse gestures on the napari canvas, through Qt as a reader's hand makes them.
+"""Real mouse gestures and key presses on the napari canvas, through Qt as a reader's hand
+makes them.
 
 Positions are napari world coordinates (z, y, x) in mm; the gesture happens on the slice shown.
 The mapping holds for a single 2-D view (not grid mode): the camera puts its centre at the
@@ -61,4 +62,10 @@ def drag(viewer: Any, start: Sequence[float], end: Sequence[float], steps: int =
     for t in np.linspace(0.0, 1.0, steps + 1)[1:]:
         move(viewer, np.asarray(start, dtype=float) * (1 - t) + np.asarray(end, dtype=float) * t)
     release(viewer, end)
+    QApplication.processEvents()
+
+
+def key(viewer: Any, key: Qt.Key, modifier: Any = _NONE) -> None:
+    """Press and release a key on the canvas, where the reader's eyes (and focus) are."""
+    QTest.keyClick(canvas(viewer), key, modifier)
     QApplication.processEvents()

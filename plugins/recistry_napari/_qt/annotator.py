@@ -62,7 +62,14 @@ from recistry.errors import RecistryError
 from recistry.imaging.metrics import VoiUptake, sphere_uptake
 from recistry.recist.model import LesionState, Role
 from recistry_napari import _reading
-from recistry_napari._display import focus, put_image, readout_text, show_name, show_overlays
+from recistry_napari._display import (
+    focus,
+    put_image,
+    readout_text,
+    show_name,
+    show_overlays,
+    show_readout,
+)
 from recistry_napari._geometry import layer_transform, lps_to_world
 from recistry_napari._history import History
 from recistry_napari._layers import (
@@ -171,6 +178,8 @@ DEFAULT_STORE = Path("recistry.db")
 _PENDING_COLOUR = QColor("#ff9f1a")
 _PREFETCH_DELAY_MS = 3000
 """How long a scan is shown before the next one is read in the background."""
+_READOUT_MS = 80
+"""Shortest time between two updates of the canvas readout (HU, SUV under the cursor)."""
 _CACHE_SCANS = 3
 """Scans kept loaded: the current one, its prior and the one just left."""
 
@@ -282,6 +291,11 @@ class AnnotatorWidget(QWidget):
         self._build()
         self._bind_keys()
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        self._readout = ""
+        self._readout_timer = QTimer(self)
+        self._readout_timer.setSingleShot(True)
+        self._readout_timer.setInterval(_READOUT_MS)
+        self._readout_timer.timeout.connect(self._show_readout)
         viewer.cursor.events.position.connect(self._on_cursor)
         # Docked after a study folder was opened with our reader: take that study over too.
         for layer in list(viewer.layers):
@@ -862,7 +876,16 @@ class AnnotatorWidget(QWidget):
         ct, pet = layers.get(CT_LAYER_NAME), layers.get(PET_LAYER_NAME)
         if ct is None:
             return
-        self.readout_label.setText(readout_text(ct, pet, self.viewer.cursor.position))
+        text = readout_text(ct, pet, self.viewer.cursor.position)
+        self.readout_label.setText(text)
+        # On the canvas too, where the eyes are; at most every _READOUT_MS, as each change
+        # redraws the canvas.
+        self._readout = text
+        if not self._readout_timer.isActive():
+            self._readout_timer.start()
+
+    def _show_readout(self) -> None:
+        show_readout(self.viewer, self._readout)
 
     # --- coronal MIP -------------------------------------------------------------------------
 
