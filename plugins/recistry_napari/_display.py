@@ -83,9 +83,11 @@ def show_readout(viewer: napari.Viewer, text: str) -> None:
         overlay.visible = bool(text)
 
 
-def readout_text(ct: Image | None, pet: Image | None, world: Sequence[float]) -> str:
-    """``"HU 45 · SUV 3.20"`` at a world position (mm); a part is left out when its image does
-    not cover the position."""
+def readout_text(
+    ct: Image | None, pet: Image | None, world: Sequence[float], *, with_z: bool = True
+) -> str:
+    """``"HU 45 · SUV 3.20   (z 12.5 mm)"`` at a world position (mm); a part is left out when
+    its image does not cover the position (the slice position too with ``with_z`` False)."""
     parts = []
     for layer, fmt in ((ct, "HU {:.0f}"), (pet, "SUV {:.2f}")):
         if layer is None:
@@ -94,7 +96,7 @@ def readout_text(ct: Image | None, pet: Image | None, world: Sequence[float]) ->
         if value is not None:
             parts.append(fmt.format(value))
     z = float(world[0]) if len(world) else float("nan")
-    return " · ".join(parts) + (f"   (z {z:.1f} mm)" if parts else "")
+    return " · ".join(parts) + (f"   (z {z:.1f} mm)" if parts and with_z else "")
 
 
 def _value_at(layer: Image, world: Sequence[float]) -> float | None:

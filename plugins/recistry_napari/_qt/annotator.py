@@ -340,11 +340,11 @@ class AnnotatorWidget(QWidget):
             "once it is placed"
         )
         self.suv_max_spin.valueChanged.connect(self.set_suv_max)
-        self.prior_check = QCheckBox("prior beside")
+        self.prior_check = QCheckBox("prior beside current")
         self.prior_check.setChecked(True)
         self.prior_check.setToolTip("at a follow-up, show the prior scan beside the current one")
         self.prior_check.toggled.connect(lambda _on: self._show_prior())
-        self.baseline_check = QCheckBox("+ baseline")
+        self.baseline_check = QCheckBox("+ baseline (third view)")
         self.baseline_check.setToolTip(
             "from the second follow-up on, show the baseline scan too, in a third view"
         )
@@ -352,8 +352,10 @@ class AnnotatorWidget(QWidget):
         display_row.addWidget(QLabel("CT"))
         display_row.addWidget(self.window_combo)
         display_row.addWidget(self.suv_max_spin)
-        display_row.addWidget(self.prior_check)
-        display_row.addWidget(self.baseline_check)
+        views_row = QHBoxLayout()
+        views_row.addWidget(self.prior_check)
+        views_row.addWidget(self.baseline_check)
+        views_row.addStretch(1)
         self.store_edit = QLineEdit(str(DEFAULT_STORE.resolve()))
         self.store_edit.setToolTip("the recistry study store (SQLite) readings are saved to")
         reader_row = QHBoxLayout()
@@ -363,6 +365,7 @@ class AnnotatorWidget(QWidget):
         study.addRow("Store", self.store_edit)
         study.addRow("Scans", self.timepoint_list)
         study.addRow("Display", display_row)
+        study.addRow("Views", views_row)
         root.addWidget(study_box)
 
         lesion_box = QGroupBox("Lesions")
@@ -808,6 +811,7 @@ class AnnotatorWidget(QWidget):
             if self.baseline_check.isChecked() and prior_date != baseline_date:
                 shown[BASELINE] = baseline_date
         suv_range = self._suv_range(self.reading.at(self.date))
+        active = self.viewer.layers.selection.active
         for cell in (PRIOR, BASELINE):
             date = shown.get(cell)
             if date is None:
@@ -824,6 +828,8 @@ class AnnotatorWidget(QWidget):
             )
         if arrange(self.viewer, self._current_layers(), *self._earlier_cells()):
             self.viewer.reset_view()
+        if active is not None and active in self.viewer.layers:
+            self.viewer.layers.selection.active = active  # a layer added took the selection
 
     def _suv_range(self, tp: _reading.TimepointReading) -> tuple[float, float]:
         """The PET range: from the references of this scan (else the prior's), else the spin."""
@@ -876,11 +882,11 @@ class AnnotatorWidget(QWidget):
         ct, pet = layers.get(CT_LAYER_NAME), layers.get(PET_LAYER_NAME)
         if ct is None:
             return
-        text = readout_text(ct, pet, self.viewer.cursor.position)
-        self.readout_label.setText(text)
-        # On the canvas too, where the eyes are; at most every _READOUT_MS, as each change
-        # redraws the canvas.
-        self._readout = text
+        position = self.viewer.cursor.position
+        self.readout_label.setText(readout_text(ct, pet, position))
+        # On the canvas too, where the eyes are (short: the slice position is on the slider);
+        # at most every _READOUT_MS, as each change redraws the canvas.
+        self._readout = readout_text(ct, pet, position, with_z=False)
         if not self._readout_timer.isActive():
             self._readout_timer.start()
 
