@@ -17,43 +17,13 @@ from hypothesis import strategies as st
 
 from recistry.errors import InputError
 from recistry.recist.irecist import (
-    IRecistOptions,
-    IRecistPatientAssessment,
     IRecistTimepoint,
     IResponse,
-    assess_patient_irecist,
     best_overall_response_irecist,
 )
-from recistry.recist.model import (
-    AssessmentOptions,
-    ClinicalRecord,
-    Measurement,
-    PatientRecord,
-)
+from recistry.recist.model import AssessmentOptions, Measurement
 from tests.recist._build import day, row
-
-
-def irow(*args: object, **extra: str) -> Measurement:
-    """A table row (see ``_build.row``) with iRECIST's optional columns as keyword arguments."""
-    keys = {"mm", "state", "site", "nodal", "thickness", "line"}
-    kwargs = {k: v for k, v in extra.items() if k in keys}
-    m = row(*args, **kwargs)  # type: ignore[arg-type]
-    more = {k: str(v) for k, v in extra.items() if k not in keys}
-    return dataclasses.replace(m, extra=more) if more else m
-
-
-def irecist(rows: list[Measurement], **options: object) -> IRecistPatientAssessment:
-    record = PatientRecord("P1", tuple(rows), ClinicalRecord("P1", treatment_start=day(0)))
-    return assess_patient_irecist(record, IRecistOptions(**options))  # type: ignore[arg-type]
-
-
-def calls(a: IRecistPatientAssessment) -> list[str]:
-    return [tp.response.value for tp in a.timepoints]
-
-
-def target_series(*series: tuple[int, float]) -> list[Measurement]:
-    return [row(d, "T1", mm=mm) for d, mm in series]
-
+from tests.recist._ibuild import calls, irecist, irow, new_lesion, target_series
 
 # A target that shrinks to a nadir of 40 mm, then grows to RECIST 1.1 PD at day 112 (+25%, +10 mm).
 TO_IUPD = ((0, 50), (56, 40), (112, 50))
@@ -143,11 +113,6 @@ def test_progression_in_another_category_confirms() -> None:
         *non_target_rows("progression", d=154, t1=50),
     ]
     assert calls(irecist(rows)) == ["iSD", "iUPD", "iCPD"]
-
-
-def new_lesion(d: int, mm: float | None, lesion_id: str = "N1", **extra: str) -> Measurement:
-    state = extra.pop("state", None)
-    return irow(d, lesion_id, "new", mm=mm, state=state, site="lung", **extra)
 
 
 @pytest.mark.parametrize(("size", "expected"), [(17.0, "iCPD"), (16.9, "iUPD")])
