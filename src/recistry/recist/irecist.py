@@ -28,7 +28,9 @@ Table columns iRECIST reads beyond RECIST 1.1 (optional, passed through ``Measur
     two per organ, in order of appearance then lesion id, are new-lesion targets.
 ``further_increase``
     ``true`` on a non-target or new non-target row whose lesion increased since the last
-    assessment (the FAQ's "INCLA"); the increase need not be unequivocal.
+    assessment (the FAQ's "INCLA"); the increase need not be unequivocal. ``unequivocal`` on a
+    new non-target row: the new non-targets progress unequivocally (RECIST 1.1 PD), which makes
+    a fresh iUPD after the bar was reset [EORTC FAQ 'How do new lesions define progression?'].
 
 New lesions may also be recorded ``absent`` or ``not_evaluable`` at scans after they appeared
 (iRECIST follows them; RECIST 1.1 ignores those rows).
@@ -81,10 +83,12 @@ SRC_EARLY = "EORTC iRECIST FAQ 'confirm progression less than four weeks after i
 SRC_NT = "EORTC iRECIST FAQ 'iUPD driven by non-target disease'"
 SRC_AFTER_NEW = "EORTC iRECIST FAQ 'must new lesions resolve before iPR or iCR'"
 SRC_IBOR = "Seymour 2017 Table 3"
+SRC_NEW_PD = "EORTC iRECIST FAQ 'how do new lesions define progression'"
 
 CATEGORY_COLUMN = "new_lesion_category"
 INCREASE_COLUMN = "further_increase"
 _TRUE = frozenset({"true", "yes", "1", "y"})
+_UNEQUIVOCAL = "unequivocal"
 _FALSE = frozenset({"false", "no", "0", "n"})
 _FOLLOW_UP_ONLY = frozenset({LesionState.ABSENT, LesionState.NOT_EVALUABLE})
 
@@ -145,6 +149,10 @@ class IRecistOptions:
     ``irecist_new_target_max`` (5), ``irecist_new_target_max_per_organ`` (2),
     ``irecist_new_lesion_measurable_mm`` (10), ``irecist_new_node_measurable_mm`` (15)
         Which new lesions are new-lesion targets.
+    ``irecist_early_new_lesion_confirms`` (true)
+        Another new lesion on a scan before the minimum interval confirms iCPD (the FAQ's
+        exception for a scan done for a new symptom or sign); off, the scan is disregarded and
+        the lesion counts as new at the next scan.
     """
 
     recist: AssessmentOptions = field(default_factory=AssessmentOptions)
@@ -176,7 +184,10 @@ class IRecistTimepoint:
 
     @property
     def overall_response_strict(self) -> Response | None:
-        return _TO_RECIST[self.response]
+        # The scan's own call, which RECIST Table 3 confirmation reads: an iUPD between a
+        # response and its confirmation breaks it, as an SD would [admiralonco iRECIST vignette,
+        # icbor_ipr: only iCR, iPR or NE in between].
+        return Response.PD if self.response is IResponse.IUPD else _TO_RECIST[self.response]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +227,7 @@ class _NewBucket:
     unknown: tuple[str, ...]
     target_sum: Decimal | None
     non_target_increase: tuple[str, ...]
+    non_target_unequivocal: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -314,13 +326,14 @@ def _walk(
     """The follow-ups in order: RECIST 1.1's calls of ``view`` (the disregarded scans left out)
     read by Table 2, each reported next to RECIST 1.1's own call of the scan (``recist``)."""
     in_view = {tp.date: tp for tp in view.timepoints}
+    appears = _appearance_dates(new_lesions, [tp.date for tp in recist.timepoints], disregarded)
     timepoints: list[IRecistTimepoint] = []
     pending: _Pending | None = None
     confirmed: _Pending | None = None
     new_target_sums: list[Decimal] = []
     for full in recist.timepoints:
         rows = by_date.get(full.date, {})
-        bucket = _new_bucket(full.date, rows, new_lesions, policy)
+        bucket = _new_bucket(full.date, rows, new_lesions, appears, policy)
         reasons: list[str] = []
         if confirmed is not None:
             response = IResponse.ICPD
@@ -376,12 +389,27 @@ def _walk(
     return _Walk(tuple(timepoints), pending, confirmed, disregard=None)
 
 
+def _appearance_dates(
+    new_lesions: Sequence[_NewLesion],
+    follow_ups: Sequence[dt.date],
+    disregarded: frozenset[dt.date],
+) -> dict[str, dt.date]:
+    """When each new lesion counts as appeared: its first scan, or the first scan after it
+    when that one is disregarded."""
+    out: dict[str, dt.date] = {}
+    for lesion in new_lesions:
+        later = [d for d in follow_ups if d >= lesion.first_present and d not in disregarded]
+        out[lesion.lesion_id] = later[0] if later else lesion.first_present
+    return out
+
+
 def _disregarded_reason(date: dt.date, pending: _Pending, policy: AssessmentOptions) -> str:
     days = (date - pending.date).days
     return (
         f"iUPD: this scan is {days} days after the iUPD of {pending.date}, less than "
-        f"{policy.irecist_confirm_min_days}, and shows no other new lesion: disregarded (left "
-        f"out of the sums and nadir); repeat the scan 4-8 weeks after the iUPD ({SRC_EARLY})"
+        f"{policy.irecist_confirm_min_days}: disregarded (left out of the sums and nadir; a new "
+        f"lesion first seen here counts at the next scan); repeat the scan 4-8 weeks after the "
+        f"iUPD ({SRC_EARLY})"
     )
 
 
@@ -445,7 +473,7 @@ def _timepoint_call(
     confirmations = _confirmations(tp, rows, bucket, causes, pending, policy)
     if days < policy.irecist_confirm_min_days:
         extra = [c for c in confirmations if c.startswith("another new lesion")]
-        if extra:
+        if extra and policy.irecist_early_new_lesion_confirms:
             reasons.append(
                 f"iCPD: {extra[0]}, {days} days after the iUPD of {pending.date}; a scan within "
                 f"{policy.irecist_confirm_min_days} days confirms only by a new lesion, and only "
@@ -516,10 +544,11 @@ def _progression_causes(
                 f"new-lesion target sum {_mm(bucket.target_sum)} mm is +{_mm(rise)} mm over its "
                 f"nadir {_mm(nadir)} mm (>= 20% and >= 5 mm, {SRC_NEW})"
             )
-    if bucket.non_target_increase:
+    if bucket.non_target_unequivocal:
         causes.add("new")
         reasons.append(
-            f"new non-target lesion {', '.join(bucket.non_target_increase)} increased ({SRC_NT})"
+            f"new non-target lesion {', '.join(bucket.non_target_unequivocal)} progressed "
+            f"unequivocally ({SRC_NEW_PD})"
         )
     return frozenset(causes)
 
@@ -741,16 +770,17 @@ def _new_bucket(
     date: dt.date,
     rows: Mapping[str, Measurement],
     new_lesions: Sequence[_NewLesion],
+    appears: Mapping[str, dt.date],
     policy: AssessmentOptions,
 ) -> _NewBucket:
-    appeared, present, unknown, grown = [], [], [], []
+    appeared, present, unknown, grown, unequivocal = [], [], [], [], []
     total: Decimal | None = Decimal(0)
     for lesion in new_lesions:
         if not _seen(lesion, date):
             continue
         m = rows.get(lesion.lesion_id)
         state = None if m is None else _new_lesion_state(m, policy)
-        if lesion.first_present == date:
+        if appears[lesion.lesion_id] == date:
             appeared.append(lesion.lesion_id)
         if m is None or m.state is LesionState.NOT_EVALUABLE:
             unknown.append(lesion.lesion_id)
@@ -761,6 +791,8 @@ def _new_bucket(
             total = None if total is None or size is None else total + size
         elif m is not None and _increase(m):
             grown.append(lesion.lesion_id)
+            if _unequivocal(m):
+                unequivocal.append(lesion.lesion_id)
     has_targets = any(n.target and _seen(n, date) for n in new_lesions)
     return _NewBucket(
         appeared=tuple(appeared),
@@ -768,6 +800,7 @@ def _new_bucket(
         unknown=tuple(unknown),
         target_sum=total if has_targets else None,
         non_target_increase=tuple(grown),
+        non_target_unequivocal=tuple(unequivocal),
     )
 
 
@@ -780,17 +813,22 @@ def _new_target_size(m: Measurement | None) -> Decimal | None:
 
 
 def _increase(m: Measurement) -> bool:
+    """Whether the row records an increase since the last assessment (any, or unequivocal)."""
     value = m.extra.get(INCREASE_COLUMN, "").strip().lower()
-    if value in _TRUE:
+    if value in _TRUE or value == _UNEQUIVOCAL:
         return True
     if value and value not in _FALSE:
         raise InputError(
-            f"{INCREASE_COLUMN} '{value}' is not true or false",
+            f"{INCREASE_COLUMN} '{value}' is not true, false or {_UNEQUIVOCAL}",
             path=m.source.path,
             row=m.source.row,
             column=INCREASE_COLUMN,
         )
     return False
+
+
+def _unequivocal(m: Measurement) -> bool:
+    return m.extra.get(INCREASE_COLUMN, "").strip().lower() == _UNEQUIVOCAL
 
 
 # --- small helpers --------------------------------------------------------------------------

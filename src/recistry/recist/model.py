@@ -296,6 +296,11 @@ class AssessmentOptions:
     irecist_new_lesion_measurable_mm, irecist_new_node_measurable_mm
         iRECIST: a new lesion is a new-lesion target candidate when its long axis (a node: short
         axis) is at least this (Seymour 2017, RECIST 1.1 measurability: 10 mm, 15 mm).
+    irecist_early_new_lesion_confirms
+        iRECIST: a scan earlier than ``irecist_confirm_min_days`` after the iUPD that shows
+        another new lesion confirms iCPD (the FAQ's exception, for a scan done for a new symptom
+        or sign; the reasons say so). Off: it is disregarded like any early scan and the lesion
+        counts at the next scan.
     """
 
     policy: str = "recist1.1"
@@ -321,6 +326,7 @@ class AssessmentOptions:
     irecist_new_target_max_per_organ: int = 2
     irecist_new_lesion_measurable_mm: Decimal = Decimal(10)
     irecist_new_node_measurable_mm: Decimal = Decimal(15)
+    irecist_early_new_lesion_confirms: bool = True
 
     def __post_init__(self) -> None:
         # Profiles from TOML and tests pass the policies' text; keep the enums.
