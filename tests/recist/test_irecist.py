@@ -234,33 +234,7 @@ def test_without_progression_irecist_is_recist_with_an_i() -> None:
     assert calls(only_nt) == ["NON_iCR_NON_iUPD"]
 
 
-# --- iBOR: the eight scenarios of Seymour 2017 Table 3 ----------------------------------------
-
-TABLE3 = [
-    ("example 1", ["iCR", "iPR", "NE", "iUPD", "iCPD"], "iCR"),
-    ("example 2", ["iUPD", "iSD", "iCR", "iUPD", "iCPD"], "iCR"),
-    ("example 3", ["iUPD", "iPR", "iSD", "iUPD", "iCPD"], "iPR"),
-    ("example 4", ["iUPD", "NE", "iPR", "iSD", "iCPD"], "iPR"),
-    ("example 5", ["iUPD", "iSD", "iUPD", "iCPD", "iCPD"], "iSD"),
-    ("example 6", ["iUPD", "iCPD", "iCR", "iCR", "iCR"], "iCPD"),
-    ("example 7", ["iUPD", "iUPD", "iCPD", "iPR", "iPR"], "iCPD"),
-    ("example 8", ["iUPD", "NE", "NE", "NE", "NE"], "iUPD"),
-]
-
-
-@pytest.mark.parametrize(("name", "sequence", "expected"), TABLE3, ids=[t[0] for t in TABLE3])
-def test_ibor_scenarios_of_table_3(name: str, sequence: list[str], expected: str) -> None:
-    """Seymour 2017 Table 3 (no confirmation of iCR/iPR required): iBOR of each scenario."""
-    template = irecist(target_series((0, 50), (56, 45))).timepoints[0]
-    scans = [
-        dataclasses.replace(template, date=day(56 * (i + 1)), response=IResponse(code))
-        for i, code in enumerate(sequence)
-    ]
-    best, reasons = best_overall_response_irecist(
-        scans, day(0), AssessmentOptions(), has_targets=True
-    )
-    assert best.value == expected
-    assert reasons and all("iBOR" in r or "iUPD" in r for r in reasons[:1])
+# --- iBOR (Seymour 2017 Table 3: test_irecist_worked_examples.py) -------------------------
 
 
 def test_ibor_with_confirmation_uses_recist_table_3() -> None:

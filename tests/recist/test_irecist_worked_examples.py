@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from decimal import Decimal
 
 import pytest
@@ -101,9 +102,12 @@ def _scans(codes: tuple[str, ...] | list[str], every: int = 56) -> list[IRecistT
 
 
 def _ibor(codes: tuple[str, ...] | list[str], every: int = 56, **options: object) -> str:
-    best, _ = best_overall_response_irecist(
+    best, reasons = best_overall_response_irecist(
         _scans(codes, every), day(0), AssessmentOptions(**options), has_targets=True
     )
+    # The reasons say why, in iRECIST's codes only.
+    assert any(r.startswith("iBOR") for r in reasons), reasons
+    assert not any(re.search(r"\b(CR|PR|SD|PD)\b", r) for r in reasons), reasons
     return best.value
 
 

@@ -39,6 +39,7 @@ New lesions may also be recorded ``absent`` or ``not_evaluable`` at scans after 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -851,15 +852,17 @@ def _mm_or_none(value: Decimal | None) -> str:
     return "none" if value is None else _mm(value)
 
 
+_I_CODES = {
+    "NON_CR_NON_PD": "NON_iCR_NON_iUPD",
+    "CR": "iCR",
+    "PR": "iPR",
+    "SD": "iSD",
+    "PD": "iCPD",
+}
+_RECIST_CODE = re.compile(r"\b(NON_CR_NON_PD|CR|PR|SD|PD)\b")
+
+
 def _i_codes(reason: str) -> str:
     """The engine's best-response sentences in iRECIST codes."""
-    for recist, immune in (
-        ("best overall response", "iBOR"),
-        ("NON_CR_NON_PD", "NON_iCR_NON_iUPD"),
-        (" CR", " iCR"),
-        (" PR", " iPR"),
-        (" SD", " iSD"),
-        (" PD", " iCPD"),
-    ):
-        reason = reason.replace(recist, immune)
-    return reason
+    reason = reason.replace("best overall response", "iBOR")
+    return _RECIST_CODE.sub(lambda match: _I_CODES[match.group(1)], reason)
