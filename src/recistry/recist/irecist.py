@@ -75,6 +75,7 @@ __all__ = [
     "IResponse",
     "assess_patient_irecist",
     "best_overall_response_irecist",
+    "progression_dates",
 ]
 
 SRC_TABLE2 = "Seymour 2017 Table 2"
@@ -280,13 +281,14 @@ def assess_patient_irecist(
         disregarded |= {walk.disregard}
         kept = tuple(m for m in recist_rows if m.date not in disregarded)
         view = assess_patient(replace(record, measurements=kept), policy)
-    timepoints, pending, confirmed = walk.timepoints, walk.pending, walk.confirmed
+    timepoints = walk.timepoints
+    confirmed, unconfirmed = progression_dates(timepoints)
 
     ibor, ibor_reasons = best_overall_response_irecist(
         timepoints, recist.origin_date, policy, has_targets=recist.baseline_sum_mm is not None
     )
     new_therapy = _new_therapy(record)
-    progression = confirmed.date if confirmed and _before(confirmed.date, record) else None
+    progression = confirmed if confirmed and _before(confirmed, record) else None
     last_scan = max((m.date for m in record.measurements), default=recist.baseline_date)
     counted = [t for t in timepoints if _before(t.date, record)]
     pfs_days, pfs_event, _, _ = survival(
@@ -300,7 +302,7 @@ def assess_patient_irecist(
         best_overall_response=ibor,
         best_response_reasons=tuple(ibor_reasons),
         progression_date=progression,
-        unconfirmed_iupd_date=pending.date if pending and confirmed is None else None,
+        unconfirmed_iupd_date=unconfirmed,
         pfs_days=pfs_days,
         pfs_event=pfs_event,
     )
@@ -311,8 +313,6 @@ class _Walk:
     """The iRECIST calls of every follow-up, or the first scan still to be disregarded."""
 
     timepoints: tuple[IRecistTimepoint, ...]
-    pending: _Pending | None
-    confirmed: _Pending | None
     disregard: dt.date | None
 
 
@@ -356,7 +356,7 @@ def _walk(
                 and confirmed is None
                 and (tp.date - pending.date).days < policy.irecist_confirm_min_days
             ):
-                return _Walk((), None, None, disregard=tp.date)
+                return _Walk((), disregard=tp.date)
             if tp.nadir_mm != full.nadir_mm:
                 reasons.append(
                     f"RECIST 1.1 sums read without the disregarded scans "
@@ -387,7 +387,7 @@ def _walk(
                 reasons=tuple(reasons),
             )
         )
-    return _Walk(tuple(timepoints), pending, confirmed, disregard=None)
+    return _Walk(tuple(timepoints), disregard=None)
 
 
 def _appearance_dates(
@@ -412,6 +412,29 @@ def _disregarded_reason(date: dt.date, pending: _Pending, policy: AssessmentOpti
         f"lesion first seen here counts at the next scan); repeat the scan 4-8 weeks after the "
         f"iUPD ({SRC_EARLY})"
     )
+
+
+def progression_dates(
+    timepoints: Sequence[IRecistTimepoint],
+) -> tuple[dt.date | None, dt.date | None]:
+    """(confirmed, unconfirmed): the dates of progression read from the time-point calls.
+
+    A run of iUPD (NE may stand between) starts at its first iUPD; iSD, iPR, iCR or non-iCR/
+    non-iUPD end it (the bar is reset). ``confirmed`` is the start of the run that an iCPD ends
+    (the iRECIST PD date: the first iUPD of iUPD, iUPD, iCPD, the second of SD, SD, iUPD, PR,
+    PR, iUPD, iCPD); ``unconfirmed`` the start of a run still open after the last time point
+    [admiralonco iRECIST vignette, 'Derive Confirmed and Unconfirmed Progressive Disease
+    Parameter']. An iCPD that ends no run confirms nothing.
+    """
+    start: dt.date | None = None
+    for tp in timepoints:
+        if tp.response is IResponse.ICPD:
+            return start, None
+        if tp.response is IResponse.IUPD:
+            start = start or tp.date
+        elif tp.response is not IResponse.NE:
+            start = None
+    return None, start
 
 
 def best_overall_response_irecist(
