@@ -10,7 +10,10 @@ time points:
 * ``IBOR`` (no confirmation) and ``ICBOR`` (confirmed, ``confirmation_period <- 28``):
   :func:`recistry.recist.irecist.best_overall_response_irecist`;
 * ``ICPD`` (the date of the iUPD that iCPD confirmed) and ``IUPD`` (an iUPD never confirmed nor
-  followed by iSD, iPR or iCR): :func:`recistry.recist.irecist.progression_dates`.
+  followed by iSD, iPR or iCR, with its date): :func:`recistry.recist.irecist.progression_dates`.
+  After a run of several unconfirmed iUPD, the vignette's code dates IUPD at the last one (it
+  keeps the records from the last iUPD on) and recistry at the first, like a confirmed one; no
+  subject of the data has such a run.
 
 Data (tests/recist/data/admiralonco/, Apache-2.0): ``rs_onco_irecist.csv`` is
 pharmaversesdtm's ``inst/extdata/rs_onco_irecist.csv`` (commit 530a5ea8); ``adsl_randdt.csv``
@@ -184,7 +187,7 @@ def vignette_parameters() -> dict[str, dict[str, object]]:
             "IBOR": ibor(rows, randdt[subject], confirm=False),
             "ICBOR": ibor(rows, randdt[subject], confirm=True),
             "ICPD": confirmed.adt if confirmed else None,
-            "IUPD": unconfirmed is not None,
+            "IUPD": unconfirmed.adt if unconfirmed else None,
         }
     return out
 
@@ -214,7 +217,7 @@ def recistry_parameters() -> dict[str, dict[str, object]]:
             "IBOR": _best(scans, origin, has_targets, confirm=False),
             "ICBOR": _best(scans, origin, has_targets, confirm=True),
             "ICPD": confirmed,
-            "IUPD": unconfirmed is not None,
+            "IUPD": unconfirmed,
         }
     return out
 
@@ -264,4 +267,4 @@ def test_the_comparison_covers_every_outcome() -> None:
     icbors = {p["ICBOR"] for p in VIGNETTE.values()}
     assert {"iCR", "iPR", "iSD"} <= icbors
     assert sum(p["ICPD"] is not None for p in VIGNETTE.values()) >= 2
-    assert sum(bool(p["IUPD"]) for p in VIGNETTE.values()) >= 2
+    assert sum(p["IUPD"] is not None for p in VIGNETTE.values()) >= 2

@@ -485,7 +485,9 @@ def test_admiralonco_pd_date_is_the_first_iupd_of_iupd_iupd_icpd() -> None:
 @pytest.mark.parametrize(("last", "unconfirmed"), [(52, 112), (42, None)])
 def test_admiralonco_unconfirmed_iupd(last, unconfirmed) -> None:
     """admiralonco vignette: the unconfirmed PD parameter is an 'iUPD that has never been
-    confirmed and no subsequent iSD, iPR or iCR has been observed'."""
+    confirmed and no subsequent iSD, iPR or iCR has been observed'. Its date here is the first
+    iUPD of the run (recistry's choice, as for a confirmed one; the vignette's code would take
+    the last iUPD of the run, 154)."""
     a = irecist(target_series((0, 50), (56, 40), (112, 50), (154, last)))
     assert a.unconfirmed_iupd_date == (None if unconfirmed is None else day(unconfirmed))
     assert a.progression_date is None
