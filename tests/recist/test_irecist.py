@@ -335,3 +335,49 @@ def test_single_target_irecist_matches_an_exact_oracle(baseline: int, followups:
     ]
     expected = irecist_oracle([Fraction(t, 10) for t in tenths])
     assert calls(irecist(rows)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(min_value=7, max_value=70),  # days since the previous scan
+            st.integers(min_value=0, max_value=900),  # target, tenths of mm (0: absent)
+            st.sampled_from([None, 80, 120, 180, -120]),  # new lesion N1, tenths (<0 equivocal)
+            st.booleans(),  # another new lesion appears
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_irregular_intervals_keep_the_invariants(steps: list) -> None:
+    """Seymour 2017 Table 2 and the EORTC FAQ on early scans, over irregular intervals: once
+    iCPD, always iCPD; every iUPD and iCPD names its iUPD; the progression date is the iUPD the
+    first iCPD names; an iCPD within the minimum interval only by another new lesion; a
+    response clears the iUPD."""
+    rows, d = [row(0, "T1", mm=50)], 0
+    for i, (gap, tenths, n1, extra) in enumerate(steps):
+        d += gap
+        rows.append(row(d, "T1", mm=tenths / 10) if tenths else row(d, "T1", state="absent"))
+        if n1:
+            state = "equivocal" if n1 < 0 else "present"
+            rows.append(new_lesion(d, abs(n1) / 10, state=state))
+        if extra:
+            rows.append(new_lesion(d, 11.0, f"X{i}"))
+    a = irecist(rows)
+    codes = calls(a)
+    if "iCPD" in codes:
+        first = codes.index("iCPD")
+        assert set(codes[first:]) == {"iCPD"}
+        assert a.progression_date == a.timepoints[first].iupd_date
+        iupd = a.timepoints[first].iupd_date
+        assert iupd is not None and codes[[t.date for t in a.timepoints].index(iupd)] == "iUPD"
+        if (a.timepoints[first].date - iupd).days < 28:
+            assert any("another new lesion" in r for r in a.timepoints[first].reasons)
+    else:
+        assert a.progression_date is None
+    for tp in a.timepoints:
+        if tp.response in (IResponse.IUPD, IResponse.ICPD):
+            assert tp.iupd_date is not None
+        elif tp.response is not IResponse.NE:  # a response resets the bar; NE keeps the iUPD
+            assert tp.iupd_date is None

@@ -346,7 +346,8 @@ def _walk(
             response = IResponse.IUPD
             reasons.append(_disregarded_reason(full.date, pending, policy))
         else:
-            tp = in_view[full.date]
+            # A disregarded scan is missing from the view only while it is disregarded.
+            tp = in_view.get(full.date, full)
             response, after, confirmed = _timepoint_call(
                 tp, rows, bucket, pending, new_target_sums, policy, reasons
             )
