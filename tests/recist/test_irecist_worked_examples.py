@@ -249,6 +249,35 @@ def test_seymour_2017_table2_rows(name, column, visits, expected) -> None:
 # --- EORTC iRECIST FAQ -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("last", "expected"), [("NCLA", "iUPD"), ("INCLA", "iCPD")])
+def test_faq_non_target_driven_iupd_nc_une_ncla_or_incla(last, expected) -> None:
+    """EORTC FAQ 'If iUPD is driven by non-target disease, how is progression confirmed at the
+    next assessment?': 'Assessments with NC, UNE, NCLA can then be differentiated ... from NC,
+    UNE, INCLA with the former being iUPD/iUPD and the latter iUPD/iCPD'. NC is ``present``, UNE
+    ``progression`` (unequivocal), NCLA/INCLA ``progression`` with ``further_increase`` false or
+    true; the targets are stable."""
+    further = "true" if last == "INCLA" else "false"
+    rows = scans(
+        visit(0, 50),
+        visit(56, 48),  # NC
+        visit(112, 48, "progression"),  # UNE: iUPD
+        visit(154, 48, "progression", further),  # NCLA or INCLA
+    )
+    assert calls(irecist(rows)) == ["iSD", "iUPD", expected]
+
+
+@pytest.mark.parametrize(("further", "expected"), [("false", "iUPD"), ("true", "iCPD")])
+def test_faq_non_target_driven_iupd_same_for_new_non_targets(further, expected) -> None:
+    """Same FAQ: 'The same is true for new lesions. A new lesion results in iUPD; if the new
+    lesions are non-target, any increase in size at the next assessment allows iCPD'."""
+    rows = [
+        *target_series((0, 50), (56, 45), (98, 45)),
+        new_lesion(56, 8.0),  # below 10 mm: a new-lesion non-target
+        new_lesion(98, 8.5, further_increase=further),
+    ]
+    assert calls(irecist(rows)) == ["iUPD", expected]
+
+
 def test_faq_managing_pr_when_measurements_change_slightly() -> None:
     """EORTC FAQ 'Managing PR when TP measurements change slightly over time': target sums 100
     (baseline), 70, 70, 80, 80, 80, non-targets unchanged: RECIST PR x5, iRECIST iPR x5."""
