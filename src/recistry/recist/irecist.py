@@ -779,12 +779,18 @@ def _declared_category(group: Sequence[Measurement]) -> str | None:
 
 
 def _measurable(m: Measurement, policy: AssessmentOptions) -> bool:
+    """Measurable as RECIST 1.1 measures a baseline target [Seymour 2017, "New lesions"]: the
+    minimum size, or twice the slice thickness when the profile's slice-thickness rule says so
+    [EJC09 §3.1.1]."""
     size = m.counted_axis_mm
     if size is None:
         return False
+    twice = 2 * (m.slice_thickness_mm or Decimal(0))
     if m.nodal:
-        return size >= policy.irecist_new_node_measurable_mm
-    return size >= policy.irecist_new_lesion_measurable_mm
+        minimum = policy.irecist_new_node_measurable_mm
+        return size >= (max(minimum, twice) if policy.slice_thickness_rule_nodes else minimum)
+    minimum = policy.irecist_new_lesion_measurable_mm
+    return size >= (max(minimum, twice) if policy.slice_thickness_rule else minimum)
 
 
 def _seen(lesion: _NewLesion, date: dt.date) -> bool:
