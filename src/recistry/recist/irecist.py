@@ -17,7 +17,8 @@ iRECIST keeps RECIST 1.1 for the lesions chosen at baseline and changes what pro
 
 This module is a layer over :func:`recistry.recist.engine.assess_patient`: the target and
 non-target categories of every follow-up, their sums, nadir and reasons are RECIST 1.1's, computed
-once by the engine. Best overall response and PFS use the engine's own rules (generic over the
+by the engine (again without a scan that iRECIST disregards, so that it sets no nadir). Best
+overall response and PFS use the engine's own rules (generic over the
 :class:`~recistry.recist.engine.Scan` protocol). Pure: values in, values out.
 
 Table columns iRECIST reads beyond RECIST 1.1 (optional, passed through ``Measurement.extra``):
