@@ -165,7 +165,8 @@ def _date(value: dt.date | None) -> str | None:
 
 
 def options_to_dict(options: AssessmentOptions) -> dict[str, Any]:
-    return asdict(options)
+    # The iRECIST thresholds are Decimal millimetres; JSON has numbers.
+    return {k: _mm(v) if isinstance(v, Decimal) else v for k, v in asdict(options).items()}
 
 
 def timepoint_to_dict(tp: TimepointAssessment) -> dict[str, Any]:
