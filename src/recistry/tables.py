@@ -384,7 +384,9 @@ def _require_text(frame: pd.DataFrame, column: str, path: Path) -> None:
 class MeasurementTable:
     """A validated measurement table, kept as columns.
 
-    :meth:`measurements` builds the engine's row values (for all rows or some).
+    ``frame`` holds the text columns (patient_id, lesion_id, site and the pass-through ones);
+    the parsed columns are codes into their distinct values. :meth:`measurements` builds the
+    engine's row values (for all rows or some).
     """
 
     path: Path
@@ -495,8 +497,18 @@ def measurement_table_from_frame(frame: pd.DataFrame, path: str | Path) -> Measu
         if "slice_thickness_mm" in frame.columns
         else _Parsed(np.zeros(len(frame), dtype=np.intp), [None])
     )
+    # The parsed columns live on as codes; their text would only double the table's memory.
+    parsed = ["date", "role", "state", "nodal", "long_axis_mm", "short_axis_mm"]
     return MeasurementTable(
-        path, frame, dates, roles, states, nodal, long_axis, short_axis, thickness
+        path,
+        frame.drop(columns=parsed),
+        dates,
+        roles,
+        states,
+        nodal,
+        long_axis,
+        short_axis,
+        thickness,
     )
 
 
