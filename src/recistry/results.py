@@ -40,8 +40,10 @@ from recistry.recist.irecist import IRecistPatientAssessment, IRecistTimepoint, 
 from recistry.recist.model import (
     MONTH_DAYS,
     AssessmentOptions,
+    NonTargetResponse,
     PatientAssessment,
     Response,
+    TargetResponse,
     TimepointAssessment,
 )
 
@@ -186,6 +188,22 @@ def _json(value: object) -> str:
     return repr(value)
 
 
+# The codes and flags of the contract as JSON, looked up instead of encoded each time.
+_CODE_JSON: Mapping[object, str] = {
+    None: "null",
+    **{code: f'"{code}"' for code in (*Response, *TargetResponse, *NonTargetResponse)},
+}
+_FLAG_JSON: Mapping[object, str] = {None: "null", True: "true", False: "false"}
+
+
+def _pct_json(value: Decimal | None) -> str:
+    return "null" if value is None else repr(float(round(value, 2)))
+
+
+def _date_json(value: dt.date | None) -> str:
+    return "null" if value is None else f'"{value}"'
+
+
 def _texts(values: Iterable[str]) -> str:
     return f"[{', '.join(map(_text, values))}]"
 
@@ -210,14 +228,14 @@ def _timepoint_json(tp: TimepointAssessment) -> str:
     )
     return (
         f'{{"date": "{tp.date}", "target_sum_mm": {_mm_json(tp.target_sum_mm)}, '
-        f'"change_from_baseline_pct": {_json(_pct(tp.change_from_baseline_pct))}, '
-        f'"change_from_nadir_pct": {_json(_pct(tp.change_from_nadir_pct))}, '
-        f'"nadir_mm": {_mm_json(tp.nadir_mm)}, "nadir_date": {_json(_date(tp.nadir_date))}, '
-        f'"target_response": {_json(tp.target_response)}, '
-        f'"target_response_strict": {_json(tp.target_response_strict)}, '
-        f'"non_target_response": {_json(tp.non_target_response)}, '
+        f'"change_from_baseline_pct": {_pct_json(tp.change_from_baseline_pct)}, '
+        f'"change_from_nadir_pct": {_pct_json(tp.change_from_nadir_pct)}, '
+        f'"nadir_mm": {_mm_json(tp.nadir_mm)}, "nadir_date": {_date_json(tp.nadir_date)}, '
+        f'"target_response": {_CODE_JSON[tp.target_response]}, '
+        f'"target_response_strict": {_CODE_JSON[tp.target_response_strict]}, '
+        f'"non_target_response": {_CODE_JSON[tp.non_target_response]}, '
         f'"new_lesions": "{tp.new_lesions}", "overall_response": "{tp.overall_response}", '
-        f'"rescored_from": {_json(tp.rescored_from)}, "reasons": {_texts(tp.reasons)}, '
+        f'"rescored_from": {_CODE_JSON[tp.rescored_from]}, "reasons": {_texts(tp.reasons)}, '
         f'"lesions": [{lesions}]}}'
     )
 
@@ -236,16 +254,16 @@ def assessment_json(a: Assessment) -> str:
         f'{{"patient_id": {_text(a.patient_id)}, "baseline_date": "{a.baseline_date}", '
         f'"origin_date": "{a.origin_date}", '
         f'"baseline_sum_mm": {_mm_json(a.baseline_sum_mm)}, '
-        f'"measurable": {_json(a.measurable)}, "warnings": {_texts(a.warnings)}, '
+        f'"measurable": {_FLAG_JSON[a.measurable]}, "warnings": {_texts(a.warnings)}, '
         f'"timepoints": [{timepoints}], '
         f'"best_overall_response": "{a.best_overall_response}", '
         f'"best_overall_response_unconfirmed": "{a.best_overall_response_unconfirmed}", '
         f'"best_overall_response_confirmed": "{a.best_overall_response_confirmed}", '
         f'"best_response_reasons": {_texts(a.best_response_reasons)}, '
-        f'"first_response_date": {_json(_date(a.first_response_date))}, '
-        f'"progression_date": {_json(_date(a.progression_date))}, '
-        f'"pfs_months": {_json(_months(a.pfs_months))}, "pfs_event": {_json(a.pfs_event)}, '
-        f'"os_months": {_json(_months(a.os_months))}, "os_event": {_json(a.os_event)}}}'
+        f'"first_response_date": {_date_json(a.first_response_date)}, '
+        f'"progression_date": {_date_json(a.progression_date)}, '
+        f'"pfs_months": {_pct_json(a.pfs_months)}, "pfs_event": {_FLAG_JSON[a.pfs_event]}, '
+        f'"os_months": {_pct_json(a.os_months)}, "os_event": {_FLAG_JSON[a.os_event]}}}'
     )
 
 

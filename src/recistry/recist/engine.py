@@ -405,12 +405,10 @@ def _check_rows(
                     "'measured' rows of one target (the fragments of a split lesion) may share "
                     "a date",
                 )
+            if role is not Role.TARGET:
+                continue
             for m in group:
-                if (
-                    role is Role.TARGET
-                    and m.state is LesionState.MEASURED
-                    and m.counted_axis_mm is None
-                ):
+                if m.state is LesionState.MEASURED and m.counted_axis_mm is None:
                     column, axis = (
                         ("short_axis_mm", "short") if m.nodal else ("long_axis_mm", "long")
                     )
