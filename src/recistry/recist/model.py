@@ -144,6 +144,11 @@ class Source:
     row: int | None = None
 
 
+FRAGMENT_KEY = "fragment"
+"""``extra`` key (the table column) naming one fragment of a split target: several ``measured``
+rows of one target on one date, each with its own name, are summed [EJC09 §4.3.2]."""
+
+
 @dataclass(frozen=True, slots=True)
 class Measurement:
     """One row of the measurement table: one lesion of one patient at one scan date.
