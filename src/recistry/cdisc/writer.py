@@ -18,8 +18,9 @@ from typing import cast
 
 import numpy as np
 
+from recistry._gc import cyclic_gc_paused
 from recistry.cdisc._metadata import SPECS, DatasetSpec
-from recistry.cdisc.datasets import Columns, without_cyclic_gc
+from recistry.cdisc.datasets import Columns
 from recistry.errors import InputError
 
 __all__ = ["DEFINE_COLUMNS", "MARKER", "write_datasets"]
@@ -142,7 +143,7 @@ def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
     except OSError as exc:
         raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
     try:
-        with without_cyclic_gc():
+        with cyclic_gc_paused():
             written = _write_files(datasets, tmp)
         os.chmod(tmp, 0o777 & ~_umask())
         _replace(tmp, out)
