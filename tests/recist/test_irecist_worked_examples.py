@@ -499,6 +499,22 @@ def test_tracker_new_target_sum_exact_boundaries(first, second) -> None:
     assert calls(irecist(rows)) == ["iUPD", "iCPD"]
 
 
+def test_tracker_demo_patient() -> None:
+    """RECIST-tracker src/demo.js, patient DEMO-001 (liver target 40 mm, retroperitoneal node
+    20 mm short axis, ascites non-target): 30 + 14, then 42 + 18 'reaches initial progression'
+    (iUPD), then 47 + 20 'target sum +7 mm over the iUPD' with the ascites increased: iCPD."""
+    visits = ((0, 40, 20, None), (FEB1, 30, 14, None), (MAR1, 42, 18, None), (APR5, 47, 20, "true"))
+    rows = []
+    for d, liver, node, further in visits:
+        rows.append(row(d, "T1", mm=liver))
+        rows.append(row(d, "T2", mm=node, site="lymph node", nodal=True))
+        extra = {"further_increase": further} if further else {}
+        rows.append(irow(d, "NT1", "non_target", site="peritoneum", **extra))
+    a = irecist(rows)
+    assert calls(a) == ["iSD", "iUPD", "iCPD"]
+    assert any("+7.0 mm over 60.0 mm at the iUPD" in r for r in a.timepoints[2].reasons)
+
+
 # --- admiralonco iRECIST vignette ------------------------------------------------------------
 
 
