@@ -297,7 +297,7 @@ def test_policy_profile_is_printed_in_the_json_options(capsys):
         == 0
     )
     options = json.loads(capsys.readouterr().out)["options"]
-    assert options["policy"] == "recist1.1-confirmed" and options["policy_version"] == 2
+    assert options["policy"] == "recist1.1-confirmed" and options["policy_version"] == 3
     assert options["confirm"] is True and options["sd_min_days"] == 56
     assert options["node_cr"] == "normal-nodes"
     assert options["node_reappearance"] == "unequivocal-progression"
@@ -365,7 +365,7 @@ def test_large_table_with_a_bad_patient_writes_nothing(tmp_path, capsys, monkeyp
 
     measurements, _ = _write_tables(tmp_path, seed=5, patients=30, breaches=False)
     with measurements.open("a") as table:
-        table.write("P029,2030-01-01,T9,target,liver,false,20,,measured,,,,\n")
+        table.write("P029,2030-01-01,T9,target,liver,false,20,,measured,,,,,\n")
     monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 10)
     monkeypatch.setattr(scoring, "CHUNK_PATIENTS", 7)
     out = tmp_path / "out"
