@@ -169,7 +169,8 @@ def _date(value: dt.date | None) -> str | None:
 
 
 def options_to_dict(options: AssessmentOptions) -> dict[str, Any]:
-    return asdict(options)
+    # The iRECIST thresholds are Decimal millimetres; JSON has numbers.
+    return {k: _mm(v) if isinstance(v, Decimal) else v for k, v in asdict(options).items()}
 
 
 _text = json.encoder.encode_basestring  # a JSON string, as json.dumps(ensure_ascii=False)

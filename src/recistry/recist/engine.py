@@ -24,6 +24,7 @@ from typing import Protocol, TypeVar
 
 from recistry.errors import InputError
 from recistry.recist.model import (
+    FRAGMENT_KEY,
     STATES_BY_ROLE,
     AssessmentOptions,
     LesionState,
@@ -396,15 +397,7 @@ def _check_rows(
     for per_lesion in by_date.values():
         for lesion_id, group in per_lesion.items():
             role = lesions[lesion_id].role
-            if len(group) > 1 and not (
-                role is Role.TARGET and all(m.state is LesionState.MEASURED for m in group)
-            ):
-                raise _error(
-                    group[1],
-                    f"duplicate row for lesion {lesion_id} on {group[1].date}: only several "
-                    "'measured' rows of one target (the fragments of a split lesion) may share "
-                    "a date",
-                )
+            _check_fragments(group, role)
             if role is not Role.TARGET:
                 continue
             for m in group:
@@ -418,6 +411,36 @@ def _check_rows(
                         f"{'nodal' if m.nodal else 'non-nodal'} target counts its {axis} axis)",
                         column,
                     )
+
+
+def _check_fragments(group: Sequence[Measurement], role: Role) -> None:
+    """Several rows of one lesion on one date are the fragments of a split target, each named.
+
+    RECIST 1.1 sums the diameters of a target lesion's fragments [EJC09 §4.3.2], so the rows must
+    say they are fragments: a repeated row without its own ``fragment`` name is a copy, refused
+    here (and so by ``recistry import``, which validates with this engine).
+    """
+    labelled = [m for m in group if m.extra.get(FRAGMENT_KEY)]
+    for m in labelled:
+        if role is not Role.TARGET or m.state is not LesionState.MEASURED:
+            raise _error(
+                m,
+                f"lesion {m.lesion_id} on {m.date} is named as a fragment, but only a "
+                "'measured' target can be split into fragments",
+                FRAGMENT_KEY,
+            )
+    names = [m.extra.get(FRAGMENT_KEY, "") for m in group]
+    for i, m in enumerate(group[1:], start=1):
+        if names[0] and names[i] and names[i] not in names[:i]:
+            continue
+        first = group[names.index(names[i])] if names[i] in names[:i] else group[0]
+        at = f" (first at row {first.source.row})" if first.source.row else ""
+        raise _error(
+            m,
+            f"lesion {m.lesion_id} on {m.date} is given twice{at}; "
+            "each fragment of a split target needs its own name in a 'fragment' column",
+            FRAGMENT_KEY,
+        )
 
 
 def _baseline_warnings(
