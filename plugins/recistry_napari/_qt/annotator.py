@@ -1491,8 +1491,13 @@ class AnnotatorWidget(QWidget):
         has_pet = self.images is not None and self.images.pet is not None
         for button in self.reference_buttons.values():
             button.setEnabled(has_pet)
-        self.reference_label.setText(self._reference_text())
-        self.krenning_hint.setText(self._krenning_text(lesion))
+        # Only on change: setting a word-wrapped label's text lays the whole dock out again.
+        for label, text in (
+            (self.reference_label, self._reference_text()),
+            (self.krenning_hint, self._krenning_text(lesion)),
+        ):
+            if label.text() != text:
+                label.setText(text)
 
     def _reference_text(self) -> str:
         if self.reading is None or self.date is None:
