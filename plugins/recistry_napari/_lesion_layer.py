@@ -20,6 +20,7 @@ import pandas as pd
 from recistry.recist.model import Role
 from recistry_napari._display import set_transform
 from recistry_napari._geometry import lps_to_world, world_to_lps
+from recistry_napari._longitudinal import axis_labels
 from recistry_napari._reading import Axis, Line, TimepointReading
 from recistry_napari._text import label_text
 
@@ -54,9 +55,9 @@ def _empty_features() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in _FEATURES})
 
 
-def _label(lesion_id: str, axis: Axis, line: Line | None = None) -> str:
-    name = lesion_id if axis is Axis.LONG else f"{lesion_id} SA"
-    return name if line is None else f"{name} {line.diameter_mm} mm"
+def _label(lesion_id: str, axis: Axis) -> str:
+    """The label of a line being drawn: the lesion and axis, no length yet."""
+    return lesion_id if axis is Axis.LONG else f"{lesion_id} SA"
 
 
 def _defaults(lesion_id: str, axis: Axis, role: Role) -> dict[str, str]:
@@ -163,6 +164,7 @@ class LesionLayer:
         layer = self._require()
         shapes, colours, rows = [], [], []
         for lesion in tp.lesions:
+            labels = axis_labels(lesion)
             for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis)):
                 if line is None:
                     continue
@@ -173,7 +175,7 @@ class LesionLayer:
                     {
                         "lesion_id": lesion.lesion_id,
                         "axis": axis.value,
-                        "label": _label(lesion.lesion_id, axis, line),
+                        "label": labels[axis],
                         "colour": ROLE_COLOURS[lesion.role],
                     }
                 )

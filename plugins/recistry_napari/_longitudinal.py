@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from recistry.recist.model import Role
-from recistry_napari._reading import Axis, Reading, TimepointReading
+from recistry_napari._reading import Axis, LesionAnnotation, Reading, TimepointReading
 
 __all__ = ["Mark", "pending_markers", "prior_marks"]
 
@@ -31,25 +31,35 @@ class Mark:
     label: str
 
 
+def axis_labels(lesion: LesionAnnotation) -> dict[Axis, str]:
+    """The label of each drawn axis of ``lesion``: its ID and length. A node's two crossing
+    lines carry one label, on the long axis (``N1 14.5 mm · SA 12.1 mm``): two labels at
+    nearly the same corner would cover each other."""
+    lines = {
+        axis: line
+        for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis))
+        if line is not None
+    }
+    sizes = {axis: f"{line.diameter_mm} mm" for axis, line in lines.items()}
+    lid = lesion.lesion_id
+    if len(lines) == 2:
+        return {Axis.LONG: f"{lid} {sizes[Axis.LONG]} · SA {sizes[Axis.SHORT]}", Axis.SHORT: ""}
+    return {a: f"{lid if a is Axis.LONG else lid + ' SA'} {size}" for a, size in sizes.items()}
+
+
 def prior_marks(tp: TimepointReading) -> list[Mark]:
     """The diameters (labelled with ID and length) and located points of a time point."""
     marks = []
     for lesion in tp.lesions:
-        drawn = False
+        labels = axis_labels(lesion)
         for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis)):
-            if line is None:
-                continue
-            drawn = True
-            name = lesion.lesion_id if axis is Axis.LONG else f"{lesion.lesion_id} SA"
-            marks.append(
-                Mark(
-                    lesion.lesion_id,
-                    lesion.role,
-                    (line.start_lps, line.end_lps),
-                    f"{name} {line.diameter_mm} mm",
+            if line is not None:
+                marks.append(
+                    Mark(
+                        lesion.lesion_id, lesion.role, (line.start_lps, line.end_lps), labels[axis]
+                    )
                 )
-            )
-        if not drawn and lesion.location_lps is not None:
+        if not labels and lesion.location_lps is not None:
             state = "" if lesion.state is None else f" {lesion.state.value.replace('_', ' ')}"
             marks.append(
                 Mark(

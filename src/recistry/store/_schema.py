@@ -265,6 +265,10 @@ CREATE TABLE axis_endpoints_new (
 INSERT INTO measurements_new SELECT *, '' FROM measurements ORDER BY measurement_pk;
 INSERT INTO axis_endpoints_new SELECT * FROM axis_endpoints;
 DROP TABLE axis_endpoints;
+-- With foreign keys on, DROP TABLE first deletes every row, checking each for rows that name it
+-- in ``supersedes``: without an index that is one scan of the table per row (hours for a
+-- million readings; minutes at 20,000 before this index).
+CREATE INDEX measurements_supersedes_for_drop ON measurements (supersedes);
 DROP TABLE measurements;
 ALTER TABLE measurements_new RENAME TO measurements;
 ALTER TABLE axis_endpoints_new RENAME TO axis_endpoints;
