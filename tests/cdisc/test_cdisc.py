@@ -271,6 +271,34 @@ def test_too_small_target_is_5_mm_and_sums_per_visit(tmp_path):
     assert rs.loc["NEWLPROG", "RSORRES"] == "Y" and rs.loc["OVRLRESP", "RSORRES"] == "PD"
 
 
+def test_a_split_targets_fragments_are_identified_and_measured_apart(tmp_path):
+    """A target that splits [EJC09 §4.3.2]: each fragment gets its own TU record (TUTESTCD
+    TUSPLIT, SDTMIG TU; CDISC CT C96784) and link id, its own TR diameter, and the sum counts
+    both."""
+    table = tmp_path / "m.csv"
+    table.write_text(
+        "patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state,fragment\n"
+        "P1,2024-01-01,T1,target,liver,no,40,,measured,\n"
+        "P1,2024-03-01,T1,target,liver,no,15,,measured,a\n"
+        "P1,2024-03-01,T1,target,liver,no,12,,measured,b\n"
+    )
+    out = tmp_path / "out"
+    assert main(["cdisc", str(table), "--out", str(out)]) == 0
+    tu = read_xpt(out, "TU")
+    assert tu[["TULNKID", "TUTESTCD", "TUORRES", "VISITNUM"]].values.tolist() == [
+        ["T1", "TUMIDENT", "TARGET", 0.0],
+        ["T1.a", "TUSPLIT", "TARGET", 1.0],
+        ["T1.b", "TUSPLIT", "TARGET", 1.0],
+    ]
+    tr = read_xpt(out, "TR")
+    follow_up = tr[tr["VISITNUM"] == 1].set_index("TRTESTCD", append=True)
+    assert follow_up[["TRLNKID", "TRSTRESN"]].values.tolist() == [
+        ["T1.a", 15.0],
+        ["T1.b", 12.0],
+        ["", 27.0],
+    ]
+
+
 def test_study_day_has_no_day_zero():
     origin = dt.date(2024, 1, 10)
     assert study_day(origin, origin) == 1

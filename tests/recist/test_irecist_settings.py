@@ -7,6 +7,7 @@ in each test. A protocol changes them in its policy profile (``--policy FILE.tom
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -182,6 +183,22 @@ def test_new_lesion_measurable_10_mm(mm: float, settings: dict, expected: str) -
     targets; a 9.9 mm one is a new-lesion non-target, whose 5 mm growth alone does not confirm."""
     settings = {k: _decimal(v) for k, v in settings.items()}
     assert calls(irecist(_grown_new_lesions(["lung"], mm), **settings)) == ["iUPD", expected]
+
+
+@pytest.mark.parametrize(
+    ("thickness", "settings", "expected"),
+    [("5", {}, "iCPD"), ("8", {}, "iUPD"), ("8", {"slice_thickness_rule": False}, "iCPD")],
+)
+def test_new_lesion_measurable_twice_the_slice_thickness(thickness, settings, expected) -> None:
+    """Seymour 2017: new lesions are measured by RECIST 1.1, whose minimum size is also twice
+    the slice thickness [EJC09 §3.1.1; policy ``slice_thickness_rule``]: a 12 mm new lesion on
+    8 mm slices is below 16 mm, a new-lesion non-target whose 5 mm growth alone does not
+    confirm."""
+    rows = [
+        dataclasses.replace(m, slice_thickness_mm=Decimal(thickness)) if m.role == "new" else m
+        for m in _grown_new_lesions(["lung"])
+    ]
+    assert calls(irecist(rows, **settings)) == ["iUPD", expected]
 
 
 @pytest.mark.parametrize(

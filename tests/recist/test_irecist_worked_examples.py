@@ -249,6 +249,35 @@ def test_seymour_2017_table2_rows(name, column, visits, expected) -> None:
 # --- EORTC iRECIST FAQ -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("last", "expected"), [("NCLA", "iUPD"), ("INCLA", "iCPD")])
+def test_faq_non_target_driven_iupd_nc_une_ncla_or_incla(last, expected) -> None:
+    """EORTC FAQ 'If iUPD is driven by non-target disease, how is progression confirmed at the
+    next assessment?': 'Assessments with NC, UNE, NCLA can then be differentiated ... from NC,
+    UNE, INCLA with the former being iUPD/iUPD and the latter iUPD/iCPD'. NC is ``present``, UNE
+    ``progression`` (unequivocal), NCLA/INCLA ``progression`` with ``further_increase`` false or
+    true; the targets are stable."""
+    further = "true" if last == "INCLA" else "false"
+    rows = scans(
+        visit(0, 50),
+        visit(56, 48),  # NC
+        visit(112, 48, "progression"),  # UNE: iUPD
+        visit(154, 48, "progression", further),  # NCLA or INCLA
+    )
+    assert calls(irecist(rows)) == ["iSD", "iUPD", expected]
+
+
+@pytest.mark.parametrize(("further", "expected"), [("false", "iUPD"), ("true", "iCPD")])
+def test_faq_non_target_driven_iupd_same_for_new_non_targets(further, expected) -> None:
+    """Same FAQ: 'The same is true for new lesions. A new lesion results in iUPD; if the new
+    lesions are non-target, any increase in size at the next assessment allows iCPD'."""
+    rows = [
+        *target_series((0, 50), (56, 45), (98, 45)),
+        new_lesion(56, 8.0),  # below 10 mm: a new-lesion non-target
+        new_lesion(98, 8.5, further_increase=further),
+    ]
+    assert calls(irecist(rows)) == ["iUPD", expected]
+
+
 def test_faq_managing_pr_when_measurements_change_slightly() -> None:
     """EORTC FAQ 'Managing PR when TP measurements change slightly over time': target sums 100
     (baseline), 70, 70, 80, 80, 80, non-targets unchanged: RECIST PR x5, iRECIST iPR x5."""
@@ -468,6 +497,22 @@ def test_tracker_new_target_sum_exact_boundaries(first, second) -> None:
     floats give 4.999999999999999) and 'exact +20% boundary (25.5 -> 30.6) confirms iCPD'."""
     rows = [*target_series((0, 100), (FEB1, 100), (MAR8, 100)), nl1(FEB1, first), nl1(MAR8, second)]
     assert calls(irecist(rows)) == ["iUPD", "iCPD"]
+
+
+def test_tracker_demo_patient() -> None:
+    """RECIST-tracker src/demo.js, patient DEMO-001 (liver target 40 mm, retroperitoneal node
+    20 mm short axis, ascites non-target): 30 + 14, then 42 + 18 'reaches initial progression'
+    (iUPD), then 47 + 20 'target sum +7 mm over the iUPD' with the ascites increased: iCPD."""
+    visits = ((0, 40, 20, None), (FEB1, 30, 14, None), (MAR1, 42, 18, None), (APR5, 47, 20, "true"))
+    rows = []
+    for d, liver, node, further in visits:
+        rows.append(row(d, "T1", mm=liver))
+        rows.append(row(d, "T2", mm=node, site="lymph node", nodal=True))
+        extra = {"further_increase": further} if further else {}
+        rows.append(irow(d, "NT1", "non_target", site="peritoneum", **extra))
+    a = irecist(rows)
+    assert calls(a) == ["iSD", "iUPD", "iCPD"]
+    assert any("+7.0 mm over 60.0 mm at the iUPD" in r for r in a.timepoints[2].reasons)
 
 
 # --- admiralonco iRECIST vignette ------------------------------------------------------------

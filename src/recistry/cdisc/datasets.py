@@ -27,6 +27,7 @@ from recistry._gc import cyclic_gc_paused
 from recistry.cdisc._metadata import ADRS, ADTR, ADTTE, RS, TR, TU, DatasetSpec
 from recistry.recist.irecist import IRecistPatientAssessment, IResponse
 from recistry.recist.model import (
+    FRAGMENT_KEY,
     LesionState,
     Measurement,
     NewLesions,
@@ -87,6 +88,8 @@ AVAL_IRESPONSE = {
 """admiralonco's iRECIST ``aval_resp_new()``: worst (1) to best, then NE and MISSING."""
 
 _ROLE_TEXT = {Role.TARGET: "TARGET", Role.NON_TARGET: "NON-TARGET", Role.NEW: "NEW"}
+# A fragment of a split target is identified anew (SDTMIG v3.3 TU; CDISC CT C96784 TUSPLIT).
+_SPLIT = ("TUSPLIT", "Tumor Split")
 
 _STATE_TEXT = {
     LesionState.PRESENT: "PRESENT",
@@ -142,7 +145,10 @@ class StudyContext:
 
 # What varies from record to record in each dataset, in the order of a record's tuple. The first
 # item is always the patient's index (into _Patients); "day" is the record's date (or None).
-_TU_FIELDS = ("patient", "TUSEQ", "TULNKID", "TUORRES", "TULOC", "TUNODAL", "VISITNUM", "day")
+_TU_FIELDS = (
+    "patient", "TUSEQ", "TULNKID", "TUTESTCD", "TUTEST", "TUORRES", "TULOC", "TUNODAL",
+    "VISITNUM", "day",
+)  # fmt: skip
 _TR_FIELDS = ("patient", "TRSEQ", "TRGRPID", "TRLNKID", "TRTESTCD", "TRTEST", "TRORRES",
               "TRSTRESC", "TRSTRESN", "TRSTAT", "TRREASND", "VISITNUM", "day")  # fmt: skip
 _RS_FIELDS = ("patient", "RSSEQ", "RSTESTCD", "RSTEST", "RSCAT", "RSORRES", "VISITNUM", "day")
@@ -361,8 +367,6 @@ def _sdtm_columns(records: _Records, patients: _Patients, study_id: str) -> Colu
     }
     if name == "TU":
         values.update(
-            TUTESTCD="TUMIDENT",
-            TUTEST="Tumor Identification",
             TUSTRESC=fields["TUORRES"],
             TUMETHOD=METHOD,
         )
@@ -440,17 +444,27 @@ def _adtte_columns(records: _Records, patients: _Patients, study_id: str) -> Col
 Rows = list[tuple[object, ...]]
 
 
+def _link_id(m: Measurement) -> str:
+    """TULNKID / TRLNKID: the lesion id, or ``T1.a`` for fragment ``a`` of a split target."""
+    fragment = m.extra.get(FRAGMENT_KEY)
+    return f"{m.lesion_id}.{fragment}" if fragment else m.lesion_id
+
+
 def _sdtm_tu(
     p: int, record: PatientRecord, a: PatientAssessment, visits: Mapping[dt.date, int], rows: Rows
 ) -> None:
-    """TU: each lesion at the first scan it appears on, from baseline on (_TU_FIELDS)."""
+    """TU: each lesion at the first scan it appears on, from baseline on (_TU_FIELDS); each
+    fragment of a split target at the scan it splits, as TUSPLIT with its own link id."""
     first: dict[str, Measurement] = {}
     for m in sorted(record.measurements, key=lambda m: m.date):
-        if m.date >= a.baseline_date and m.lesion_id not in first:
-            first[m.lesion_id] = m
-    for seq, m in enumerate(sorted(first.values(), key=lambda m: (m.date, m.lesion_id)), 1):
+        if m.date >= a.baseline_date:
+            first.setdefault(m.lesion_id, m)
+            first.setdefault(_link_id(m), m)
+    ordered = sorted(first.items(), key=lambda item: (item[1].date, item[0]))
+    for seq, (link, m) in enumerate(ordered, 1):
+        test = ("TUMIDENT", "Tumor Identification") if link == m.lesion_id else _SPLIT
         rows.append(
-            (p, seq, m.lesion_id, _ROLE_TEXT[m.role], m.site.upper(), "Y" if m.nodal else "N",
+            (p, seq, link, *test, _ROLE_TEXT[m.role], m.site.upper(), "Y" if m.nodal else "N",
              visits[m.date], m.date)
         )  # fmt: skip
 
@@ -481,7 +495,7 @@ def _sdtm_tr(
             by_date.setdefault(m.date, []).append(m)
     for day in sorted(by_date):
         number = visits[day]
-        for m in sorted(by_date[day], key=lambda m: m.lesion_id):
+        for m in sorted(by_date[day], key=_link_id):
             group = _ROLE_TEXT[m.role]
             if m.role is Role.TARGET:
                 tests = [("SAXIS", "Short Axis", m.short_axis_mm)] if m.nodal else []
@@ -490,7 +504,7 @@ def _sdtm_tr(
                 for code, name, axis in tests:
                     seq += 1
                     rows.append(
-                        (p, seq, group, m.lesion_id, code, name, *_target_result(m, axis),
+                        (p, seq, group, _link_id(m), code, name, *_target_result(m, axis),
                          number, day)
                     )  # fmt: skip
             else:

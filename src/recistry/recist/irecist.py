@@ -17,7 +17,8 @@ iRECIST keeps RECIST 1.1 for the lesions chosen at baseline and changes what pro
 
 This module is a layer over :func:`recistry.recist.engine.assess_patient`: the target and
 non-target categories of every follow-up, their sums, nadir and reasons are RECIST 1.1's, computed
-once by the engine. Best overall response and PFS use the engine's own rules (generic over the
+by the engine (again without a scan that iRECIST disregards, so that it sets no nadir). Best
+overall response and PFS use the engine's own rules (generic over the
 :class:`~recistry.recist.engine.Scan` protocol). Pure: values in, values out.
 
 Table columns iRECIST reads beyond RECIST 1.1 (optional, passed through ``Measurement.extra``):
@@ -779,12 +780,18 @@ def _declared_category(group: Sequence[Measurement]) -> str | None:
 
 
 def _measurable(m: Measurement, policy: AssessmentOptions) -> bool:
+    """Measurable as RECIST 1.1 measures a baseline target [Seymour 2017, "New lesions"]: the
+    minimum size, or twice the slice thickness when the profile's slice-thickness rule says so
+    [EJC09 §3.1.1]."""
     size = m.counted_axis_mm
     if size is None:
         return False
+    twice = 2 * (m.slice_thickness_mm or Decimal(0))
     if m.nodal:
-        return size >= policy.irecist_new_node_measurable_mm
-    return size >= policy.irecist_new_lesion_measurable_mm
+        minimum = policy.irecist_new_node_measurable_mm
+        return size >= (max(minimum, twice) if policy.slice_thickness_rule_nodes else minimum)
+    minimum = policy.irecist_new_lesion_measurable_mm
+    return size >= (max(minimum, twice) if policy.slice_thickness_rule else minimum)
 
 
 def _seen(lesion: _NewLesion, date: dt.date) -> bool:
