@@ -101,13 +101,15 @@ def main() -> None:
         base_wall, base_cpu = _timed(
             ["rescore", str(store), "--reader", "ana", "--format", "json", *workers]
         )
+        from recistry._gc import cyclic_gc_paused
         from recistry.recist.model import AssessmentOptions
         from recistry.scoring import load_records, score
 
         reads = [r for name in ("ana", "ben") for r in load_records(store, reader=name)]
-        start = time.process_time()
-        score(reads, AssessmentOptions())
-        engine = time.process_time() - start
+        with cyclic_gc_paused():  # as readers scores
+            start = time.process_time()
+            score(reads, AssessmentOptions())
+            engine = time.process_time() - start
         print(
             f"readers, {patients:,} patients x 2 readers: {wall:.2f} s wall, {cpu:.2f} s CPU "
             f"(target < 10 s: {'met' if wall < 10 else 'NOT met'}); rescore of one reader's "

@@ -331,6 +331,26 @@ def test_output_is_all_or_nothing(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_transport_files_written_by_several_processes_are_the_same(tmp_path):
+    """--workers 2: the .xpt files come from forked writer processes; every file holds what one
+    process writes (the CSV files byte for byte, the transport files record for record)."""
+    measurements, clinical = SOURCES["cohort"]
+    folders = {}
+    for workers in (1, 2):
+        folders[workers] = tmp_path / f"w{workers}"
+        args = [str(measurements), "--clinical", str(clinical), "--out", str(folders[workers])]
+        assert main(["cdisc", *args, "--workers", str(workers)]) == 0
+    names = sorted(p.name for p in folders[1].iterdir())
+    assert sorted(p.name for p in folders[2].iterdir()) == names
+    for name in names:
+        if name.endswith(".csv"):
+            assert (folders[2] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+    for spec in SPECS:
+        pd.testing.assert_frame_equal(
+            read_xpt(folders[2], spec.name), read_xpt(folders[1], spec.name)
+        )
+
+
 def test_bad_study_id_is_refused(tmp_path, capsys):
     measurements, _ = SOURCES["cohort"]
     assert (

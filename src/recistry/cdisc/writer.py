@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import cast
 
@@ -121,11 +123,12 @@ def _lengths(spec: DatasetSpec, distinct: Mapping[str, set[str]]) -> dict[str, i
     }
 
 
-def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
+def write_datasets(datasets: Mapping[str, Columns], out: Path, *, workers: int = 1) -> list[Path]:
     """Write each dataset as ``name.xpt`` and ``name.csv`` plus ``define.csv`` into ``out``.
 
     ``out`` must not exist, be empty, or hold an earlier delivery (it has ``define.csv``); it is
-    then replaced as a whole. Returns the files written, relative to ``out``.
+    then replaced as a whole. Returns the files written, relative to ``out``. With ``workers``
+    > 1 the transport files are written by that many processes (the same bytes).
 
     Raises
     ------
@@ -147,7 +150,7 @@ def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
         raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
     try:
         with cyclic_gc_paused():
-            written = _write_files(datasets, tmp)
+            written = _write_files(datasets, tmp, workers)
         os.chmod(tmp, 0o777 & ~_umask())
         _replace(tmp, out)
     except BaseException:
@@ -156,40 +159,80 @@ def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
     return written
 
 
-def _write_files(datasets: Mapping[str, Columns], tmp: Path) -> list[Path]:
-    """Every file of the delivery into the folder ``tmp``; returns their names."""
+def _write_xpt(spec: DatasetSpec, columns: Columns, folder: Path) -> None:
+    """One dataset as SAS transport v5 with its member name, labels and date formats."""
     import pyreadstat
 
-    written: list[Path] = []
-    define_rows: list[Sequence[object]] = []
-    for spec in SPECS:
-        if spec.name not in datasets:
-            continue
-        columns = datasets[spec.name]
-        name = spec.name.lower()
-        pyreadstat.write_xport(
-            _frame(spec, columns),
-            str(tmp / f"{name}.xpt"),
-            file_label=spec.label,
-            column_labels=[v.label for v in spec.variables],
-            table_name=spec.name,
-            file_format_version=5,
-            variable_format={v: "DATE9." for v in spec.names if v in SAS_DATE_VARIABLES},
+    pyreadstat.write_xport(
+        _frame(spec, columns),
+        str(folder / f"{spec.name.lower()}.xpt"),
+        file_label=spec.label,
+        column_labels=[v.label for v in spec.variables],
+        table_name=spec.name,
+        file_format_version=5,
+        variable_format={v: "DATE9." for v in spec.names if v in SAS_DATE_VARIABLES},
+    )
+
+
+_FORKED: tuple[Mapping[str, Columns], Path] | None = None
+"""The datasets and folder that forked writer processes find in memory (a fork shares them;
+pickling a 10,000-patient TR alone would cost more than a second)."""
+
+
+def _write_forked_xpt(name: str) -> None:
+    """In a forked process: write dataset ``name`` of :data:`_FORKED`."""
+    assert _FORKED is not None, "only called in a process forked by _write_files"
+    datasets, folder = _FORKED
+    _write_xpt(next(spec for spec in SPECS if spec.name == name), datasets[name], folder)
+
+
+def _write_files(datasets: Mapping[str, Columns], tmp: Path, workers: int) -> list[Path]:
+    """Every file of the delivery into the folder ``tmp``; returns their names.
+
+    With ``workers`` > 1 (and a platform that forks) the transport files are written by that
+    many forked processes, largest first, while this one writes the CSV files: pyreadstat's
+    per-cell loop is most of the work and each file is independent.
+    """
+    global _FORKED
+    specs = [spec for spec in SPECS if spec.name in datasets]
+    pool = None
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        _FORKED = (datasets, tmp)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        largest_first = sorted(
+            specs, key=lambda s: -len(s.names) * len(datasets[s.name][s.names[0]])
         )
-        distinct = _distinct_text(spec, columns)
-        _write_csv(tmp / f"{name}.csv", spec, columns, distinct)
-        written += [Path(f"{name}.xpt"), Path(f"{name}.csv")]
-        lengths = _lengths(spec, distinct)
-        define_rows.extend(
-            (spec.name, spec.label, spec.klass, v.name, v.label, v.kind, lengths[v.name],
-             v.codelist, v.source)
-            for v in spec.variables
-        )  # fmt: skip
-    with open(tmp / MARKER, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(DEFINE_COLUMNS)
-        writer.writerows(define_rows)
-    written.append(Path(MARKER))
+        pending = (
+            [pool.submit(_write_forked_xpt, spec.name) for spec in largest_first] if pool else []
+        )
+        written: list[Path] = []
+        define_rows: list[Sequence[object]] = []
+        for spec in specs:
+            columns = datasets[spec.name]
+            name = spec.name.lower()
+            if pool is None:
+                _write_xpt(spec, columns, tmp)
+            distinct = _distinct_text(spec, columns)
+            _write_csv(tmp / f"{name}.csv", spec, columns, distinct)
+            written += [Path(f"{name}.xpt"), Path(f"{name}.csv")]
+            lengths = _lengths(spec, distinct)
+            define_rows.extend(
+                (spec.name, spec.label, spec.klass, v.name, v.label, v.kind, lengths[v.name],
+                 v.codelist, v.source)
+                for v in spec.variables
+            )  # fmt: skip
+        with open(tmp / MARKER, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(DEFINE_COLUMNS)
+            writer.writerows(define_rows)
+        written.append(Path(MARKER))
+        for future in pending:
+            future.result()  # a writer's error is raised here
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+            _FORKED = None
     return written
 
 

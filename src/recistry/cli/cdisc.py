@@ -23,7 +23,8 @@ transport v5 (.xpt) and CSV:
                           with change from baseline and nadir, PFS / OS / duration of response
   define.csv              name, label, type, length, codelist and source of every variable
 
-PATH is anything 'recistry rescore' accepts. The folder is written all or nothing (a temporary
+PATH is anything 'recistry rescore' accepts. --workers N also writes the transport files in N
+processes. The folder is written all or nothing (a temporary
 folder renamed into place); an earlier delivery in DIR is replaced. docs/cdisc.md describes every
 variable.
 
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     adjudicated = _adjudicated(args.path, args.reader)
     context = StudyContext(args.study_id, adjudicated, irecist)
     datasets = build_datasets(records, assessments, context)
-    written = write_datasets(datasets, args.out)
+    written = write_datasets(datasets, args.out, workers=args.workers)
     counts = ", ".join(f"{name} {len(cols['STUDYID']):,}" for name, cols in datasets.items())
     note = f"; adjudicated: {len(adjudicated)} of {len(records)} patients" if adjudicated else ""
     print(f"{len(written)} files written to {args.out}/ (records: {counts}){note}", file=sys.stderr)
