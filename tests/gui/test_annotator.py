@@ -20,6 +20,7 @@ from recistry_napari import PLUGIN_NAME, WIDGET_NAME
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
 from recistry_napari._prior_layers import PENDING_NAME
+from recistry_napari._proposal_layers import PROPOSAL_LAYER_NAMES
 from recistry_napari._qt.annotator import COLUMNS, PENDING, AnnotatorWidget
 from recistry_napari._reader import get_reader
 from recistry_napari._reading import Axis, to_measurements
@@ -274,6 +275,7 @@ def test_manifest_widget_takes_over_a_study_dropped_on_the_viewer(
         LOCATIONS_LAYER_NAME,
         PENDING_NAME,
         LESIONS_LAYER_NAME,
+        *PROPOSAL_LAYER_NAMES,
     ]
 
 
@@ -289,6 +291,7 @@ def test_widget_docked_after_the_reader_takes_the_study_over(
         LOCATIONS_LAYER_NAME,
         PENDING_NAME,
         LESIONS_LAYER_NAME,
+        *PROPOSAL_LAYER_NAMES,
     ]
 
 
