@@ -133,7 +133,7 @@ def varied_table(n_patients: int, n_timepoints: int = 6, seed: int = 11) -> pd.D
             "counted": counted,
         }
     )[keep]
-    # 5% of patients: T1 split into two fragments at one follow-up.
+    # 5% of patients: T1 split into two fragments (named a and b) at one follow-up.
     split_patient = np.flatnonzero(rng.random(n_patients) < 0.05)
     split_tp = rng.integers(1, n_timepoints, size=split_patient.size)
     pieces = frame.set_index(["patient", "tp", "lesion"])
@@ -144,7 +144,10 @@ def varied_table(n_patients: int, n_timepoints: int = 6, seed: int = 11) -> pd.D
     first["counted"] = np.round(whole * 0.6, 1)
     second = first.copy()
     second["counted"] = np.round(whole * 0.4, 1)
+    second["fragment"] = "b"
+    pieces["fragment"] = ""
     pieces.loc[first.index, "counted"] = first["counted"]
+    pieces.loc[first.index, "fragment"] = "a"
     frame = pd.concat([pieces.reset_index(), second.reset_index()])
     # New lesions in 12% of patients, from some follow-up on: present or equivocal, a third nodal.
     new_patient = np.flatnonzero(rng.random(n_patients) < 0.12)
@@ -174,6 +177,7 @@ def varied_table(n_patients: int, n_timepoints: int = 6, seed: int = 11) -> pd.D
             )
         )
     frame = pd.concat([frame, *new_rows]).sort_values(["patient", "tp", "lesion"], kind="stable")
+    frame["fragment"] = frame["fragment"].fillna("")
     start = dt.date(2022, 1, 3).toordinal()
     dates = np.array([dt.date.fromordinal(start + 56 * k).isoformat() for k in range(n_timepoints)])
     lesion_ids = np.array([i for i, _, _, _ in VARIED_LESIONS] + ["NL1"])
@@ -201,6 +205,7 @@ def varied_table(n_patients: int, n_timepoints: int = 6, seed: int = 11) -> pd.D
             "slice_thickness_mm": thick,
             "diagnostic_ct": diagnostic,
             "reader": np.where(p % 2 == 0, "dr.smith", "dr.jones"),
+            "fragment": frame["fragment"].to_numpy(),
         }
     )
 

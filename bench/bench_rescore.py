@@ -44,7 +44,7 @@ t0 = time.perf_counter()
 from recistry.cohort.summary import cohort_summary
 from recistry.recist.engine import assess_patient
 from recistry.recist.model import AssessmentOptions
-from recistry.results import CohortOutcome, assessment_to_dict
+from recistry.results import CohortOutcome, assessment_json
 from recistry.scoring import table_chunks
 t1 = time.perf_counter()
 chunks = table_chunks(sys.argv[1])
@@ -57,7 +57,7 @@ for chunk in chunks.records():
     a = time.perf_counter()
     scored = [assess_patient(r, options) for r in chunk]
     b = time.perf_counter()
-    size = sum(len(json.dumps(assessment_to_dict(s), ensure_ascii=False)) for s in scored)
+    size = sum(len(assessment_json(s)) for s in scored)
     c = time.perf_counter()
     outcomes.extend(CohortOutcome.of(s) for s in scored)
     score += b - a

@@ -305,12 +305,16 @@ def _duplicate(w: World) -> Path:
     return w.write("bad.csv", [*w.rows, dict(w.rows[0])])
 
 
-CASES.append(
+CASES.extend(
     Case(
-        "import-duplicated-measured-target",
-        lambda w: ["import", str(_duplicate(w)), "--store", str(w.store)],
-        ("bad.csv", "row"),
+        f"{command}-duplicated-measured-target",
+        lambda w, command=command: (
+            [command, str(_duplicate(w))]
+            + (["--store", str(w.store)] if command == "import" else [])
+        ),
+        ("bad.csv", "row", "'fragment'", "given twice"),
     )
+    for command in ("import", "rescore")
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -17,7 +17,8 @@ from enum import StrEnum
 import numpy as np
 from pydicom.uid import generate_uid
 
-from recistry.recist.model import STATES_BY_ROLE, LesionState, Measurement, Role
+from recistry.errors import InputError
+from recistry.recist.model import FRAGMENT_KEY, STATES_BY_ROLE, LesionState, Measurement, Role
 from recistry.store.readings import ROLE_UNASSIGNED_KEY, format_point_mm, parse_point_mm
 
 logger = logging.getLogger(__name__)
@@ -664,7 +665,11 @@ def _display_order(m: Measurement) -> tuple[int, int, str]:
     return (list(ID_PREFIX).index(m.role), int(digits) if digits else 0, m.lesion_id)
 
 
-def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
+def _same(a: Measurement, b: Measurement) -> bool:
+    return (a.date, a.lesion_id) == (b.date, b.lesion_id)
+
+
+def from_measurements(reading: Reading, rows: Sequence[Measurement]) -> Reading:
     """Restore saved rows into ``reading`` (whose time points come from the study).
 
     Rows of dates the study does not have are ignored (logged); lesions added at one date are
@@ -672,6 +677,17 @@ def from_measurements(reading: Reading, rows: Iterable[Measurement]) -> Reading:
     """
     by_date: dict[dt.date, dict[str, Measurement]] = {}
     for row in rows:
+        if row.lesion_id in by_date.get(row.date, {}):
+            # The annotator draws one line per axis of a lesion: it cannot show (or save back)
+            # the fragments of a split target, so it refuses rather than lose one.
+            raise InputError(
+                f"lesion {row.lesion_id} of {row.patient_id} on {row.date} is a split lesion "
+                "(fragments "
+                + ", ".join(m.extra.get(FRAGMENT_KEY, "") for m in rows if _same(m, row))
+                + "); the annotator cannot edit split lesions yet: edit this reading with "
+                "'recistry import' of a table (docs/tables.md)",
+                path=row.source.path,
+            )
         by_date.setdefault(row.date, {})[row.lesion_id] = row
     dates = {tp.date for tp in reading.timepoints}
     for date in sorted(set(by_date) - dates):

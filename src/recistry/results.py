@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,8 +40,10 @@ from recistry.recist.irecist import IRecistPatientAssessment, IRecistTimepoint, 
 from recistry.recist.model import (
     MONTH_DAYS,
     AssessmentOptions,
+    NonTargetResponse,
     PatientAssessment,
     Response,
+    TargetResponse,
     TimepointAssessment,
 )
 
@@ -57,6 +60,7 @@ __all__ = [
     "TIMEPOINT_COLUMNS",
     "Assessment",
     "CohortOutcome",
+    "assessment_json",
     "assessment_to_dict",
     "build_document",
     "csv_text",
@@ -165,34 +169,103 @@ def _date(value: dt.date | None) -> str | None:
 
 
 def options_to_dict(options: AssessmentOptions) -> dict[str, Any]:
-    return asdict(options)
+    # The iRECIST thresholds are Decimal millimetres; JSON has numbers.
+    return {k: _mm(v) if isinstance(v, Decimal) else v for k, v in asdict(options).items()}
 
 
-def timepoint_to_dict(tp: TimepointAssessment) -> dict[str, Any]:
-    return {
-        "date": _date(tp.date),
-        "target_sum_mm": _mm(tp.target_sum_mm),
-        "change_from_baseline_pct": _pct(tp.change_from_baseline_pct),
-        "change_from_nadir_pct": _pct(tp.change_from_nadir_pct),
-        "nadir_mm": _mm(tp.nadir_mm),
-        "nadir_date": _date(tp.nadir_date),
-        "target_response": tp.target_response,
-        "target_response_strict": tp.target_response_strict,
-        "non_target_response": tp.non_target_response,
-        "new_lesions": tp.new_lesions,
-        "overall_response": tp.overall_response,
-        "rescored_from": tp.rescored_from,
-        "reasons": list(tp.reasons),
-        "lesions": [
-            {
-                "lesion_id": v.lesion_id,
-                "role": v.role,
-                "state": v.state,
-                "counted_mm": _mm(v.counted_mm),
-            }
-            for v in tp.lesions
-        ],
-    }
+_text = json.encoder.encode_basestring  # a JSON string, as json.dumps(ensure_ascii=False)
+
+
+def _json(value: object) -> str:
+    """A JSON scalar as ``json.dumps`` writes it: text, code, number, boolean or null."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _text(value)
+    return repr(value)
+
+
+# The codes and flags of the contract as JSON, looked up instead of encoded each time.
+_CODE_JSON: Mapping[object, str] = {
+    None: "null",
+    **{code: f'"{code}"' for code in (*Response, *TargetResponse, *NonTargetResponse)},
+}
+_FLAG_JSON: Mapping[object, str] = {None: "null", True: "true", False: "false"}
+
+
+def _pct_json(value: Decimal | None) -> str:
+    return "null" if value is None else repr(float(round(value, 2)))
+
+
+def _date_json(value: dt.date | None) -> str:
+    return "null" if value is None else f'"{value}"'
+
+
+def _texts(values: Iterable[str]) -> str:
+    return f"[{', '.join(map(_text, values))}]"
+
+
+@lru_cache(maxsize=1 << 16)
+def _mm_json(value: Decimal | None) -> str:
+    return "null" if value is None else repr(float(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _lesion_json(lesion_id: str, role: str, state: str | None, counted_mm: Decimal | None) -> str:
+    # Cached: most lesions of a cohort read alike ("NT1", non_target, present, null).
+    return (
+        f'{{"lesion_id": {_text(lesion_id)}, "role": "{role}", "state": {_json(state)}, '
+        f'"counted_mm": {_mm_json(counted_mm)}}}'
+    )
+
+
+def _timepoint_json(tp: TimepointAssessment) -> str:
+    lesions = ", ".join(
+        [_lesion_json(v.lesion_id, v.role, v.state, v.counted_mm) for v in tp.lesions]
+    )
+    return (
+        f'{{"date": "{tp.date}", "target_sum_mm": {_mm_json(tp.target_sum_mm)}, '
+        f'"change_from_baseline_pct": {_pct_json(tp.change_from_baseline_pct)}, '
+        f'"change_from_nadir_pct": {_pct_json(tp.change_from_nadir_pct)}, '
+        f'"nadir_mm": {_mm_json(tp.nadir_mm)}, "nadir_date": {_date_json(tp.nadir_date)}, '
+        f'"target_response": {_CODE_JSON[tp.target_response]}, '
+        f'"target_response_strict": {_CODE_JSON[tp.target_response_strict]}, '
+        f'"non_target_response": {_CODE_JSON[tp.non_target_response]}, '
+        f'"new_lesions": "{tp.new_lesions}", "overall_response": "{tp.overall_response}", '
+        f'"rescored_from": {_CODE_JSON[tp.rescored_from]}, "reasons": {_texts(tp.reasons)}, '
+        f'"lesions": [{lesions}]}}'
+    )
+
+
+def assessment_json(a: Assessment) -> str:
+    """One patient of the ``rescore --format json`` document, as compact JSON text.
+
+    This is the contract of a patient, stated once: :func:`assessment_to_dict` reads it back,
+    and :func:`stream_outputs` writes it as it is (``json.dumps`` of the same values, byte for
+    byte, without building the dictionaries of a large cohort first).
+    """
+    if isinstance(a, IRecistPatientAssessment):
+        return json.dumps(irecist_assessment_to_dict(a), ensure_ascii=False)
+    timepoints = ", ".join(map(_timepoint_json, a.timepoints))
+    return (
+        f'{{"patient_id": {_text(a.patient_id)}, "baseline_date": "{a.baseline_date}", '
+        f'"origin_date": "{a.origin_date}", '
+        f'"baseline_sum_mm": {_mm_json(a.baseline_sum_mm)}, '
+        f'"measurable": {_FLAG_JSON[a.measurable]}, "warnings": {_texts(a.warnings)}, '
+        f'"timepoints": [{timepoints}], '
+        f'"best_overall_response": "{a.best_overall_response}", '
+        f'"best_overall_response_unconfirmed": "{a.best_overall_response_unconfirmed}", '
+        f'"best_overall_response_confirmed": "{a.best_overall_response_confirmed}", '
+        f'"best_response_reasons": {_texts(a.best_response_reasons)}, '
+        f'"first_response_date": {_date_json(a.first_response_date)}, '
+        f'"progression_date": {_date_json(a.progression_date)}, '
+        f'"pfs_months": {_pct_json(a.pfs_months)}, "pfs_event": {_FLAG_JSON[a.pfs_event]}, '
+        f'"os_months": {_pct_json(a.os_months)}, "os_event": {_FLAG_JSON[a.os_event]}}}'
+    )
 
 
 def _irecist_reasons(tp: IRecistTimepoint) -> list[str]:
@@ -249,28 +322,12 @@ def irecist_assessment_to_dict(a: IRecistPatientAssessment) -> dict[str, Any]:
 
 
 def assessment_to_dict(a: Assessment) -> dict[str, Any]:
-    """One patient of the ``rescore --format json`` document (codes as strings, dates ISO)."""
+    """One patient of the ``rescore --format json`` document (codes as strings, dates ISO):
+    :func:`assessment_json` read back."""
     if isinstance(a, IRecistPatientAssessment):
         return irecist_assessment_to_dict(a)
-    return {
-        "patient_id": a.patient_id,
-        "baseline_date": _date(a.baseline_date),
-        "origin_date": _date(a.origin_date),
-        "baseline_sum_mm": _mm(a.baseline_sum_mm),
-        "measurable": a.measurable,
-        "warnings": list(a.warnings),
-        "timepoints": [timepoint_to_dict(tp) for tp in a.timepoints],
-        "best_overall_response": a.best_overall_response,
-        "best_overall_response_unconfirmed": a.best_overall_response_unconfirmed,
-        "best_overall_response_confirmed": a.best_overall_response_confirmed,
-        "best_response_reasons": list(a.best_response_reasons),
-        "first_response_date": _date(a.first_response_date),
-        "progression_date": _date(a.progression_date),
-        "pfs_months": _months(a.pfs_months),
-        "pfs_event": a.pfs_event,
-        "os_months": _months(a.os_months),
-        "os_event": a.os_event,
-    }
+    result: dict[str, Any] = json.loads(assessment_json(a))
+    return result
 
 
 def patient_rows(assessments: Sequence[Assessment]) -> list[dict[str, Any]]:
@@ -629,9 +686,7 @@ def stream_outputs(
         timepoints_written = False
         for chunk in chunks:
             if json_outs:
-                text = ", ".join(
-                    json.dumps(assessment_to_dict(a), ensure_ascii=False) for a in chunk
-                )
+                text = ", ".join(map(assessment_json, chunk))
                 for handle in json_outs:
                     handle.write((", " if outcomes else "") + text)
             if patient_writers:

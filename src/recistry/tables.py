@@ -77,6 +77,20 @@ _STATES = {s.value: s for s in LesionState}
 # Byte pairs that can only occur when a cell starts or ends with a blank (or inside quotes,
 # where they cost a needless strip): searching for them is a fast substring scan.
 _PADDING = (b" ,", b", ", b" \n", b" \r", b"\n ", b"\t")
+_BLOCK_BYTES = 1 << 24
+
+
+def _has_padding(path: Path) -> bool:
+    """Whether any cell of a CSV may start or end with a blank, read a block at a time (a
+    large table is never held as bytes and as columns at once)."""
+    with path.open("rb") as handle:
+        previous = b"\n"
+        while block := handle.read(_BLOCK_BYTES):
+            window = previous[-1:] + block  # a pair may straddle two blocks
+            if any(pair in window for pair in _PADDING):
+                return True
+            previous = block
+    return False
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
@@ -89,13 +103,14 @@ def _read_frame(path: Path) -> pd.DataFrame:
             frame = frame.astype(object).where(frame.notna(), "").astype(str)
             padded = True
         else:
-            raw = path.read_bytes()
-            padded = raw[:1] == b" " or any(pair in raw for pair in _PADDING)
-            from_arrow = _read_csv_arrow(raw, path)
-            frame = (
-                from_arrow
-                if from_arrow is not None
-                else pd.read_csv(
+            from_arrow = _read_csv_arrow(path)
+            if from_arrow is not None:
+                frame, padded = from_arrow, _has_padding(path)
+            else:
+                raw = path.read_bytes()
+                raw.decode("utf-8")  # the row and column of a bad byte are named below
+                padded = True
+                frame = pd.read_csv(
                     io.BytesIO(raw),
                     dtype=str,
                     keep_default_na=False,
@@ -103,9 +118,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
                     skipinitialspace=True,
                     encoding="utf-8",
                 )
-            )
     except UnicodeDecodeError as exc:
-        raise _not_utf8(raw, exc, path) from None
+        raise _not_utf8(path.read_bytes(), exc, path) from None
     except (ValueError, OSError) as exc:
         raise InputError(f"cannot read the table: {exc}", path=str(path)) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -139,10 +153,11 @@ def _not_utf8(raw: bytes, exc: UnicodeDecodeError, path: Path) -> InputError:
     )
 
 
-def _read_csv_arrow(raw: bytes, path: Path) -> pd.DataFrame | None:
+def _read_csv_arrow(path: Path) -> pd.DataFrame | None:
     """Every column of a CSV as text (unstripped), parsed by Arrow's CSV reader (several times
-    faster than pandas' on a large table).
+    faster than pandas' on a large table) straight from the file.
 
+    Columns are Arrow ``large_string``, which pandas' Arrow-backed strings hold without a copy.
     Returns ``None`` for a header it does not take (repeated or empty column names), which
     pandas' reader then reads.
 
@@ -156,8 +171,8 @@ def _read_csv_arrow(raw: bytes, path: Path) -> pd.DataFrame | None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    end = raw.find(b"\n")
-    first_line = (raw if end < 0 else raw[:end]).rstrip(b"\r")  # no copy of the rest
+    with path.open("rb") as handle:
+        first_line = handle.readline().rstrip(b"\r\n")
     try:
         names = next(csv.reader([first_line.decode("utf-8-sig")]))
     except (UnicodeDecodeError, csv.Error, StopIteration):
@@ -166,20 +181,20 @@ def _read_csv_arrow(raw: bytes, path: Path) -> pd.DataFrame | None:
         return None
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(raw),
+            path,
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                column_types=dict.fromkeys(names, pa.large_string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        _find_bad_row(raw, len(names), path)
+        _find_bad_row(path.read_bytes(), len(names), path)
         return None
     if table.column_names != names:
         return None
     frame: pd.DataFrame = table.to_pandas(
-        types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None
+        types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.large_string() else None
     )
     return frame
 
@@ -242,7 +257,8 @@ def _first_bad_code(codes: np.ndarray, bad_uniques: np.ndarray) -> int | None:
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     codes, uniques = pd.factorize(values, sort=False)
-    return codes, [str(u) for u in uniques]
+    # int32 codes: half the memory of pandas' int64 on a table of millions of rows
+    return codes.astype(np.int32, copy=False), [str(u) for u in uniques]
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +384,9 @@ def _require_text(frame: pd.DataFrame, column: str, path: Path) -> None:
 class MeasurementTable:
     """A validated measurement table, kept as columns.
 
-    :meth:`measurements` builds the engine's row values (for all rows or some).
+    ``frame`` holds the text columns (patient_id, lesion_id, site and the pass-through ones);
+    the parsed columns are codes into their distinct values. :meth:`measurements` builds the
+    engine's row values (for all rows or some).
     """
 
     path: Path
@@ -479,8 +497,18 @@ def measurement_table_from_frame(frame: pd.DataFrame, path: str | Path) -> Measu
         if "slice_thickness_mm" in frame.columns
         else _Parsed(np.zeros(len(frame), dtype=np.intp), [None])
     )
+    # The parsed columns live on as codes; their text would only double the table's memory.
+    parsed = ["date", "role", "state", "nodal", "long_axis_mm", "short_axis_mm"]
     return MeasurementTable(
-        path, frame, dates, roles, states, nodal, long_axis, short_axis, thickness
+        path,
+        frame.drop(columns=parsed),
+        dates,
+        roles,
+        states,
+        nodal,
+        long_axis,
+        short_axis,
+        thickness,
     )
 
 

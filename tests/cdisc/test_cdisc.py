@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -108,6 +109,26 @@ def test_every_file_reads_back_with_the_declared_variables(delivery):
         _, meta = pyreadstat.read_xport(str(folder / f"{spec.name.lower()}.xpt"), metadataonly=True)
         assert meta.table_name == spec.name
         assert meta.column_labels == [v.label for v in spec.variables]
+
+
+def test_transport_file_and_csv_hold_the_same_records(delivery):
+    """Each dataset's .xpt (read by pandas.read_sas) and .csv (read by pandas.read_csv) are one
+    set of records, value by value: blanks are missing numbers ('.') and empty text."""
+    folder, _ = delivery
+    for spec in SPECS:
+        xpt = read_xpt(folder, spec.name)
+        table = pd.read_csv(folder / f"{spec.name.lower()}.csv", dtype=str, keep_default_na=False)
+        assert len(xpt) == len(table) > 0
+        for v in spec.variables:
+            if v.kind == "Num":
+                expected = pd.to_numeric(table[v.name].replace("", None)).to_numpy(float)
+                # IBM hexadecimal floats keep 53 to 56 significant bits: the round trip may
+                # move a fraction such as a percent change by one unit in the last place.
+                np.testing.assert_allclose(
+                    xpt[v.name].to_numpy(float), expected, rtol=1e-15, atol=0, err_msg=v.name
+                )
+            else:
+                assert xpt[v.name].tolist() == table[v.name].tolist(), (spec.name, v.name)
 
 
 def test_define_table_describes_every_variable(delivery):
@@ -248,6 +269,34 @@ def test_too_small_target_is_5_mm_and_sums_per_visit(tmp_path):
     assert tu.loc["N1", "TUORRES"] == "NEW" and tu.loc["N1", "VISIT"] == "FOLLOW-UP 1"
     rs = read_xpt(out, "RS").set_index("RSTESTCD")
     assert rs.loc["NEWLPROG", "RSORRES"] == "Y" and rs.loc["OVRLRESP", "RSORRES"] == "PD"
+
+
+def test_a_split_targets_fragments_are_identified_and_measured_apart(tmp_path):
+    """A target that splits [EJC09 §4.3.2]: each fragment gets its own TU record (TUTESTCD
+    TUSPLIT, SDTMIG TU; CDISC CT C96784) and link id, its own TR diameter, and the sum counts
+    both."""
+    table = tmp_path / "m.csv"
+    table.write_text(
+        "patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state,fragment\n"
+        "P1,2024-01-01,T1,target,liver,no,40,,measured,\n"
+        "P1,2024-03-01,T1,target,liver,no,15,,measured,a\n"
+        "P1,2024-03-01,T1,target,liver,no,12,,measured,b\n"
+    )
+    out = tmp_path / "out"
+    assert main(["cdisc", str(table), "--out", str(out)]) == 0
+    tu = read_xpt(out, "TU")
+    assert tu[["TULNKID", "TUTESTCD", "TUORRES", "VISITNUM"]].values.tolist() == [
+        ["T1", "TUMIDENT", "TARGET", 0.0],
+        ["T1.a", "TUSPLIT", "TARGET", 1.0],
+        ["T1.b", "TUSPLIT", "TARGET", 1.0],
+    ]
+    tr = read_xpt(out, "TR")
+    follow_up = tr[tr["VISITNUM"] == 1].set_index("TRTESTCD", append=True)
+    assert follow_up[["TRLNKID", "TRSTRESN"]].values.tolist() == [
+        ["T1.a", 15.0],
+        ["T1.b", 12.0],
+        ["", 27.0],
+    ]
 
 
 def test_study_day_has_no_day_zero():

@@ -365,7 +365,7 @@ def test_large_table_with_a_bad_patient_writes_nothing(tmp_path, capsys, monkeyp
 
     measurements, _ = _write_tables(tmp_path, seed=5, patients=30, breaches=False)
     with measurements.open("a") as table:
-        table.write("P029,2030-01-01,T9,target,liver,false,20,,measured,,,,\n")
+        table.write("P029,2030-01-01,T9,target,liver,false,20,,measured,,,,,\n")
     monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 10)
     monkeypatch.setattr(scoring, "CHUNK_PATIENTS", 7)
     out = tmp_path / "out"

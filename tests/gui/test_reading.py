@@ -151,3 +151,21 @@ def test_prior_is_the_latest_assessed_earlier_time_point() -> None:
 def test_diameter_rounds_half_up_to_a_tenth_of_a_millimetre() -> None:
     assert _line(0, 0, 10.25, 0).diameter_mm == Decimal("10.3")
     assert _line(0, 0, 9.94, 0).diameter_mm == Decimal("9.9")
+
+
+def test_a_reading_with_a_split_lesion_is_refused_not_restored_without_a_fragment():
+    """The annotator draws one line per axis: restoring a split target [EJC09 §4.3.2] would keep
+    one fragment and a save would drop the other, so the reading is refused with its reason."""
+    from dataclasses import replace
+
+    from recistry.errors import InputError
+    from recistry.recist.model import Measurement
+
+    whole = Measurement(
+        "P1", FOLLOW_UP, "T1", Role.TARGET, "liver", False, LesionState.MEASURED, Decimal(15)
+    )
+    rows = [replace(whole, extra={"fragment": name}) for name in ("a", "b")]
+    with pytest.raises(
+        InputError, match=r"T1 of P1 on 2024-03-11 is a split lesion \(fragments a, b\)"
+    ):
+        r.from_measurements(r.new_reading("P1", [BASELINE, FOLLOW_UP]), rows)

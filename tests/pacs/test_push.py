@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import highdicom as hd
 import numpy as np
 import pandas as pd
 import pydicom
 import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
-from pydicom.sr.codedict import codes
 
 from recistry.cli import main
+from recistry.sr import write_seg
 from tests.pacs._orthanc import Orthanc
 from tests.pacs.conftest import SAMPLE, USER
 
@@ -43,36 +42,14 @@ def _orthanc_ids(orthanc: Orthanc, sop_uid: str) -> list[str]:
 
 
 def _segmentation(ct_series: Path, folder: Path) -> Path:
-    """A DICOM SEG (highdicom) of a box on a pulled CT series."""
+    """A DICOM SEG (recistry.sr.write_seg, over highdicom) of a box on a pulled CT series."""
     sources = [pydicom.dcmread(p) for p in ct_series.glob("*.dcm")]
     sources.sort(key=lambda s: float(s.ImagePositionPatient[2]))
-    mask = np.zeros((len(sources), sources[0].Rows, sources[0].Columns), dtype=np.uint8)
-    mask[10:14, 100:130, 100:130] = 1
-    seg = hd.seg.Segmentation(
-        source_images=sources,
-        pixel_array=mask,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[
-            hd.seg.SegmentDescription(
-                segment_number=1,
-                segment_label="L1",
-                segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-                segmented_property_type=codes.SCT.Tumor,
-                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-            )
-        ],
-        series_instance_uid=hd.UID(),
-        series_number=100,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="recistry",
-        manufacturer_model_name="test",
-        software_versions="0",
-        device_serial_number="0",
-    )
+    mask = np.zeros((len(sources), sources[0].Rows, sources[0].Columns), dtype=bool)
+    mask[10:14, 100:130, 100:130] = True
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "L1.seg.dcm"
-    seg.save_as(path)
+    write_seg({"L1": mask}, sources, path)
     return path
 
 

@@ -35,6 +35,7 @@ def row(
     nodal: bool = False,
     thickness: str | None = None,
     line: int = 0,
+    fragment: str = "",
 ) -> Measurement:
     """A table row; ``mm`` is the counted axis (short axis when nodal)."""
     if state is None:
@@ -51,6 +52,7 @@ def row(
         long_axis_mm=None if nodal else size,
         short_axis_mm=size if nodal else None,
         slice_thickness_mm=None if thickness is None else Decimal(thickness),
+        extra={"fragment": fragment} if fragment else {},
         source=Source("test.csv", line or None),
     )
 

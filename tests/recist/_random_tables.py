@@ -13,7 +13,7 @@ from pathlib import Path
 
 HEADER = (
     "patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state,"
-    "slice_thickness_mm,diagnostic_ct,reader,notes"
+    "slice_thickness_mm,diagnostic_ct,reader,notes,fragment"
 )
 SITES = ("liver", "Liver", "left lung", "right lung", "bone", "pancreas", "mesenteric lymph node")
 
@@ -41,13 +41,22 @@ def _patient(
     diagnostic = rnd.choice(("", "", "true", "false")) if messy else ""
     reader = rnd.choice(("dr.a", "dr.b", ""))
 
-    def add(d: dt.date, lid: str, role: str, site: str, nodal: bool, mm: str, state: str) -> None:
+    def add(
+        d: dt.date,
+        lid: str,
+        role: str,
+        site: str,
+        nodal: bool,
+        mm: str,
+        state: str,
+        fragment: str = "",
+    ) -> None:
         long_mm, short_mm = (f"{float(mm or 0) * 1.5:.1f}" if mm else "", mm) if nodal else (mm, "")
         nodal_text = rnd.choice(("true", "yes", "1")) if nodal else rnd.choice(("false", "no"))
         note = rnd.choice(("", "", '"re-read, see PACS"', "ok"))
         rows.append(
             f"{pid},{d},{lid},{role},{site},{nodal_text},{long_mm},{short_mm},{state},"
-            f"{thickness},{diagnostic},{reader},{note}"
+            f"{thickness},{diagnostic},{reader},{note},{fragment}"
         )
 
     n_targets = rnd.choice((0, 1, 2, 3, 3, 4, 5, 6))
@@ -76,8 +85,9 @@ def _patient(
                 state = rnd.choice(states if messy else states[:-1])
                 add(d, lid, "target", site, nodal, "", state)
             elif follow_up and roll < 0.12 + 0.03 * odd:  # a split lesion: two fragments
-                add(d, lid, "target", site, nodal, _size(rnd, mm / 2, decimals), "measured")
-                add(d, lid, "target", site, nodal, _size(rnd, mm / 2, decimals), "measured")
+                for fragment in ("a", "b"):
+                    add(d, lid, "target", site, nodal, _size(rnd, mm / 2, decimals), "measured",
+                        fragment)  # fmt: skip
             elif follow_up and nodal and roll < 0.25:
                 add(d, lid, "target", site, nodal, _size(rnd, rnd.uniform(4, 9.9), 1), "measured")
             else:

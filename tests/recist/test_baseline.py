@@ -126,7 +126,35 @@ def test_duplicate_rows_that_are_not_fragments_are_errors():
     rows = [row(0, "T1", mm=20), row(56, "T1", mm=20), row(56, "T1", state="absent", line=9)]
     with pytest.raises(InputError) as err:
         assess(rows)
-    assert err.value.row == 9 and "duplicate row for lesion T1" in str(err.value)
+    assert err.value.row == 9 and err.value.column == "fragment"
+    assert "lesion T1 on 2024-02-26 is given twice" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("", ""), ("a", ""), ("", "a"), ("a", "a")],
+    ids=["unnamed", "second-unnamed", "first-unnamed", "same-name"],
+)
+def test_repeated_measured_rows_are_fragments_only_when_each_is_named_recist_4_3_2(first, second):
+    """A split target's fragments are summed [EJC09 §4.3.2], so a table must say which rows are
+    fragments: an unnamed repeat is a copy (59 mm twice is not a 118 mm lesion), refused."""
+    rows = [
+        row(0, "T1", mm=59),
+        row(56, "T1", mm=59, fragment=first, line=3),
+        row(56, "T1", mm=59, fragment=second, line=4),
+    ]
+    with pytest.raises(InputError) as err:
+        assess(rows)
+    assert err.value.row == 4 and err.value.column == "fragment"
+    assert "given twice (first at row 3)" in str(err.value)
+
+
+def test_only_a_measured_target_can_be_a_fragment():
+    rows = [row(0, "T1", mm=20), row(0, "NT1", "non_target"), row(56, "T1", mm=20)]
+    rows.append(row(56, "NT1", "non_target", fragment="a", line=7))
+    with pytest.raises(InputError, match="only a 'measured' target can be split") as err:
+        assess(rows)
+    assert err.value.row == 7 and err.value.column == "fragment"
 
 
 def test_measured_target_without_size_names_the_axis_column():

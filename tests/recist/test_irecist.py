@@ -17,43 +17,13 @@ from hypothesis import strategies as st
 
 from recistry.errors import InputError
 from recistry.recist.irecist import (
-    IRecistOptions,
-    IRecistPatientAssessment,
     IRecistTimepoint,
     IResponse,
-    assess_patient_irecist,
     best_overall_response_irecist,
 )
-from recistry.recist.model import (
-    AssessmentOptions,
-    ClinicalRecord,
-    Measurement,
-    PatientRecord,
-)
+from recistry.recist.model import AssessmentOptions, Measurement
 from tests.recist._build import day, row
-
-
-def irow(*args: object, **extra: str) -> Measurement:
-    """A table row (see ``_build.row``) with iRECIST's optional columns as keyword arguments."""
-    keys = {"mm", "state", "site", "nodal", "thickness", "line"}
-    kwargs = {k: v for k, v in extra.items() if k in keys}
-    m = row(*args, **kwargs)  # type: ignore[arg-type]
-    more = {k: str(v) for k, v in extra.items() if k not in keys}
-    return dataclasses.replace(m, extra=more) if more else m
-
-
-def irecist(rows: list[Measurement], **options: object) -> IRecistPatientAssessment:
-    record = PatientRecord("P1", tuple(rows), ClinicalRecord("P1", treatment_start=day(0)))
-    return assess_patient_irecist(record, IRecistOptions(**options))  # type: ignore[arg-type]
-
-
-def calls(a: IRecistPatientAssessment) -> list[str]:
-    return [tp.response.value for tp in a.timepoints]
-
-
-def target_series(*series: tuple[int, float]) -> list[Measurement]:
-    return [row(d, "T1", mm=mm) for d, mm in series]
-
+from tests.recist._ibuild import calls, irecist, irow, new_lesion, target_series
 
 # A target that shrinks to a nadir of 40 mm, then grows to RECIST 1.1 PD at day 112 (+25%, +10 mm).
 TO_IUPD = ((0, 50), (56, 40), (112, 50))
@@ -143,11 +113,6 @@ def test_progression_in_another_category_confirms() -> None:
         *non_target_rows("progression", d=154, t1=50),
     ]
     assert calls(irecist(rows)) == ["iSD", "iUPD", "iCPD"]
-
-
-def new_lesion(d: int, mm: float | None, lesion_id: str = "N1", **extra: str) -> Measurement:
-    state = extra.pop("state", None)
-    return irow(d, lesion_id, "new", mm=mm, state=state, site="lung", **extra)
 
 
 @pytest.mark.parametrize(("size", "expected"), [(17.0, "iCPD"), (16.9, "iUPD")])
@@ -269,33 +234,7 @@ def test_without_progression_irecist_is_recist_with_an_i() -> None:
     assert calls(only_nt) == ["NON_iCR_NON_iUPD"]
 
 
-# --- iBOR: the eight scenarios of Seymour 2017 Table 3 ----------------------------------------
-
-TABLE3 = [
-    ("example 1", ["iCR", "iPR", "NE", "iUPD", "iCPD"], "iCR"),
-    ("example 2", ["iUPD", "iSD", "iCR", "iUPD", "iCPD"], "iCR"),
-    ("example 3", ["iUPD", "iPR", "iSD", "iUPD", "iCPD"], "iPR"),
-    ("example 4", ["iUPD", "NE", "iPR", "iSD", "iCPD"], "iPR"),
-    ("example 5", ["iUPD", "iSD", "iUPD", "iCPD", "iCPD"], "iSD"),
-    ("example 6", ["iUPD", "iCPD", "iCR", "iCR", "iCR"], "iCPD"),
-    ("example 7", ["iUPD", "iUPD", "iCPD", "iPR", "iPR"], "iCPD"),
-    ("example 8", ["iUPD", "NE", "NE", "NE", "NE"], "iUPD"),
-]
-
-
-@pytest.mark.parametrize(("name", "sequence", "expected"), TABLE3, ids=[t[0] for t in TABLE3])
-def test_ibor_scenarios_of_table_3(name: str, sequence: list[str], expected: str) -> None:
-    """Seymour 2017 Table 3 (no confirmation of iCR/iPR required): iBOR of each scenario."""
-    template = irecist(target_series((0, 50), (56, 45))).timepoints[0]
-    scans = [
-        dataclasses.replace(template, date=day(56 * (i + 1)), response=IResponse(code))
-        for i, code in enumerate(sequence)
-    ]
-    best, reasons = best_overall_response_irecist(
-        scans, day(0), AssessmentOptions(), has_targets=True
-    )
-    assert best.value == expected
-    assert reasons and all("iBOR" in r or "iUPD" in r for r in reasons[:1])
+# --- iBOR (Seymour 2017 Table 3: test_irecist_worked_examples.py) -------------------------
 
 
 def test_ibor_with_confirmation_uses_recist_table_3() -> None:
@@ -396,3 +335,49 @@ def test_single_target_irecist_matches_an_exact_oracle(baseline: int, followups:
     ]
     expected = irecist_oracle([Fraction(t, 10) for t in tenths])
     assert calls(irecist(rows)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(min_value=7, max_value=70),  # days since the previous scan
+            st.integers(min_value=0, max_value=900),  # target, tenths of mm (0: absent)
+            st.sampled_from([None, 80, 120, 180, -120]),  # new lesion N1, tenths (<0 equivocal)
+            st.booleans(),  # another new lesion appears
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_irregular_intervals_keep_the_invariants(steps: list) -> None:
+    """Seymour 2017 Table 2 and the EORTC FAQ on early scans, over irregular intervals: once
+    iCPD, always iCPD; every iUPD and iCPD names its iUPD; the progression date is the iUPD the
+    first iCPD names; an iCPD within the minimum interval only by another new lesion; a
+    response clears the iUPD."""
+    rows, d = [row(0, "T1", mm=50)], 0
+    for i, (gap, tenths, n1, extra) in enumerate(steps):
+        d += gap
+        rows.append(row(d, "T1", mm=tenths / 10) if tenths else row(d, "T1", state="absent"))
+        if n1:
+            state = "equivocal" if n1 < 0 else "present"
+            rows.append(new_lesion(d, abs(n1) / 10, state=state))
+        if extra:
+            rows.append(new_lesion(d, 11.0, f"X{i}"))
+    a = irecist(rows)
+    codes = calls(a)
+    if "iCPD" in codes:
+        first = codes.index("iCPD")
+        assert set(codes[first:]) == {"iCPD"}
+        assert a.progression_date == a.timepoints[first].iupd_date
+        iupd = a.timepoints[first].iupd_date
+        assert iupd is not None and codes[[t.date for t in a.timepoints].index(iupd)] == "iUPD"
+        if (a.timepoints[first].date - iupd).days < 28:
+            assert any("another new lesion" in r for r in a.timepoints[first].reasons)
+    else:
+        assert a.progression_date is None
+    for tp in a.timepoints:
+        if tp.response in (IResponse.IUPD, IResponse.ICPD):
+            assert tp.iupd_date is not None
+        elif tp.response is not IResponse.NE:  # a response resets the bar; NE keeps the iUPD
+            assert tp.iupd_date is None

@@ -6,12 +6,15 @@ Each setting is checked by a patient whose result it changes, with the source of
 from __future__ import annotations
 
 import dataclasses
+import json
+from decimal import Decimal
 
 import pytest
 
 from recistry.errors import InputError
 from recistry.recist import AssessmentOptions
 from recistry.recist.policy import PROFILES, policy_from_mapping, profile
+from recistry.results import options_to_dict
 from recistry.scoring import load_policy, options_with
 from tests.recist._build import assess, calls, row, single_target
 
@@ -142,3 +145,89 @@ def test_pfs_missed_scans_censoring_item67_fda_table_a():
     assert (censored.pfs_days, censored.pfs_event) == (224, False)
     one_missed = assess(series, death=300, pfs_max_missed_scans=1)
     assert (one_missed.pfs_days, one_missed.pfs_event) == (300, True)
+
+
+# --- iRECIST's settings in the profile ------------------------------------------------------
+
+
+def test_irecist_settings_from_toml_read_exactly(tmp_path):
+    """docs/irecist.md 'Policy settings': days are whole numbers, millimetres exact decimals."""
+    path = tmp_path / "io.toml"
+    path.write_text(
+        "irecist_confirm_min_days = 26\nirecist_confirm_max_days = 63\n"
+        "irecist_further_growth_mm = 7.5\nirecist_reset_shrinkage_mm = 10\n"
+        "irecist_new_target_max = 3\nirecist_new_target_max_per_organ = 1\n"
+        "irecist_new_lesion_measurable_mm = 10.1\nirecist_new_node_measurable_mm = 15\n"
+    )
+    options = load_policy(path)
+    assert (options.irecist_confirm_min_days, options.irecist_confirm_max_days) == (26, 63)
+    assert options.irecist_further_growth_mm == Decimal("7.5")
+    assert str(options.irecist_new_lesion_measurable_mm) == "10.1"
+    assert options.irecist_reset_shrinkage_mm == 10
+    assert (options.irecist_new_target_max, options.irecist_new_target_max_per_organ) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("irecist_confirm_min_dayz = 26\n", "unknown policy key 'irecist_confirm_min_dayz'"),
+        ("irecist_further_growth_mm = '5'\n", "'irecist_further_growth_mm' must be a number of mm"),
+        ("irecist_reset_shrinkage_mm = -1\n", "'irecist_reset_shrinkage_mm' must be 0 mm or more"),
+        ("irecist_new_target_max = 2.5\n", "'irecist_new_target_max' must be a whole number"),
+        ("irecist_confirm_min_days = -1\n", "'irecist_confirm_min_days' must be 0 or more"),
+        (
+            "irecist_confirm_max_days = 21\n",
+            r"'irecist_confirm_max_days' \(21\) is less than 'irecist_confirm_min_days' \(28\)",
+        ),
+    ],
+)
+def test_bad_irecist_setting_names_the_key_and_file(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        load_policy(path)
+    assert str(path) in str(info.value)
+
+
+def test_irecist_settings_are_printed_in_the_json_options():
+    """The JSON ``options`` (rescore, audit) carry every iRECIST setting as a number."""
+    options = json.loads(json.dumps(options_to_dict(AssessmentOptions())))
+    assert options["irecist_confirm_min_days"] == 28 and options["irecist_confirm_max_days"] == 56
+    assert options["irecist_further_growth_mm"] == 5.0
+    assert options["irecist_reset_shrinkage_mm"] == 5.0
+    assert options["irecist_new_target_max"] == 5
+    assert options["irecist_new_target_max_per_organ"] == 2
+    assert options["irecist_new_lesion_measurable_mm"] == 10.0
+    assert options["irecist_new_node_measurable_mm"] == 15.0
+
+
+IUPD_THEN_DAY_27 = """\
+patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state
+P1,2024-01-01,T1,target,liver,false,40,,measured
+P1,2024-03-01,T1,target,liver,false,50,,measured
+P1,2024-03-28,T1,target,liver,false,55,,measured
+"""
+
+
+def test_rescore_irecist_with_a_policy_file_day_27(tmp_path, capsys):
+    """End to end: +25% is iUPD; +5 mm 27 days later is disregarded by default (EORTC FAQ, four
+    weeks) and confirms with a profile allowing the FAQ's 2-day variance; the JSON names it."""
+    from recistry.cli import main
+
+    table = tmp_path / "m.csv"
+    table.write_text(IUPD_THEN_DAY_27)
+    policy = tmp_path / "trial.toml"
+    policy.write_text('name = "io-trial"\nversion = 4\nirecist_confirm_min_days = 26\n')
+    runs = {}
+    for label, extra in (("default", []), ("trial", ["--policy", str(policy)])):
+        args = ["rescore", str(table), "--criteria", "irecist", "--format", "json", *extra]
+        assert main(args) == 0
+        runs[label] = json.loads(capsys.readouterr().out)
+    responses = {
+        label: [tp["response"] for tp in doc["patients"][0]["timepoints"]]
+        for label, doc in runs.items()
+    }
+    assert responses == {"default": ["iUPD", "iUPD"], "trial": ["iUPD", "iCPD"]}
+    assert runs["trial"]["options"]["policy"] == "io-trial"
+    assert runs["trial"]["options"]["irecist_confirm_min_days"] == 26
+    assert runs["default"]["options"]["irecist_confirm_min_days"] == 28

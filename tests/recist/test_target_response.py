@@ -157,7 +157,8 @@ def test_measured_small_value_kept_item26_eortc_qa():
 
 
 def test_split_lesion_fragments_summed_item27_recist_4_3_2():
-    rows = [row(0, "T1", mm=40), row(56, "T1", mm=15), row(56, "T1", mm=12)]
+    rows = [row(0, "T1", mm=40), row(56, "T1", mm=15, fragment="a")]
+    rows.append(row(56, "T1", mm=12, fragment="b"))
     a = assess(rows)
     assert a.timepoints[0].target_sum_mm == Decimal(27)
 

@@ -175,3 +175,40 @@ def test_evidence_missing_type2_patient_attributes_still_gives_a_valid_report(
     assert "PatientBirthDate" not in image
     sr.save_as(tmp_path / "r.dcm", enforce_file_format=True)
     assert [m.lesion_id for m in read_sr(tmp_path / "r.dcm")] == ["T1"]
+
+
+def test_the_named_fragments_of_a_split_target_read_back_and_validate(tmp_path: Path) -> None:
+    """A split target [EJC09 §4.3.2] is one group per fragment, with the lesion's Tracking
+    Unique Identifier and the fragment's name (99RECISTRY FRAGMENT); dciodvfy accepts it."""
+    sop = str(generate_uid(entropy_srcs=["states", "split"]))
+    rows = [
+        Measurement(
+            patient_id="STATES-1",
+            date=dt.date(2024, 4, 1),
+            lesion_id="T1",
+            role=Role.TARGET,
+            site="liver",
+            nodal=False,
+            state=LesionState.MEASURED,
+            long_axis_mm=Decimal(mm),
+            extra={"sop_instance_uid": sop, "reader": "Smith^Jane", "fragment": name},
+        )
+        for name, mm in (("a", "15.0"), ("b", "12.5"))
+    ]
+    path = tmp_path / "split.dcm"
+    build_report(ScanReading(tuple(rows), "Smith^Jane", 1), {sop: _ct(sop)}).save_as(
+        path, enforce_file_format=True
+    )
+    back = read_sr(path)
+    assert [(m.lesion_id, m.extra.get("fragment"), m.long_axis_mm) for m in back] == [
+        ("T1", "a", Decimal("15.0")),
+        ("T1", "b", Decimal("12.5")),
+    ]
+    assert back[0].extra["tracking_uid"] == back[1].extra["tracking_uid"]
+    run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0
+    assert [
+        line
+        for line in run.stderr.splitlines()
+        if line.startswith(("Error", "Warning")) and "<99RECISTRY>" not in line
+    ] == []

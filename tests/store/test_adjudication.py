@@ -142,3 +142,33 @@ def test_a_patient_with_one_read_has_nothing_to_adjudicate(fresh_store, tmp_path
     assert main(["import", str(table), "--store", str(fresh_store), "--reader", "ana"]) == 0
     with Store(fresh_store, create=False) as store, pytest.raises(StoreError, match="one read"):
         adjudicate(store, "Q1", "ana", reason="why", adjudicator="cy")
+
+
+def test_a_split_target_read_as_fragments_is_scored_as_rescore_scores_it(tmp_path):
+    """A reader who measures a split target as named fragments (RECIST 1.1 §4.3.2: their
+    diameters are summed) is compared on the same sum that rescore --reader gives."""
+    import json
+
+    from recistry.cli import main
+
+    header = "patient_id,date,lesion_id,role,site,nodal,long_axis_mm,short_axis_mm,state,fragment\n"
+    baseline = "P1,2024-01-01,T1,target,liver,false,40,,measured,\n"
+    whole = tmp_path / "ana.csv"
+    whole.write_text(header + baseline + "P1,2024-02-26,T1,target,liver,false,26,,measured,\n")
+    split = tmp_path / "ben.csv"
+    split.write_text(
+        header
+        + baseline
+        + "P1,2024-02-26,T1,target,liver,false,20,,measured,a\n"
+        + "P1,2024-02-26,T1,target,liver,false,12,,measured,b\n"
+    )
+    store = tmp_path / "s.db"
+    for table, reader in ((whole, "ana"), (split, "ben")):
+        assert main(["import", str(table), "--store", str(store), "--reader", reader]) == 0
+    reads = {r.reader: r for r in load_reader_reads(store)[0]}
+    out = tmp_path / "ben"
+    assert main(["rescore", str(store), "--reader", "ben", "--out", str(out)]) == 0
+    (patient,) = json.loads((out / "results.json").read_text())["patients"]
+    assert patient["timepoints"][0]["target_sum_mm"] == 32  # 20 + 12: -20%
+    assert reads["ben"].best_overall_response.value == patient["best_overall_response"] == "SD"
+    assert reads["ana"].best_overall_response.value == "PR"  # 26 mm: -35%

@@ -561,7 +561,13 @@ class AnnotatorWidget(QWidget):
             kinds = "CT + PET" if scan.pet_paths else "CT"
             self.timepoint_list.addItem(QListWidgetItem(f"{scan.date}  {label}  ({kinds})"))
         self.timepoint_list.blockSignals(False)
-        self._load_reading()
+        try:
+            self._load_reading()
+        except RecistryError:
+            # A saved reading the annotator cannot show: nothing is opened, nothing can be saved.
+            self.study, self.reading = None, None
+            self.timepoint_list.clear()
+            raise
         self._resize_window()
 
     def _load_reading(self) -> None:
@@ -1410,7 +1416,15 @@ class AnnotatorWidget(QWidget):
         self.reader_edit.blockSignals(True)
         self.reader_edit.setText(reader)
         self.reader_edit.blockSignals(False)
-        self._load_reading()
+        previous = self.history_reader
+        try:
+            self._load_reading()
+        except RecistryError as exc:
+            self._tell(f"reading of {reader} not opened: {exc}")
+            self.reader_edit.blockSignals(True)
+            self.reader_edit.setText(previous)
+            self.reader_edit.blockSignals(False)
+            self._load_reading()
 
     @property
     def history_reader(self) -> str:

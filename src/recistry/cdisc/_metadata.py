@@ -61,8 +61,17 @@ TU = DatasetSpec(
     (
         *_SDTM_ID,
         _n("TUSEQ", "Sequence Number", source="SDTMIG 3.4 §6.3.12"),
-        _c("TULNKID", "Link ID", source="TAUG-Onc §4.1; the table's lesion_id, links TU to TR"),
-        _c("TUTESTCD", "Tumor Identification Short Name", "TUTESTCD", "TAUG-Onc §4.1: TUMIDENT"),
+        _c(
+            "TULNKID",
+            "Link ID",
+            source="TAUG-Onc §4.1; lesion_id (T1.a: fragment a), links TU to TR",
+        ),
+        _c(
+            "TUTESTCD",
+            "Tumor Identification Short Name",
+            "TUTESTCD",
+            "TAUG-Onc §4.1: TUMIDENT; TUSPLIT: a split target's fragment",
+        ),
         _c("TUTEST", "Tumor Identification Test Name", "TUTEST", "TAUG-Onc §4.1"),
         _c("TUORRES", "Tumor Identification Result", "ONCRSR", "TAUG-Onc §4.1; role"),
         _c("TUSTRESC", "Tumor Identification Result Std. Format", "ONCRSR", "TUORRES"),

@@ -7,12 +7,18 @@ All or nothing: every file is written into a temporary folder beside ``out`` whi
 from __future__ import annotations
 
 import csv
+import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
+import numpy as np
+
+from recistry._gc import cyclic_gc_paused
 from recistry.cdisc._metadata import SPECS, DatasetSpec
 from recistry.cdisc.datasets import Columns
 from recistry.errors import InputError
@@ -39,46 +45,61 @@ SAS_DATE_VARIABLES = frozenset({"TRTSDT", "ADT", "STARTDT"})
 
 
 def _frame(spec: DatasetSpec, columns: Columns):  # type: ignore[no-untyped-def]
-    import numpy as np
+    """The dataset as a pandas frame, the variables in order (character ones as ``object``
+    columns of ``str``: pyreadstat writes those fastest)."""
     import pandas as pd
 
-    data: dict[str, object] = {}
-    for v in spec.variables:
-        values = columns[v.name]
-        if v.kind == "Num":
-            data[v.name] = np.array([np.nan if x is None else x for x in values], dtype=float)
-        else:
-            data[v.name] = pd.Series(["" if x is None else str(x) for x in values], dtype=object)
-    return pd.DataFrame(data, columns=list(spec.names))
+    return pd.DataFrame({name: columns[name] for name in spec.names}, copy=False)
 
 
-def _csv_text(value: object, number: bool) -> str:
-    """A cell as the CSV shows it: blank when missing, whole numbers without a decimal point."""
-    if value is None:
-        return ""
-    if number and isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _number_text(values: np.ndarray) -> list[str]:
+    """A numeric column as CSV text: blank when missing; whole numbers without a decimal point
+    when every value of the column is whole, else Python's shortest repr."""
+    known = ~np.isnan(values)
+    if np.array_equal(values[known], np.floor(values[known])):
+        text = np.where(known, values, 0).astype(np.int64).astype(str).astype(object)
+    else:
+        text = np.array([repr(x) for x in values.tolist()], dtype=object)
+    text[~known] = ""
+    return cast(list[str], text.tolist())
+
+
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
+
+
+def _csv_field(value: str) -> str:
+    """One value as the csv module writes it (quoted, quotes doubled)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([value])
+    return buffer.getvalue()
+
+
+def _text_cells(values: list[str]) -> list[str]:
+    """A character column as CSV cells: quoted as the csv module quotes (only values holding a
+    comma, a quote or a line break, which are rare: looked for once in the whole column)."""
+    if not _NEEDS_QUOTES.search("".join(values)):
+        return values
+    quoted = {v: _csv_field(v) for v in set(values) if _NEEDS_QUOTES.search(v)}
+    return [quoted.get(v, v) for v in values]
 
 
 def _write_csv(path: Path, spec: DatasetSpec, columns: Columns) -> None:
-    """The dataset as CSV: the header, then one line per record (csv module: quoting as
-    pandas' ``to_csv`` does, without building a second frame)."""
-    whole = {
-        v.name
-        for v in spec.variables
-        if v.kind == "Num" and all(x is None or float(x).is_integer() for x in columns[v.name])  # type: ignore[arg-type]
-    }
+    """The dataset as CSV, byte for byte what ``csv.writer`` writes (header, then one line per
+    record, ``\\n`` line ends), built a column at a time."""
     cells = [
-        [_csv_text(x, v.name in whole) for x in columns[v.name]]
-        if v.kind == "Num"
-        else ["" if x is None else str(x) for x in columns[v.name]]
+        _number_text(columns[v.name]) if v.kind == "Num" else _text_cells(columns[v.name].tolist())
         for v in spec.variables
     ]
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(spec.names)
-        writer.writerows(zip(*cells, strict=True))
+        handle.write(",".join(_text_cells(list(spec.names))) + "\n")
+        for start in range(0, len(cells[0]), _CSV_LINES):
+            chunk = [column[start : start + _CSV_LINES] for column in cells]
+            handle.write("\n".join(map(",".join, zip(*chunk, strict=True))))
+            handle.write("\n")
+
+
+_CSV_LINES = 100_000
+"""Lines joined in memory at a time."""
 
 
 def _lengths(spec: DatasetSpec, columns: Columns) -> dict[str, int]:
@@ -87,9 +108,13 @@ def _lengths(spec: DatasetSpec, columns: Columns) -> dict[str, int]:
     for v in spec.variables:
         if v.kind == "Num":
             lengths[v.name] = 8
+            continue
+        values = columns[v.name].tolist()
+        if "".join(values).isascii():
+            longest = max(map(len, values), default=1)
         else:
-            distinct = {"" if x is None else str(x) for x in columns[v.name]}
-            lengths[v.name] = max((len(x.encode("utf-8")) for x in distinct), default=1) or 1
+            longest = max((len(x.encode("utf-8")) for x in set(values)), default=1)
+        lengths[v.name] = longest or 1
     return lengths
 
 
@@ -104,8 +129,6 @@ def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
     InputError
         ``out`` holds other files, or cannot be created.
     """
-    import pyreadstat
-
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
         raise InputError(
@@ -119,50 +142,50 @@ def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
         tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.", suffix=".tmp"))
     except OSError as exc:
         raise InputError(f"cannot create the output folder: {exc.strerror}", path=str(out)) from exc
-    written: list[Path] = []
     try:
-        define_rows: list[Sequence[object]] = []
-        for spec in SPECS:
-            if spec.name not in datasets:
-                continue
-            frame = _frame(spec, datasets[spec.name])
-            lengths = _lengths(spec, datasets[spec.name])
-            name = spec.name.lower()
-            pyreadstat.write_xport(
-                frame,
-                str(tmp / f"{name}.xpt"),
-                file_label=spec.label,
-                column_labels=[v.label for v in spec.variables],
-                table_name=spec.name,
-                file_format_version=5,
-                variable_format={v: "DATE9." for v in spec.names if v in SAS_DATE_VARIABLES},
-            )
-            _write_csv(tmp / f"{name}.csv", spec, datasets[spec.name])
-            written += [Path(f"{name}.xpt"), Path(f"{name}.csv")]
-            define_rows.extend(
-                (
-                    spec.name,
-                    spec.label,
-                    spec.klass,
-                    v.name,
-                    v.label,
-                    v.kind,
-                    lengths[v.name],
-                    v.codelist,
-                    v.source,
-                )
-                for v in spec.variables
-            )
-        with open(tmp / MARKER, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(DEFINE_COLUMNS)
-            writer.writerows(define_rows)
-        written.append(Path(MARKER))
+        with cyclic_gc_paused():
+            written = _write_files(datasets, tmp)
         os.chmod(tmp, 0o777 & ~_umask())
         _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return written
+
+
+def _write_files(datasets: Mapping[str, Columns], tmp: Path) -> list[Path]:
+    """Every file of the delivery into the folder ``tmp``; returns their names."""
+    import pyreadstat
+
+    written: list[Path] = []
+    define_rows: list[Sequence[object]] = []
+    for spec in SPECS:
+        if spec.name not in datasets:
+            continue
+        columns = datasets[spec.name]
+        name = spec.name.lower()
+        pyreadstat.write_xport(
+            _frame(spec, columns),
+            str(tmp / f"{name}.xpt"),
+            file_label=spec.label,
+            column_labels=[v.label for v in spec.variables],
+            table_name=spec.name,
+            file_format_version=5,
+            variable_format={v: "DATE9." for v in spec.names if v in SAS_DATE_VARIABLES},
+        )
+        _write_csv(tmp / f"{name}.csv", spec, columns)
+        written += [Path(f"{name}.xpt"), Path(f"{name}.csv")]
+        lengths = _lengths(spec, columns)
+        define_rows.extend(
+            (spec.name, spec.label, spec.klass, v.name, v.label, v.kind, lengths[v.name],
+             v.codelist, v.source)
+            for v in spec.variables
+        )  # fmt: skip
+    with open(tmp / MARKER, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(DEFINE_COLUMNS)
+        writer.writerows(define_rows)
+    written.append(Path(MARKER))
     return written
 
 

@@ -8,6 +8,7 @@ libraries are imported inside ``run`` so that ``recistry --help`` starts fast on
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import importlib.util
 import logging
@@ -136,4 +137,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def entry_point() -> None:
-    sys.exit(main())
+    status = main()
+    # Free what reference cycles still hold (an error's traceback frames may keep an Arrow table
+    # alive) while Arrow's thread and memory pools exist: freed in the interpreter's final
+    # teardown instead, Arrow can abort the process after the right message was printed
+    # ("terminate called without an active exception", apache/arrow#34314).
+    gc.collect()
+    sys.exit(status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 Point = tuple[float, float, float]
@@ -22,6 +23,17 @@ def lps_point(text: str) -> Point:
             f"expected X,Y,Z in patient mm (LPS), e.g. -70,-10,12.5; got {text!r}"
         )
     return (values[0], values[1], values[2])
+
+
+def add_pet_and_format_arguments(parser: argparse.ArgumentParser, pet_help: str) -> None:
+    """``--pet PET_DIR`` and ``--format table|json``, as ``measure`` and ``track`` take them."""
+    parser.add_argument("--pet", type=Path, metavar="PET_DIR", help=pet_help)
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="what to print on stdout (default: %(default)s)",
+    )
 
 
 def table(record: dict[str, Any], keys: Sequence[str]) -> str:

@@ -11,7 +11,8 @@ from recistry.cli._store import add_batch_arguments, add_store_argument
 from recistry.errors import InputError
 
 if TYPE_CHECKING:
-    from recistry.sr.archive import ArchiveImport
+    from recistry.recist.model import ClinicalRecord, Measurement
+    from recistry.sr.archive import ArchiveImport, ArchiveRead
 
 NAME = "import"
 HELP = "load a measurement table or a folder of DICOM SR files into the study store"
@@ -82,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recistry.store import Store, accept_reader, save_clinical, save_measurements
+    from recistry.store import Store
 
     if args.path is None and args.clinical is None and args.accept_reader is None:
         raise InputError("give PATH, --clinical or --accept-reader (see recistry import --help)")
@@ -117,6 +118,24 @@ def run(args: argparse.Namespace) -> int:
         from recistry.tables import read_clinical
 
         clinical = read_clinical(args.clinical)
+    created = not Path(args.store).exists()
+    try:
+        return _write(args, archive, table, clinical)
+    except BaseException:
+        if created:  # a refused first import leaves no empty store behind
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{args.store}{suffix}").unlink(missing_ok=True)
+        raise
+
+
+def _write(
+    args: argparse.Namespace,
+    archive: ArchiveRead | None,
+    table: list[Measurement] | None,
+    clinical: dict[str, ClinicalRecord] | None,
+) -> int:
+    from recistry.store import Store, accept_reader, save_clinical, save_measurements
+
     lines = []
     status = 0
     with Store(args.store) as store, store.transaction():

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from recistry.cli._points import MEASUREMENT_KEYS, lps_point, table
+from recistry.cli._points import MEASUREMENT_KEYS, add_pet_and_format_arguments, lps_point, table
 
 NAME = "measure"
 HELP = "segment the lesion under a point and print its RECIST axes, volume and SUV"
@@ -36,15 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="X,Y,Z",
         help="a point inside the lesion, LPS mm (write --at=-70,-10,12.5 for a negative X)",
     )
-    parser.add_argument(
-        "--pet", type=Path, metavar="PET_DIR", help="folder of the PET series of the same study"
-    )
-    parser.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="what to print on stdout (default: %(default)s)",
-    )
+    add_pet_and_format_arguments(parser, "folder of the PET series of the same study")
 
 
 def run(args: argparse.Namespace) -> int:

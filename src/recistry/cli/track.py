@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from recistry.cli._points import MEASUREMENT_KEYS, lps_point, table
+from recistry.cli._points import MEASUREMENT_KEYS, add_pet_and_format_arguments, lps_point, table
 
 NAME = "track"
 HELP = "map prior lesion points onto the current CT (registration) and re-measure them there"
@@ -38,15 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a point inside a lesion on the prior CT, LPS mm (repeatable; write --at=-70,0,5 "
         "for a negative X)",
     )
-    parser.add_argument(
-        "--pet", type=Path, metavar="PET_DIR", help="PET series of the current study (SUV)"
-    )
-    parser.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="what to print on stdout (default: %(default)s)",
-    )
+    add_pet_and_format_arguments(parser, "PET series of the current study (SUV)")
 
 
 def run(args: argparse.Namespace) -> int:

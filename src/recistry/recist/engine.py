@@ -24,6 +24,7 @@ from typing import Protocol, TypeVar
 
 from recistry.errors import InputError
 from recistry.recist.model import (
+    FRAGMENT_KEY,
     STATES_BY_ROLE,
     AssessmentOptions,
     LesionState,
@@ -87,6 +88,7 @@ _RANK = {
 }
 
 
+@lru_cache(maxsize=1 << 12)
 def organ_of(site: str, nodal: bool) -> str:
     """The organ a lesion counts against for the 2-per-organ rule.
 
@@ -105,6 +107,12 @@ def _mm(value: Decimal) -> str:
     """Format mm with at least one decimal and no float noise: 43.8, 5.0, 16.15."""
     text = format(value.normalize(), "f")
     return text if "." in text else f"{text}.0"
+
+
+@lru_cache(maxsize=256)
+def _no(text: str) -> bool:
+    """A table's 'false' (also no, 0, n; any case, blanks around)."""
+    return text.strip().lower() in ("false", "no", "0", "n")
 
 
 def _pct(value: Decimal) -> str:
@@ -235,8 +243,7 @@ def assess_patient(
         {
             m.date.isoformat()
             for m in rows
-            if m.role is Role.TARGET
-            and m.extra.get("diagnostic_ct", "").strip().lower() in ("false", "no", "0", "n")
+            if m.extra and m.role is Role.TARGET and _no(m.extra.get("diagnostic_ct", ""))
         }
     )
     if non_diagnostic:
@@ -390,21 +397,11 @@ def _check_rows(
     for per_lesion in by_date.values():
         for lesion_id, group in per_lesion.items():
             role = lesions[lesion_id].role
-            if len(group) > 1 and not (
-                role is Role.TARGET and all(m.state is LesionState.MEASURED for m in group)
-            ):
-                raise _error(
-                    group[1],
-                    f"duplicate row for lesion {lesion_id} on {group[1].date}: only several "
-                    "'measured' rows of one target (the fragments of a split lesion) may share "
-                    "a date",
-                )
+            _check_fragments(group, role)
+            if role is not Role.TARGET:
+                continue
             for m in group:
-                if (
-                    role is Role.TARGET
-                    and m.state is LesionState.MEASURED
-                    and m.counted_axis_mm is None
-                ):
+                if m.state is LesionState.MEASURED and m.counted_axis_mm is None:
                     column, axis = (
                         ("short_axis_mm", "short") if m.nodal else ("long_axis_mm", "long")
                     )
@@ -414,6 +411,36 @@ def _check_rows(
                         f"{'nodal' if m.nodal else 'non-nodal'} target counts its {axis} axis)",
                         column,
                     )
+
+
+def _check_fragments(group: Sequence[Measurement], role: Role) -> None:
+    """Several rows of one lesion on one date are the fragments of a split target, each named.
+
+    RECIST 1.1 sums the diameters of a target lesion's fragments [EJC09 §4.3.2], so the rows must
+    say they are fragments: a repeated row without its own ``fragment`` name is a copy, refused
+    here (and so by ``recistry import``, which validates with this engine).
+    """
+    labelled = [m for m in group if m.extra.get(FRAGMENT_KEY)]
+    for m in labelled:
+        if role is not Role.TARGET or m.state is not LesionState.MEASURED:
+            raise _error(
+                m,
+                f"lesion {m.lesion_id} on {m.date} is named as a fragment, but only a "
+                "'measured' target can be split into fragments",
+                FRAGMENT_KEY,
+            )
+    names = [m.extra.get(FRAGMENT_KEY, "") for m in group]
+    for i, m in enumerate(group[1:], start=1):
+        if names[0] and names[i] and names[i] not in names[:i]:
+            continue
+        first = group[names.index(names[i])] if names[i] in names[:i] else group[0]
+        at = f" (first at row {first.source.row})" if first.source.row else ""
+        raise _error(
+            m,
+            f"lesion {m.lesion_id} on {m.date} is given twice{at}; "
+            "each fragment of a split target needs its own name in a 'fragment' column",
+            FRAGMENT_KEY,
+        )
 
 
 def _baseline_warnings(
@@ -516,15 +543,25 @@ def _baseline_warnings(
 def _target_value(lesion: _Lesion, group: Sequence[Measurement]) -> LesionValue:
     """The mm a target contributes: fragments summed, TSTM 5 mm, absent/merged 0 [EJC09 §4.3.2]."""
     counted: Decimal | None
-    state = group[0].state if group else None
-    if state is None or state is LesionState.NOT_EVALUABLE:
+    if not group:
+        return LesionValue(lesion.lesion_id, lesion.role, lesion.site, lesion.nodal, None, None)
+    state = group[0].state
+    if state is LesionState.MEASURED:
+        # a node counts its short axis, any other target its long axis; fragments are summed
+        if lesion.nodal:
+            counted = (
+                group[0].short_axis_mm
+                if len(group) == 1
+                else sum((m.short_axis_mm or ZERO for m in group), ZERO)
+            )
+        else:
+            counted = (
+                group[0].long_axis_mm
+                if len(group) == 1
+                else sum((m.long_axis_mm or ZERO for m in group), ZERO)
+            )
+    elif state is LesionState.NOT_EVALUABLE:
         counted = None
-    elif state is LesionState.MEASURED:
-        counted = (
-            group[0].counted_axis_mm
-            if len(group) == 1
-            else sum((m.counted_axis_mm or ZERO for m in group), ZERO)
-        )
     elif state is LesionState.TOO_SMALL:
         counted = TOO_SMALL_MM
     else:  # absent or merged into another lesion that carries the size
@@ -606,8 +643,8 @@ def _assess_timepoint(
 ) -> TimepointAssessment:
     reasons: list[str] = []
     after_cr = history.last_evaluated is Response.CR
-    target_values = tuple(_target_value(les, rows.get(les.lesion_id, [])) for les in targets)
-    nt_values = tuple(_non_target_value(les, rows.get(les.lesion_id, [])) for les in non_targets)
+    target_values = tuple([_target_value(les, rows.get(les.lesion_id, ())) for les in targets])
+    nt_values = tuple([_non_target_value(les, rows.get(les.lesion_id, ())) for les in non_targets])
     new_rows = [group[0] for group in rows.values() if group[0].role is Role.NEW]
 
     total: Decimal | None = None
@@ -636,42 +673,7 @@ def _assess_timepoint(
         if non_targets
         else None
     )
-    new_states = {m.lesion_id: _new_lesion_state(m, options) for m in new_rows}
-    present = sorted(i for i, st in new_states.items() if st is LesionState.PRESENT)
-    equivocal = sorted(i for i, st in new_states.items() if st is LesionState.EQUIVOCAL)
-    for m in new_rows:
-        size = m.short_axis_mm
-        if new_states[m.lesion_id] is m.state:
-            continue
-        if _pet_only(m):
-            reasons.append(
-                f"new lesion {m.lesion_id} is seen on PET only: equivocal until CT shows it "
-                f"(policy pet_only_new_lesion = false; {SRC_NEW})"
-            )
-            continue
-        if size is None:
-            continue
-        if new_states[m.lesion_id] is None:
-            reasons.append(
-                f"new node {m.lesion_id} short axis {_mm(size)} mm is below 10 mm: a normal node, "
-                f"not a new lesion ({SRC_FAQ_NODES})"
-            )
-        else:
-            reasons.append(
-                f"new node {m.lesion_id} short axis {_mm(size)} mm is 10 to <15 mm: re-evaluate "
-                f"at the next assessment, counted as equivocal ({SRC_FAQ_NODES})"
-            )
-    if present:
-        new = NewLesions.PRESENT
-        reasons.append(f"PD: new lesion {', '.join(present)} ({SRC_NEW})")
-    elif equivocal:
-        new = NewLesions.EQUIVOCAL
-        reasons.append(
-            f"new lesion {', '.join(equivocal)} is equivocal: not PD unless a later scan "
-            f"confirms it ({SRC_NEW})"
-        )
-    else:
-        new = NewLesions.NONE
+    new = _new_lesions_call(new_rows, options, reasons)
 
     overall = _overall(carried, nt_call, new, bool(targets), bool(non_targets), reasons)
     overall_strict = (
@@ -721,6 +723,50 @@ def _assess_timepoint(
     )
 
 
+def _new_lesions_call(
+    new_rows: Sequence[Measurement], options: AssessmentOptions, reasons: list[str]
+) -> NewLesions:
+    """New lesions at one scan: present is PD, equivocal is not (yet) [EJC09 §4.3.5; FAQ 'New
+    lymph node lesions']."""
+    if not new_rows:
+        return NewLesions.NONE
+    new_states = {m.lesion_id: _new_lesion_state(m, options) for m in new_rows}
+    present = sorted(i for i, st in new_states.items() if st is LesionState.PRESENT)
+    equivocal = sorted(i for i, st in new_states.items() if st is LesionState.EQUIVOCAL)
+    for m in new_rows:
+        size = m.short_axis_mm
+        if new_states[m.lesion_id] is m.state:
+            continue
+        if _pet_only(m):
+            reasons.append(
+                f"new lesion {m.lesion_id} is seen on PET only: equivocal until CT shows it "
+                f"(policy pet_only_new_lesion = false; {SRC_NEW})"
+            )
+            continue
+        if size is None:
+            continue
+        if new_states[m.lesion_id] is None:
+            reasons.append(
+                f"new node {m.lesion_id} short axis {_mm(size)} mm is below 10 mm: a normal node, "
+                f"not a new lesion ({SRC_FAQ_NODES})"
+            )
+        else:
+            reasons.append(
+                f"new node {m.lesion_id} short axis {_mm(size)} mm is 10 to <15 mm: re-evaluate "
+                f"at the next assessment, counted as equivocal ({SRC_FAQ_NODES})"
+            )
+    if present:
+        reasons.append(f"PD: new lesion {', '.join(present)} ({SRC_NEW})")
+        return NewLesions.PRESENT
+    if equivocal:
+        reasons.append(
+            f"new lesion {', '.join(equivocal)} is equivocal: not PD unless a later scan "
+            f"confirms it ({SRC_NEW})"
+        )
+        return NewLesions.EQUIVOCAL
+    return NewLesions.NONE
+
+
 def _new_values(new_rows: Sequence[Measurement]) -> Iterable[LesionValue]:
     for m in new_rows:
         yield LesionValue(m.lesion_id, m.role, m.site, m.nodal, m.state, None, (m,))
@@ -740,6 +786,13 @@ def _reappeared(value: LesionValue) -> bool:
     return value.counted_mm >= NODE_NORMAL_MM if value.nodal else value.counted_mm > 0
 
 
+def _over_nadir(total: Decimal, nadir: Decimal, nadir_date: dt.date) -> str:
+    """'+20.0% and +7.3 mm over the nadir 36.5 mm of 2024-01-15' (no % when the nadir is 0)."""
+    pct = _pct_change(total, nadir)
+    pct_text = "" if pct is None else f"{_pct(pct)} and "
+    return f"{pct_text}+{_mm(total - nadir)} mm over the nadir {_mm(nadir)} mm of {nadir_date}"
+
+
 def _target_call(
     values: Sequence[LesionValue],
     baseline_sum: Decimal,
@@ -756,15 +809,13 @@ def _target_call(
     # sum rule needs one abnormal target [EJC09 §4.3.1; FAQ 'Abnormal lymph node'].
     sum_rule = node_cr is NodeComplete.SUM_RULE or any(_abnormal(v) for v in values)
     progressed = sum_rule and _meets_pd(total, nadir)
-    over_nadir = f"{_mm(total - nadir)} mm over the nadir {_mm(nadir)} mm of {nadir_date}"
-    pct_nadir = _pct_change(total, nadir)
-    pct_text = "" if pct_nadir is None else f"{_pct(pct_nadir)} and "
     reappeared = [v.lesion_id for v in values if _reappeared(v)] if after_cr else []
 
     if missing:
         if progressed:
             reasons.append(
-                f"PD: the evaluated targets alone sum {_mm(total)} mm, {pct_text}+{over_nadir}, "
+                f"PD: the evaluated targets alone sum {_mm(total)} mm, "
+                f"{_over_nadir(total, nadir, nadir_date)}, "
                 f"whatever {', '.join(missing)} measures ({SRC_MISSING})"
             )
             return TargetResponse.PD, total, False
@@ -778,7 +829,9 @@ def _target_call(
         return TargetResponse.NE, total, False
 
     if progressed:
-        reasons.append(f"PD: sum {_mm(total)} mm is {pct_text}+{over_nadir} ({SRC_TARGET})")
+        reasons.append(
+            f"PD: sum {_mm(total)} mm is {_over_nadir(total, nadir, nadir_date)} ({SRC_TARGET})"
+        )
         return TargetResponse.PD, total, True
     if reappeared:
         reasons.append(_reappearance_reason(reappeared))
@@ -798,7 +851,8 @@ def _target_call(
         )
         if not sum_rule and _meets_pd(total, nadir):
             node_note += (
-                f" (normal nodes: the sum is +{over_nadir}, not progression; policy node_cr = "
+                f" (normal nodes: the sum is +{_mm(total - nadir)} mm over the nadir {_mm(nadir)} "
+                f"mm of {nadir_date}, not progression; policy node_cr = "
                 f"{node_cr}; {SRC_FAQ_ABNORMAL_NODE})"
             )
         reasons.append(

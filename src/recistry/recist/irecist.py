@@ -17,7 +17,8 @@ iRECIST keeps RECIST 1.1 for the lesions chosen at baseline and changes what pro
 
 This module is a layer over :func:`recistry.recist.engine.assess_patient`: the target and
 non-target categories of every follow-up, their sums, nadir and reasons are RECIST 1.1's, computed
-once by the engine. Best overall response and PFS use the engine's own rules (generic over the
+by the engine (again without a scan that iRECIST disregards, so that it sets no nadir). Best
+overall response and PFS use the engine's own rules (generic over the
 :class:`~recistry.recist.engine.Scan` protocol). Pure: values in, values out.
 
 Table columns iRECIST reads beyond RECIST 1.1 (optional, passed through ``Measurement.extra``):
@@ -28,7 +29,9 @@ Table columns iRECIST reads beyond RECIST 1.1 (optional, passed through ``Measur
     two per organ, in order of appearance then lesion id, are new-lesion targets.
 ``further_increase``
     ``true`` on a non-target or new non-target row whose lesion increased since the last
-    assessment (the FAQ's "INCLA"); the increase need not be unequivocal.
+    assessment (the FAQ's "INCLA"); the increase need not be unequivocal. ``unequivocal`` on a
+    new non-target row: the new non-targets progress unequivocally (RECIST 1.1 PD), which makes
+    a fresh iUPD after the bar was reset [EORTC FAQ 'How do new lesions define progression?'].
 
 New lesions may also be recorded ``absent`` or ``not_evaluable`` at scans after they appeared
 (iRECIST follows them; RECIST 1.1 ignores those rows).
@@ -37,6 +40,7 @@ New lesions may also be recorded ``absent`` or ``not_evaluable`` at scans after 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -44,10 +48,6 @@ from enum import StrEnum
 
 from recistry.errors import InputError
 from recistry.recist.engine import (
-    LESION_MEASURABLE_MM,
-    MAX_TARGETS,
-    MAX_TARGETS_PER_ORGAN,
-    NODE_MEASURABLE_MM,
     PD_ABSOLUTE_MM,
     _new_lesion_state,
     assess_patient,
@@ -76,6 +76,7 @@ __all__ = [
     "IResponse",
     "assess_patient_irecist",
     "best_overall_response_irecist",
+    "progression_dates",
 ]
 
 SRC_TABLE2 = "Seymour 2017 Table 2"
@@ -85,10 +86,12 @@ SRC_EARLY = "EORTC iRECIST FAQ 'confirm progression less than four weeks after i
 SRC_NT = "EORTC iRECIST FAQ 'iUPD driven by non-target disease'"
 SRC_AFTER_NEW = "EORTC iRECIST FAQ 'must new lesions resolve before iPR or iCR'"
 SRC_IBOR = "Seymour 2017 Table 3"
+SRC_NEW_PD = "EORTC iRECIST FAQ 'how do new lesions define progression'"
 
 CATEGORY_COLUMN = "new_lesion_category"
 INCREASE_COLUMN = "further_increase"
 _TRUE = frozenset({"true", "yes", "1", "y"})
+_UNEQUIVOCAL = "unequivocal"
 _FALSE = frozenset({"false", "no", "0", "n"})
 _FOLLOW_UP_ONLY = frozenset({LesionState.ABSENT, LesionState.NOT_EVALUABLE})
 
@@ -129,26 +132,33 @@ _CATEGORY_RANK = {Response.SD: 1, Response.NON_CR_NON_PD: 1, Response.PR: 2, Res
 
 @dataclass(frozen=True, slots=True)
 class IRecistOptions:
-    """The protocol choices of iRECIST, on top of RECIST 1.1's :class:`AssessmentOptions`.
+    """Score by iRECIST with the policy profile ``recist``.
 
-    Attributes
-    ----------
-    confirm_min_days
-        A scan earlier than this after the iUPD cannot confirm it, except by another new lesion
-        (EORTC FAQ: 4 weeks).
-    confirm_max_days
-        The confirming assessment is due within this many days of the iUPD (8 weeks); a later one
-        still confirms, with a note in the reasons.
-    reset_shrinkage_mm
-        After an iUPD caused by new lesions that are still there, the bar resets only when the
-        baseline lesions respond better than at the iUPD (a better category, or a target sum this
-        much smaller): continued shrinkage after the new lesion, FAQ scenarios B, D and F.
+    The profile holds every protocol choice, RECIST 1.1's and iRECIST's alike, so that one named,
+    versioned profile is printed with the results (:mod:`recistry.recist.policy`). iRECIST reads
+    its ``irecist_*`` settings (defaults: Seymour 2017 and the EORTC iRECIST FAQ):
+
+    ``irecist_confirm_min_days`` (28), ``irecist_confirm_max_days`` (56)
+        The next assessment 4-8 weeks after the iUPD confirms it. A scan earlier than the minimum
+        is disregarded (left out of the sums and nadir iRECIST reads) unless it shows another new
+        lesion; a later one still confirms, with a note in the reasons.
+    ``irecist_further_growth_mm`` (5)
+        The further growth of the target sum, or of the new-lesion target sum, over its value at
+        the iUPD that confirms it (inclusive).
+    ``irecist_reset_shrinkage_mm`` (5)
+        After an iUPD by new lesions that persist without growth, the bar resets only when the
+        baseline lesions respond better than at the iUPD: a better category, or a target sum this
+        much smaller (continued shrinkage, FAQ scenarios B and F).
+    ``irecist_new_target_max`` (5), ``irecist_new_target_max_per_organ`` (2),
+    ``irecist_new_lesion_measurable_mm`` (10), ``irecist_new_node_measurable_mm`` (15)
+        Which new lesions are new-lesion targets.
+    ``irecist_early_new_lesion_confirms`` (true)
+        Another new lesion on a scan before the minimum interval confirms iCPD (the FAQ's
+        exception for a scan done for a new symptom or sign); off, the scan is disregarded and
+        the lesion counts as new at the next scan.
     """
 
     recist: AssessmentOptions = field(default_factory=AssessmentOptions)
-    confirm_min_days: int = 28
-    confirm_max_days: int = 56
-    reset_shrinkage_mm: Decimal = PD_ABSOLUTE_MM
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +187,10 @@ class IRecistTimepoint:
 
     @property
     def overall_response_strict(self) -> Response | None:
-        return _TO_RECIST[self.response]
+        # The scan's own call, which RECIST Table 3 confirmation reads: an iUPD between a
+        # response and its confirmation breaks it, as an SD would [admiralonco iRECIST vignette,
+        # icbor_ipr: only iCR, iPR or NE in between].
+        return Response.PD if self.response is IResponse.IUPD else _TO_RECIST[self.response]
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +230,7 @@ class _NewBucket:
     unknown: tuple[str, ...]
     target_sum: Decimal | None
     non_target_increase: tuple[str, ...]
+    non_target_unequivocal: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -244,61 +258,38 @@ def assess_patient_irecist(
         ``further_increase`` value).
     """
     opts = options or IRecistOptions()
+    policy = opts.recist
     follow_up_only = [
         m for m in record.measurements if m.role is Role.NEW and m.state in _FOLLOW_UP_ONLY
     ]
     recist_rows = tuple(m for m in record.measurements if m not in follow_up_only)
-    recist = assess_patient(replace(record, measurements=recist_rows), opts.recist)
-    new_lesions = _new_lesion_catalogue(record.measurements)
+    recist = assess_patient(replace(record, measurements=recist_rows), policy)
+    new_lesions = _new_lesion_catalogue(record.measurements, policy)
     for m in record.measurements:
         _increase(m)  # every value checked up front, not only where a confirmation reads it
     by_date: dict[dt.date, dict[str, Measurement]] = {}
     for m in record.measurements:
         by_date.setdefault(m.date, {})[m.lesion_id] = m
 
-    timepoints: list[IRecistTimepoint] = []
-    pending: _Pending | None = None
-    confirmed: _Pending | None = None
-    new_target_sums: list[Decimal] = []
-    for tp in recist.timepoints:
-        rows = by_date.get(tp.date, {})
-        bucket = _new_bucket(tp.date, rows, new_lesions)
-        reasons: list[str] = []
-        if confirmed is not None:
-            response = IResponse.ICPD
-            reasons.append(
-                f"iCPD: progression confirmed on an earlier scan (iUPD of {confirmed.date}); "
-                f"later scans do not change it ({SRC_TABLE2})"
-            )
-        else:
-            response, pending, confirmed = _timepoint_call(
-                tp, rows, bucket, pending, new_target_sums, opts, reasons
-            )
-        if bucket.target_sum is not None and response is not IResponse.NE:
-            new_target_sums.append(bucket.target_sum)
-        anchor = confirmed or pending
-        timepoints.append(
-            IRecistTimepoint(
-                date=tp.date,
-                response=response,
-                recist=tp,
-                new_lesion_targets=tuple(
-                    n.lesion_id for n in new_lesions if _seen(n, tp.date) and n.target
-                ),
-                new_lesion_non_targets=tuple(
-                    n.lesion_id for n in new_lesions if _seen(n, tp.date) and not n.target
-                ),
-                new_lesion_target_sum_mm=bucket.target_sum,
-                iupd_date=anchor.date if anchor else None,
-                reasons=tuple(reasons),
-            )
-        )
+    # A scan within the minimum interval after an iUPD that shows no other new lesion is
+    # disregarded [FAQ]: RECIST 1.1 is then read again without it, so that it sets no nadir.
+    disregarded: frozenset[dt.date] = frozenset()
+    view = recist
+    while True:
+        walk = _walk(recist, view, by_date, new_lesions, disregarded, policy)
+        if walk.disregard is None:
+            break
+        disregarded |= {walk.disregard}
+        kept = tuple(m for m in recist_rows if m.date not in disregarded)
+        view = assess_patient(replace(record, measurements=kept), policy)
+    timepoints = walk.timepoints
+    confirmed, unconfirmed = progression_dates(timepoints)
 
     ibor, ibor_reasons = best_overall_response_irecist(
-        timepoints, recist.origin_date, opts.recist, has_targets=recist.baseline_sum_mm is not None
+        timepoints, recist.origin_date, policy, has_targets=recist.baseline_sum_mm is not None
     )
     new_therapy = _new_therapy(record)
-    progression = confirmed.date if confirmed and _before(confirmed.date, record) else None
+    progression = confirmed if confirmed and _before(confirmed, record) else None
     last_scan = max((m.date for m in record.measurements), default=recist.baseline_date)
     counted = [t for t in timepoints if _before(t.date, record)]
     pfs_days, pfs_event, _, _ = survival(
@@ -312,10 +303,140 @@ def assess_patient_irecist(
         best_overall_response=ibor,
         best_response_reasons=tuple(ibor_reasons),
         progression_date=progression,
-        unconfirmed_iupd_date=pending.date if pending and confirmed is None else None,
+        unconfirmed_iupd_date=unconfirmed,
         pfs_days=pfs_days,
         pfs_event=pfs_event,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """The iRECIST calls of every follow-up, or the first scan still to be disregarded."""
+
+    timepoints: tuple[IRecistTimepoint, ...]
+    disregard: dt.date | None
+
+
+def _walk(
+    recist: PatientAssessment,
+    view: PatientAssessment,
+    by_date: Mapping[dt.date, Mapping[str, Measurement]],
+    new_lesions: Sequence[_NewLesion],
+    disregarded: frozenset[dt.date],
+    policy: AssessmentOptions,
+) -> _Walk:
+    """The follow-ups in order: RECIST 1.1's calls of ``view`` (the disregarded scans left out)
+    read by Table 2, each reported next to RECIST 1.1's own call of the scan (``recist``)."""
+    in_view = {tp.date: tp for tp in view.timepoints}
+    appears = _appearance_dates(new_lesions, [tp.date for tp in recist.timepoints], disregarded)
+    timepoints: list[IRecistTimepoint] = []
+    pending: _Pending | None = None
+    confirmed: _Pending | None = None
+    new_target_sums: list[Decimal] = []
+    for full in recist.timepoints:
+        rows = by_date.get(full.date, {})
+        bucket = _new_bucket(full.date, rows, new_lesions, appears, policy)
+        reasons: list[str] = []
+        if confirmed is not None:
+            response = IResponse.ICPD
+            reasons.append(
+                f"iCPD: progression confirmed on an earlier scan (iUPD of {confirmed.date}); "
+                f"later scans do not change it ({SRC_TABLE2})"
+            )
+        elif full.date in disregarded and pending is not None:
+            response = IResponse.IUPD
+            reasons.append(_disregarded_reason(full.date, pending, policy))
+        else:
+            # A disregarded scan is missing from the view only while it is disregarded.
+            tp = in_view.get(full.date, full)
+            response, after, confirmed = _timepoint_call(
+                tp, rows, bucket, pending, new_target_sums, policy, reasons
+            )
+            if (
+                pending is not None
+                and after is pending
+                and confirmed is None
+                and (tp.date - pending.date).days < policy.irecist_confirm_min_days
+            ):
+                return _Walk((), disregard=tp.date)
+            if tp.nadir_mm != full.nadir_mm:
+                reasons.append(
+                    f"RECIST 1.1 sums read without the disregarded scans "
+                    f"({', '.join(str(d) for d in sorted(disregarded))}): nadir "
+                    f"{_mm_or_none(tp.nadir_mm)} mm ({SRC_EARLY})"
+                )
+            pending = after
+        if (
+            bucket.target_sum is not None
+            and response is not IResponse.NE
+            and full.date not in disregarded
+        ):
+            new_target_sums.append(bucket.target_sum)
+        anchor = confirmed or pending
+        timepoints.append(
+            IRecistTimepoint(
+                date=full.date,
+                response=response,
+                recist=full,
+                new_lesion_targets=tuple(
+                    n.lesion_id for n in new_lesions if _seen(n, full.date) and n.target
+                ),
+                new_lesion_non_targets=tuple(
+                    n.lesion_id for n in new_lesions if _seen(n, full.date) and not n.target
+                ),
+                new_lesion_target_sum_mm=bucket.target_sum,
+                iupd_date=anchor.date if anchor else None,
+                reasons=tuple(reasons),
+            )
+        )
+    return _Walk(tuple(timepoints), disregard=None)
+
+
+def _appearance_dates(
+    new_lesions: Sequence[_NewLesion],
+    follow_ups: Sequence[dt.date],
+    disregarded: frozenset[dt.date],
+) -> dict[str, dt.date]:
+    """When each new lesion counts as appeared: its first scan, or the first scan after it
+    when that one is disregarded."""
+    out: dict[str, dt.date] = {}
+    for lesion in new_lesions:
+        later = [d for d in follow_ups if d >= lesion.first_present and d not in disregarded]
+        out[lesion.lesion_id] = later[0] if later else lesion.first_present
+    return out
+
+
+def _disregarded_reason(date: dt.date, pending: _Pending, policy: AssessmentOptions) -> str:
+    days = (date - pending.date).days
+    return (
+        f"iUPD: this scan is {days} days after the iUPD of {pending.date}, less than "
+        f"{policy.irecist_confirm_min_days}: disregarded (left out of the sums and nadir; a new "
+        f"lesion first seen here counts at the next scan); repeat the scan 4-8 weeks after the "
+        f"iUPD ({SRC_EARLY})"
+    )
+
+
+def progression_dates(
+    timepoints: Sequence[IRecistTimepoint],
+) -> tuple[dt.date | None, dt.date | None]:
+    """(confirmed, unconfirmed): the dates of progression read from the time-point calls.
+
+    A run of iUPD (NE may stand between) starts at its first iUPD; iSD, iPR, iCR or non-iCR/
+    non-iUPD end it (the bar is reset). ``confirmed`` is the start of the run that an iCPD ends
+    (the iRECIST PD date: the first iUPD of iUPD, iUPD, iCPD, the second of SD, SD, iUPD, PR,
+    PR, iUPD, iCPD); ``unconfirmed`` the start of a run still open after the last time point
+    [admiralonco iRECIST vignette, 'Derive Confirmed and Unconfirmed Progressive Disease
+    Parameter']. An iCPD that ends no run confirms nothing.
+    """
+    start: dt.date | None = None
+    for tp in timepoints:
+        if tp.response is IResponse.ICPD:
+            return start, None
+        if tp.response is IResponse.IUPD:
+            start = start or tp.date
+        elif tp.response is not IResponse.NE:
+            start = None
+    return None, start
 
 
 def best_overall_response_irecist(
@@ -358,7 +479,7 @@ def _timepoint_call(
     bucket: _NewBucket,
     pending: _Pending | None,
     new_target_sums: Sequence[Decimal],
-    opts: IRecistOptions,
+    policy: AssessmentOptions,
     reasons: list[str],
 ) -> tuple[IResponse, _Pending | None, _Pending | None]:
     """(response, pending iUPD after this scan, confirmed iUPD) for one follow-up."""
@@ -375,26 +496,22 @@ def _timepoint_call(
         return _without_progression(tp, bucket, category, reasons), None, None
 
     days = (tp.date - pending.date).days
-    confirmations = _confirmations(tp, rows, bucket, causes, pending)
-    if days < opts.confirm_min_days:
+    confirmations = _confirmations(tp, rows, bucket, causes, pending, policy)
+    if days < policy.irecist_confirm_min_days:
         extra = [c for c in confirmations if c.startswith("another new lesion")]
-        if extra:
+        if extra and policy.irecist_early_new_lesion_confirms:
             reasons.append(
                 f"iCPD: {extra[0]}, {days} days after the iUPD of {pending.date}; a scan within "
-                f"{opts.confirm_min_days} days confirms only by a new lesion, and only when done "
-                f"for a new symptom or sign ({SRC_EARLY})"
+                f"{policy.irecist_confirm_min_days} days confirms only by a new lesion, and only "
+                f"when done for a new symptom or sign ({SRC_EARLY})"
             )
             return IResponse.ICPD, None, pending
-        reasons.append(
-            f"iUPD: this scan is {days} days after the iUPD of {pending.date}, less than "
-            f"{opts.confirm_min_days}: disregarded for confirmation; repeat the scan 4-8 weeks "
-            f"after the iUPD ({SRC_EARLY})"
-        )
+        reasons.append(_disregarded_reason(tp.date, pending, policy))
         return IResponse.IUPD, pending, None
     late = (
         f" (the confirming scan is {days} days after the iUPD, later than the "
-        f"{opts.confirm_max_days} days iRECIST recommends)"
-        if days > opts.confirm_max_days
+        f"{policy.irecist_confirm_max_days} days iRECIST recommends)"
+        if days > policy.irecist_confirm_max_days
         else ""
     )
     if confirmations:
@@ -403,13 +520,18 @@ def _timepoint_call(
             f"{late} ({SRC_TABLE2})"
         )
         return IResponse.ICPD, None, pending
-    if category is Response.NE:
+    if category is Response.NE or bucket.unknown:
+        what = (
+            "the baseline lesions are not evaluable"
+            if category is Response.NE
+            else f"new lesion {', '.join(bucket.unknown)} is not evaluated"
+        )
         reasons.append(
-            f"NE: not evaluable, so the iUPD of {pending.date} is neither confirmed nor reset "
+            f"NE: {what}, so the iUPD of {pending.date} is neither confirmed nor reset "
             f"({SRC_TABLE2})"
         )
         return IResponse.NE, pending, None
-    reset = _reset_reason(tp, bucket, causes, category, pending, opts)
+    reset = _reset_reason(tp, bucket, causes, category, pending, policy)
     if reset is not None:
         reasons.append(reset)
         return _without_progression(tp, bucket, category, reasons), None, None
@@ -448,10 +570,11 @@ def _progression_causes(
                 f"new-lesion target sum {_mm(bucket.target_sum)} mm is +{_mm(rise)} mm over its "
                 f"nadir {_mm(nadir)} mm (>= 20% and >= 5 mm, {SRC_NEW})"
             )
-    if bucket.non_target_increase:
+    if bucket.non_target_unequivocal:
         causes.add("new")
         reasons.append(
-            f"new non-target lesion {', '.join(bucket.non_target_increase)} increased ({SRC_NT})"
+            f"new non-target lesion {', '.join(bucket.non_target_unequivocal)} progressed "
+            f"unequivocally ({SRC_NEW_PD})"
         )
     return frozenset(causes)
 
@@ -462,16 +585,18 @@ def _confirmations(
     bucket: _NewBucket,
     causes: frozenset[str],
     pending: _Pending,
+    policy: AssessmentOptions,
 ) -> list[str]:
     """What confirms the pending iUPD at this scan, each with its numbers [Table 2; FAQ]."""
     out: list[str] = []
     basis = pending.causes
+    growth = policy.irecist_further_growth_mm
     if "target" in basis and tp.target_sum_mm is not None and pending.target_sum is not None:
         rise = tp.target_sum_mm - pending.target_sum
-        if rise >= PD_ABSOLUTE_MM:
+        if rise >= growth:
             out.append(
                 f"target sum {_mm(tp.target_sum_mm)} mm is +{_mm(rise)} mm over "
-                f"{_mm(pending.target_sum)} mm at the iUPD (>= 5 mm)"
+                f"{_mm(pending.target_sum)} mm at the iUPD (>= {_mm(growth)} mm)"
             )
     if "non-target" in basis:
         grown = sorted(
@@ -482,10 +607,10 @@ def _confirmations(
     if "new" in basis:
         if bucket.target_sum is not None and pending.new_target_sum is not None:
             rise = bucket.target_sum - pending.new_target_sum
-            if rise >= PD_ABSOLUTE_MM:
+            if rise >= growth:
                 out.append(
                     f"new-lesion target sum {_mm(bucket.target_sum)} mm is +{_mm(rise)} mm over "
-                    f"{_mm(pending.new_target_sum)} mm at the iUPD (>= 5 mm)"
+                    f"{_mm(pending.new_target_sum)} mm at the iUPD (>= {_mm(growth)} mm)"
                 )
         if bucket.non_target_increase:
             out.append(f"new non-target {', '.join(bucket.non_target_increase)} increased")
@@ -507,7 +632,7 @@ def _reset_reason(
     causes: frozenset[str],
     category: Response,
     pending: _Pending,
-    opts: IRecistOptions,
+    policy: AssessmentOptions,
 ) -> str | None:
     """Why the bar resets at this scan, or ``None`` when the iUPD stands [Table 2; FAQ B/D/F]."""
     if causes:
@@ -521,10 +646,10 @@ def _reset_reason(
         )
         if better:
             why = f"the baseline lesions respond better ({category} after {pending.category})"
-        elif drop is not None and drop >= opts.reset_shrinkage_mm:
+        elif drop is not None and drop >= policy.irecist_reset_shrinkage_mm:
             why = (
                 f"the target sum fell {_mm(drop)} mm since the iUPD "
-                f"(>= {_mm(opts.reset_shrinkage_mm)} mm)"
+                f"(>= {_mm(policy.irecist_reset_shrinkage_mm)} mm)"
             )
         else:
             return None
@@ -587,7 +712,9 @@ def _anchor(
 # --- new lesions ----------------------------------------------------------------------------
 
 
-def _new_lesion_catalogue(rows: Sequence[Measurement]) -> tuple[_NewLesion, ...]:
+def _new_lesion_catalogue(
+    rows: Sequence[Measurement], policy: AssessmentOptions
+) -> tuple[_NewLesion, ...]:
     """New lesions in order of appearance, each a new-lesion target or non-target [Seymour]."""
     by_lesion: dict[str, list[Measurement]] = {}
     for m in sorted(rows, key=lambda m: (m.date, m.source.row or 0)):
@@ -595,7 +722,9 @@ def _new_lesion_catalogue(rows: Sequence[Measurement]) -> tuple[_NewLesion, ...]
             by_lesion.setdefault(m.lesion_id, []).append(m)
     firsts: list[tuple[dt.date, str, Measurement, str | None]] = []
     for lesion_id, group in by_lesion.items():
-        first = next((m for m in group if _new_lesion_state(m) is LesionState.PRESENT), None)
+        first = next(
+            (m for m in group if _new_lesion_state(m, policy) is LesionState.PRESENT), None
+        )
         leading = group[0]
         if leading.state in _FOLLOW_UP_ONLY and (first is None or leading.date < first.date):
             raise InputError(
@@ -614,9 +743,9 @@ def _new_lesion_catalogue(rows: Sequence[Measurement]) -> tuple[_NewLesion, ...]
         if declared is None:
             organ = organ_of(first.site, first.nodal)
             target = (
-                _measurable(first)
-                and sum(n.target for n in out) < MAX_TARGETS
-                and per_organ.get(organ, 0) < MAX_TARGETS_PER_ORGAN
+                _measurable(first, policy)
+                and sum(n.target for n in out) < policy.irecist_new_target_max
+                and per_organ.get(organ, 0) < policy.irecist_new_target_max_per_organ
             )
             if target:
                 per_organ[organ] = per_organ.get(organ, 0) + 1
@@ -650,11 +779,19 @@ def _declared_category(group: Sequence[Measurement]) -> str | None:
     return declared
 
 
-def _measurable(m: Measurement) -> bool:
+def _measurable(m: Measurement, policy: AssessmentOptions) -> bool:
+    """Measurable as RECIST 1.1 measures a baseline target [Seymour 2017, "New lesions"]: the
+    minimum size, or twice the slice thickness when the profile's slice-thickness rule says so
+    [EJC09 §3.1.1]."""
     size = m.counted_axis_mm
     if size is None:
         return False
-    return size >= (NODE_MEASURABLE_MM if m.nodal else LESION_MEASURABLE_MM)
+    twice = 2 * (m.slice_thickness_mm or Decimal(0))
+    if m.nodal:
+        minimum = policy.irecist_new_node_measurable_mm
+        return size >= (max(minimum, twice) if policy.slice_thickness_rule_nodes else minimum)
+    minimum = policy.irecist_new_lesion_measurable_mm
+    return size >= (max(minimum, twice) if policy.slice_thickness_rule else minimum)
 
 
 def _seen(lesion: _NewLesion, date: dt.date) -> bool:
@@ -662,16 +799,20 @@ def _seen(lesion: _NewLesion, date: dt.date) -> bool:
 
 
 def _new_bucket(
-    date: dt.date, rows: Mapping[str, Measurement], new_lesions: Sequence[_NewLesion]
+    date: dt.date,
+    rows: Mapping[str, Measurement],
+    new_lesions: Sequence[_NewLesion],
+    appears: Mapping[str, dt.date],
+    policy: AssessmentOptions,
 ) -> _NewBucket:
-    appeared, present, unknown, grown = [], [], [], []
+    appeared, present, unknown, grown, unequivocal = [], [], [], [], []
     total: Decimal | None = Decimal(0)
     for lesion in new_lesions:
         if not _seen(lesion, date):
             continue
         m = rows.get(lesion.lesion_id)
-        state = None if m is None else _new_lesion_state(m)
-        if lesion.first_present == date:
+        state = None if m is None else _new_lesion_state(m, policy)
+        if appears[lesion.lesion_id] == date:
             appeared.append(lesion.lesion_id)
         if m is None or m.state is LesionState.NOT_EVALUABLE:
             unknown.append(lesion.lesion_id)
@@ -682,6 +823,8 @@ def _new_bucket(
             total = None if total is None or size is None else total + size
         elif m is not None and _increase(m):
             grown.append(lesion.lesion_id)
+            if _unequivocal(m):
+                unequivocal.append(lesion.lesion_id)
     has_targets = any(n.target and _seen(n, date) for n in new_lesions)
     return _NewBucket(
         appeared=tuple(appeared),
@@ -689,6 +832,7 @@ def _new_bucket(
         unknown=tuple(unknown),
         target_sum=total if has_targets else None,
         non_target_increase=tuple(grown),
+        non_target_unequivocal=tuple(unequivocal),
     )
 
 
@@ -701,17 +845,22 @@ def _new_target_size(m: Measurement | None) -> Decimal | None:
 
 
 def _increase(m: Measurement) -> bool:
+    """Whether the row records an increase since the last assessment (any, or unequivocal)."""
     value = m.extra.get(INCREASE_COLUMN, "").strip().lower()
-    if value in _TRUE:
+    if value in _TRUE or value == _UNEQUIVOCAL:
         return True
     if value and value not in _FALSE:
         raise InputError(
-            f"{INCREASE_COLUMN} '{value}' is not true or false",
+            f"{INCREASE_COLUMN} '{value}' is not true, false or {_UNEQUIVOCAL}",
             path=m.source.path,
             row=m.source.row,
             column=INCREASE_COLUMN,
         )
     return False
+
+
+def _unequivocal(m: Measurement) -> bool:
+    return m.extra.get(INCREASE_COLUMN, "").strip().lower() == _UNEQUIVOCAL
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -730,15 +879,21 @@ def _mm(value: Decimal) -> str:
     return f"{value:.1f}"
 
 
+def _mm_or_none(value: Decimal | None) -> str:
+    return "none" if value is None else _mm(value)
+
+
+_I_CODES = {
+    "NON_CR_NON_PD": "NON_iCR_NON_iUPD",
+    "CR": "iCR",
+    "PR": "iPR",
+    "SD": "iSD",
+    "PD": "iCPD",
+}
+_RECIST_CODE = re.compile(r"\b(NON_CR_NON_PD|CR|PR|SD|PD)\b")
+
+
 def _i_codes(reason: str) -> str:
     """The engine's best-response sentences in iRECIST codes."""
-    for recist, immune in (
-        ("best overall response", "iBOR"),
-        ("NON_CR_NON_PD", "NON_iCR_NON_iUPD"),
-        (" CR", " iCR"),
-        (" PR", " iPR"),
-        (" SD", " iSD"),
-        (" PD", " iCPD"),
-    ):
-        reason = reason.replace(recist, immune)
-    return reason
+    reason = reason.replace("best overall response", "iBOR")
+    return _RECIST_CODE.sub(lambda match: _I_CODES[match.group(1)], reason)

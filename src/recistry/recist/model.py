@@ -144,6 +144,11 @@ class Source:
     row: int | None = None
 
 
+FRAGMENT_KEY = "fragment"
+"""``extra`` key (the table column) naming one fragment of a split target: several ``measured``
+rows of one target on one date, each with its own name, are summed [EJC09 §4.3.2]."""
+
+
 @dataclass(frozen=True, slots=True)
 class Measurement:
     """One row of the measurement table: one lesion of one patient at one scan date.
@@ -279,6 +284,28 @@ class AssessmentOptions:
         The protocol's scan interval, for ``pfs_max_missed_scans``.
     strict
         Baseline selection breaches are errors instead of warnings.
+    irecist_confirm_min_days, irecist_confirm_max_days
+        iRECIST only (``--criteria irecist``, :mod:`recistry.recist.irecist`): the window after an
+        iUPD in which the next assessment confirms it, in days (Seymour 2017: 4-8 weeks; a scan
+        earlier than the minimum is disregarded unless it shows another new lesion, EORTC iRECIST
+        FAQ; a later one still confirms, with a note).
+    irecist_further_growth_mm
+        iRECIST: the further increase of the target sum, or of the new-lesion target sum, over its
+        value at the iUPD that confirms iCPD (Seymour 2017 Table 2: 5 mm; inclusive).
+    irecist_reset_shrinkage_mm
+        iRECIST: after an iUPD by new lesions that persist, the decrease of the target sum since
+        the iUPD that resets the bar when the category is no better (EORTC iRECIST FAQ scenarios
+        B and F: 5 mm; inclusive).
+    irecist_new_target_max, irecist_new_target_max_per_organ
+        iRECIST: at most this many new-lesion targets in all and per organ (Seymour 2017: 5, 2).
+    irecist_new_lesion_measurable_mm, irecist_new_node_measurable_mm
+        iRECIST: a new lesion is a new-lesion target candidate when its long axis (a node: short
+        axis) is at least this (Seymour 2017, RECIST 1.1 measurability: 10 mm, 15 mm).
+    irecist_early_new_lesion_confirms
+        iRECIST: a scan earlier than ``irecist_confirm_min_days`` after the iUPD that shows
+        another new lesion confirms iCPD (the FAQ's exception, for a scan done for a new symptom
+        or sign; the reasons say so). Off: it is disregarded like any early scan and the lesion
+        counts at the next scan.
     """
 
     policy: str = "recist1.1"
@@ -296,6 +323,15 @@ class AssessmentOptions:
     pfs_max_missed_scans: int | None = None
     pfs_scan_interval_days: int = 56
     strict: bool = False
+    irecist_confirm_min_days: int = 28
+    irecist_confirm_max_days: int = 56
+    irecist_further_growth_mm: Decimal = Decimal(5)
+    irecist_reset_shrinkage_mm: Decimal = Decimal(5)
+    irecist_new_target_max: int = 5
+    irecist_new_target_max_per_organ: int = 2
+    irecist_new_lesion_measurable_mm: Decimal = Decimal(10)
+    irecist_new_node_measurable_mm: Decimal = Decimal(15)
+    irecist_early_new_lesion_confirms: bool = True
 
     def __post_init__(self) -> None:
         # Profiles from TOML and tests pass the policies' text; keep the enums.

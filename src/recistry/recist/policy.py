@@ -12,15 +12,18 @@ A profile file::
     base = "recist1.1-confirmed"      # optional; default "recist1.1"
     confirm_days = 35
     pfs_max_missed_scans = 1
+    irecist_confirm_min_days = 26     # iRECIST: the FAQ's +/- 2 days protocol variance
 
 Keys: ``name``, ``version``, ``base`` and the fields of :class:`AssessmentOptions` (docs/
-recist-rules.md, "Policy profiles").
+recist-rules.md, "Policy profiles"; the ``irecist_*`` keys in docs/irecist.md). Millimetre
+settings are read exactly as written (``5``, ``7.5``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -70,6 +73,10 @@ _NON_NEGATIVE = frozenset(
         "sd_min_days",
         "pfs_max_missed_scans",
         "pfs_scan_interval_days",
+        "irecist_confirm_min_days",
+        "irecist_confirm_max_days",
+        "irecist_new_target_max",
+        "irecist_new_target_max_per_organ",
     }
 )
 
@@ -125,7 +132,14 @@ def policy_from_mapping(values: Mapping[str, Any], source: str) -> AssessmentOpt
         changes[name] = _checked(key, name, value, source)
     if "policy" not in changes:
         changes["policy"] = f"{base_name}+{source.rsplit('/', 1)[-1]}"
-    return dataclasses.replace(PROFILES[base_name], **changes)
+    options = dataclasses.replace(PROFILES[base_name], **changes)
+    if options.irecist_confirm_max_days < options.irecist_confirm_min_days:
+        raise InputError(
+            f"policy key 'irecist_confirm_max_days' ({options.irecist_confirm_max_days}) is less "
+            f"than 'irecist_confirm_min_days' ({options.irecist_confirm_min_days})",
+            path=source,
+        )
+    return options
 
 
 def _checked(key: str, name: str, value: Any, source: str) -> Any:
@@ -144,6 +158,14 @@ def _checked(key: str, name: str, value: Any, source: str) -> Any:
         if not isinstance(value, bool):
             raise wrong("true or false")
         return value
+    if isinstance(default, Decimal):
+        # A TOML number, read exactly as written: 7.5 is Decimal("7.5"), not a binary fraction.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong("a number of mm")
+        mm = Decimal(str(value))
+        if not mm.is_finite() or mm < 0:
+            raise wrong("0 mm or more")
+        return mm
     if isinstance(default, int) or name in _OPTIONAL_INT:
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong("a whole number")

@@ -99,6 +99,9 @@ OVERALL_RESPONSE_VALUES: dict[Response, Code] = {
 TARGET_NOT_EVALUABLE = Code("TARGETNE", SCHEME, "Target lesions not evaluable")
 NON_TARGET_NOT_EVALUABLE = Code("NONTARGETNE", SCHEME, "Non-target lesions not evaluable")
 RECORDED_SITE = Code("SITE", SCHEME, "Lesion site as recorded")
+FRAGMENT = Code("FRAGMENT", SCHEME, "Fragment of a split lesion")
+"""Names one fragment of a split target [EJC09 §4.3.2]: the fragments of a lesion are groups with
+the lesion's Tracking Unique Identifier, each with this evaluation (value: the fragment's name)."""
 
 # Site words recistry maps to SNOMED CT finding sites; any other site is written only as text.
 SITE_CODES: dict[str, Code] = {
@@ -182,8 +185,17 @@ def standard_code(value: str, scheme: str, meaning: str) -> Code:
 
 def site_text_code(site: str) -> Code:
     """A private code whose meaning is the site text exactly as recorded (≤ 64 characters)."""
-    digest = hashlib.sha1(site.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return Code(f"S{digest[:15]}", SCHEME, site)
+    return _text_code("S", site)
+
+
+def fragment_text_code(name: str) -> Code:
+    """A private code whose meaning is a fragment's name exactly as recorded."""
+    return _text_code("F", name)
+
+
+def _text_code(prefix: str, text: str) -> Code:
+    digest = hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return Code(f"{prefix}{digest[:15]}", SCHEME, text)
 
 
 def same_code(a: object, b: Code) -> bool:

@@ -40,7 +40,7 @@ from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
 from recistry.errors import DicomError, RecistryError
-from recistry.recist.model import LesionState, Measurement, Role, Source
+from recistry.recist.model import FRAGMENT_KEY, LesionState, Measurement, Role, Source
 from recistry.sr import codes as rc
 from recistry.store.readings import (
     ENDPOINT_KEYS,
@@ -288,6 +288,7 @@ class _Group:
     category: Key | None = None
     sites: list[tuple[Key | None, str]] = field(default_factory=list)
     recorded_site: str | None = None
+    fragment: str | None = None
     time_point: str | None = None
     axes: dict[str, Decimal] = field(default_factory=dict)
     endpoints: dict[str, tuple[list[float], str]] = field(default_factory=dict)
@@ -609,6 +610,8 @@ class _Reader:
             g.krenning = value_key
         elif _is(key, rc.RECORDED_SITE):
             g.recorded_site = _meaning(value)
+        elif _is(key, rc.FRAGMENT):
+            g.fragment = _meaning(value)
         else:
             return
         g.evaluations += 1
@@ -638,17 +641,18 @@ class _Reader:
                     if _is(g.finding, organ):
                         references[key] = g.suv["mean"]
         measurements: list[Measurement] = []
-        uids: dict[str, str] = {}
+        uids: dict[tuple[str, str], str] = {}
         for g in groups:
             if not self.is_lesion(g):
                 continue
             m = self.measurement(g, patient_id, reader, references)
-            uid = m.extra["tracking_uid"]
+            # The named fragments of a split lesion share its Tracking Unique Identifier.
+            uid = (m.extra["tracking_uid"], m.extra.get(FRAGMENT_KEY, ""))
             if uid in uids:
                 raise self.fail(
                     g.where,
-                    f"lesion {m.lesion_id} (Tracking Unique Identifier {uid}) appears twice in "
-                    f"the report (first at {uids[uid]})",
+                    f"lesion {m.lesion_id} (Tracking Unique Identifier {uid[0]}) appears twice "
+                    f"in the report (first at {uids[uid]})",
                 )
             uids[uid] = g.where
             measurements.append(m)
@@ -753,6 +757,8 @@ class _Reader:
             if g.segmentations[0][1] is not None:
                 extra[SEGMENT_NUMBER_KEY] = str(g.segmentations[0][1])
         extra["tracking_uid"] = g.tracking_uid or lesion_tracking_uid(patient_id, label)
+        if g.fragment:
+            extra[FRAGMENT_KEY] = g.fragment
         image_points = dict(g.image_points)
         region = image_points.pop("region", None)
         if region is not None and "long" in g.axes and "long" not in image_points:

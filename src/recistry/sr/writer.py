@@ -40,7 +40,13 @@ from pydicom.valuerep import DS, DT
 
 from recistry import __version__
 from recistry.errors import InputError
-from recistry.recist.model import LesionState, Measurement, Role, TimepointAssessment
+from recistry.recist.model import (
+    FRAGMENT_KEY,
+    LesionState,
+    Measurement,
+    Role,
+    TimepointAssessment,
+)
 from recistry.sr import codes as rc
 from recistry.sr.reader import (
     IMAGE_POINT_KEYS,
@@ -243,6 +249,10 @@ def _lesion_group(
     site_code, site_exact = _site_codes(m)
     if not site_exact:
         evaluations.append(hd.sr.QualitativeEvaluation(rc.RECORDED_SITE, rc.site_text_code(m.site)))
+    if extra.get(FRAGMENT_KEY):
+        evaluations.append(
+            hd.sr.QualitativeEvaluation(rc.FRAGMENT, rc.fragment_text_code(extra[FRAGMENT_KEY]))
+        )
     if extra.get("krenning"):
         measurements.append(_num(rc.KRENNING, str(int(extra["krenning"])), rc.SCORE_UNIT))
     tracking = hd.sr.TrackingIdentifier(

@@ -19,9 +19,9 @@ _APPEND_ONLY_TABLES = (
 )
 
 
-def _append_only_triggers() -> str:
+def _append_only_triggers(tables: tuple[str, ...] = _APPEND_ONLY_TABLES) -> str:
     statements = []
-    for table in _APPEND_ONLY_TABLES:
+    for table in tables:
         for action in ("UPDATE", "DELETE"):
             statements.append(
                 f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
@@ -213,12 +213,80 @@ CREATE TRIGGER patients_no_delete BEFORE DELETE ON patients
 BEGIN SELECT RAISE(ABORT, 'patients is append-only: write a new revision'); END;
 """
 
+_SPLIT_LESION_FRAGMENTS = """
+-- A target that splits is measured as fragments whose diameters are summed (RECIST 1.1 §4.4 /
+-- recist-rules.md "Lesions that split"): one row per fragment, named in ``fragment`` ('' for a
+-- whole lesion). A revision is the set of rows of one lesion x reader x scan date, so the
+-- uniqueness gains the fragment. SQLite cannot change a UNIQUE constraint in place: the table is
+-- rebuilt (with axis_endpoints, which refers to it) in this migration's transaction, the new
+-- tables referring to each other by their new names so that no foreign key is ever dangling.
+DROP VIEW lesions_without_role;
+DROP VIEW measurements_in_force;
+CREATE TABLE measurements_new (
+    measurement_pk   INTEGER PRIMARY KEY,
+    lesion_pk        INTEGER NOT NULL REFERENCES lesions (lesion_pk),
+    reader_pk        INTEGER NOT NULL REFERENCES readers (reader_pk),
+    scan_date        TEXT NOT NULL,             -- ISO date
+    revision         INTEGER NOT NULL CHECK (revision >= 1),
+    supersedes       INTEGER REFERENCES measurements_new (measurement_pk),
+    import_id        INTEGER NOT NULL REFERENCES imports (import_id),
+    role             TEXT NOT NULL CHECK (role IN ('target', 'non_target', 'new')),
+    site             TEXT NOT NULL,
+    nodal            INTEGER NOT NULL CHECK (nodal IN (0, 1)),
+    state            TEXT NOT NULL,
+    -- Sizes and SUVs are exact decimal text (mm; SUVbw g/ml) so a re-score is bit-identical.
+    long_axis_mm     TEXT,
+    short_axis_mm    TEXT,
+    slice_thickness_mm TEXT,
+    study_uid        TEXT,
+    series_uid       TEXT,
+    sop_instance_uid TEXT,
+    frame_of_reference_uid TEXT,
+    suv_max          TEXT,
+    suv_peak         TEXT,
+    liver_suv_mean   TEXT,
+    spleen_suv_mean  TEXT,
+    krenning         INTEGER CHECK (krenning BETWEEN 0 AND 4),
+    tool             TEXT,
+    measured_at      TEXT,
+    extra_json       TEXT NOT NULL DEFAULT '{}',
+    source_path      TEXT,
+    source_row       INTEGER,
+    fragment         TEXT NOT NULL DEFAULT '',
+    UNIQUE (lesion_pk, reader_pk, scan_date, revision, fragment)
+);
+CREATE TABLE axis_endpoints_new (
+    measurement_pk INTEGER NOT NULL REFERENCES measurements_new (measurement_pk),
+    axis           TEXT NOT NULL CHECK (axis IN ('long', 'short')),
+    x1 REAL NOT NULL, y1 REAL NOT NULL, z1 REAL NOT NULL,
+    x2 REAL NOT NULL, y2 REAL NOT NULL, z2 REAL NOT NULL,
+    PRIMARY KEY (measurement_pk, axis)
+);
+INSERT INTO measurements_new SELECT *, '' FROM measurements ORDER BY measurement_pk;
+INSERT INTO axis_endpoints_new SELECT * FROM axis_endpoints;
+DROP TABLE axis_endpoints;
+DROP TABLE measurements;
+ALTER TABLE measurements_new RENAME TO measurements;
+ALTER TABLE axis_endpoints_new RENAME TO axis_endpoints;
+CREATE INDEX measurements_by_reader ON measurements (reader_pk, lesion_pk, scan_date);
+CREATE VIEW measurements_in_force AS
+SELECT m.* FROM measurements AS m
+WHERE m.revision = (
+    SELECT MAX(n.revision) FROM measurements AS n
+    WHERE n.lesion_pk = m.lesion_pk AND n.reader_pk = m.reader_pk AND n.scan_date = m.scan_date
+);
+CREATE VIEW lesions_without_role AS
+SELECT m.measurement_pk, m.lesion_pk, m.reader_pk, m.scan_date FROM measurements_in_force AS m
+WHERE json_extract(m.extra_json, '$.role_unassigned') = '1';
+""" + _append_only_triggers(("measurements", "axis_endpoints"))
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2,
     _ADJUDICATIONS,
     _LESIONS_WITHOUT_ROLE,
     _STORE_IDENTITY_AND_APPEND_ONLY_NAMES,
+    _SPLIT_LESION_FRAGMENTS,
 )
 """Migration ``i`` (0-based) brings a store from ``user_version`` i to i + 1."""
 

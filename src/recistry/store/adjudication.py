@@ -16,8 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recistry._gc import cyclic_gc_paused
 from recistry.errors import InputError, StoreError
-from recistry.recist.model import AssessmentOptions, PatientAssessment, PatientRecord
+from recistry.recist.model import (
+    FRAGMENT_KEY,
+    AssessmentOptions,
+    PatientAssessment,
+    PatientRecord,
+)
 from recistry.store.database import Store, utc_now
 from recistry.store.readings import clinical_in_force
 
@@ -168,20 +174,22 @@ def adjudication_note(adjudicated: frozenset[str] | set[str], patients: int) -> 
     return f"adjudicated: {len(adjudicated)} of {patients} patients" if adjudicated else None
 
 
+# Every cell as the text a table file gives ('' when empty), so the rows validate as a table.
 _READS_SQL = """
 WITH latest AS (
     SELECT lesion_pk, reader_pk, scan_date, MAX(revision) AS revision
     FROM measurements GROUP BY lesion_pk, reader_pk, scan_date
 )
-SELECT r.name, p.patient_id, m.scan_date, l.lesion_id, m.role, m.site, m.nodal,
-       m.long_axis_mm, m.short_axis_mm, m.state, m.slice_thickness_mm
+SELECT r.name, p.patient_id, m.scan_date, l.lesion_id, m.role, m.site, CAST(m.nodal AS TEXT),
+       COALESCE(m.long_axis_mm, ''), COALESCE(m.short_axis_mm, ''), m.state,
+       COALESCE(m.slice_thickness_mm, ''), m.fragment
 FROM latest
 JOIN measurements AS m ON m.lesion_pk = latest.lesion_pk AND m.reader_pk = latest.reader_pk
     AND m.scan_date = latest.scan_date AND m.revision = latest.revision
 JOIN lesions AS l ON l.lesion_pk = m.lesion_pk
 JOIN patients AS p ON p.patient_pk = l.patient_pk
 JOIN readers AS r ON r.reader_pk = m.reader_pk
-ORDER BY r.name, p.patient_id, m.scan_date, l.lesion_id
+ORDER BY r.name, p.patient_id, m.scan_date, l.lesion_id, m.measurement_pk
 """
 _READ_COLUMNS = (
     "reader",
@@ -195,6 +203,7 @@ _READ_COLUMNS = (
     "short_axis_mm",
     "state",
     "slice_thickness_mm",
+    FRAGMENT_KEY,
 )
 
 
@@ -219,6 +228,17 @@ def load_reader_reads(
         One :class:`~recistry.cohort.readers.ReaderRead` per patient and reader, and
         patient → accepted reader for the patients whose read in use is adjudicated.
     """
+    with cyclic_gc_paused():
+        return _load_reader_reads(store_path, options, workers, dask_address, progress)
+
+
+def _load_reader_reads(
+    store_path: str | Path,
+    options: AssessmentOptions | None,
+    workers: int,
+    dask_address: str | None,
+    progress: bool,
+) -> tuple[list[ReaderRead], dict[str, str]]:
     import pandas
 
     from recistry.scoring import score
@@ -230,9 +250,6 @@ def load_reader_reads(
         clinical = clinical_in_force(store)
         adjudicated = {p: a.accepted_reader for p, a in adjudications_in_force(store).items()}
     frame = pandas.DataFrame(rows, columns=list(_READ_COLUMNS), dtype=object)
-    for column in _READ_COLUMNS:  # the text cells a table file gives: '' when empty
-        values = frame[column]
-        frame[column] = values.where(values.notna(), "").astype(str)
     parts: list[tuple[str, pandas.DataFrame, list[PatientRecord]]] = []
     for reader, part in frame.groupby("reader", sort=True):
         table = part.drop(columns="reader").reset_index(drop=True)

@@ -23,7 +23,7 @@ import numpy as np
 from recistry import __version__
 from recistry.errors import StoreError
 from recistry.imaging.volume import Volume
-from recistry.recist.model import AssessmentOptions, PatientRecord
+from recistry.recist.model import FRAGMENT_KEY, AssessmentOptions, PatientRecord
 from recistry.store.database import Store
 from recistry.store.dicom_index import instance_geometries
 from recistry.store.privacy import pseudonym
@@ -36,8 +36,8 @@ from recistry.store.readings import (
 )
 
 _HISTORY_SQL = f"""
-SELECT l.lesion_id, m.scan_date, m.revision, m.measurement_pk, i.recorded_at, i.author,
-       i.kind, i.source, m.source_path, m.source_row,
+SELECT l.lesion_id, m.scan_date, m.fragment, m.revision, m.measurement_pk, i.recorded_at,
+       i.author, i.kind, i.source, m.source_path, m.source_row,
        {", ".join("m." + c for c in _CONTENT_COLUMNS)}
 FROM measurements m
 JOIN lesions l ON l.lesion_pk = m.lesion_pk
@@ -45,13 +45,13 @@ JOIN patients p ON p.patient_pk = l.patient_pk
 JOIN readers r ON r.reader_pk = m.reader_pk
 JOIN imports i ON i.import_id = m.import_id
 WHERE p.patient_id = ? AND r.name = ?
-ORDER BY l.lesion_id, m.scan_date, m.revision
+ORDER BY l.lesion_id, m.scan_date, m.revision, m.measurement_pk
 """
 
 
 def _history(
     conn: sqlite3.Connection, patient_id: str, reader: str
-) -> dict[tuple[str, str], list[dict[str, Any]]]:
+) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     endpoints: dict[int, dict[str, list[float]]] = defaultdict(dict)
     for pk, axis, *points in conn.execute(
         "SELECT e.measurement_pk, e.axis, e.x1, e.y1, e.z1, e.x2, e.y2, e.z2 "
@@ -61,14 +61,18 @@ def _history(
         (patient_id,),
     ):
         endpoints[pk][f"{axis}_axis_endpoints_mm"] = points
-    history: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    previous: dict[str, Any] | None = None
+    history: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    # The previous revision of each fragment ('' for a whole lesion) of the reading in hand.
+    previous_of: dict[str, dict[str, Any]] = {}
+    reading: tuple[str, str] | None = None
     for row in conn.execute(_HISTORY_SQL, (patient_id, reader)):
-        lesion_id, scan_date, revision, pk, recorded_at, author, kind, source, path, line = row[:10]
-        content = dict(zip(_CONTENT_COLUMNS, row[10:], strict=True))
+        (lesion_id, scan_date, fragment, revision, pk, recorded_at, author, kind, source, path,
+         line) = row[:11]  # fmt: skip
+        content = dict(zip(_CONTENT_COLUMNS, row[11:], strict=True))
         content.update(endpoints.get(pk, {}))
-        if revision == 1:
-            previous = None
+        if (lesion_id, scan_date) != reading:
+            reading, previous_of = (lesion_id, scan_date), {}
+        previous = previous_of.get(fragment)
         changes = []
         if previous is not None:
             for key in sorted(set(content) | set(previous)):
@@ -76,7 +80,7 @@ def _history(
                     changes.append(
                         {"field": key, "old": previous.get(key), "new": content.get(key)}
                     )
-        history[(lesion_id, scan_date)].append(
+        history[(lesion_id, scan_date, fragment)].append(
             {
                 "revision": revision,
                 "recorded_at": recorded_at,
@@ -88,7 +92,7 @@ def _history(
                 "changes": changes,
             }
         )
-        previous = content
+        previous_of[fragment] = content
     return history
 
 
@@ -188,6 +192,7 @@ def patient_audit(
             rows.append(
                 {
                     "lesion_id": m.lesion_id,
+                    "fragment": extra.get(FRAGMENT_KEY),
                     "tracking_uid": extra.get("tracking_uid"),
                     "role": m.role.value,
                     "site": m.site,
@@ -222,7 +227,9 @@ def patient_audit(
                         "location_mm_lps": extra.get("location_mm"),
                         **_pixels(extra, planes.get(extra.get("sop_instance_uid", ""))),
                     },
-                    "history": history.get((m.lesion_id, date.isoformat()), []),
+                    "history": history.get(
+                        (m.lesion_id, date.isoformat(), extra.get(FRAGMENT_KEY, "")), []
+                    ),
                 }
             )
         iso = date.isoformat()
@@ -276,8 +283,9 @@ def _value(v: Any) -> str:
 def _measurement_line(row: dict[str, Any]) -> str:
     size = row["counted_axis_mm"]
     axes = f"LA {_value(row['long_axis_mm'])} / SA {_value(row['short_axis_mm'])} mm"
+    label = row["lesion_id"] + (f" ({row['fragment']})" if row.get("fragment") else "")
     return (
-        f"{row['lesion_id']:<8} {row['role']:<10} {row['site']:<14} {row['state']:<13} "
+        f"{label:<8} {row['role']:<10} {row['site']:<14} {row['state']:<13} "
         f"counted {_value(size):>7} mm  ({axes})  reader {_value(row['reader'])}"
     )
 

@@ -25,6 +25,8 @@ store gives these ``extra`` keys their own validated columns (all optional):
 ``spleen_suv_mean``         spleen reference SUVbw mean (g/ml) of that scan
 ``krenning``                Krenning uptake grade 0–4
 ``slice_thickness_mm``      also a field of the measurement; the extra copy is not kept twice
+``fragment``                the name of one fragment of a split target (several rows of one
+                            lesion, reader and date, each named, make one revision)
 ==========================  ===============================================================
 
 Other ``extra`` keys are kept verbatim as JSON and returned unchanged.
@@ -48,6 +50,7 @@ from pydicom.uid import UID, generate_uid
 
 from recistry.errors import InputError, StoreError
 from recistry.recist.model import (
+    FRAGMENT_KEY,
     ClinicalRecord,
     LesionState,
     Measurement,
@@ -84,6 +87,7 @@ _TYPED_KEYS = frozenset(
         "reader",
         "tracking_uid",
         "krenning",
+        FRAGMENT_KEY,
         "slice_thickness_mm",
         *UID_KEYS,
         *DECIMAL_KEYS,
@@ -142,6 +146,12 @@ class _Row:
     endpoints: tuple[tuple[str, Endpoints], ...]
     source_path: str | None
     source_row: int | None
+    fragment: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """The reading this row belongs to: one revision holds all its fragments."""
+        return (self.patient_id, self.lesion_id, self.reader, self.scan_date)
 
 
 def lesion_tracking_uid(patient_id: str, lesion_id: str) -> str:
@@ -252,7 +262,28 @@ def _validate(m: Measurement, default_reader: str | None) -> _Row:
         endpoints=tuple(endpoints),
         source_path=m.source.path,
         source_row=m.source.row,
+        fragment=(extra.get(FRAGMENT_KEY) or "").strip(),
     )
+
+
+def _readings(rows: Sequence[_Row]) -> list[list[_Row]]:
+    """Rows grouped by reading, in input order; a repeated row must be a named fragment."""
+    readings: dict[tuple[str, str, str, str], list[_Row]] = {}
+    for row in rows:
+        group = readings.setdefault(row.key, [])
+        names = [r.fragment for r in group]
+        if group and not (names[0] and row.fragment and row.fragment not in names):
+            first = group[names.index(row.fragment)] if row.fragment in names else group[0]
+            raise InputError(
+                f"lesion {row.lesion_id} of patient {row.patient_id} on {row.scan_date} "
+                f"by reader {row.reader} is given twice (first at row {first.source_row}); "
+                "each fragment of a split target needs its own name in a 'fragment' column",
+                path=row.source_path,
+                row=row.source_row,
+                column=FRAGMENT_KEY,
+            )
+        group.append(row)
+    return list(readings.values())
 
 
 class _Keys:
@@ -354,30 +385,20 @@ def save_measurements(
         after baseline, a new lesion at baseline, a scan after death …); nothing is written.
     """
     rows = [_validate(m, reader) for m in measurements]
-    seen: dict[tuple[str, str, str, str], _Row] = {}
-    for row in rows:
-        key = (row.patient_id, row.lesion_id, row.reader, row.scan_date)
-        if key in seen:
-            first = seen[key]
-            raise InputError(
-                f"lesion {row.lesion_id} of patient {row.patient_id} on {row.scan_date} "
-                f"by reader {row.reader} is given twice (first at row {first.source_row})",
-                path=row.source_path,
-                row=row.source_row,
-            )
-        seen[key] = row
+    readings = _readings(rows)
     with store.transaction() as conn:
         lazy = _LazyImport(store, kind, source)
         keys = _Keys(conn)
         new = unchanged = 0
-        for row in rows:
-            patient_pk = keys.patient(row.patient_id)
-            lesion_pk = keys.lesion(patient_pk, row)
-            reader_pk = keys.reader(row.reader)
-            if _append_revision(conn, lazy, lesion_pk, reader_pk, row):
-                new += 1
+        for group in readings:
+            first = group[0]
+            patient_pk = keys.patient(first.patient_id)
+            lesion_pk = keys.lesion(patient_pk, first)
+            reader_pk = keys.reader(first.reader)
+            if _append_revision(conn, lazy, lesion_pk, reader_pk, group):
+                new += len(group)
             else:
-                unchanged += 1
+                unchanged += len(group)
         if accept:
             pairs = sorted({(keys.patient(r.patient_id), keys.reader(r.reader)) for r in rows})
             patients_readers = defaultdict(set)
@@ -494,49 +515,58 @@ def _in_force_of(store: Store, patient_ids: set[str]) -> list[Measurement]:
 
 
 def _append_revision(
-    conn: sqlite3.Connection, lazy: _LazyImport, lesion_pk: int, reader_pk: int, row: _Row
+    conn: sqlite3.Connection, lazy: _LazyImport, lesion_pk: int, reader_pk: int, group: list[_Row]
 ) -> bool:
+    """Append ``group`` (a reading: one row, or the named fragments of a split target) as the
+    next revision, unless it equals the revision in force. Returns whether it was appended."""
     current = conn.execute(
-        f"SELECT measurement_pk, revision, {', '.join(_CONTENT_COLUMNS)} FROM measurements "
-        "WHERE lesion_pk = ? AND reader_pk = ? AND scan_date = ? "
-        "ORDER BY revision DESC LIMIT 1",
-        (lesion_pk, reader_pk, row.scan_date),
-    ).fetchone()
-    if current is not None:
-        current_endpoints = tuple(
-            (axis, tuple(point))
-            for axis, *point in conn.execute(
-                "SELECT axis, x1, y1, z1, x2, y2, z2 FROM axis_endpoints "
-                "WHERE measurement_pk = ? ORDER BY axis",
-                (current[0],),
+        f"SELECT measurement_pk, revision, fragment, {', '.join(_CONTENT_COLUMNS)} "
+        "FROM measurements_in_force WHERE lesion_pk = ? AND reader_pk = ? AND scan_date = ?",
+        (lesion_pk, reader_pk, group[0].scan_date),
+    ).fetchall()
+    if current:
+        stored = {}
+        for pk, _revision, fragment, *content in current:
+            endpoints = tuple(
+                (axis, tuple(point))
+                for axis, *point in conn.execute(
+                    "SELECT axis, x1, y1, z1, x2, y2, z2 FROM axis_endpoints "
+                    "WHERE measurement_pk = ? ORDER BY axis",
+                    (pk,),
+                )
             )
-        )
-        if tuple(current[2:]) == row.content and current_endpoints == tuple(sorted(row.endpoints)):
+            stored[fragment] = (tuple(content), endpoints)
+        wanted = {r.fragment: (r.content, tuple(sorted(r.endpoints))) for r in group}
+        if stored == wanted:
             return False
-    revision = 1 if current is None else current[1] + 1
-    supersedes = None if current is None else current[0]
-    placeholders = ", ".join("?" * (len(_CONTENT_COLUMNS) + 8))
-    cur = conn.execute(
-        "INSERT INTO measurements (lesion_pk, reader_pk, scan_date, revision, supersedes, "
-        f"import_id, source_path, source_row, {', '.join(_CONTENT_COLUMNS)}) "
-        f"VALUES ({placeholders})",
-        (
-            lesion_pk,
-            reader_pk,
-            row.scan_date,
-            revision,
-            supersedes,
-            lazy.id(),
-            row.source_path,
-            row.source_row,
-            *row.content,
-        ),
-    )
-    conn.executemany(
-        "INSERT INTO axis_endpoints (measurement_pk, axis, x1, y1, z1, x2, y2, z2) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(cur.lastrowid, axis, *points) for axis, points in row.endpoints],
-    )
+    revision = 1 if not current else current[0][1] + 1
+    previous = {fragment: pk for pk, _revision, fragment, *_content in current}
+    placeholders = ", ".join("?" * (len(_CONTENT_COLUMNS) + 9))
+    for row in group:
+        # A fragment supersedes the same fragment, else the reading's first row it replaces.
+        supersedes = previous.get(row.fragment, current[0][0] if current else None)
+        cur = conn.execute(
+            "INSERT INTO measurements (lesion_pk, reader_pk, scan_date, revision, supersedes, "
+            f"import_id, source_path, source_row, fragment, {', '.join(_CONTENT_COLUMNS)}) "
+            f"VALUES ({placeholders})",
+            (
+                lesion_pk,
+                reader_pk,
+                row.scan_date,
+                revision,
+                supersedes,
+                lazy.id(),
+                row.source_path,
+                row.source_row,
+                row.fragment,
+                *row.content,
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO axis_endpoints (measurement_pk, axis, x1, y1, z1, x2, y2, z2) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(cur.lastrowid, axis, *points) for axis, points in row.endpoints],
+        )
     return True
 
 
@@ -681,6 +711,7 @@ _LOAD_COLUMNS = (
     "m.extra_json",
     "m.source_path",
     "m.source_row",
+    "m.fragment",
     *(f"m.{c}" for c in _OPTIONAL_EXTRA_COLUMNS),
 )
 _ROLES = {r.value: r for r in Role}
@@ -698,14 +729,17 @@ class _Decoder:
 
     def __call__(self, row: tuple[Any, ...]) -> Measurement:
         (patient_id, lesion_id, tracking_uid, reader, pk, scan_date, role, site, nodal, state,
-         long_mm, short_mm, krenning, extra_json, source_path, source_row) = row[:16]  # fmt: skip
+         long_mm, short_mm, krenning, extra_json, source_path, source_row,
+         fragment) = row[:17]  # fmt: skip
         cached = self.json.get(extra_json)
         if cached is None:
             cached = self.json[extra_json] = json.loads(extra_json)
         extra = dict(cached)
         extra["reader"] = reader
         extra["tracking_uid"] = tracking_uid
-        for key, value in zip(_OPTIONAL_EXTRA_COLUMNS, row[16:], strict=True):
+        if fragment:
+            extra[FRAGMENT_KEY] = fragment
+        for key, value in zip(_OPTIONAL_EXTRA_COLUMNS, row[17:], strict=True):
             if value is not None:
                 extra[key] = value
         if krenning is not None:
@@ -804,7 +838,7 @@ JOIN measurements AS m ON m.lesion_pk = latest.lesion_pk AND m.reader_pk = lates
 JOIN lesions AS l ON l.lesion_pk = m.lesion_pk
 JOIN patients AS p ON p.patient_pk = l.patient_pk
 JOIN readers AS r ON r.reader_pk = m.reader_pk
-ORDER BY p.patient_id, m.scan_date, l.lesion_id
+ORDER BY p.patient_id, m.scan_date, l.lesion_id, m.measurement_pk
 """
 
 
