@@ -163,6 +163,21 @@ def test_a_click_proposes_the_recist_axes_then_accept_records_them_like_a_drawn_
         sum(frame.sum() for frame, n in zip(frames, numbers, strict=True) if n == t1.segment_number)
     )
     assert t1_voxels == expected_voxels
+    # The SR written with the reading references the SEG, and export ships the SEG with it.
+    from recistry.sr import export_store
+
+    with Store(store, create=False) as opened:
+        reports = export_store(opened, tmp_path / "export", reader=READER)
+    (baseline_report,) = [r for r in reports if r.date == baseline.isoformat()]
+    assert baseline_report.segmentations == (Path(path),)
+    sr = pydicom.dcmread(baseline_report.path)
+    evidence = {
+        str(item.ReferencedSOPInstanceUID)
+        for study in sr.CurrentRequestedProcedureEvidenceSequence
+        for series in study.ReferencedSeriesSequence
+        for item in series.ReferencedSOPSequence
+    }
+    assert t1.segmentation_uid in evidence
 
 
 def proposal_diameter(panel: Any, lesion_id: str, widget: AnnotatorWidget) -> Any:
