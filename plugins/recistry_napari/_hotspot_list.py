@@ -87,9 +87,16 @@ def annotated_points(reading: Reading, date: dt.date) -> list[tuple[float, float
     return points
 
 
-def unannotated(review: HotSpotReview, reading: Reading) -> tuple[HotSpot, ...]:
-    """The candidates no lesion of the reading explains on that scan."""
-    return not_yet_annotated(review.search, annotated_points(reading, review.date))
+def unannotated(
+    review: HotSpotReview,
+    reading: Reading,
+    proposed_lps: Sequence[tuple[float, float, float]] = (),
+) -> tuple[HotSpot, ...]:
+    """The candidates no lesion of the reading explains on that scan, nor a lesion proposed
+    there (``proposed_lps``: a prior lesion followed onto this scan is in the proposals list,
+    so the hot-spot list keeps to what may be new)."""
+    points = [*annotated_points(reading, review.date), *proposed_lps]
+    return not_yet_annotated(review.search, points)
 
 
 def mark_physiological(spot: HotSpot, name: str = "physiological") -> PhysiologyRegion:
@@ -110,7 +117,7 @@ def describe_burden(review: HotSpotReview) -> str:
     s = review.search
     return (
         f"SSTR tumour volume {s.sstr_tumour_volume_ml:.1f} ml, total lesion uptake "
-        f"{s.total_lesion_uptake:.1f} SUV·ml (exploratory; threshold {s.threshold_suv:.2f} SUV "
-        f"from the {review.liver_source}, {len(s.candidates)} candidates, "
-        f"{len(s.physiological)} physiological)"
+        f"{s.total_lesion_uptake:.1f} SUV·ml (exploratory)\n"
+        f"threshold {s.threshold_suv:.2f} SUV ({review.liver_source}); "
+        f"{len(s.candidates)} candidates, {len(s.physiological)} physiological"
     )

@@ -121,7 +121,7 @@ class ProposalLayers:
                 name=PROPOSALS_NAME,
                 features=pd.DataFrame({n: pd.Series([], dtype=object) for n in _FEATURES}),
                 text=label_text(transform, size=13),
-                edge_width=2.5,
+                edge_width=1.5,
                 edge_color=PROPOSAL_COLOUR,
                 face_color="transparent",
                 **transform,

@@ -18,13 +18,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QObject, Signal  # type: ignore[attr-defined]  # qtpy re-exports
+from qtpy.QtCore import QObject, QTimer, Signal  # type: ignore[attr-defined]  # qtpy re-exports
 from qtpy.QtWidgets import (
+    QDockWidget,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMainWindow,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -132,7 +134,7 @@ class ProposalPanel(QWidget):
         self.progress.setVisible(False)
         layout.addWidget(self.progress)
         self.list = QListWidget()
-        self.list.setMinimumHeight(70)
+        self.list.setMinimumHeight(110)
         self.list.setWordWrap(True)
         self.list.itemClicked.connect(lambda _item: self._go_to_selected())
         layout.addWidget(self.list, 1)
@@ -148,17 +150,19 @@ class ProposalPanel(QWidget):
         layout.addLayout(row)
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.message.setMinimumHeight(3 * self.message.fontMetrics().lineSpacing())
         layout.addWidget(self.message)
-        root.addWidget(box, 2)
+        root.addWidget(box, 3)
 
         spots = QGroupBox("PET hot spots not yet annotated")
         spot_layout = QVBoxLayout(spots)
         spot_layout.setContentsMargins(4, 4, 4, 4)
         self.burden_label = QLabel("")
         self.burden_label.setWordWrap(True)
+        self.burden_label.setMinimumHeight(5 * self.burden_label.fontMetrics().lineSpacing())
         spot_layout.addWidget(self.burden_label)
         self.spot_list = QListWidget()
-        self.spot_list.setMinimumHeight(70)
+        self.spot_list.setMinimumHeight(60)
         self.spot_list.itemClicked.connect(lambda _item: self._go_to_spot())
         spot_layout.addWidget(self.spot_list, 1)
         spot_row = QHBoxLayout()
@@ -177,10 +181,25 @@ class ProposalPanel(QWidget):
         self._update_buttons()
 
     def dock(self) -> None:
-        """Dock the panel on the left of the viewer (once)."""
-        if not self._docked:
-            self.viewer.window.add_dock_widget(self, name=DOCK_NAME, area="left")
-            self._docked = True
+        """Dock the panel on the left of the viewer (once), in a tab beside the PET MIP."""
+        if self._docked:
+            return
+        self.viewer.window.add_dock_widget(self, name=DOCK_NAME, area="left")
+        self._docked = True
+        # The left column has no room for both at full height: share the MIP's tab bar.
+        mip, main = self.annotator._mip, self.window()
+        if mip is not None and isinstance(main, QMainWindow):
+            first, second = mip.parent(), self.parent()
+            if isinstance(first, QDockWidget) and isinstance(second, QDockWidget):
+                main.tabifyDockWidget(first, second)
+                # In front once the tab bar exists (raising it now is undone by the tabifying).
+                QTimer.singleShot(0, self.show_tab)
+
+    def show_tab(self) -> None:
+        """Bring the panel's tab to the front (proposals arrived, or the click mode is on)."""
+        dock = self.parent()
+        if isinstance(dock, QDockWidget):
+            dock.raise_()
 
     # --- scan shown ---------------------------------------------------------------------------
 
@@ -221,7 +240,7 @@ class ProposalPanel(QWidget):
                 self.list.setCurrentItem(item)
         if self.list.currentRow() < 0 and proposals:
             self.list.setCurrentRow(0)
-        self._update_buttons()
+        self._fill_spots()
 
     def _update_buttons(self) -> None:
         has = self.list.count() > 0
@@ -241,6 +260,7 @@ class ProposalPanel(QWidget):
         self.armed = on
         if on:
             self._activate_ct()
+            self.show_tab()
             self.say("click inside a lesion on the CT or PET (the left, current scan)")
 
     def _activate_ct(self) -> None:
@@ -310,7 +330,7 @@ class ProposalPanel(QWidget):
         self.proposals[date] = [*kept, proposal]
         self.redraw()
         self._select_key(proposal.key)
-        self.say(f"proposed: {proposal.describe()}; accept, drag its end points, or reject")
+        self.say(f"{proposal.name} proposed: accept, drag an end point, or reject")
         return proposal
 
     # --- accept, reject -----------------------------------------------------------------------
@@ -484,6 +504,8 @@ class ProposalPanel(QWidget):
             fresh = [p for p in proposals if p.lesion_id in pending]
             self.proposals[date] = [*self.proposals.get(date, []), *fresh]
             found = sum(p.long_axis is not None for p in fresh)
+            if fresh:
+                self.show_tab()
             self.say(
                 f"{len(fresh)} prior lesion(s) proposed on {date} ({found} measured): check "
                 "each, then accept, adjust or reject"
@@ -520,7 +542,8 @@ class ProposalPanel(QWidget):
             self._update_buttons()
             return
         self.burden_label.setText(describe_burden(review))
-        for spot in unannotated(review, reading):
+        proposed = [p.location_lps for p in self.proposals.get(review.date, []) if p.lesion_id]
+        for spot in unannotated(review, reading, proposed):
             item = QListWidgetItem(describe_spot(spot))
             item.setData(256, spot)
             self.spot_list.addItem(item)
