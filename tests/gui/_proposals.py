@@ -80,6 +80,14 @@ def drag(viewer: Any, qtbot: Any, start_lps: Any, end_lps: Any) -> None:
     settle()
 
 
+def press(
+    viewer: Any, qtbot: Any, key: Qt.Key, modifier: Any = Qt.KeyboardModifier.NoModifier
+) -> None:
+    """Press a key on the canvas, where the reader's eyes (and focus) are."""
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, key, modifier)
+    settle()
+
+
 def settle() -> None:
     for _ in range(5):
         QApplication.processEvents()

@@ -26,6 +26,7 @@ from tests.gui._proposals import (
     cleanup,
     click,
     drag,
+    press,
     repositioned_study,
     settle,
     truth_lesion,
@@ -90,9 +91,7 @@ def test_a_click_proposes_the_recist_axes_then_accept_records_them_like_a_drawn_
     liver = truth_lesion(truth, 0, "L1")
     widget.site_edit.setText("liver")
     # Press K on the canvas (the reader's eyes are there), then click inside the lesion.
-    from tests.gui.test_followup import _key
-
-    _key(widget, Qt.Key.Key_K)
+    press(widget.viewer, qtbot, Qt.Key.Key_K)
     assert panel.armed
     click(widget.viewer, qtbot, liver["center_lps_mm"])
     (proposal,) = panel.proposals[widget.date]  # type: ignore[index]
@@ -223,7 +222,7 @@ def test_an_adjusted_proposal_records_the_adjusted_line_and_a_rejected_one_nothi
     assert adjusted.length_mm == pytest.approx(proposal.long_axis.length_mm + 6.0, abs=1.5)
     assert "proposed" in layer.features["label"][0]
     assert str(adjusted.diameter_mm) in layer.features["label"][0]  # the label follows
-    assert panel.accept_selected() == "T1"
+    press(widget.viewer, qtbot, Qt.Key.Key_Y, Qt.KeyboardModifier.AltModifier)  # accept
     recorded = widget.reading.at(widget.date).lesion("T1").long_axis  # type: ignore[union-attr]
     assert recorded == adjusted
 
@@ -232,7 +231,7 @@ def test_an_adjusted_proposal_records_the_adjusted_line_and_a_rejected_one_nothi
     node = truth_lesion(truth, 0, "N1")
     click(widget.viewer, qtbot, node["center_lps_mm"])
     assert len(panel.proposals[widget.date]) == 1  # type: ignore[index]
-    panel.reject_selected()
+    press(widget.viewer, qtbot, Qt.Key.Key_R, Qt.KeyboardModifier.AltModifier)  # reject
     assert panel.proposals[widget.date] == []  # type: ignore[index]
     assert [les.lesion_id for les in widget.reading.at(widget.date).lesions] == ["T1"]  # type: ignore[union-attr]
 
@@ -279,7 +278,8 @@ def test_a_follow_up_proposes_every_prior_lesion_in_place_after_repositioning(
     _wait(widget, qtbot)
     widget.prior_check.setChecked(True)
     widget.step_timepoint(1)
-    assert panel.busy or panel.proposals.get(widget.date)  # in the background
+    # The registration starts once the scan is shown, in the background.
+    qtbot.waitUntil(lambda: panel.busy or bool(panel.proposals.get(widget.date)), timeout=10_000)
     _wait(widget, qtbot)
     proposals = {p.lesion_id: p for p in panel.proposals[widget.date]}  # type: ignore[index]
     assert set(proposals) == {"T1", "T2", nt1}

@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DOCK_NAME = "Proposals and hot spots"
+_START_DELAY_MS = 300
+"""How long a scan is shown before its registration and hot-spot search start."""
 
 
 class _Bridge(QObject):
@@ -213,13 +215,37 @@ class ProposalPanel(QWidget):
         """Show this scan's proposals; start following prior lesions and the hot-spot search."""
         self.dock()
         self.redraw()
-        self._start_follow_up()
-        self._start_hotspots()
+        # Started once the scan is drawn, and only if the reader stays on it (flicking through
+        # scans starts nothing).
+        date = self.annotator.date
+        QTimer.singleShot(_START_DELAY_MS, lambda: self._start_jobs(date))
+
+    def _start_jobs(self, date: dt.date | None) -> None:
+        if date is not None and date == self.annotator.date:
+            self._start_follow_up()
+            self._start_hotspots()
 
     def refresh(self) -> None:
-        """After any edit of the reading: the hot-spot list (a lesion located there leaves it)
-        and a new search when the liver sphere moved."""
-        self._start_hotspots()
+        """After any edit of the reading: drop the proposals it made moot, refresh the hot-spot
+        list (a lesion located there leaves it), search again when the liver sphere moved."""
+        reading, date = self.annotator.reading, self.annotator.date
+        if reading is not None and date is not None and self.proposals.get(date):
+            tp = reading.at(date)
+            ids = {les.lesion_id: les for les in tp.lesions}
+            kept = [
+                p
+                for p in self.proposals[date]
+                if p.lesion_id is None
+                or (
+                    p.lesion_id in ids
+                    and (p.source is not ProposalSource.FOLLOW_UP or ids[p.lesion_id].pending)
+                )
+            ]
+            if len(kept) != len(self.proposals[date]):
+                self.proposals[date] = kept
+                self.redraw()
+        if date is not None and date in self._searched:
+            self._start_hotspots()
         self._fill_spots()
 
     def redraw(self) -> None:
