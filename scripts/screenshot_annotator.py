@@ -6,8 +6,9 @@ Opens sample_dicom/demo_patient/SYN1-001 in a shown napari window of 1920x1080 (
 ``xvfb-run`` when there is no display: screenshots of hidden viewers are black) and reads it as a
 radiologist would, from the ground truth: baseline targets measured and non-targets located,
 reference spheres placed, then the first follow-up with the prior beside it, each pending lesion
-found and assessed, and finally the reading reopened from the store. Each step's window
-(docks included) is written to ``annotate-NN-step.png``. The store is a temporary file.
+found and assessed, the second follow-up with the baseline as a third view, and finally the
+reading reopened from the store. Each step's window (docks included) is written to
+``annotate-NN-step.png``. The store is a temporary file.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main() -> int:
         )
     os.environ.setdefault("NAPARI_CONFIG", str(Path(tempfile.mkdtemp()) / "settings.yaml"))
     import napari
+    from qtpy.QtTest import QTest
     from qtpy.QtWidgets import QApplication
 
     from recistry.recist.model import LesionState, Role
@@ -75,15 +77,26 @@ def main() -> int:
         for c, d in zip(truth["liver_ellipsoid"]["center_lps_mm"], (-45, -10, -10), strict=True)
     ]
     spleen = truth["spleen_ellipsoid"]["center_lps_mm"]
-    refs = viewer.layers["Reference regions"]
 
     def references() -> None:
         for organ, centre in (("liver", liver), ("spleen", spleen)):
             widget.place_reference(organ)
+            refs = viewer.layers["Reference regions"]  # made by the first placement
             refs.add(refs.world_to_data([centre[2], centre[1], centre[0]]))
             settle()
 
     ids: dict[str, str] = {}
+
+    def hover(lesion_id: str) -> None:
+        # The mouse over a lesion: HU and SUV under it show on the canvas.
+        lesion = widget.reading.at(widget.date).lesion(lesion_id)
+        line = lesion.long_axis
+        if line is None:
+            return
+        centre = [(a + b) / 2 for a, b in zip(line.start_lps, line.end_lps, strict=True)]
+        viewer.cursor.position = (centre[2], centre[1], centre[0])
+        settle()
+        QTest.qWait(150)  # the canvas readout is updated at most every 80 ms
 
     def read(tp: dict[str, object], stop_before: str | None = None) -> None:
         for lesion in tp["lesions"]:  # type: ignore[attr-defined]
@@ -97,6 +110,7 @@ def main() -> int:
                 widget.draw(lesion_id, Axis.LONG, *lesion["long_axis_endpoints_lps_mm"])
                 if lesion["nodal"]:
                     widget.draw(lesion_id, Axis.SHORT, *lesion["short_axis_endpoints_lps_mm"])
+                widget.finish_background_work()  # the PET uptake, measured off the GUI thread
                 current = widget.reading.at(widget.date)
                 found = suggestion(current, current.lesion(lesion_id))
                 if found is not None and not isinstance(found, str) and found.grade is not None:
@@ -107,7 +121,7 @@ def main() -> int:
                 widget.place(lesion_id, lesion["center_lps_mm"])
             settle()
 
-    baseline, follow_up = truth["timepoints"][0], truth["timepoints"][1]
+    baseline, follow_up, second = truth["timepoints"][:3]
     references()
     read(baseline)
     widget.select_lesion(ids["L1"])
@@ -123,14 +137,20 @@ def main() -> int:
     references()
     read(follow_up)
     widget.select_lesion(ids["L1"])
+    hover(ids["L1"])
     snap(viewer, "05-follow-up-read")
+
+    widget.show_timepoint(dt.date.fromisoformat(second["date"]))
+    widget.baseline_check.setChecked(True)
+    widget.select_next_pending()
+    snap(viewer, "06-baseline-prior-current")
 
     widget.save()
     widget.dirty = False
     viewer.close()
 
     viewer, widget = open_viewer()
-    snap(viewer, "06-reopened")
+    snap(viewer, "07-reopened")
     widget.dirty = False
     viewer.close()
     return 0

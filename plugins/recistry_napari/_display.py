@@ -1,5 +1,6 @@
 """What the canvas shows besides the images: orientation letters, scale bar, SUV colour bar,
-the HU + SUV readout at the cursor, and centring the view on a lesion. napari only, no Qt.
+the HU + SUV readout at the cursor (:func:`show_readout`, in the canvas's bottom-left
+corner), and centring the view on a lesion. napari only, no Qt.
 
 Axial slices are drawn in the radiological convention (see :mod:`._geometry`): anterior at the
 top, posterior at the bottom, the patient's right on the screen's left.
@@ -7,7 +8,7 @@ top, posterior at the bottom, the patient's right on the screen's left.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from recistry_napari._geometry import lps_to_world
 
 if TYPE_CHECKING:
     import napari
-    from napari.layers import Image
+    from napari.layers import Image, Layer
 
 ORIENTATION_LETTERS = {
     "top_center": "A",
@@ -56,9 +57,37 @@ def show_overlays(viewer: napari.Viewer) -> None:
     scale_bar.font_size = 11
 
 
-def readout_text(ct: Image | None, pet: Image | None, world: Sequence[float]) -> str:
-    """``"HU 45 · SUV 3.20"`` at a world position (mm); a part is left out when its image does
-    not cover the position."""
+READOUT_OVERLAY = "recistry_readout"
+"""Key of the canvas overlay that shows the HU and SUV under the cursor."""
+
+
+def show_readout(viewer: napari.Viewer, text: str) -> None:
+    """Show ``text`` (see :func:`readout_text`) in the canvas's bottom-left corner, under the
+    current scan's view in grid mode; an empty text hides it."""
+    from napari.components.overlays import TextOverlay
+
+    overlays = viewer.canvas.overlays
+    if READOUT_OVERLAY not in overlays:
+        overlays[READOUT_OVERLAY] = TextOverlay(
+            position="bottom_left",
+            gridded=False,
+            font_size=12,
+            color="#f0f0f0",
+            box=True,
+            box_color=(0, 0, 0, 0.6),
+        )
+    overlay = overlays[READOUT_OVERLAY]
+    if overlay.text != text:
+        overlay.text = text
+    if overlay.visible != bool(text):
+        overlay.visible = bool(text)
+
+
+def readout_text(
+    ct: Image | None, pet: Image | None, world: Sequence[float], *, with_z: bool = True
+) -> str:
+    """``"HU 45 · SUV 3.20   (z 12.5 mm)"`` at a world position (mm); a part is left out when
+    its image does not cover the position (the slice position too with ``with_z`` False)."""
     parts = []
     for layer, fmt in ((ct, "HU {:.0f}"), (pet, "SUV {:.2f}")):
         if layer is None:
@@ -67,7 +96,7 @@ def readout_text(ct: Image | None, pet: Image | None, world: Sequence[float]) ->
         if value is not None:
             parts.append(fmt.format(value))
     z = float(world[0]) if len(world) else float("nan")
-    return " · ".join(parts) + (f"   (z {z:.1f} mm)" if parts else "")
+    return " · ".join(parts) + (f"   (z {z:.1f} mm)" if parts and with_z else "")
 
 
 def _value_at(layer: Image, world: Sequence[float]) -> float | None:
@@ -101,6 +130,15 @@ def show_name(layer: Image, colour: str = "#ffffff") -> None:
     overlay.box_color = (0, 0, 0, 0.6)
 
 
+def set_transform(layer: Layer, transform: Mapping[str, Any]) -> None:
+    """Give ``layer`` the ``scale``, ``translate`` and ``rotate`` of ``transform`` (world mm),
+    setting only what differs: each assignment recomputes the viewer's dims and redraws, and
+    this runs on every scan switch and edit."""
+    for key in ("scale", "translate", "rotate"):
+        if key in transform and not np.allclose(getattr(layer, key), transform[key]):
+            setattr(layer, key, transform[key])
+
+
 def put_image(viewer: napari.Viewer, name: str, data: Any, kwargs: dict[str, Any]) -> Image:
     """Show ``data`` in the image layer called ``name``: the existing layer gets the new data and
     transform (its GPU programs are kept, and its place in the layer list), else it is added.
@@ -111,10 +149,13 @@ def put_image(viewer: napari.Viewer, name: str, data: Any, kwargs: dict[str, Any
     existing = next((layer for layer in viewer.layers if layer.name == name), None)
     if existing is None:
         return viewer.add_image(data, **{**kwargs, "name": name})
-    existing.data = data
-    for key in ("scale", "translate", "rotate", "contrast_limits"):
-        if key in kwargs:
-            setattr(existing, key, kwargs[key])
+    if existing.data is not data:
+        existing.data = data
+    set_transform(existing, kwargs)
+    limits = kwargs.get("contrast_limits")
+    if limits is not None and tuple(existing.contrast_limits) != tuple(limits):
+        existing.contrast_limits = limits
     existing.metadata = kwargs.get("metadata", {})
-    existing.visible = True
+    if not existing.visible:  # even an unchanged value re-lays out every grid cell
+        existing.visible = True
     return existing

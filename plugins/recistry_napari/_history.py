@@ -6,6 +6,7 @@ every edit pushes the reading it produced; undo and redo move along the list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from recistry_napari._reading import Reading
@@ -36,6 +37,15 @@ class History:
         if len(self._states) > self.limit:
             del self._states[0]
         self._index = len(self._states) - 1
+
+    def amend(self, update: Callable[[Reading], Reading]) -> None:
+        """Apply ``update`` to every recorded reading, adding no step.
+
+        For values derived in the background from an edit (a lesion's PET uptake from its
+        line): undoing a later edit must not lose them. ``update`` returns a reading unchanged
+        where the value does not apply.
+        """
+        self._states = [(update(reading), what) for reading, what in self._states]
 
     @property
     def can_undo(self) -> bool:

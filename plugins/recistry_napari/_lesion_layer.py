@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from recistry.recist.model import Role
+from recistry_napari._display import set_transform
 from recistry_napari._geometry import lps_to_world, world_to_lps
 from recistry_napari._reading import Axis, Line, TimepointReading
 from recistry_napari._text import label_text
@@ -116,9 +117,7 @@ class LesionLayer:
             self.layer = layer
         else:
             with self.quiet():
-                layer.scale = transform["scale"]
-                layer.translate = transform["translate"]
-                layer.rotate = transform["rotate"]
+                set_transform(layer, transform)
         return layer
 
     def detach(self) -> None:
@@ -141,6 +140,27 @@ class LesionLayer:
     def show(self, tp: TimepointReading) -> None:
         """Redraw the layer with the diameters of one time point."""
         layer = self._require()
+        shapes, colours, features = self._drawing(tp)
+        with self.quiet():
+            if self._relabel(shapes, features):
+                return
+            layer.selected_data = set()
+            layer.data = []
+            if shapes:
+                layer.add_lines(shapes, edge_color=colours)
+            layer.features = features
+
+    def relabel(self, tp: TimepointReading) -> bool:
+        """Update the labels (lengths) to one time point when the layer already shows its
+        lines, and return True; False, changing nothing, when the lines differ (then
+        :meth:`show`, once napari has finished the event at hand)."""
+        shapes, _colours, features = self._drawing(tp)
+        with self.quiet():
+            return self._relabel(shapes, features)
+
+    def _drawing(self, tp: TimepointReading) -> tuple[list[np.ndarray], list[str], pd.DataFrame]:
+        """The lines of a time point in layer data coordinates, their colours and features."""
+        layer = self._require()
         shapes, colours, rows = [], [], []
         for lesion in tp.lesions:
             for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis)):
@@ -158,22 +178,24 @@ class LesionLayer:
                     }
                 )
         features = pd.DataFrame(rows, columns=list(_FEATURES)) if rows else _empty_features()
-        keys = [(row["lesion_id"], Axis(row["axis"])) for row in rows]
+        return shapes, colours, features
+
+    def _relabel(self, shapes: list[np.ndarray], features: pd.DataFrame) -> bool:
+        layer = self._require()
+        keys = [
+            (str(lid), Axis(ax))
+            for lid, ax in zip(features["lesion_id"], features["axis"], strict=True)
+        ]
         same = (
             keys == self._keys()
             and len(layer.data) == len(shapes)
             and all(np.allclose(a, b) for a, b in zip(layer.data, shapes, strict=True))
         )
-        with self.quiet():
-            if same:
-                # Only the labels changed (a length after an edit): no new geometry to upload.
-                layer.features = features
-                return
-            layer.selected_data = set()
-            layer.data = []
-            if shapes:
-                layer.add_lines(shapes, edge_color=colours)
+        shown = layer.features
+        if same and any(list(shown[c]) != list(features[c]) for c in ("label", "colour")):
+            # Only the labels changed (a length after an edit): no new geometry to upload.
             layer.features = features
+        return same
 
     def arm(self, lesion_id: str, axis: Axis, role: Role) -> None:
         """Make the next line drawn the ``axis`` diameter of ``lesion_id``, replacing any old one.

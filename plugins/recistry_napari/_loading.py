@@ -76,18 +76,21 @@ def load_study(root: Path) -> Study:
         )
     if not scans:
         raise InputError("no CT series with a StudyDate was found", path=str(root))
-    return Study(root=Path(root), patient_id=patient.patient_id, scans=tuple(scans))
+    return Study(root=Path(root), patient_id=patient.patient_id, scans=tuple(scans), index=index)
 
 
 def load_images(study: Study, date: dt.date) -> ScanImages:
-    """Load the CT (HU) and PET (SUVbw) volumes of the scan of ``date``."""
+    """Load the CT (HU) and PET (SUVbw) volumes of the scan of ``date``, the PET on a second
+    thread while the CT is read (file reads and numpy arithmetic release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from recistry.imaging.ct import load_ct
+    from recistry.imaging.pet import load_pet_suv
 
     scan = study.scan(date)
-    ct = load_ct(scan.ct_paths)
-    pet = None
-    if scan.pet_paths:
-        from recistry.imaging.pet import load_pet_suv
-
-        pet = load_pet_suv(scan.pet_paths)
-    return ScanImages(ct=ct, pet=pet)
+    if not scan.pet_paths:
+        return ScanImages(ct=load_ct(scan.ct_paths), pet=None)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-pet") as pool:
+        pet = pool.submit(load_pet_suv, scan.pet_paths)
+        ct = load_ct(scan.ct_paths)
+        return ScanImages(ct=ct, pet=pet.result())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recistry_napari._display import set_transform
 from recistry_napari._geometry import lps_to_world, world_to_lps
 from recistry_napari._lesion_layer import ROLE_COLOURS
 from recistry_napari._reading import TimepointReading
@@ -81,10 +82,11 @@ class LocationLayer:
         else:
             self._quiet += 1
             try:
-                layer.scale = transform["scale"]
-                layer.translate = transform["translate"]
-                layer.rotate = transform["rotate"]
-                layer.size = MARKER_SIZE_MM / float(np.mean(transform["scale"][1:]))
+                set_transform(layer, transform)
+                size = MARKER_SIZE_MM / float(np.mean(transform["scale"][1:]))
+                if not np.isclose(layer.current_size, size):  # another CT grid
+                    layer.current_size = size
+                    layer.size = size
             finally:
                 self._quiet -= 1
         return layer

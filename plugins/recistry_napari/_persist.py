@@ -16,6 +16,7 @@ from recistry.recist.model import Measurement
 from recistry_napari._reading import Reading, from_measurements, to_measurements
 
 if TYPE_CHECKING:
+    from recistry.imaging.discovery import DicomIndex
     from recistry.store import Store
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class SaveResult:
     unchanged: int
     sr_files: tuple[Path, ...]
     withdrawn: int = 0
+    exported: bool = True
+    """False when nothing is left to export (every lesion withdrawn)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +69,40 @@ def save_reading(
     sr_folder: Path | None = None,
     *,
     index_study: bool = True,
+    index: DicomIndex | None = None,
 ) -> SaveResult:
     """Append the reading to the store under ``reading.reader`` and export it as TID 1500 SR.
 
-    The study's DICOM files are indexed into the store first, because the SR references the
-    images measured on (they are its evidence); ``index_study=False`` skips that when this
-    session already indexed the study into this store. A reading saved before but no longer in
-    ``reading`` (a lesion deleted, renamed or cleared to pending) is withdrawn by a new
-    revision marked :data:`~recistry.store.readings.WITHDRAWN_KEY`; nothing is updated.
+    :func:`append_reading` then :func:`export_reading`. The study's DICOM files are indexed
+    into the store before the export, because the SR references the images measured on (they
+    are its evidence): ``index`` is the study's index when the caller has it (else the folder
+    is indexed again); ``index_study=False`` skips this when this session already indexed the
+    study into this store.
+    """
+    result = append_reading(reading, study_root, store_path)
+    if not result.exported:
+        return result
+    if index_study and index is None:
+        from recistry.imaging.discovery import index_tree
+
+        index = index_tree(study_root)
+    sr_files = export_reading(reading, store_path, sr_folder, index=index if index_study else None)
+    return replace(result, sr_files=sr_files)
+
+
+def append_reading(reading: Reading, study_root: Path, store_path: Path) -> SaveResult:
+    """Append the reading to the store under ``reading.reader`` (one transaction), no SR.
+
+    A reading saved before but no longer in ``reading`` (a lesion deleted, renamed or cleared
+    to pending) is withdrawn by a new revision marked
+    :data:`~recistry.store.readings.WITHDRAWN_KEY`; nothing is updated. ``study_root`` is
+    recorded as the source.
+
+    Returns
+    -------
+    SaveResult
+        ``sr_files`` empty; ``exported`` True when there is something to export
+        (:func:`export_reading`).
 
     Raises
     ------
@@ -82,16 +111,12 @@ def save_reading(
     recistry.errors.StoreError
         The store cannot be opened or written.
     """
-    from recistry.imaging.discovery import index_tree
-    from recistry.sr.export import export_store
     from recistry.store import Store, save_measurements
-    from recistry.store.dicom_index import save_dicom_index
     from recistry.store.readings import WITHDRAWN_KEY
 
     if not reading.reader.strip():
         raise InputError("enter your name as reader before saving", column="reader")
     rows = list(to_measurements(reading))
-    sr_folder = sr_folder or sr_folder_for(store_path)
     with Store(store_path) as store:
         saved = _saved_rows(store, reading)
         keep = {(m.lesion_id, m.date) for m in rows}
@@ -102,26 +127,49 @@ def save_reading(
         ]
         if not rows and not withdrawals:
             raise InputError("nothing to save yet: no lesion has been assessed")
-        if index_study:
-            save_dicom_index(store, index_tree(study_root))
         summary = save_measurements(
             store, [*rows, *withdrawals], source=str(study_root), reader=reading.reader
         )
-        reports = export_store(store, sr_folder, reader=reading.reader) if rows else []
     logger.info(
-        "saved %s by %s: %d new revisions (%d withdrawn), %d SR files",
+        "saved %s by %s: %d new revisions (%d withdrawn)",
         reading.patient_id,
         reading.reader,
         summary.new_revisions,
         len(withdrawals),
-        len(reports),
     )
-    return SaveResult(
-        summary.new_revisions,
-        summary.unchanged,
-        tuple(r.path for r in reports if r.patient == reading.patient_id),
-        len(withdrawals),
-    )
+    return SaveResult(summary.new_revisions, summary.unchanged, (), len(withdrawals), bool(rows))
+
+
+def export_reading(
+    reading: Reading,
+    store_path: Path,
+    sr_folder: Path | None = None,
+    *,
+    index: DicomIndex | None = None,
+) -> tuple[Path, ...]:
+    """Export the reader's readings in the store as TID 1500 SR, one file per scan, into
+    ``sr_folder`` (default :func:`sr_folder_for`); each file is written atomically.
+
+    ``index`` (the study's DICOM index) is saved into the store first: the SR references the
+    images measured on, which must be indexed. It reads the store, not ``reading``: run after
+    :func:`append_reading`, from any thread (it opens its own connection). Returns the files of
+    ``reading``'s patient.
+
+    Raises
+    ------
+    recistry.errors.InputError
+        A reading references an image that is not indexed (nothing is written then).
+    """
+    from recistry.sr.export import export_store
+    from recistry.store import Store
+    from recistry.store.dicom_index import save_dicom_index
+
+    with Store(store_path, create=False) as store:
+        if index is not None:
+            save_dicom_index(store, index)
+        reports = export_store(store, sr_folder or sr_folder_for(store_path), reader=reading.reader)
+    logger.info("exported %d SR files for %s", len(reports), reading.reader)
+    return tuple(r.path for r in reports if r.patient == reading.patient_id)
 
 
 def _saved_rows(store: Store, reading: Reading) -> list[Measurement]:

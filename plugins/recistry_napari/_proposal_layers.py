@@ -63,11 +63,20 @@ class ProposalLayers:
         The napari viewer.
     on_edited
         Called with a proposal's key after the reader moved one of its lines.
+    on_created
+        Called when the layers were made (the annotator puts them in the current grid cell).
     """
 
-    def __init__(self, viewer: napari.Viewer, on_edited: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        viewer: napari.Viewer,
+        on_edited: Callable[[str], None],
+        on_created: Callable[[], None] = lambda: None,
+    ) -> None:
         self.viewer = viewer
         self._on_edited = on_edited
+        self._on_created = on_created
+        self._transform: dict[str, Any] = {}
         self._quiet = 0
         self._proposals: dict[str, Proposal] = {}
         self.shapes: Shapes | None = None
@@ -76,59 +85,73 @@ class ProposalLayers:
         self._shape: tuple[int, int, int] = (1, 1, 1)
 
     def attach(self, transform: Mapping[str, Any], ct_shape: Sequence[int]) -> None:
-        """Create the layers with the CT's transform, or move them onto it."""
+        """Put the layers on the CT shown (they are made when there is first something to
+        show: a scan without proposals costs no layer)."""
+        self._transform = dict(transform)
+        self._shape = (int(ct_shape[0]), int(ct_shape[1]), int(ct_shape[2]))
+        if self.exists:
+            place = {k: transform[k] for k in ("scale", "translate", "rotate")}
+            for layer in (self.masks, self.points, self.shapes):
+                self._place(layer, place)
+
+    @property
+    def exists(self) -> bool:
+        """True when the three layers are in the viewer."""
+        return all(
+            layer is not None and layer in self.viewer.layers
+            for layer in (self.masks, self.points, self.shapes)
+        )
+
+    def _create(self) -> None:
         from napari.utils.colormaps import DirectLabelColormap
 
-        self._shape = (int(ct_shape[0]), int(ct_shape[1]), int(ct_shape[2]))
-        place = {k: transform[k] for k in ("scale", "translate", "rotate")}
-        if self.masks is None or self.masks not in self.viewer.layers:
-            self.masks = self.viewer.add_labels(
-                np.zeros((1, 1, 1), dtype=np.uint8),
-                name=MASKS_NAME,
-                opacity=0.9,
-                colormap=DirectLabelColormap(
-                    color_dict={
-                        None: "transparent",
-                        _PROPOSAL_LABEL: PROPOSAL_COLOUR,
-                        _ACCEPTED_LABEL: ACCEPTED_MASK_COLOUR,
-                    }
-                ),
-                **transform,
-            )
-            self.masks.contour = 1
-            self.masks.editable = False
-        else:
-            self._place(self.masks, place)
-        if self.points is None or self.points not in self.viewer.layers:
-            mean_spacing = float(np.mean(transform["scale"][1:]))
-            self.points = self.viewer.add_points(
-                ndim=3,
-                name=PROPOSED_LOCATIONS_NAME,
-                features=pd.DataFrame({"label": pd.Series([], dtype=object)}),
-                text={"string": "{label}", "color": PROPOSAL_COLOUR, "size": 13},
-                size=16.0 / mean_spacing,
-                symbol="ring",
-                face_color=PROPOSAL_COLOUR,
-                border_width=0,
-                **transform,
-            )
-            self.points.editable = False
-        else:
-            self._place(self.points, place)
-        if self.shapes is None or self.shapes not in self.viewer.layers:
-            self.shapes = self.viewer.add_shapes(
-                ndim=3,
-                name=PROPOSALS_NAME,
-                features=pd.DataFrame({n: pd.Series([], dtype=object) for n in _FEATURES}),
-                text=label_text(transform, size=13),
-                edge_width=1.5,
-                edge_color=PROPOSAL_COLOUR,
-                face_color="transparent",
-                **transform,
-            )
-            self.shapes.events.data.connect(self._on_data)
-        else:
-            self._place(self.shapes, place)
+        transform = self._transform
+        active = self.viewer.layers.selection.active
+        for layer in (self.masks, self.points, self.shapes):
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.masks = self.viewer.add_labels(
+            np.zeros((1, 1, 1), dtype=np.uint8),
+            name=MASKS_NAME,
+            opacity=0.9,
+            colormap=DirectLabelColormap(
+                color_dict={
+                    None: "transparent",
+                    _PROPOSAL_LABEL: PROPOSAL_COLOUR,
+                    _ACCEPTED_LABEL: ACCEPTED_MASK_COLOUR,
+                }
+            ),
+            **transform,
+        )
+        self.masks.contour = 1
+        self.masks.editable = False
+        mean_spacing = float(np.mean(transform["scale"][1:]))
+        self.points = self.viewer.add_points(
+            ndim=3,
+            name=PROPOSED_LOCATIONS_NAME,
+            features=pd.DataFrame({"label": pd.Series([], dtype=object)}),
+            text={"string": "{label}", "color": PROPOSAL_COLOUR, "size": 13},
+            size=16.0 / mean_spacing,
+            symbol="ring",
+            face_color=PROPOSAL_COLOUR,
+            border_width=0,
+            **transform,
+        )
+        self.points.editable = False
+        self.shapes = self.viewer.add_shapes(
+            ndim=3,
+            name=PROPOSALS_NAME,
+            features=pd.DataFrame({n: pd.Series([], dtype=object) for n in _FEATURES}),
+            text=label_text(transform, size=13),
+            edge_width=1.5,
+            edge_color=PROPOSAL_COLOUR,
+            face_color="transparent",
+            **transform,
+        )
+        self.shapes.events.data.connect(self._on_data)
+        if active is not None and active in self.viewer.layers:
+            self.viewer.layers.selection.active = active  # an added layer takes the selection
+        self._on_created()
 
     def _place(self, layer: Any, place: Mapping[str, Any]) -> None:
         self._quiet += 1
@@ -144,6 +167,10 @@ class ProposalLayers:
         accepted_masks: Sequence[LesionMeasurement] = (),
     ) -> None:
         """Draw the proposals of the scan shown, and the masks accepted on it."""
+        if not self.exists:
+            if not proposals and not accepted_masks:
+                return
+            self._create()
         assert self.shapes is not None and self.points is not None and self.masks is not None
         self._proposals = {p.key: p for p in proposals}
         shapes, rows = [], []

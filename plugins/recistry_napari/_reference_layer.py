@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recistry.imaging.metrics import LIVER_REFERENCE_DIAMETER_MM, SPLEEN_REFERENCE_DIAMETER_MM
+from recistry_napari._display import set_transform
 from recistry_napari._geometry import lps_to_world, world_to_lps
 from recistry_napari._reading import TimepointReading
 
@@ -70,9 +71,7 @@ class ReferenceLayer:
         else:
             self._quiet += 1
             try:
-                layer.scale = transform["scale"]
-                layer.translate = transform["translate"]
-                layer.rotate = transform["rotate"]
+                set_transform(layer, transform)
             finally:
                 self._quiet -= 1
         return layer

@@ -7,9 +7,10 @@ the index found by scan date and loads one date's volumes on demand.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from recistry.imaging.discovery import DicomIndex
 from recistry.imaging.volume import Volume
 
 
@@ -31,11 +32,16 @@ class Scan:
 
 @dataclass(frozen=True, slots=True)
 class Study:
-    """All scans of one patient under ``root``, in date order (the first is the baseline)."""
+    """All scans of one patient under ``root``, in date order (the first is the baseline).
+
+    ``index`` is the DICOM index the scans were found in, kept for saving (the store indexes
+    the images a reading references) so that the folder is not read twice.
+    """
 
     root: Path
     patient_id: str
     scans: tuple[Scan, ...]
+    index: DicomIndex | None = field(default=None, compare=False, repr=False)
 
     def scan(self, date: dt.date) -> Scan:
         """The scan of ``date``; KeyError when there is none."""

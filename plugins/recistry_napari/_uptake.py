@@ -6,6 +6,8 @@ module only turns the reader's drawing into the volume of interest it measures.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import numpy.typing as npt
 
@@ -13,7 +15,13 @@ from recistry.errors import InputError
 from recistry.imaging.krenning import KrenningSuggestion, suggest_grade
 from recistry.imaging.metrics import VoiUptake, sphere_voxels, voi_uptake
 from recistry.imaging.volume import Volume
-from recistry_napari._reading import LesionAnnotation, Line, TimepointReading
+from recistry_napari._reading import (
+    LesionAnnotation,
+    Line,
+    Reading,
+    TimepointReading,
+    update_lesion,
+)
 
 
 def lesion_voi(pet: Volume, long_axis: Line, short_axis: Line | None) -> npt.NDArray[np.bool_]:
@@ -44,6 +52,29 @@ def lesion_uptake(pet: Volume, lesion: LesionAnnotation) -> VoiUptake | None:
     if not voi.any():
         return None
     return voi_uptake(pet, voi)
+
+
+def with_uptake(
+    reading: Reading, date: dt.date, measured: LesionAnnotation, uptake: VoiUptake | None
+) -> Reading:
+    """``reading`` with the SUVmax and SUVpeak (g/ml, to 0.01) measured for ``measured``'s axes.
+
+    Recorded only while the lesion still has those axes at ``date``: the uptake is measured in
+    the background after a line is drawn, and a line drawn since gets its own measurement.
+    ``uptake`` ``None`` (the lesion lies outside the PET) clears them. Otherwise, and when
+    nothing changes, ``reading`` itself is returned.
+    """
+    try:
+        lesion = reading.at(date).lesion(measured.lesion_id)
+    except KeyError:
+        return reading
+    if (lesion.long_axis, lesion.short_axis) != (measured.long_axis, measured.short_axis):
+        return reading
+    suv_max = None if uptake is None else round(uptake.suv_max, 2)
+    suv_peak = None if uptake is None else round(uptake.suv_peak, 2)
+    if (lesion.suv_max, lesion.suv_peak) == (suv_max, suv_peak):
+        return reading
+    return update_lesion(reading, date, lesion.lesion_id, suv_max=suv_max, suv_peak=suv_peak)
 
 
 def suggestion(tp: TimepointReading, lesion: LesionAnnotation) -> KrenningSuggestion | str | None:

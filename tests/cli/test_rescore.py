@@ -297,7 +297,7 @@ def test_policy_profile_is_printed_in_the_json_options(capsys):
         == 0
     )
     options = json.loads(capsys.readouterr().out)["options"]
-    assert options["policy"] == "recist1.1-confirmed" and options["policy_version"] == 2
+    assert options["policy"] == "recist1.1-confirmed" and options["policy_version"] == 3
     assert options["confirm"] is True and options["sd_min_days"] == 56
     assert options["node_cr"] == "normal-nodes"
     assert options["node_reappearance"] == "unequivocal-progression"

@@ -220,7 +220,7 @@ def test_report_escapes_clinical_text_and_handles_no_follow_up(tmp_path: Path) -
 def test_methods_name_the_policy_profile(report_dir: Path) -> None:
     """Issue 10: the policy profile (name, version, every setting) is stated in the methods."""
     page = (report_dir / "report.html").read_text()
-    assert "Policy profile <code>recist1.1</code> version 2" in page
+    assert "Policy profile <code>recist1.1</code> version 3" in page
     assert (
         "node_cr = normal-nodes" in page and "node_reappearance = unequivocal-progression" in page
     )

@@ -19,8 +19,6 @@ from recistry.tables import MEASUREMENT_COLUMNS
 from recistry_napari import PLUGIN_NAME, WIDGET_NAME
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
-from recistry_napari._prior_layers import PENDING_NAME
-from recistry_napari._proposal_layers import PROPOSAL_LAYER_NAMES
 from recistry_napari._qt.annotator import COLUMNS, PENDING, AnnotatorWidget
 from recistry_napari._reader import get_reader
 from recistry_napari._reading import Axis, to_measurements
@@ -269,14 +267,16 @@ def test_manifest_widget_takes_over_a_study_dropped_on_the_viewer(
     qtbot.waitUntil(lambda: annotator.study is not None)
     assert annotator.study is not None and annotator.study.root == study
     assert annotator.timepoint_list.count() == 2
-    # The reader's layers were replaced by the widget's own, with the Lesions layer on top.
+    # The reader's layers were replaced by the widget's own, with the Lesions layer on top;
+    # the location and pending-marker layers are made when first needed.
+    assert [layer.name for layer in viewer.layers] == ["CT", LESIONS_LAYER_NAME]
+    annotator.add_lesion(Role.NON_TARGET, "bone")
     assert [layer.name for layer in viewer.layers] == [
         "CT",
         LOCATIONS_LAYER_NAME,
-        PENDING_NAME,
         LESIONS_LAYER_NAME,
-        *PROPOSAL_LAYER_NAMES,
     ]
+    annotator.dirty = False
 
 
 def test_widget_docked_after_the_reader_takes_the_study_over(
@@ -286,13 +286,7 @@ def test_widget_docked_after_the_reader_takes_the_study_over(
     viewer.open(study, plugin=PLUGIN_NAME)  # napari --plugin recistry STUDY
     _dock, annotator = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
     qtbot.waitUntil(lambda: annotator.study is not None)
-    assert [layer.name for layer in viewer.layers] == [
-        "CT",
-        LOCATIONS_LAYER_NAME,
-        PENDING_NAME,
-        LESIONS_LAYER_NAME,
-        *PROPOSAL_LAYER_NAMES,
-    ]
+    assert [layer.name for layer in viewer.layers] == ["CT", LESIONS_LAYER_NAME]
 
 
 def test_a_folder_of_two_patients_is_refused_with_the_folder_named(

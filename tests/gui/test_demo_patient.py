@@ -54,8 +54,8 @@ def _first_file(folder: Path) -> pydicom.Dataset:
 
 
 def _place(widget: AnnotatorWidget, organ: str, centre_lps: list[float]) -> None:
+    widget.place_reference(organ)  # the layer is made when first needed
     layer = widget.viewer.layers[REFERENCES_LAYER_NAME]
-    widget.place_reference(organ)
     assert layer.mode == "add"
     layer.add(np.rint(layer.world_to_data(lps_to_world(centre_lps))))
 
@@ -104,6 +104,7 @@ def test_lengths_suv_and_suggested_krenning_match_the_ground_truth(
         widget.draw(lesion_id, Axis.LONG, *lesion["long_axis_endpoints_lps_mm"])
         if lesion["nodal"]:
             widget.draw(lesion_id, Axis.SHORT, *lesion["short_axis_endpoints_lps_mm"])
+        widget.finish_background_work()  # the PET uptake is measured off the GUI thread
         drawn = widget.reading.at(date).lesion(lesion_id)  # type: ignore[union-attr]
         assert drawn.long_axis is not None
         assert abs(drawn.long_axis.length_mm - float(lesion["long_axis_mm"])) <= pixel_diagonal

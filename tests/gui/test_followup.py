@@ -3,6 +3,7 @@ current scan, undo, keys, deletion as a new revision, and nothing pending saved 
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Callable
 from functools import partial
@@ -19,7 +20,9 @@ from recistry.recist.model import LesionState, Role
 from recistry.store import Store, in_force_measurements
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
-from recistry_napari._prior_layers import PENDING_NAME
+from recistry_napari._persist import sr_folder_for
+from recistry_napari._prior_layers import BASELINE as BASELINE_CELL
+from recistry_napari._prior_layers import PENDING_NAME, prior_layer_names
 from recistry_napari._qt.annotator import COLUMNS, AnnotatorWidget
 from tests.gui._annotator import BASELINE, FOLLOW_UP, draw, open_annotator, two_scan_study
 
@@ -239,6 +242,9 @@ def test_saving_with_pending_lesions_asks_first_and_the_title_marks_unsaved_chan
         widget._save_clicked()
         assert not widget.dirty and store.exists()
         assert viewer.title.endswith("saved")
+        # The SR files are exported off the GUI thread; the status line says when they are.
+        qtbot.waitUntil(lambda: "SR file(s) in" in widget.status_label.text(), timeout=20000)
+        assert len(list(sr_folder_for(store).rglob("*.dcm"))) == 2
         assert t_new == "NEW1"
     finally:
         widget.dirty = False
@@ -266,9 +272,9 @@ def test_spleen_sphere_is_drawn_at_its_20_mm(make_napari_viewer: Callable[..., A
     viewer = make_napari_viewer()
     widget = AnnotatorWidget(viewer)
     widget.open_study(sample)
-    layer = viewer.layers["Reference regions"]
     for organ in ("liver", "spleen"):
         widget.place_reference(organ)
+        layer = viewer.layers["Reference regions"]  # made by the first placement
         layer.add(np.array([15, 128, 128 + (40 if organ == "spleen" else -40)], dtype=float))
     QApplication.processEvents()
     spacing = float(np.mean(layer.scale[1:]))
@@ -329,4 +335,45 @@ def test_a_click_on_the_coronal_mip_jumps_the_views_to_the_hot_spot(
     pet = viewer.layers["PET SUV"]
     index = np.rint(pet.world_to_data((expected[2], expected[1], expected[0]))).astype(int)
     assert pet.data[tuple(index)] == pytest.approx(float(panel.mip.image.max()))
+    widget.dirty = False
+
+
+def test_the_baseline_joins_prior_and_current_as_a_third_view_when_asked(
+    make_napari_viewer: Callable[..., Any], tmp_path: Path
+) -> None:
+    from tests.gui._dicom import write_ct_series
+
+    root = two_scan_study(tmp_path / "P4", "P4")
+    second = FOLLOW_UP + dt.timedelta(days=56)
+    write_ct_series(root / "c", patient_id="P4", study_date=second, seed=9)
+    viewer = make_napari_viewer()
+    widget = _open(viewer, root, tmp_path / "recistry.db")
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    draw(widget, t1, (3, 5, 4), (3, 5, 24))
+    widget.show_timepoint(second)
+    grid = viewer.canvas.grid
+
+    def cell_of(prefix: str) -> tuple[int, int]:
+        layers = list(viewer.layers)
+        (index,) = [i for i, layer in enumerate(layers) if layer.name.startswith(prefix)]
+        return grid.position(index, layers)
+
+    # Prior (the first follow-up) beside the current scan; the baseline only when asked.
+    assert grid.enabled and grid.actual_shape(list(viewer.layers)) == (1, 2)
+    assert cell_of("Prior CT") == (0, 1) and not prior_layer_names(viewer, BASELINE_CELL)
+    widget.baseline_check.setChecked(True)
+    layers = list(viewer.layers)
+    assert grid.actual_shape(layers) == (1, 3)
+    assert (cell_of("CT"), cell_of("Prior CT"), cell_of("Baseline CT")) == ((0, 0), (0, 1), (0, 2))
+    (baseline_ct, *_rest) = prior_layer_names(viewer, BASELINE_CELL)
+    assert baseline_ct == f"Baseline CT {BASELINE}"
+    # The baseline's lines are drawn in its cell, labelled with ID and length; the cells share
+    # one camera and one slice position (patient mm), so they stay linked.
+    assert cell_of("Baseline lesions") == (0, 2)
+    assert list(viewer.layers["Baseline lesions"].features["label"]) == ["T1 14.0 mm"]
+    # At the first follow-up the prior is the baseline: two views, however the box is ticked.
+    widget.show_timepoint(FOLLOW_UP)
+    assert grid.actual_shape(list(viewer.layers)) == (1, 2)
+    assert not prior_layer_names(viewer, BASELINE_CELL)
+    widget.baseline_check.setChecked(False)
     widget.dirty = False

@@ -9,6 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from recistry.imaging.metrics import VoiUptake
 from recistry.imaging.volume import Volume
 from recistry.recist.model import LesionState, Measurement, Role
 from recistry.store.readings import ROLE_UNASSIGNED_KEY, refuse_unassigned_roles
@@ -17,6 +18,7 @@ from recistry_napari._history import History
 from recistry_napari._layers import DEFAULT_SUV_RANGE, suv_display_range
 from recistry_napari._longitudinal import pending_markers, prior_marks
 from recistry_napari._mip import coronal_mip
+from recistry_napari._uptake import with_uptake
 
 BASELINE = dt.date(2024, 1, 15)
 FOLLOW_UP = dt.date(2024, 3, 11)
@@ -106,6 +108,43 @@ def test_history_undoes_and_redoes_and_forgets_the_undone_after_a_new_edit() -> 
     assert history.redo() == (b, "add T1")
     history.push(c, "add T2 again")
     assert history.redo() is None and history.can_undo
+
+
+def _uptake(suv_max: float) -> VoiUptake:
+    return VoiUptake(
+        suv_max=suv_max,
+        suv_mean=suv_max / 2,
+        suv_peak=suv_max * 0.8,
+        max_lps_mm=(0.0, 0.0, 0.0),
+        peak_center_lps_mm=(0.0, 0.0, 0.0),
+        peak_voxel_count=14,
+        voxel_count=40,
+        volume_ml=2.5,
+    )
+
+
+def test_uptake_measured_in_the_background_survives_undo_and_a_stale_one_is_dropped() -> None:
+    history = History()
+    start, t1 = r.add_lesion(_reading(), BASELINE, Role.TARGET, "liver")
+    drawn = r.set_line(start, BASELINE, t1, r.Axis.LONG, _line(0.0, 20.0))
+    graded = r.update_lesion(drawn, BASELINE, t1, krenning=3)
+    history.reset(start)
+    history.push(drawn, "draw T1")
+    history.push(graded, "T1 Krenning 3")
+    measured = drawn.at(BASELINE).lesion(t1)
+    # The uptake of the line arrives after a later edit: every state with that line gets it,
+    # so undoing the later edit keeps it.
+    current = with_uptake(graded, BASELINE, measured, _uptake(12.345))
+    history.amend(lambda reading: with_uptake(reading, BASELINE, measured, _uptake(12.345)))
+    assert current.at(BASELINE).lesion(t1).suv_max == 12.35
+    undone = history.undo()
+    assert undone is not None
+    assert undone[0].at(BASELINE).lesion(t1).suv_max == 12.35
+    assert undone[0].at(BASELINE).lesion(t1).suv_peak == 9.88
+    assert history.undo() is not None and history.undo() is None  # the start has no line
+    # A line drawn since gets its own measurement: an uptake of the old line changes nothing.
+    redrawn = r.set_line(graded, BASELINE, t1, r.Axis.LONG, _line(0.0, 25.0))
+    assert with_uptake(redrawn, BASELINE, measured, _uptake(99.0)) is redrawn
 
 
 def test_pending_markers_are_where_the_lesion_was_and_prior_marks_carry_id_and_length() -> None:

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import QEvent, QObject, Qt, QTimer
+from qtpy.QtCore import (  # type: ignore[attr-defined]  # Signal: star-exported by qtpy
+    QEvent,
+    QObject,
+    Qt,
+    QTimer,
+    Signal,
+)
 from qtpy.QtGui import (  # type: ignore[attr-defined]  # QShortcut: star-exported by qtpy
     QColor,
     QFont,
@@ -53,10 +59,17 @@ from qtpy.QtWidgets import (
 )
 
 from recistry.errors import RecistryError
-from recistry.imaging.metrics import sphere_uptake
+from recistry.imaging.metrics import VoiUptake, sphere_uptake
 from recistry.recist.model import LesionState, Role
 from recistry_napari import _reading
-from recistry_napari._display import focus, put_image, readout_text, show_name, show_overlays
+from recistry_napari._display import (
+    focus,
+    put_image,
+    readout_text,
+    show_name,
+    show_overlays,
+    show_readout,
+)
 from recistry_napari._geometry import layer_transform, lps_to_world
 from recistry_napari._history import History
 from recistry_napari._layers import (
@@ -72,19 +85,23 @@ from recistry_napari._lesion_layer import ROLE_COLOURS, DrawnLine, LesionLayer
 from recistry_napari._loading import load_images, load_study
 from recistry_napari._location_layer import LocationLayer, PlacedPoint
 from recistry_napari._longitudinal import pending_markers, prior_marks
+from recistry_napari._mip import CoronalMip, coronal_mip
 from recistry_napari._persist import (
     RestoreInfo,
     SaveResult,
+    append_reading,
+    export_reading,
     restore_reading,
-    save_reading,
     sr_folder_for,
 )
 from recistry_napari._prior_layers import (
+    BASELINE,
     PENDING_NAME,
-    PRIOR_CT_NAME,
-    PRIOR_PET_NAME,
+    PRIOR,
+    Cell,
     arrange,
     hide_prior,
+    prior_layer_names,
     show_pending,
     show_prior,
 )
@@ -98,7 +115,7 @@ from recistry_napari._reference_layer import (
 )
 from recistry_napari._response import LiveResult, assess_reading, describe
 from recistry_napari._study import ScanImages, Study
-from recistry_napari._uptake import lesion_uptake, suggestion
+from recistry_napari._uptake import lesion_uptake, suggestion, with_uptake
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -166,6 +183,8 @@ DEFAULT_STORE = Path("recistry.db")
 _PENDING_COLOUR = QColor("#ff9f1a")
 _PREFETCH_DELAY_MS = 3000
 """How long a scan is shown before the next one is read in the background."""
+_READOUT_MS = 80
+"""Shortest time between two updates of the canvas readout (HU, SUV under the cursor)."""
 _CACHE_SCANS = 3
 """Scans kept loaded: the current one, its prior and the one just left."""
 
@@ -186,6 +205,13 @@ def help_text() -> str:
         ("accept / reject proposal", f"{KEYS['accept_proposal']} / {KEYS['reject_proposal']}"),
     ]
     return "\n".join(f"{key:<14} {what}" for what, key in rows)
+
+
+def _load_scan(study: Study, date: dt.date) -> tuple[ScanImages, CoronalMip | None]:
+    """A scan's volumes and its PET's coronal MIP, read together (off the GUI thread when the
+    scan is read ahead)."""
+    images = load_images(study, date)
+    return images, None if images.pet is None else coronal_mip(images.pet)
 
 
 def _suggested(tp: _reading.TimepointReading, lesion: LesionAnnotation) -> str:
@@ -244,11 +270,20 @@ class AnnotatorWidget(QWidget):
         self.history = History()
         self._dirty = False
         self._selected: str | None = None
-        self._cache: OrderedDict[dt.date, ScanImages] = OrderedDict()
+        self._cache: OrderedDict[dt.date, tuple[ScanImages, CoronalMip | None]] = OrderedDict()
         self._indexed: set[tuple[Path, Path]] = set()
         # The next scan is read in the background while this one is read by the radiologist.
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-prefetch")
-        self._prefetch: dict[dt.date, Future[ScanImages]] = {}
+        self._prefetch: dict[dt.date, Future[tuple[ScanImages, CoronalMip | None]]] = {}
+        # PET uptake of a drawn lesion is measured off the GUI thread (see _measure_uptake_later).
+        self._uptake_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-uptake")
+        self._uptake_jobs: dict[Future[VoiUptake | None], tuple[dt.date, LesionAnnotation]] = {}
+        self._uptake_queue: dict[tuple[dt.date, str], None] = {}  # ordered, no duplicates
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._apply_uptake)
+        self._relay.exported.connect(self._exported)
+        # SR files are exported from the store off the GUI thread, one save after another.
+        self._export_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-sr")
         self._mip: Any = None
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
@@ -264,6 +299,11 @@ class AnnotatorWidget(QWidget):
         self._build()
         self._bind_keys()
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        self._readout = ""
+        self._readout_timer = QTimer(self)
+        self._readout_timer.setSingleShot(True)
+        self._readout_timer.setInterval(_READOUT_MS)
+        self._readout_timer.timeout.connect(self._show_readout)
         viewer.cursor.events.position.connect(self._on_cursor)
         # Docked after a study folder was opened with our reader: take that study over too.
         for layer in list(viewer.layers):
@@ -308,14 +348,22 @@ class AnnotatorWidget(QWidget):
             "once it is placed"
         )
         self.suv_max_spin.valueChanged.connect(self.set_suv_max)
-        self.prior_check = QCheckBox("prior beside")
+        self.prior_check = QCheckBox("prior beside current")
         self.prior_check.setChecked(True)
         self.prior_check.setToolTip("at a follow-up, show the prior scan beside the current one")
         self.prior_check.toggled.connect(lambda _on: self._show_prior())
+        self.baseline_check = QCheckBox("+ baseline (third view)")
+        self.baseline_check.setToolTip(
+            "from the second follow-up on, show the baseline scan too, in a third view"
+        )
+        self.baseline_check.toggled.connect(lambda _on: self._show_prior())
         display_row.addWidget(QLabel("CT"))
         display_row.addWidget(self.window_combo)
         display_row.addWidget(self.suv_max_spin)
-        display_row.addWidget(self.prior_check)
+        views_row = QHBoxLayout()
+        views_row.addWidget(self.prior_check)
+        views_row.addWidget(self.baseline_check)
+        views_row.addStretch(1)
         self.store_edit = QLineEdit(str(DEFAULT_STORE.resolve()))
         self.store_edit.setToolTip("the recistry study store (SQLite) readings are saved to")
         reader_row = QHBoxLayout()
@@ -325,6 +373,7 @@ class AnnotatorWidget(QWidget):
         study.addRow("Store", self.store_edit)
         study.addRow("Scans", self.timepoint_list)
         study.addRow("Display", display_row)
+        study.addRow("Views", views_row)
         root.addWidget(study_box)
 
         lesion_box = QGroupBox("Lesions")
@@ -580,6 +629,8 @@ class AnnotatorWidget(QWidget):
         self.reading, self.restored = restore_reading(reading, self.store_path)
         self.history_reader = self.reading.reader
         self.history.reset(self.reading)
+        self._uptake_jobs.clear()  # measured for the reading left
+        self._uptake_queue.clear()
         self._selected = None
         self.date = None
         self.dirty = False
@@ -653,13 +704,13 @@ class AnnotatorWidget(QWidget):
         assert self.study is not None
         if date in self._cache:
             self._cache.move_to_end(date)
-            return self._cache[date]
+            return self._cache[date][0]
         future = self._prefetch.pop(date, None)
-        images = future.result() if future is not None else load_images(self.study, date)
-        self._cache[date] = images
+        loaded = future.result() if future is not None else _load_scan(self.study, date)
+        self._cache[date] = loaded
         while len(self._cache) > _CACHE_SCANS:
             self._cache.popitem(last=False)
-        return images
+        return loaded[0]
 
     def _prefetch_next(self) -> None:
         """Start reading the scan after the one shown, unless it is loaded or loading (or the
@@ -671,7 +722,7 @@ class AnnotatorWidget(QWidget):
         if row >= len(dates) or dates[row] in self._cache or dates[row] in self._prefetch:
             return
         study, date = self.study, dates[row]
-        self._prefetch = {date: self._loader.submit(load_images, study, date)}
+        self._prefetch = {date: self._loader.submit(_load_scan, study, date)}
 
     def show_timepoint(self, date: dt.date) -> None:
         """Show the scan of ``date`` and its lesions (with the prior beside it at a follow-up),
@@ -698,13 +749,18 @@ class AnnotatorWidget(QWidget):
         elif PET_LAYER_NAME in self.viewer.layers:
             self.viewer.layers.remove(PET_LAYER_NAME)
         transform = layer_transform(images.ct)
-        if images.pet is not None:
+        # The reference and location layers are made when first needed: each layer is more
+        # to build and draw when a study opens.
+        placed = tp.liver_center_lps is not None or tp.spleen_center_lps is not None
+        if images.pet is not None and (placed or self._on_screen(self.references.layer)):
             self.references.attach(transform)
             self.references.show(tp)
-        elif self.references.layer in self.viewer.layers:
+        elif images.pet is None and self._on_screen(self.references.layer):
             self.viewer.layers.remove(REFERENCES_LAYER_NAME)
-        self.locations.attach(transform)
-        self.locations.show(tp)
+        located = any(les.location_lps is not None for les in tp.lesions)
+        if located or self._on_screen(self.locations.layer):
+            self.locations.attach(transform)
+            self.locations.show(tp)
         self.lesions.attach(transform)
         self.lesions.show(tp)
         self.proposal_panel.attach()
@@ -738,28 +794,62 @@ class AnnotatorWidget(QWidget):
         ]
         return [self.viewer.layers[n] for n in names if n and n in self.viewer.layers]
 
+    def _on_screen(self, layer: Any) -> bool:
+        return layer is not None and layer in self.viewer.layers
+
+    def _ensure_layer(self, owner: LocationLayer | ReferenceLayer) -> None:
+        """Make a layer that is made when first needed, on the scan shown, in its grid cell."""
+        if self._on_screen(owner.layer):
+            return
+        reading, date = self._require()
+        assert self.images is not None
+        owner.attach(layer_transform(self.images.ct))
+        owner.show(reading.at(date))
+        self._rearrange()
+
+    def _rearrange(self) -> None:
+        """Put a layer made after the scan was shown in its grid cell (zoom and pan kept)."""
+        arrange(self.viewer, self._current_layers(), *self._earlier_cells())
+
+    def _earlier_cells(self) -> list[list[Any]]:
+        """The layers of the prior's and the baseline's cells shown, in viewer order."""
+        return [
+            [self.viewer.layers[n] for n in prior_layer_names(self.viewer, cell)]
+            for cell in (PRIOR, BASELINE)
+        ]
+
     def _show_prior(self, arrange_only: bool = False) -> None:
-        """At a follow-up, the prior scan beside the current one (grid mode), else one view."""
+        """At a follow-up, the prior scan beside the current one (and the baseline when asked
+        and it is not the prior), in grid mode; else one view."""
         if self.reading is None or self.date is None or self.study is None:
             return
         prior_date = _reading.previous_date(self.reading, self.date)
-        prior: list[Any] = []
+        baseline_date = self.reading.baseline_date
+        shown: dict[Cell, dt.date] = {}
         if prior_date is not None and self.prior_check.isChecked():
-            images = self._images(prior_date)
-            tp = self.reading.at(prior_date)
-            prior = show_prior(
+            shown[PRIOR] = prior_date
+            if self.baseline_check.isChecked() and prior_date != baseline_date:
+                shown[BASELINE] = baseline_date
+        suv_range = self._suv_range(self.reading.at(self.date))
+        active = self.viewer.layers.selection.active
+        for cell in (PRIOR, BASELINE):
+            date = shown.get(cell)
+            if date is None:
+                hide_prior(self.viewer, cell)
+                continue
+            show_prior(
                 self.viewer,
-                images,
-                prior_date,
-                prior_marks(tp),
+                self._images(date),
+                date,
+                prior_marks(self.reading.at(date)),
                 window=WINDOWS[self.window_combo.currentText()].contrast_limits,
-                suv_range=self._suv_range(self.reading.at(self.date)),
+                suv_range=suv_range,
+                cell=cell,
             )
-        else:
-            hide_prior(self.viewer)
-        arrange(self.viewer, self._current_layers(), prior)
-        if prior:
+        if arrange(self.viewer, self._current_layers(), *self._earlier_cells()):
             self.viewer.reset_view()
+        if active is not None and active in self.viewer.layers:
+            self.viewer.layers.selection.active = active  # a layer added took the selection
 
     def _suv_range(self, tp: _reading.TimepointReading) -> tuple[float, float]:
         """The PET range: from the references of this scan (else the prior's), else the spin."""
@@ -796,14 +886,14 @@ class AnnotatorWidget(QWidget):
     def set_window(self, name: str) -> None:
         """Apply a CT window preset (soft tissue, lung, bone, liver) to both scans."""
         for layer in self.viewer.layers:
-            if layer.name == CT_LAYER_NAME or layer.name.startswith(PRIOR_CT_NAME):
+            if layer.name == CT_LAYER_NAME or layer.name.startswith((PRIOR.ct, BASELINE.ct)):
                 layer.contrast_limits = WINDOWS[name].contrast_limits
         if self.window_combo.currentText() != name:
             self.window_combo.setCurrentText(name)
 
     def set_suv_max(self, value: float) -> None:
         """Show PET from SUV 0 (transparent black) to ``value`` (white), on both scans."""
-        for name in (PET_LAYER_NAME, PRIOR_PET_NAME):
+        for name in (PET_LAYER_NAME, PRIOR.pet, BASELINE.pet):
             if name in self.viewer.layers:
                 self.viewer.layers[name].contrast_limits = (0.0, float(value))
 
@@ -812,7 +902,16 @@ class AnnotatorWidget(QWidget):
         ct, pet = layers.get(CT_LAYER_NAME), layers.get(PET_LAYER_NAME)
         if ct is None:
             return
-        self.readout_label.setText(readout_text(ct, pet, self.viewer.cursor.position))
+        position = self.viewer.cursor.position
+        self.readout_label.setText(readout_text(ct, pet, position))
+        # On the canvas too, where the eyes are (short: the slice position is on the slider);
+        # at most every _READOUT_MS, as each change redraws the canvas.
+        self._readout = readout_text(ct, pet, position, with_z=False)
+        if not self._readout_timer.isActive():
+            self._readout_timer.start()
+
+    def _show_readout(self) -> None:
+        show_readout(self.viewer, self._readout)
 
     # --- coronal MIP -------------------------------------------------------------------------
 
@@ -826,7 +925,8 @@ class AnnotatorWidget(QWidget):
             self.viewer.window.add_dock_widget(
                 self._mip, name="PET MIP (click a hot spot)", area="left"
             )
-        self._mip.show_volume(self.images.pet)
+        loaded = self._cache.get(self.date) if self.date is not None else None
+        self._mip.show_volume(self.images.pet, None if loaded is None else loaded[1])
 
     def _jump_to_point(self, point_lps: tuple[float, float, float]) -> None:
         focus(self.viewer, point_lps)
@@ -920,6 +1020,7 @@ class AnnotatorWidget(QWidget):
             self._tell("select a lesion in the table first")
             return
         lesion = self.reading.at(self.date).lesion(lesion_id)
+        self._ensure_layer(self.locations)
         self.locations.arm(lesion_id, ROLE_COLOURS[lesion.role])
         self._say(f"click where {lesion_id} is on the current scan")
 
@@ -947,10 +1048,10 @@ class AnnotatorWidget(QWidget):
     def place(self, lesion_id: str, point_lps: Sequence[float]) -> None:
         """Locate a lesion from a script, the way a reader does: arm, then a point on its slice
         (snapped to the nearest CT pixel centre, as a click is)."""
+        self.locate(lesion_id)
         layer = self.locations.layer
         if layer is None:
             raise RuntimeError("open a study first")
-        self.locate(lesion_id)
         data = np.rint(layer.world_to_data(lps_to_world(point_lps)))
         self.viewer.dims.set_point(0, float(layer.data_to_world(data)[0]))
         layer.add(data)
@@ -966,7 +1067,7 @@ class AnnotatorWidget(QWidget):
         for each in lines:
             drawn[(each.lesion_id, each.axis)] = each  # the latest line of an axis wins
         assert self.images is not None
-        changed = []
+        changed, measure = [], []
         for lesion in reading.at(date).lesions:
             for axis in Axis:
                 old = lesion.long_axis if axis is Axis.LONG else lesion.short_axis
@@ -986,11 +1087,16 @@ class AnnotatorWidget(QWidget):
                 )
                 changed.append(f"{lesion.lesion_id} {axis.value} axis")
                 if axis is Axis.LONG or lesion.nodal:
-                    reading = self._measure_uptake(reading, date, lesion.lesion_id)
+                    measure.append(lesion.lesion_id)
         if changed:
             self._commit(reading, "draw " + ", ".join(changed))
-        # Redraw from the reading: labels get their lengths, a replaced line disappears.
-        QTimer.singleShot(0, self._redraw_lesions)
+        for lesion_id in dict.fromkeys(measure):
+            self._measure_uptake_later(date, lesion_id)
+        # Redraw from the reading: labels get their lengths (now, so that the canvas and the
+        # dock are repainted together), a replaced line disappears (once napari has finished
+        # the drawing at hand).
+        if not self.lesions.relabel(reading.at(date)):
+            QTimer.singleShot(0, self._redraw_lesions)
 
     def _redraw_lesions(self) -> None:
         if self.reading is not None and self.date is not None and self.lesions.layer is not None:
@@ -1023,28 +1129,64 @@ class AnnotatorWidget(QWidget):
             self._say(f"located {', '.join(changed)}")
         QTimer.singleShot(0, lambda: self.locations.show(reading.at(date)))
 
-    def _measure_uptake(self, reading: Reading, date: dt.date, lesion_id: str) -> Reading:
-        """SUVmax and SUVpeak of a lesion from its drawn axes, when the scan has PET."""
+    def _measure_uptake_later(self, date: dt.date, lesion_id: str) -> None:
+        """Measure a lesion's SUVmax and SUVpeak from its drawn axes in the background, when
+        the scan has PET: the table, response and canvas follow the line at once, the uptake
+        columns and the Krenning hint a moment later (:meth:`finish_background_work`).
+
+        The measurement starts once the edit is on screen, so that it does not compete with
+        drawing it for the processor.
+        """
         if self.images is None or self.images.pet is None:
-            return reading
+            return
+        if not self._uptake_queue:
+            QTimer.singleShot(0, self._start_uptakes)
+        self._uptake_queue[(date, lesion_id)] = None
+
+    def _start_uptakes(self) -> None:
+        queued, self._uptake_queue = list(self._uptake_queue), {}
+        if self.images is None or self.images.pet is None or self.reading is None:
+            return
+        for date, lesion_id in queued:
+            try:
+                lesion = self.reading.at(date).lesion(lesion_id)
+            except KeyError:
+                continue  # deleted or renamed since
+            future = self._uptake_pool.submit(lesion_uptake, self.images.pet, lesion)
+            self._uptake_jobs[future] = (date, lesion)
+            future.add_done_callback(self._relay.done.emit)
+
+    def _apply_uptake(self, future: Future[VoiUptake | None]) -> None:
+        job = self._uptake_jobs.pop(future, None)
+        if job is None or self.reading is None:
+            return  # applied already (finish_background_work), or the study was closed
+        date, lesion = job
         try:
-            uptake = lesion_uptake(self.images.pet, reading.at(date).lesion(lesion_id))
+            uptake = future.result()
         except RecistryError as exc:
-            self._tell(f"{lesion_id}: no PET uptake: {exc}")
+            self._tell(f"{lesion.lesion_id}: no PET uptake: {exc}")
             uptake = None
-        return _reading.update_lesion(
-            reading,
-            date,
-            lesion_id,
-            suv_max=None if uptake is None else round(uptake.suv_max, 2),
-            suv_peak=None if uptake is None else round(uptake.suv_peak, 2),
-        )
+        reading = with_uptake(self.reading, date, lesion, uptake)
+        if reading is self.reading:
+            return
+        self.history.amend(lambda r: with_uptake(r, date, lesion, uptake))
+        self.reading = reading
+        self._fill_table()
+        self._update_controls()
+
+    def finish_background_work(self) -> None:
+        """Wait for the uptake measurements still running and record them (before a save)."""
+        self._start_uptakes()
+        for future in list(self._uptake_jobs):
+            future.exception()  # waits
+            self._apply_uptake(future)
 
     def place_reference(self, organ: str) -> None:
         """Arm the point tool: the next click is the centre of ``organ``'s reference sphere."""
         if self.images is None or self.images.pet is None:
             self._tell("reference spheres are measured on PET; this scan has none")
             return
+        self._ensure_layer(self.references)
         self.references.arm(organ)
 
     def _on_references_changed(self, centres: dict[str, tuple[float, float, float]]) -> None:
@@ -1230,8 +1372,9 @@ class AnnotatorWidget(QWidget):
         }:
             self._selected = None
         self.lesions.show(tp)
-        self.locations.show(tp)
-        if self.references.layer is not None and self.references.layer in self.viewer.layers:
+        if self._on_screen(self.locations.layer):
+            self.locations.show(tp)
+        if self._on_screen(self.references.layer):
             self.references.show(tp)
         self._show_pending()
         self._refresh()
@@ -1248,11 +1391,14 @@ class AnnotatorWidget(QWidget):
     def _show_pending(self) -> None:
         """Markers where the lesions still pending here were (gone once assessed)."""
         if self.reading is not None and self.date is not None and self.images is not None:
-            show_pending(
+            made = PENDING_NAME not in self.viewer.layers
+            layer = show_pending(
                 self.viewer,
                 pending_markers(self.reading, self.date),
                 layer_transform(self.images.ct),
             )
+            if made and layer is not None:
+                self._rearrange()
 
     def _refresh(self) -> None:
         if self.reading is None or self.date is None:
@@ -1261,28 +1407,43 @@ class AnnotatorWidget(QWidget):
         self._fill_table()
         unassigned = _reading.unassigned_warning(self.reading)
         checks = [*([unassigned] if unassigned else []), *self.result.checks]
-        self.checks_label.setText("\n".join(f"⚠ {c}" for c in checks))
-        self.checks_scroll.setVisible(bool(checks))
+        text = "\n".join(f"⚠ {c}" for c in checks)
+        if text != self.checks_label.text():
+            self.checks_label.setText(text)
+        if self.checks_scroll.isVisibleTo(self) != bool(checks):
+            self.checks_scroll.setVisible(bool(checks))
         pending = [les.lesion_id for les in self.reading.at(self.date).lesions if les.pending]
-        self.response_text.setPlainText("\n".join(describe(self.result, self.date, pending)))
+        text = "\n".join(describe(self.result, self.date, pending))
+        if text != self.response_text.toPlainText():
+            self.response_text.setPlainText(text)
         self._update_controls()
         self.proposal_panel.refresh()
 
     def _fill_table(self) -> None:
+        """Show the lesions of the time point, changing only the cells whose text changed: a
+        line edit changes a few cells, and every cell set relays out and repaints the dock."""
         reading, date = self._require()
         lesions = reading.at(date).lesions
         self.table.blockSignals(True)
-        self.table.setRowCount(len(lesions))
+        if self.table.rowCount() != len(lesions):
+            self.table.setRowCount(len(lesions))
         for row, lesion in enumerate(lesions):
             for column, text in enumerate(self._cells(reading, date, lesion)):
-                item = QTableWidgetItem(text)
-                if lesion.pending:
-                    item.setForeground(_PENDING_COLOUR)
-                    font = QFont()
-                    font.setItalic(True)
+                item = self.table.item(row, column)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.table.setItem(row, column, item)
+                if item.text() != text:
+                    item.setText(text)
+                if item.font().italic() != lesion.pending:
+                    font = item.font()
+                    font.setItalic(lesion.pending)
                     item.setFont(font)
-                self.table.setItem(row, column, item)
-            if lesion.lesion_id == self._selected:
+                    if lesion.pending:
+                        item.setForeground(_PENDING_COLOUR)
+                    else:
+                        item.setData(Qt.ItemDataRole.ForegroundRole, None)
+            if lesion.lesion_id == self._selected and self.table.currentRow() != row:
                 self.table.selectRow(row)
         self.table.blockSignals(False)
 
@@ -1465,40 +1626,74 @@ class AnnotatorWidget(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return
         try:
-            self.save()
+            self.save(wait=False)
         except RecistryError as exc:
             self._tell(f"not saved: {exc}")
 
-    def save(self) -> SaveResult:
+    def save(self, wait: bool = True) -> SaveResult:
         """Append the reading to the store under the reader's name and export its SR.
+
+        The store append is done at once; the SR export (files derived from the store) runs
+        off the GUI thread, and with ``wait`` False this returns before it finishes (the
+        status line says when it has; ``sr_files`` is then empty).
 
         Raises
         ------
         recistry.errors.RecistryError
-            Nothing was saved (no reader name, nothing assessed, store not writable …).
+            Nothing was saved (no reader name, nothing assessed, store not writable …), or,
+            with ``wait``, the SR export failed (the store has the reading).
         """
+        self.finish_background_work()
         reading, _date = self._require()
         assert self.study is not None
-        indexed = (self.study.root, self.store_path.resolve())
+        store = self.store_path
         # The masks of accepted segmentations go to the store as DICOM SEG first: the SR
-        # written with the reading references them.
-        reading = self.reading = self.proposal_panel.write_masks(reading, self.store_path)
-        result = save_reading(
-            reading,
-            self.study.root,
-            self.store_path,
-            sr_folder_for(self.store_path),
-            index_study=indexed not in self._indexed,
-        )
-        self._indexed.add(indexed)
+        # exported with the reading references them.
+        reading = self.reading = self.proposal_panel.write_masks(reading, store)
+        result = append_reading(reading, self.study.root, store)
         self.history_reader = reading.reader
         self.dirty = False
         withdrawn = f", {result.withdrawn} withdrawn" if result.withdrawn else ""
-        self._say(
+        saved = (
             f"saved: {result.new_revisions} new revision(s){withdrawn}, {result.unchanged} "
-            f"unchanged; {len(result.sr_files)} SR file(s) in {sr_folder_for(self.store_path)}"
+            "unchanged"
+        )
+        if not result.exported:
+            self._say(saved)
+            return result
+        # The study's images are indexed into the store once a session: the SR cites them.
+        indexed = (self.study.root, store.resolve())
+        index = None if indexed in self._indexed else self.study.index
+        if index is None and indexed not in self._indexed:
+            index = load_study(self.study.root).index
+        self._indexed.add(indexed)
+        folder = sr_folder_for(store)
+        future = self._export_pool.submit(export_reading, reading, store, folder, index=index)
+        if wait:
+            try:
+                result = replace(result, sr_files=future.result())
+            except RecistryError:
+                self._indexed.discard(indexed)  # perhaps not indexed: again next time
+                raise
+            self._say(f"{saved}; {len(result.sr_files)} SR file(s) in {folder}")
+            return result
+        self._say(f"{saved}; exporting the SR files to {folder} …")
+        future.add_done_callback(
+            lambda f: self._relay.exported.emit((f, saved, folder, indexed))  # to the GUI thread
         )
         return result
+
+    def _exported(
+        self, payload: tuple[Future[tuple[Path, ...]], str, Path, tuple[Path, Path]]
+    ) -> None:
+        future, saved, folder, indexed = payload
+        try:
+            files = future.result()
+        except RecistryError as exc:
+            self._indexed.discard(indexed)
+            self._tell(f"{saved}, but the SR files were not exported: {exc}")
+            return
+        self._say(f"{saved}; {len(files)} SR file(s) in {folder}")
 
     def confirm_discard(self, as_reader: str | None = None) -> bool:
         """Ask what to do with unsaved changes; True when it is fine to go on (close, reopen)."""
@@ -1550,6 +1745,13 @@ class AnnotatorWidget(QWidget):
 
         self._say(message)
         show_warning(message)
+
+
+class _Relay(QObject):
+    """Carries a finished background job to the GUI thread (a queued signal)."""
+
+    done = Signal(object)
+    exported = Signal(object)
 
 
 class _CloseGuard(QObject):

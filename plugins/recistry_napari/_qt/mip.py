@@ -54,12 +54,13 @@ class MipPanel(QWidget):
         layout.addWidget(self.label)
         layout.addStretch(1)
 
-    def show_volume(self, pet: Volume) -> None:
-        """Show the MIP of ``pet`` (recomputed only for a new volume)."""
+    def show_volume(self, pet: Volume, mip: CoronalMip | None = None) -> None:
+        """Show the MIP of ``pet`` (recomputed only for a new volume, and not when ``mip`` is
+        its MIP already computed)."""
         if pet is self._volume:
             return
         self._volume = pet
-        self.mip = coronal_mip(pet)
+        self.mip = mip if mip is not None and mip.volume is pet else coronal_mip(pet)
         image = self.mip.image
         grey = 255 - np.clip(image / self.suv_max * 255.0, 0, 255).astype(np.uint8)
         grey = np.ascontiguousarray(grey)

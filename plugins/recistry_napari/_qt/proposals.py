@@ -93,7 +93,9 @@ class ProposalPanel(QWidget):
         super().__init__()
         self.annotator = annotator
         self.viewer = annotator.viewer
-        self.layers = ProposalLayers(self.viewer, self._on_edited)
+        self.layers = ProposalLayers(
+            self.viewer, self._on_edited, on_created=lambda: annotator._rearrange()
+        )
         self.proposals: dict[dt.date, list[Proposal]] = {}
         self.masks: dict[tuple[dt.date, str], LesionMeasurement] = {}
         """Masks of accepted segmentations by (scan date, lesion ID), written as SEG at save."""
@@ -105,11 +107,20 @@ class ProposalPanel(QWidget):
         self._jobs = 0
         self._counter = itertools.count(1)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-proposals")
-        self._bridge = _Bridge()
+        self._bridge = _Bridge(self)
         self._bridge.finished.connect(self._on_finished)
         self._bridge.progress.connect(self._on_progress)
         self.armed = False
         self._docked = False
+        # Timers owned by the panel: they die with it (a lambda on a bare single shot would
+        # run after the viewer closed).
+        self._start_date: dt.date | None = None
+        self._start_timer = QTimer(self)
+        self._start_timer.setSingleShot(True)
+        self._start_timer.timeout.connect(self._start_jobs)
+        self._tab_timer = QTimer(self)
+        self._tab_timer.setSingleShot(True)
+        self._tab_timer.timeout.connect(self.show_tab)
         self._build(keys)
         self.viewer.mouse_drag_callbacks.append(self._on_mouse)
 
@@ -195,7 +206,7 @@ class ProposalPanel(QWidget):
             if isinstance(first, QDockWidget) and isinstance(second, QDockWidget):
                 main.tabifyDockWidget(first, second)
                 # In front once the tab bar exists (raising it now is undone by the tabifying).
-                QTimer.singleShot(0, self.show_tab)
+                self._tab_timer.start(0)
 
     def show_tab(self) -> None:
         """Bring the panel's tab to the front (proposals arrived, or the click mode is on)."""
@@ -217,10 +228,11 @@ class ProposalPanel(QWidget):
         self.redraw()
         # Started once the scan is drawn, and only if the reader stays on it (flicking through
         # scans starts nothing).
-        date = self.annotator.date
-        QTimer.singleShot(_START_DELAY_MS, lambda: self._start_jobs(date))
+        self._start_date = self.annotator.date
+        self._start_timer.start(_START_DELAY_MS)
 
-    def _start_jobs(self, date: dt.date | None) -> None:
+    def _start_jobs(self) -> None:
+        date = self._start_date
         if date is not None and date == self.annotator.date:
             self._start_follow_up()
             self._start_hotspots()
@@ -251,7 +263,7 @@ class ProposalPanel(QWidget):
     def redraw(self) -> None:
         """Draw the proposals and accepted masks of the scan shown, and list the proposals."""
         date = self.annotator.date
-        if date is None or self.layers.shapes is None:
+        if date is None:
             return
         proposals = self.proposals.get(date, [])
         accepted = [m for (d, _lesion), m in self.masks.items() if d == date]

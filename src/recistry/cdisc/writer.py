@@ -54,14 +54,15 @@ def _frame(spec: DatasetSpec, columns: Columns):  # type: ignore[no-untyped-def]
 
 def _number_text(values: np.ndarray) -> list[str]:
     """A numeric column as CSV text: blank when missing; whole numbers without a decimal point
-    when every value of the column is whole, else Python's shortest repr."""
-    known = ~np.isnan(values)
-    if np.array_equal(values[known], np.floor(values[known])):
-        text = np.where(known, values, 0).astype(np.int64).astype(str).astype(object)
+    when every value of the column is whole, else Python's shortest repr (each distinct value
+    formatted once)."""
+    distinct, codes = np.unique(values, return_inverse=True)
+    known = distinct[~np.isnan(distinct)]
+    if np.array_equal(known, np.floor(known)):
+        text = ["" if np.isnan(x) else str(int(x)) for x in distinct.tolist()]
     else:
-        text = np.array([repr(x) for x in values.tolist()], dtype=object)
-    text[~known] = ""
-    return cast(list[str], text.tolist())
+        text = ["" if np.isnan(x) else repr(x) for x in distinct.tolist()]
+    return cast(list[str], np.array(text, dtype=object)[codes].tolist())
 
 
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
@@ -74,24 +75,27 @@ def _csv_field(value: str) -> str:
     return buffer.getvalue()
 
 
-def _text_cells(values: list[str]) -> list[str]:
-    """A character column as CSV cells: quoted as the csv module quotes (only values holding a
-    comma, a quote or a line break, which are rare: looked for once in the whole column)."""
-    if not _NEEDS_QUOTES.search("".join(values)):
-        return values
-    quoted = {v: _csv_field(v) for v in set(values) if _NEEDS_QUOTES.search(v)}
-    return [quoted.get(v, v) for v in values]
+def _text_cells(values: list[str], distinct: set[str]) -> list[str]:
+    """A character column as CSV cells, quoted as the csv module quotes: only values holding a
+    comma, a quote or a line break (looked for among the ``distinct`` values)."""
+    quoted = {v: _csv_field(v) for v in distinct if _NEEDS_QUOTES.search(v)}
+    return [quoted.get(v, v) for v in values] if quoted else values
 
 
-def _write_csv(path: Path, spec: DatasetSpec, columns: Columns) -> None:
+def _write_csv(
+    path: Path, spec: DatasetSpec, columns: Columns, distinct: Mapping[str, set[str]]
+) -> None:
     """The dataset as CSV, byte for byte what ``csv.writer`` writes (header, then one line per
     record, ``\\n`` line ends), built a column at a time."""
     cells = [
-        _number_text(columns[v.name]) if v.kind == "Num" else _text_cells(columns[v.name].tolist())
+        _number_text(columns[v.name])
+        if v.kind == "Num"
+        else _text_cells(columns[v.name].tolist(), distinct[v.name])
         for v in spec.variables
     ]
+    names = list(spec.names)
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(",".join(_text_cells(list(spec.names))) + "\n")
+        handle.write(",".join(_text_cells(names, set(names))) + "\n")
         for start in range(0, len(cells[0]), _CSV_LINES):
             chunk = [column[start : start + _CSV_LINES] for column in cells]
             handle.write("\n".join(map(",".join, zip(*chunk, strict=True))))
@@ -102,20 +106,19 @@ _CSV_LINES = 100_000
 """Lines joined in memory at a time."""
 
 
-def _lengths(spec: DatasetSpec, columns: Columns) -> dict[str, int]:
+def _distinct_text(spec: DatasetSpec, columns: Columns) -> dict[str, set[str]]:
+    """The distinct values of each character variable (few: codes, dates, identifiers)."""
+    return {v.name: set(columns[v.name].tolist()) for v in spec.variables if v.kind == "Char"}
+
+
+def _lengths(spec: DatasetSpec, distinct: Mapping[str, set[str]]) -> dict[str, int]:
     """Bytes of the longest value of each character variable (8 for numbers)."""
-    lengths = {}
-    for v in spec.variables:
-        if v.kind == "Num":
-            lengths[v.name] = 8
-            continue
-        values = columns[v.name].tolist()
-        if "".join(values).isascii():
-            longest = max(map(len, values), default=1)
-        else:
-            longest = max((len(x.encode("utf-8")) for x in set(values)), default=1)
-        lengths[v.name] = longest or 1
-    return lengths
+    return {
+        v.name: 8
+        if v.kind == "Num"
+        else max((len(x.encode("utf-8")) for x in distinct[v.name]), default=1) or 1
+        for v in spec.variables
+    }
 
 
 def write_datasets(datasets: Mapping[str, Columns], out: Path) -> list[Path]:
@@ -173,9 +176,10 @@ def _write_files(datasets: Mapping[str, Columns], tmp: Path) -> list[Path]:
             file_format_version=5,
             variable_format={v: "DATE9." for v in spec.names if v in SAS_DATE_VARIABLES},
         )
-        _write_csv(tmp / f"{name}.csv", spec, columns)
+        distinct = _distinct_text(spec, columns)
+        _write_csv(tmp / f"{name}.csv", spec, columns, distinct)
         written += [Path(f"{name}.xpt"), Path(f"{name}.csv")]
-        lengths = _lengths(spec, columns)
+        lengths = _lengths(spec, distinct)
         define_rows.extend(
             (spec.name, spec.label, spec.klass, v.name, v.label, v.kind, lengths[v.name],
              v.codelist, v.source)

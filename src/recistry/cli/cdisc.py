@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from recistry._gc import cyclic_gc_paused
 from recistry.cli._store import add_batch_arguments
 from recistry.errors import InputError
 
@@ -78,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from recistry.cdisc import StudyContext, build_datasets, write_datasets
     from recistry.recist.model import AssessmentOptions
-    from recistry.scoring import load_records, score
+    from recistry.scoring import load_records, score, score_irecist
 
     if not STUDY_ID.match(args.study_id):
         raise InputError(
@@ -90,15 +91,21 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 0:
             raise InputError(f"--{name.replace('_', '-')} must be 0 or more days")
     options = AssessmentOptions(confirm_days=args.confirm_days, sd_min_days=args.sd_min_days)
-    records = load_records(args.path, args.clinical, args.reader)
-    assessments = score(records, options, workers=args.workers, dask_address=args.dask)
-    adjudicated = _adjudicated(args.path, args.reader)
-    irecist = None
-    if args.irecist:
-        from recistry.recist.irecist import IRecistOptions, assess_patient_irecist
+    with cyclic_gc_paused():
+        records = load_records(args.path, args.clinical, args.reader)
+        assessments = score(records, options, workers=args.workers, dask_address=args.dask)
+        irecist = None
+        if args.irecist:
+            from recistry.recist.irecist import IRecistOptions
 
-        i_options = IRecistOptions(recist=options)
-        irecist = {r.patient_id: assess_patient_irecist(r, i_options) for r in records}
+            i_options = IRecistOptions(recist=options)
+            irecist = {
+                a.patient_id: a
+                for a in score_irecist(
+                    records, i_options, workers=args.workers, dask_address=args.dask
+                )
+            }
+    adjudicated = _adjudicated(args.path, args.reader)
     context = StudyContext(args.study_id, adjudicated, irecist)
     datasets = build_datasets(records, assessments, context)
     written = write_datasets(datasets, args.out)

@@ -397,7 +397,8 @@ def _check_rows(
     for per_lesion in by_date.values():
         for lesion_id, group in per_lesion.items():
             role = lesions[lesion_id].role
-            _check_fragments(group, role)
+            if len(group) > 1 or group[0].extra.get(FRAGMENT_KEY):
+                _check_fragments(group, role)
             if role is not Role.TARGET:
                 continue
             for m in group:

@@ -309,7 +309,9 @@ class AssessmentOptions:
     """
 
     policy: str = "recist1.1"
-    policy_version: int = 2
+    # 1: before issue 10; 2: issue 10's node rules; 3: iRECIST's windows as settings, a scan
+    # within the minimum interval after an iUPD disregarded whole (EORTC FAQ).
+    policy_version: int = 3
     confirm: bool = False
     confirm_days: int = 28
     max_ne_between: int = 1

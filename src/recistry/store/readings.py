@@ -266,6 +266,19 @@ def _validate(m: Measurement, default_reader: str | None) -> _Row:
     )
 
 
+def _refuse_as_rescore(measurements: Sequence[Measurement], exc: InputError) -> None:
+    """Raise the engine's first error for the patient of ``exc`` (a repeated row), if it has one:
+    ``rescore`` of the same table checks the rows in that order and names that error first."""
+    from recistry.recist import validate_patient
+
+    if exc.row is None:
+        return
+    patient = next((m.patient_id for m in measurements if m.source.row == exc.row), None)
+    mine = tuple(m for m in measurements if m.patient_id == patient)
+    if mine:
+        validate_patient(PatientRecord(mine[0].patient_id, mine))
+
+
 def _readings(rows: Sequence[_Row]) -> list[list[_Row]]:
     """Rows grouped by reading, in input order; a repeated row must be a named fragment."""
     readings: dict[tuple[str, str, str, str], list[_Row]] = {}
@@ -384,8 +397,13 @@ def save_measurements(
         twice in the input, or a changed read is one the engine refuses (a target first seen
         after baseline, a new lesion at baseline, a scan after death …); nothing is written.
     """
+    measurements = list(measurements)
     rows = [_validate(m, reader) for m in measurements]
-    readings = _readings(rows)
+    try:
+        readings = _readings(rows)
+    except InputError as exc:
+        _refuse_as_rescore(measurements, exc)
+        raise
     with store.transaction() as conn:
         lazy = _LazyImport(store, kind, source)
         keys = _Keys(conn)
