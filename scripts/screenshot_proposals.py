@@ -74,6 +74,11 @@ def main() -> int:
     panel = widget.proposal_panel
 
     def wait() -> None:
+        import time
+
+        started = time.monotonic()  # the jobs start once a scan has been shown 0.3 s
+        while not panel.busy and time.monotonic() - started < 2.0:
+            QApplication.processEvents()
         while panel.busy:
             QApplication.processEvents()
         settle()
