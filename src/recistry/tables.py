@@ -181,7 +181,7 @@ def _read_csv_arrow(path: Path) -> pd.DataFrame | None:
         return None
     try:
         table = pacsv.read_csv(
-            path,
+            pa.input_stream(str(path), compression=None),  # the bytes as they are, never gunzipped
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.large_string()),
                 strings_can_be_null=False,
