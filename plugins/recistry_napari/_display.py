@@ -36,19 +36,26 @@ def show_overlays(viewer: napari.Viewer) -> None:
     from napari.components.overlays import TextOverlay
 
     overlays = viewer.canvas.overlays
-    for position, letter in ORIENTATION_LETTERS.items():
-        key = f"recistry_orientation_{letter}"
-        if key not in overlays:
-            overlays[key] = TextOverlay(
-                text=letter,
-                position=position,
-                visible=True,
-                gridded=True,
-                font_size=14,
-                color="#f0f0f0",
-                box=True,
-                box_color=(0, 0, 0, 0.6),
-            )
+    new = {
+        f"recistry_orientation_{letter}": TextOverlay(
+            text=letter,
+            position=position,
+            visible=True,
+            gridded=True,
+            font_size=14,
+            color="#f0f0f0",
+            box=True,
+            box_color=(0, 0, 0, 0.6),
+        )
+        for position, letter in ORIENTATION_LETTERS.items()
+        if f"recistry_orientation_{letter}" not in overlays
+    }
+    if new:
+        # napari lays every overlay out again for each one added: add them all, lay out once.
+        with overlays.events.added.blocker():
+            for key, overlay in new.items():
+                overlays[key] = overlay
+        overlays.events.added(key=key, value=overlay)
     scale_bar = overlays.scale_bar
     scale_bar.visible = True
     scale_bar.gridded = True

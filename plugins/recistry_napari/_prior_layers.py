@@ -238,15 +238,18 @@ def arrange(viewer: napari.Viewer, current: Sequence[Layer], *earlier: Sequence[
             viewer.layers.move(index, position)
     grid = viewer.canvas.grid
     before = (grid.enabled, grid.stride, tuple(grid.shape))
-    if len(cells) > 1:
-        if grid.stride != stride:
-            grid.stride = stride
-        if tuple(grid.shape) != (1, len(cells)):
-            grid.shape = (1, len(cells))
-        grid.spacing = 6
-        grid.enabled = True
-    else:
-        grid.enabled = False
+    wanted: dict[str, Any] = (
+        {"stride": stride, "shape": (1, len(cells)), "spacing": 6, "enabled": True}
+        if len(cells) > 1
+        else {"enabled": False}
+    )
+    changes = {key: value for key, value in wanted.items() if getattr(grid, key) != value}
+    if changes:
+        # Each setting re-lays out every grid cell: make them all, then lay out once.
+        with grid.events.blocker_all():
+            for key, value in changes.items():
+                setattr(grid, key, value)
+        grid.events.enabled(value=grid.enabled)
     after = (grid.enabled, grid.stride, tuple(grid.shape))
     return after != before and (grid.enabled or before[0])
 

@@ -27,7 +27,9 @@ def canvas(viewer: Any) -> QWidget:
 
 
 def canvas_point(viewer: Any, world: Sequence[float]) -> QPoint:
-    """Canvas pixel of a world point (z, y, x) mm in the 2-D view."""
+    """Canvas pixel of a world point (z, y, x) mm in the 2-D view (pending resizes first)."""
+    for _ in range(3):
+        QApplication.processEvents()
     native = canvas(viewer)
     centre = np.asarray(viewer.scene.camera.center[1:], dtype=float)
     zoom = float(viewer.scene.camera.zoom)

@@ -81,6 +81,12 @@ def test_hu_and_suv_under_the_cursor_show_on_the_canvas(
     widget = AnnotatorWidget(viewer)
     viewer.window.add_dock_widget(widget, name="RECIST annotator")
     widget.open_study(SAMPLE)
+    QApplication.processEvents()
+    # The orientation letters, added together, each got its visual on the canvas.
+    letters = {k: o for k, o in viewer.canvas.overlays.items() if "orientation" in k}
+    assert sorted(o.text for o in letters.values()) == ["A", "L", "P", "R"]
+    drawn = viewer.window._qt_viewer.canvas._viewer_overlay_to_visual
+    assert all(drawn.get(o) for o in letters.values())
     ct = viewer.layers["CT"]
     target = np.asarray(ct.data_to_world((15, 128, 100)))
     viewer.dims.set_point(0, float(target[0]))

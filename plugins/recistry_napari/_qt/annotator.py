@@ -186,7 +186,8 @@ _PREFETCH_DELAY_MS = 3000
 _READOUT_MS = 80
 """Shortest time between two updates of the canvas readout (HU, SUV under the cursor)."""
 _CACHE_SCANS = 3
-"""Scans kept loaded: the current one, its prior and the one just left."""
+"""Scans kept loaded: the current one, its prior and the one just left (and the baseline, when
+it is shown as a third view)."""
 
 
 def help_text() -> str:
@@ -271,6 +272,7 @@ class AnnotatorWidget(QWidget):
         self._dirty = False
         self._selected: str | None = None
         self._cache: OrderedDict[dt.date, tuple[ScanImages, CoronalMip | None]] = OrderedDict()
+        self._on_screen_dates: set[dt.date] = set()
         self._indexed: set[tuple[Path, Path]] = set()
         # The next scan is read in the background while this one is read by the radiologist.
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-prefetch")
@@ -708,8 +710,13 @@ class AnnotatorWidget(QWidget):
         future = self._prefetch.pop(date, None)
         loaded = future.result() if future is not None else _load_scan(self.study, date)
         self._cache[date] = loaded
-        while len(self._cache) > _CACHE_SCANS:
-            self._cache.popitem(last=False)
+        # The least recently shown go first, never a scan on screen (current, prior, baseline).
+        limit = _CACHE_SCANS + (1 if self.baseline_check.isChecked() else 0)
+        while len(self._cache) > limit:
+            victim = next((d for d in self._cache if d not in self._on_screen_dates), None)
+            if victim is None:
+                break
+            del self._cache[victim]
         return loaded[0]
 
     def _prefetch_next(self) -> None:
@@ -731,6 +738,7 @@ class AnnotatorWidget(QWidget):
             raise RuntimeError("open a study first")
         if date == self.date:
             return
+        self._on_screen_dates = self._dates_shown(date)
         keep = self._world_position()
         images = self._images(date)
         self.images = images
@@ -818,11 +826,23 @@ class AnnotatorWidget(QWidget):
             for cell in (PRIOR, BASELINE)
         ]
 
+    def _dates_shown(self, date: dt.date) -> set[dt.date]:
+        """The scans on screen with ``date``'s: it, its prior and the baseline when asked."""
+        assert self.reading is not None
+        shown = {date}
+        prior = _reading.previous_date(self.reading, date)
+        if prior is not None and self.prior_check.isChecked():
+            shown.add(prior)
+            if self.baseline_check.isChecked():
+                shown.add(self.reading.baseline_date)
+        return shown
+
     def _show_prior(self, arrange_only: bool = False) -> None:
         """At a follow-up, the prior scan beside the current one (and the baseline when asked
         and it is not the prior), in grid mode; else one view."""
         if self.reading is None or self.date is None or self.study is None:
             return
+        self._on_screen_dates = self._dates_shown(self.date)
         prior_date = _reading.previous_date(self.reading, self.date)
         baseline_date = self.reading.baseline_date
         shown: dict[Cell, dt.date] = {}
@@ -1506,8 +1526,13 @@ class AnnotatorWidget(QWidget):
         has_pet = self.images is not None and self.images.pet is not None
         for button in self.reference_buttons.values():
             button.setEnabled(has_pet)
-        self.reference_label.setText(self._reference_text())
-        self.krenning_hint.setText(self._krenning_text(lesion))
+        # Only on change: setting a word-wrapped label's text lays the whole dock out again.
+        for label, text in (
+            (self.reference_label, self._reference_text()),
+            (self.krenning_hint, self._krenning_text(lesion)),
+        ):
+            if label.text() != text:
+                label.setText(text)
 
     def _reference_text(self) -> str:
         if self.reading is None or self.date is None:
