@@ -113,6 +113,10 @@ class LesionAnnotation:
     role_unassigned: bool = False
     """Imported (OHIF, Slicer) without a RECIST role: ``role`` is a placeholder until the reader
     assigns one (:data:`~recistry.store.readings.ROLE_UNASSIGNED_KEY`)."""
+    segmentation_uid: str | None = None
+    segment_number: int | None = None
+    """The DICOM SEG (SOP Instance UID) and segment holding this lesion's mask on this scan,
+    when it was measured from an accepted segmentation (written at save)."""
 
     @property
     def pending(self) -> bool:
@@ -550,6 +554,9 @@ def counted_value_mm(lesion: LesionAnnotation) -> Decimal | None:
 TOOL = "recistry-napari"
 LOCATION_KEY = "location_mm"
 """``Measurement.extra`` key of a lesion's located point: ``"x y z"`` LPS mm."""
+SEGMENTATION_KEY, SEGMENT_NUMBER_KEY = "segmentation_uid", "segment_number"
+"""``Measurement.extra`` keys of a lesion's mask, as :mod:`recistry.sr` reads and writes them
+(not imported from there: that would load highdicom with the plugin)."""
 
 
 def to_measurements(reading: Reading) -> tuple[Measurement, ...]:
@@ -586,6 +593,10 @@ def to_measurements(reading: Reading) -> tuple[Measurement, ...]:
                 "spleen_suv_mean": _text(tp.spleen_suv_mean),
                 "liver_center_mm": _point_text(tp.liver_center_lps),
                 "spleen_center_mm": _point_text(tp.spleen_center_lps),
+                SEGMENTATION_KEY: lesion.segmentation_uid or "",
+                SEGMENT_NUMBER_KEY: ""
+                if lesion.segment_number is None
+                else str(lesion.segment_number),
             }
             for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis)):
                 if line is not None:
@@ -642,6 +653,10 @@ def _point_from(text: str | None) -> tuple[float, float, float] | None:
 
 def _float(text: str | None) -> float | None:
     return float(text) if text and text.strip() else None
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.strip() else None
 
 
 def _display_order(m: Measurement) -> tuple[int, int, str]:
@@ -711,6 +726,8 @@ def from_measurements(reading: Reading, rows: Sequence[Measurement]) -> Reading:
                     sop_instance_uid=m.extra.get("sop_instance_uid"),
                     measured_at=m.extra.get("measured_at"),
                     location_lps=_point_from(m.extra.get(LOCATION_KEY)),
+                    segmentation_uid=m.extra.get(SEGMENTATION_KEY),
+                    segment_number=_int(m.extra.get(SEGMENT_NUMBER_KEY)),
                 )
             )
         references: dict[str, object] = {}

@@ -105,6 +105,8 @@ from recistry_napari._prior_layers import (
     show_pending,
     show_prior,
 )
+from recistry_napari._proposal_layers import PROPOSAL_LAYER_NAMES
+from recistry_napari._qt.proposals import ProposalPanel
 from recistry_napari._reading import Axis, LesionAnnotation, Reading
 from recistry_napari._reference_layer import (
     REFERENCE_DIAMETER_MM,
@@ -168,6 +170,9 @@ KEYS: dict[str, str] = {
     "undo": "Ctrl+Z",
     "redo": "Ctrl+Shift+Z",
     "save": "Ctrl+S",
+    "click_segment": "K",
+    "accept_proposal": "Alt+Y",
+    "reject_proposal": "Alt+R",
 }
 ROLE_LABELS = {Role.TARGET: "target", Role.NON_TARGET: "non-tgt", Role.NEW: "new"}
 UNASSIGNED = "unassigned"
@@ -197,6 +202,8 @@ def help_text() -> str:
         *((f"state: {STATE_LABELS[s]}", key) for s, key in STATE_KEYS.items()),
         ("undo / redo", f"{KEYS['undo']} / {KEYS['redo']}"),
         ("save", KEYS["save"]),
+        ("click to segment (on / off)", KEYS["click_segment"]),
+        ("accept / reject proposal", f"{KEYS['accept_proposal']} / {KEYS['reject_proposal']}"),
     ]
     return "\n".join(f"{key:<14} {what}" for what, key in rows)
 
@@ -290,6 +297,7 @@ class AnnotatorWidget(QWidget):
             viewer, self._on_locations_changed, schedule=lambda f: QTimer.singleShot(0, f)
         )
         self._close_guard: _CloseGuard | None = None
+        self.proposal_panel = ProposalPanel(self, KEYS)
         self._build()
         self._bind_keys()
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
@@ -542,6 +550,9 @@ class AnnotatorWidget(QWidget):
             (KEYS["undo"], self.undo),
             (KEYS["redo"], self.redo),
             (KEYS["save"], self._save_clicked),
+            (KEYS["click_segment"], lambda: self.proposal_panel.toggle_armed()),
+            (KEYS["accept_proposal"], lambda: self.proposal_panel.accept_selected()),
+            (KEYS["reject_proposal"], lambda: self.proposal_panel.reject_selected()),
             *((key, lambda s=state: self.set_state(s)) for state, key in STATE_KEYS.items()),
         ]
         self._shortcuts = []
@@ -760,6 +771,7 @@ class AnnotatorWidget(QWidget):
             self.locations.show(tp)
         self.lesions.attach(transform)
         self.lesions.show(tp)
+        self.proposal_panel.attach()
         show_pending(self.viewer, pending_markers(self.reading, date), transform)
         self._show_prior(arrange_only=False)
         show_overlays(self.viewer)
@@ -773,6 +785,7 @@ class AnnotatorWidget(QWidget):
         self.timepoint_list.blockSignals(False)
         self._update_mip()
         self._refresh()
+        self.proposal_panel.on_timepoint_shown()
         # Started once the scan is on screen and the reader looks at it: reading in the
         # background competes with drawing for the interpreter.
         QTimer.singleShot(_PREFETCH_DELAY_MS, self._prefetch_next)
@@ -785,6 +798,7 @@ class AnnotatorWidget(QWidget):
             self.locations.layer.name if self.locations.layer is not None else "",
             PENDING_NAME,
             self.lesions.layer.name if self.lesions.layer is not None else "",
+            *PROPOSAL_LAYER_NAMES,
         ]
         return [self.viewer.layers[n] for n in names if n and n in self.viewer.layers]
 
@@ -1423,6 +1437,7 @@ class AnnotatorWidget(QWidget):
         if text != self.response_text.toPlainText():
             self.response_text.setPlainText(text)
         self._update_controls()
+        self.proposal_panel.refresh()
 
     def _fill_table(self) -> None:
         """Show the lesions of the time point, changing only the cells whose text changed: a
@@ -1657,6 +1672,9 @@ class AnnotatorWidget(QWidget):
         reading, _date = self._require()
         assert self.study is not None
         store = self.store_path
+        # The masks of accepted segmentations go to the store as DICOM SEG first: the SR
+        # exported with the reading references them.
+        reading = self.reading = self.proposal_panel.write_masks(reading, store)
         result = append_reading(reading, self.study.root, store)
         self.history_reader = reading.reader
         self.dirty = False
