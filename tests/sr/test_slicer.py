@@ -351,3 +351,69 @@ def test_a_seg_in_the_store_index_resolves_a_report_that_travels_without_it(
             if m.lesion_id == "liver lesion"
         )
     assert liver.extra["sop_instance_uid"] == pydicom.dcmread(ct_paths[3]).SOPInstanceUID
+
+
+def test_a_lesion_with_a_seg_keeps_its_axis_lines_through_the_report(
+    seg: WrittenSegmentation, ct_paths: list[Path], tmp_path: Path
+) -> None:
+    """A lesion whose mask is a SEG segment is a volumetric group (TID 1411); its long and short
+    axes still carry their lines in patient mm (SCOORD3D under each NUM, as in the other groups),
+    so a report exported and imported again keeps the measured lines; dciodvfy accepts it."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from recistry.recist.model import LesionState, Measurement, Role
+    from recistry.sr import ScanReading, build_report
+    from recistry.sr.reader import SEGMENT_NUMBER_KEY, SEGMENTATION_KEY, read_sr_tree
+
+    ct = pydicom.dcmread(ct_paths[4])
+    long_line = ("10.5 -20.25 30.0", "40.5 -20.25 30.0")
+    short_line = ("25.5 -30.0 30.0", "25.5 -10.0 30.0")
+    node = Measurement(
+        patient_id=str(ct.PatientID),
+        date=dt.date(2024, 1, 15),
+        lesion_id="node",
+        role=Role.TARGET,
+        site="lymph node",
+        nodal=True,
+        state=LesionState.MEASURED,
+        long_axis_mm=Decimal("30.0"),
+        short_axis_mm=Decimal("20.0"),
+        extra={
+            "sop_instance_uid": str(ct.SOPInstanceUID),
+            "series_uid": str(ct.SeriesInstanceUID),
+            "frame_of_reference_uid": str(ct.FrameOfReferenceUID),
+            "long_axis_start_mm": long_line[0],
+            "long_axis_end_mm": long_line[1],
+            "short_axis_start_mm": short_line[0],
+            "short_axis_end_mm": short_line[1],
+            SEGMENTATION_KEY: seg.sop_instance_uid,
+            SEGMENT_NUMBER_KEY: str(seg.segment_numbers["node"]),
+        },
+    )
+    images = {str(ct.SOPInstanceUID): ct, seg.sop_instance_uid: pydicom.dcmread(seg.path)}
+    path = tmp_path / "seg-report.dcm"
+    build_report(ScanReading((node,), "Smith^Jane", 1), images).save_as(
+        path, enforce_file_format=True
+    )
+    shutil.copy(seg.path, tmp_path / "seg.dcm")  # the SEG travels with the report
+    (back,) = read_sr_tree(tmp_path)
+    assert back.extra[SEGMENTATION_KEY] == seg.sop_instance_uid
+    assert (back.extra["long_axis_start_mm"], back.extra["long_axis_end_mm"]) == long_line
+    assert (back.extra["short_axis_start_mm"], back.extra["short_axis_end_mm"]) == short_line
+    run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0
+    assert [
+        line
+        for line in run.stderr.splitlines()
+        if line.startswith("Error") and "<99RECISTRY>" not in line
+    ] == []
+    # 3D Slicer's reader still finds the segment and both diameters.
+    metadata = tmp_path / "dcmqi.json"
+    dcmqi("tid1500reader", "--inputDICOM", str(path), "--outputMetadata", str(metadata))
+    (group,) = json.loads(metadata.read_text())["Measurements"]
+    assert group["ReferencedSegment"] == seg.segment_numbers["node"]
+    diameters = {
+        item["quantity"]["CodeMeaning"]: float(item["value"]) for item in group["measurementItems"]
+    }
+    assert (diameters["Long Axis"], diameters["Short Axis"]) == (30.0, 20.0)

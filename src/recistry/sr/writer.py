@@ -169,8 +169,10 @@ def _lesion_group(
     seg_uid = extra.get(SEGMENTATION_KEY)
     # A lesion whose mask is a SEG segment (and the SEG is indexed): a volumetric group (TID
     # 1411) referencing the segment, which dcmqi/Slicer read. highdicom allows no coordinates
-    # in its measurements, so the axes are written without their lines there.
+    # in its measurements there: the axes' lines in patient mm are added to the group after
+    # (:func:`_with_axis_lines`), so a re-import keeps them.
     segmentation = images.get(seg_uid) if seg_uid else None
+    seg_lines: dict[Code, np.ndarray] = {}
     measurements: list[hd.sr.Measurement] = []
     for axis, value, code in (
         ("long", m.long_axis_mm, rc.LONG_AXIS),
@@ -186,6 +188,8 @@ def _lesion_group(
                 [parse_point_mm(extra[start_key]), parse_point_mm(extra[end_key])], dtype=float
             )
         if segmentation is not None:
+            if points is not None:
+                seg_lines[code] = points
             points = None
         elif image is not None:
             # The line on the image (SCOORD), as OHIF/dcmjs read and draw it.
@@ -263,7 +267,7 @@ def _lesion_group(
         source_series = extra.get("series_uid") or (
             str(image.SeriesInstanceUID) if image is not None else None
         )
-        return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+        volumetric = hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=tracking,
             referenced_segment=hd.sr.ReferencedSegment(
                 sop_class_uid=SEGMENTATION_STORAGE,
@@ -280,6 +284,9 @@ def _lesion_group(
             measurements=measurements or None,
             qualitative_evaluations=evaluations or None,
         )
+        if seg_lines and frame:
+            _with_axis_lines(volumetric, seg_lines, frame)
+        return volumetric
     location = extra.get(LOCATION_KEY)
     if location and frame and m.long_axis_mm is None and m.short_axis_mm is None:
         # A lesion without diameters but with a location (non-target, new): a planar group
@@ -319,6 +326,34 @@ def _lesion_group(
             else None
         ),
     )
+
+
+def _with_axis_lines(
+    group: hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations,
+    lines: Mapping[Code, np.ndarray],
+    frame: str,
+) -> None:
+    """Give each axis NUM of a volumetric group its line (SCOORD3D POLYLINE, INFERRED FROM, in
+    patient mm of ``frame``), as the other groups carry it (TID 300 row 8)."""
+    for item in group[0].ContentSequence:
+        if item.ValueType != "NUM":
+            continue
+        line = next(
+            (
+                points
+                for code, points in lines.items()
+                if rc.same_code(item.ConceptNameCodeSequence[0], code)
+            ),
+            None,
+        )
+        if line is None:
+            continue
+        coordinates = hd.sr.CoordinatesForMeasurement3D(
+            graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
+            graphic_data=line,
+            frame_of_reference_uid=frame,
+        )
+        item.ContentSequence = [*item.get("ContentSequence", []), coordinates]
 
 
 def _reference_groups(
