@@ -127,12 +127,10 @@ def focus(
         viewer.scene.camera.zoom = float(width) / field_mm
 
 
-def show_name(layer: Image, colour: str = "#ffffff", position: str = "top_left") -> None:
-    """The layer's name in a corner (``top_left``, ``top_right`` …) of the grid cell that shows
-    it; a long name goes top right, clear of the "A" at the top centre."""
+def show_name(layer: Image, colour: str = "#ffffff") -> None:
+    """The layer's name in the top-left corner of the grid cell that shows it."""
     overlay = layer.name_overlay
     overlay.visible = True
-    overlay.position = position
     overlay.color = colour
     overlay.font_size = 13
     overlay.box = True

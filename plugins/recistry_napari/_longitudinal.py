@@ -32,19 +32,22 @@ class Mark:
 
 
 def axis_labels(lesion: LesionAnnotation) -> dict[Axis, str]:
-    """The label of each drawn axis of ``lesion``: its ID and length. A node's two crossing
-    lines carry one label, on the long axis (``N1 14.5 mm · SA 12.1 mm``): two labels at
-    nearly the same corner would cover each other."""
+    """The label of each drawn axis of ``lesion``: its ID and length. A lesion with both axes
+    carries one label on the long axis, long × short as radiologists write it
+    (``N1 14.5 × 12.1 mm``): two labels at nearly the same corner would cover each other."""
     lines = {
         axis: line
         for axis, line in ((Axis.LONG, lesion.long_axis), (Axis.SHORT, lesion.short_axis))
         if line is not None
     }
-    sizes = {axis: f"{line.diameter_mm} mm" for axis, line in lines.items()}
     lid = lesion.lesion_id
     if len(lines) == 2:
-        return {Axis.LONG: f"{lid} {sizes[Axis.LONG]} · SA {sizes[Axis.SHORT]}", Axis.SHORT: ""}
-    return {a: f"{lid if a is Axis.LONG else lid + ' SA'} {size}" for a, size in sizes.items()}
+        long, short = lines[Axis.LONG].diameter_mm, lines[Axis.SHORT].diameter_mm
+        return {Axis.LONG: f"{lid} {long} × {short} mm", Axis.SHORT: ""}
+    return {
+        a: f"{lid if a is Axis.LONG else lid + ' SA'} {line.diameter_mm} mm"
+        for a, line in lines.items()
+    }
 
 
 def prior_marks(tp: TimepointReading) -> list[Mark]:

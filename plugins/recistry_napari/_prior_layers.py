@@ -87,7 +87,7 @@ def show_prior(
     old_ct = next((la.name for la in viewer.layers if la.name.startswith(cell.ct)), None)
     ct = put_image(viewer, old_ct or cell.ct, data, kwargs)
     ct.name = f"{cell.ct} {date}"
-    show_name(ct, cell.title_colour, position="top_right")
+    show_name(ct, cell.title_colour)
     added.append(ct)
     if images.pet is not None:
         data, kwargs, _ = pet_layer_data(images.pet, suv_range)

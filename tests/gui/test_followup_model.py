@@ -3,6 +3,7 @@ history, pending markers and prior marks, PET range from the references, the cor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -233,3 +234,15 @@ def test_an_imported_lesion_without_a_role_is_listed_until_the_reader_assigns_on
     assert {m.lesion_id: m.long_axis_mm for m in rows} == {"T1": Decimal("18.0"), "2": None}
     assert not any(ROLE_UNASSIGNED_KEY in m.extra for m in rows)
     refuse_unassigned_roles(rows, "reading")  # nothing left to refuse
+
+
+def test_a_lesion_with_both_axes_has_one_label_long_by_short() -> None:
+    """Two labels at one corner covered each other: a node's label is ``N1 14.5 × 12.1 mm``
+    on its long axis; a single axis keeps its own label."""
+    from recistry_napari._longitudinal import axis_labels
+
+    node = r.LesionAnnotation("N1", Role.TARGET, "lymph node", nodal=True)
+    both = dataclasses.replace(node, long_axis=_line(0.0, 14.5), short_axis=_line(0.0, 12.1))
+    assert axis_labels(both) == {r.Axis.LONG: "N1 14.5 × 12.1 mm", r.Axis.SHORT: ""}
+    short = dataclasses.replace(node, short_axis=_line(0.0, 12.1))
+    assert axis_labels(short) == {r.Axis.SHORT: "N1 SA 12.1 mm"}

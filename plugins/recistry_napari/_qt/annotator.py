@@ -281,6 +281,7 @@ class AnnotatorWidget(QWidget):
         self._uptake_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-uptake")
         self._uptake_jobs: dict[Future[VoiUptake | None], tuple[dt.date, LesionAnnotation]] = {}
         self._uptake_queue: dict[tuple[dt.date, str], None] = {}  # ordered, no duplicates
+        self._closed = False  # set when the window closes: late background results are dropped
         self._relay = _Relay(self)
         self._relay.done.connect(self._apply_uptake)
         self._relay.exported.connect(self._exported)
@@ -1174,7 +1175,30 @@ class AnnotatorWidget(QWidget):
                 continue  # deleted or renamed since
             future = self._uptake_pool.submit(lesion_uptake, self.images.pet, lesion)
             self._uptake_jobs[future] = (date, lesion)
-            future.add_done_callback(self._relay.done.emit)
+            future.add_done_callback(self._to_gui_thread(self._relay.done.emit))
+
+    def _to_gui_thread(self, emit: Callable[[Any], None]) -> Callable[[Any], None]:
+        """A worker thread's done-callback that hands its result to the GUI thread (a queued
+        signal), unless the window has closed: the widget's Qt objects may be gone by then."""
+
+        def deliver(payload: Any) -> None:
+            if self._closed:
+                return
+            try:
+                emit(payload)
+            except RuntimeError:  # the relay was deleted with the window
+                self._closed = True
+
+        return deliver
+
+    def stop_background_work(self) -> None:
+        """The window is closing: queued reads and measurements are cancelled, running ones end
+        without touching the (deleted) widgets; SR exports of saved readings still finish."""
+        self._closed = True
+        self._loader.shutdown(wait=False, cancel_futures=True)
+        self._uptake_pool.shutdown(wait=False, cancel_futures=True)
+        self._export_pool.shutdown(wait=False)
+        self.proposal_panel.close_worker()
 
     def _apply_uptake(self, future: Future[VoiUptake | None]) -> None:
         job = self._uptake_jobs.pop(future, None)
@@ -1703,9 +1727,8 @@ class AnnotatorWidget(QWidget):
             self._say(f"{saved}; {len(result.sr_files)} SR file(s) in {folder}")
             return result
         self._say(f"{saved}; exporting the SR files to {folder} …")
-        future.add_done_callback(
-            lambda f: self._relay.exported.emit((f, saved, folder, indexed))  # to the GUI thread
-        )
+        relay = self._to_gui_thread(self._relay.exported.emit)
+        future.add_done_callback(lambda f: relay((f, saved, folder, indexed)))
         return result
 
     def _exported(
@@ -1792,4 +1815,6 @@ class _CloseGuard(QObject):
             assert event is not None
             event.ignore()
             return True
+        if closing:
+            self._widget.stop_background_work()
         return False
