@@ -10,6 +10,7 @@ measurement).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from recistry.recist.model import Role
@@ -72,18 +73,23 @@ def prior_marks(tp: TimepointReading) -> list[Mark]:
     return marks
 
 
-def pending_markers(reading: Reading, date: dt.date) -> list[Mark]:
-    """For each lesion pending at ``date``: a point where it was at its latest assessment."""
-    marks = []
+def pending_with_prior(
+    reading: Reading, date: dt.date
+) -> Iterator[tuple[LesionAnnotation, LesionAnnotation, tuple[float, float, float]]]:
+    """Each lesion pending at ``date`` with its latest earlier assessment and where it was
+    then (LPS mm); lesions never located or measured before are left out."""
     for lesion in reading.at(date).lesions:
         if not lesion.pending:
             continue
         prior = reading.prior(date, lesion.lesion_id)
-        if prior is None or prior[1].position_lps is None:
-            continue
-        before = prior[1]
-        assert before.position_lps is not None
-        marks.append(
-            Mark(lesion.lesion_id, lesion.role, (before.position_lps,), f"{lesion.lesion_id}?")
-        )
-    return marks
+        where = None if prior is None else prior[1].position_lps
+        if prior is not None and where is not None:
+            yield lesion, prior[1], where
+
+
+def pending_markers(reading: Reading, date: dt.date) -> list[Mark]:
+    """For each lesion pending at ``date``: a point where it was at its latest assessment."""
+    return [
+        Mark(lesion.lesion_id, lesion.role, (where,), f"{lesion.lesion_id}?")
+        for lesion, _before, where in pending_with_prior(reading, date)
+    ]

@@ -26,6 +26,7 @@ from recistry.imaging.segment import LesionMeasurement
 from recistry.imaging.volume import Volume
 from recistry.recist.model import Role
 from recistry_napari import _reading
+from recistry_napari._longitudinal import pending_with_prior
 from recistry_napari._reading import Axis, Line, Reading
 from recistry_napari._study import ScanImages
 
@@ -188,24 +189,16 @@ class FollowedLesion:
 
 def lesions_to_follow(reading: Reading, date: dt.date) -> list[FollowedLesion]:
     """The lesions pending at ``date`` that were located or measured on an earlier scan."""
-    out = []
-    for lesion in reading.at(date).lesions:
-        if not lesion.pending:
-            continue
-        prior = reading.prior(date, lesion.lesion_id)
-        if prior is None or prior[1].position_lps is None:
-            continue
-        before = prior[1]
-        out.append(
-            FollowedLesion(
-                lesion.lesion_id,
-                lesion.role,
-                lesion.nodal,
-                before.position_lps,  # type: ignore[arg-type]  # checked above
-                measure=lesion.role is Role.TARGET and before.long_axis is not None,
-            )
+    return [
+        FollowedLesion(
+            lesion.lesion_id,
+            lesion.role,
+            lesion.nodal,
+            where,
+            measure=lesion.role is Role.TARGET and before.long_axis is not None,
         )
-    return out
+        for lesion, before, where in pending_with_prior(reading, date)
+    ]
 
 
 class RegistrationCache:
