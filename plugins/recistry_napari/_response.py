@@ -82,6 +82,12 @@ def words(value: object) -> str:
     return RESPONSE_WORDS.get(code, code.replace("_", " "))
 
 
+def _plain(reason: str) -> str:
+    """An engine reason for the panel: the one code that is not a word (NON_CR_NON_PD) written
+    as radiologists write it; CR, PR, SD, PD and NE stay, as in RECIST itself."""
+    return reason.replace("NON_CR_NON_PD", RESPONSE_WORDS["NON_CR_NON_PD"])
+
+
 def describe(result: LiveResult, date: dt.date, pending: Sequence[str] = ()) -> list[str]:
     """Plain-text lines for the response panel at time point ``date``.
 
@@ -109,11 +115,11 @@ def describe(result: LiveResult, date: dt.date, pending: Sequence[str] = ()) -> 
             f"Targets: {words(tp.target_response)} · non-targets: "
             f"{words(tp.non_target_response)} · new lesions: {tp.new_lesions.value}",
             f"Time-point response: {words(tp.overall_response)}",
-            *(f"  • {r}" for r in tp.reasons),
+            *(f"  • {_plain(r)}" for r in tp.reasons),
         ]
     if a.timepoints:
         lines += [
             f"Best overall response so far: {words(a.best_overall_response)}",
-            *(f"  • {r}" for r in a.best_response_reasons),
+            *(f"  • {_plain(r)}" for r in a.best_response_reasons),
         ]
     return lines

@@ -169,3 +169,17 @@ def test_a_reading_with_a_split_lesion_is_refused_not_restored_without_a_fragmen
         InputError, match=r"T1 of P1 on 2024-03-11 is a split lesion \(fragments a, b\)"
     ):
         r.from_measurements(r.new_reading("P1", [BASELINE, FOLLOW_UP]), rows)
+
+
+def test_the_response_panel_writes_non_cr_non_pd_in_words() -> None:
+    """Issue 13: plain words in the response panel, the engine's reasons included."""
+    from recistry_napari._response import assess_reading, describe
+
+    reading, t1 = r.add_lesion(_reading(), BASELINE, Role.TARGET, "liver")
+    reading, nt1 = r.add_lesion(reading, BASELINE, Role.NON_TARGET, "bone")
+    reading = r.set_line(reading, BASELINE, t1, r.Axis.LONG, _line(0, 0, 30, 0))
+    reading = r.update_lesion(reading, BASELINE, nt1, state=LesionState.PRESENT)
+    reading = r.set_line(reading, FOLLOW_UP, t1, r.Axis.LONG, _line(0, 0, 29, 0))
+    reading = r.update_lesion(reading, FOLLOW_UP, nt1, state=LesionState.PRESENT)
+    text = "\n".join(describe(assess_reading(reading, FOLLOW_UP), FOLLOW_UP))
+    assert "non-target non-CR/non-PD" in text and "NON_CR_NON_PD" not in text
