@@ -42,6 +42,26 @@ def _tree(out: Path) -> dict[str, Path]:
     return files
 
 
+def _pull_argv(orthanc: Orthanc, out: Path) -> list[str]:
+    """``recistry pull`` of the sample patient's CT and PET into ``out`` (the CLI's argv)."""
+    return ["pull", orthanc.dicomweb_url, "--patient", PATIENT, "--modality", "CT,PT", "--out",
+            str(out)]  # fmt: skip
+
+
+def _pull_in_background(argv: list[str], out: Path, until_files: int) -> subprocess.Popen[bytes]:
+    """``recistry ARGV`` in a process of its own, returned once it has written ``until_files``
+    files into ``out`` (or ended, or 60 s passed)."""
+    command = [sys.executable, "-m", "recistry.cli", *argv]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if len(list(out.rglob("*.dcm"))) >= until_files:
+            break
+        time.sleep(0.005)
+    return process
+
+
 def _same_data_set(pulled: Path, original: Path) -> bool:
     """Same data set (file meta aside: a DIMSE receiver writes its own)."""
     a, b = pydicom.dcmread(pulled), pydicom.dcmread(original)
@@ -152,15 +172,8 @@ def test_interrupted_pull_leaves_only_whole_files_and_resumes(
     orthanc: Orthanc, login: str, sample_by_sop: dict[str, Path], tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / "studies"
-    command = [sys.executable, "-m", "recistry.cli", "pull", orthanc.dicomweb_url]
-    command += ["--patient", PATIENT, "--modality", "CT,PT", "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        if len(list(out.rglob("*.dcm"))) >= 20:
-            break
-        time.sleep(0.005)
+    argv = _pull_argv(orthanc, out)
+    process = _pull_in_background(argv, out, until_files=20)
     process.send_signal(signal.SIGKILL)  # a power cut: no clean-up code runs
     process.communicate()
     assert process.returncode == -signal.SIGKILL, "the pull ended before it could be cut"
@@ -173,7 +186,7 @@ def test_interrupted_pull_leaves_only_whole_files_and_resumes(
     damaged.write_bytes(damaged.read_bytes()[:-1000])
     (damaged.parent / ".left-over.dcm.99.partial").write_bytes(b"half")
     capsys.readouterr()
-    assert main(command[3:]) == 0
+    assert main(argv) == 0
     summary = capsys.readouterr().out
     assert f"{180 - len(kept) + 1} retrieved, {len(kept) - 1} already complete" in summary
     files = _tree(out)
@@ -181,7 +194,7 @@ def test_interrupted_pull_leaves_only_whole_files_and_resumes(
     assert all(files[s].read_bytes() == sample_by_sop[s].read_bytes() for s in files)
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]
     capsys.readouterr()
-    assert main(command[3:]) == 0
+    assert main(argv) == 0
     assert "0 retrieved, 180 already complete" in capsys.readouterr().out
 
 
@@ -228,15 +241,7 @@ def test_ctrl_c_stops_the_pull_cleanly(
 ) -> None:
     """Ctrl-C (SIGINT): exit status 130, no temporary file left, every kept file whole."""
     out = tmp_path / "studies"
-    command = [sys.executable, "-m", "recistry.cli", "pull", orthanc.dicomweb_url]
-    command += ["--patient", PATIENT, "--modality", "CT,PT", "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        if len(list(out.rglob("*.dcm"))) >= 10:
-            break
-        time.sleep(0.005)
+    process = _pull_in_background(_pull_argv(orthanc, out), out, until_files=10)
     process.send_signal(signal.SIGINT)
     _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
