@@ -13,64 +13,36 @@ reading reopened from the store. Each step's window (docks included) is written 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from _screens import ROOT, open_annotator, settle, snap, start
+
 SAMPLE = ROOT / "sample_dicom" / "demo_patient"
-WIDTH, HEIGHT = 1920, 1080
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    args = parser.parse_args()
-    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-        return subprocess.call(
-            ["xvfb-run", "-a", "-s", f"-screen 0 {WIDTH}x{HEIGHT}x24", sys.executable, *sys.argv]
-        )
-    os.environ.setdefault("NAPARI_CONFIG", str(Path(tempfile.mkdtemp()) / "settings.yaml"))
-    import napari
+    args = start(__doc__.splitlines()[0])
+    if isinstance(args, int):
+        return args  # the status of this script run again under xvfb-run
     from qtpy.QtTest import QTest
-    from qtpy.QtWidgets import QApplication
 
     from recistry.recist.model import LesionState, Role
-    from recistry_napari import PLUGIN_NAME, WIDGET_NAME
     from recistry_napari._reading import Axis
     from recistry_napari._uptake import suggestion
 
     (truth,) = json.loads((SAMPLE / "ground_truth.json").read_text())["patients"]
     store = Path(tempfile.mkdtemp()) / "recistry.db"
-    args.out.mkdir(parents=True, exist_ok=True)
 
-    def settle() -> None:
-        for _ in range(8):
-            QApplication.processEvents()
-
-    def snap(viewer: napari.Viewer, name: str) -> None:
-        settle()
-        path = args.out / f"annotate-{name}.png"
-        viewer.screenshot(path=str(path), canvas_only=False, flash=False)
-        print(f"wrote {path}")
-
-    def open_viewer() -> tuple[napari.Viewer, object]:
-        viewer = napari.Viewer(title="recistry", show=True)
-        viewer.window._qt_window.setGeometry(0, 0, WIDTH, HEIGHT)
-        _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
-        widget.reader_edit.setText("Dr Demo")
-        widget.store_edit.setText(str(store))
-        widget.open_study(SAMPLE / truth["patient_id"])
-        return viewer, widget
+    def open_viewer() -> tuple[Any, Any]:
+        return open_annotator(SAMPLE / truth["patient_id"], store)
 
     viewer, widget = open_viewer()
-    snap(viewer, "01-open")
+    snap(viewer, args.out, "01-open")
 
     liver = [
         c + d
@@ -125,32 +97,32 @@ def main() -> int:
     references()
     read(baseline)
     widget.select_lesion(ids["L1"])
-    snap(viewer, "02-baseline")
+    snap(viewer, args.out, "02-baseline")
 
     widget.show_timepoint(dt.date.fromisoformat(follow_up["date"]))
     viewer.reset_view()
-    snap(viewer, "03-follow-up-prior-beside")
+    snap(viewer, args.out, "03-follow-up-prior-beside")
 
     widget.select_next_pending()
-    snap(viewer, "04-next-pending-centred")
+    snap(viewer, args.out, "04-next-pending-centred")
 
     references()
     read(follow_up)
     widget.select_lesion(ids["L1"])
     hover(ids["L1"])
-    snap(viewer, "05-follow-up-read")
+    snap(viewer, args.out, "05-follow-up-read")
 
     widget.show_timepoint(dt.date.fromisoformat(second["date"]))
     widget.baseline_check.setChecked(True)
     widget.select_next_pending()
-    snap(viewer, "06-baseline-prior-current")
+    snap(viewer, args.out, "06-baseline-prior-current")
 
     widget.save()
     widget.dirty = False
     viewer.close()
 
     viewer, widget = open_viewer()
-    snap(viewer, "07-reopened")
+    snap(viewer, args.out, "07-reopened")
     widget.dirty = False
     viewer.close()
     return 0

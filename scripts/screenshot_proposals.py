@@ -12,52 +12,30 @@ the follow-up with every prior lesion proposed in place after registration.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-WIDTH, HEIGHT = 1920, 1080
+from _screens import open_annotator, settle, snap, start
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    args = parser.parse_args()
-    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-        return subprocess.call(
-            ["xvfb-run", "-a", "-s", f"-screen 0 {WIDTH}x{HEIGHT}x24", sys.executable, *sys.argv]
-        )
-    os.environ.setdefault("NAPARI_CONFIG", str(Path(tempfile.mkdtemp()) / "settings.yaml"))
-    import napari
+    args = start(__doc__.splitlines()[0])
+    if isinstance(args, int):
+        return args  # the status of this script run again under xvfb-run
     from qtpy.QtWidgets import QApplication
 
     from recistry.imaging.synth import write_synthetic_studies
     from recistry.recist.model import Role
-    from recistry_napari import PLUGIN_NAME, WIDGET_NAME
 
     work = Path(tempfile.mkdtemp(prefix="recistry-screens-"))
     write_synthetic_studies(
         work / "synth", patients=1, timepoints=2, seed=5, size=256, reposition=True
     )
     (truth,) = json.loads((work / "synth" / "ground_truth.json").read_text())["patients"]
-    args.out.mkdir(parents=True, exist_ok=True)
-
-    def settle() -> None:
-        for _ in range(8):
-            QApplication.processEvents()
-
-    def snap(viewer: napari.Viewer, name: str) -> None:
-        settle()
-        path = args.out / f"annotate-{name}.png"
-        viewer.screenshot(path=str(path), canvas_only=False, flash=False)
-        print(f"wrote {path}")
 
     def lesion(tp: int, lesion_id: str) -> dict[str, object]:
         found: dict[str, object] = next(
@@ -65,12 +43,7 @@ def main() -> int:
         )
         return found
 
-    viewer = napari.Viewer(title="recistry", show=True)
-    viewer.window._qt_window.setGeometry(0, 0, WIDTH, HEIGHT)
-    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
-    widget.reader_edit.setText("Dr Demo")
-    widget.store_edit.setText(str(work / "recistry.db"))
-    widget.open_study(work / "synth" / truth["patient_id"])
+    viewer, widget = open_annotator(work / "synth" / truth["patient_id"], work / "recistry.db")
     panel = widget.proposal_panel
 
     def wait() -> None:
@@ -85,7 +58,7 @@ def main() -> int:
 
     wait()
     widget.viewer.reset_view()
-    snap(viewer, "11-hot-spots-not-yet-annotated")
+    snap(viewer, args.out, "11-hot-spots-not-yet-annotated")
 
     liver = lesion(0, "L1")
     widget.site_edit.setText("liver")
@@ -94,11 +67,11 @@ def main() -> int:
     from recistry_napari._display import focus
 
     focus(viewer, liver["center_lps_mm"], field_mm=120.0)  # type: ignore[arg-type]
-    snap(viewer, "12-click-proposal")
+    snap(viewer, args.out, "12-click-proposal")
 
     panel.accept_selected()
     focus(viewer, liver["center_lps_mm"], field_mm=120.0)  # type: ignore[arg-type]
-    snap(viewer, "13-proposal-accepted")
+    snap(viewer, args.out, "13-proposal-accepted")
 
     node = lesion(0, "N1")
     widget._selected = None
@@ -106,7 +79,7 @@ def main() -> int:
     widget.nodal_check.setChecked(True)
     panel.segment_at(tuple(node["center_lps_mm"]))  # type: ignore[arg-type]
     focus(viewer, node["center_lps_mm"], field_mm=90.0)  # type: ignore[arg-type]
-    snap(viewer, "14-node-proposal")
+    snap(viewer, args.out, "14-node-proposal")
     panel.accept_selected()
     widget.nodal_check.setChecked(False)
     bone = lesion(0, "B1")
@@ -118,7 +91,7 @@ def main() -> int:
     wait()
     widget.select_lesion("T1")
     focus(viewer, panel.proposals[widget.date][0].location_lps, field_mm=160.0)
-    snap(viewer, "15-follow-up-proposals")
+    snap(viewer, args.out, "15-follow-up-proposals")
 
     widget.dirty = False
     viewer.close()
