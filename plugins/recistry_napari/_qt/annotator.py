@@ -106,6 +106,7 @@ from recistry_napari._prior_layers import (
     show_prior,
 )
 from recistry_napari._proposal_layers import PROPOSAL_LAYER_NAMES
+from recistry_napari._qt._threads import GuiDelivery
 from recistry_napari._qt.proposals import ProposalPanel
 from recistry_napari._reading import Axis, LesionAnnotation, Reading
 from recistry_napari._reference_layer import (
@@ -281,7 +282,7 @@ class AnnotatorWidget(QWidget):
         self._uptake_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-uptake")
         self._uptake_jobs: dict[Future[VoiUptake | None], tuple[dt.date, LesionAnnotation]] = {}
         self._uptake_queue: dict[tuple[dt.date, str], None] = {}  # ordered, no duplicates
-        self._closed = False  # set when the window closes: late background results are dropped
+        self._delivery = GuiDelivery()  # closed with the window: late results are dropped
         self._relay = _Relay(self)
         self._relay.done.connect(self._apply_uptake)
         self._relay.exported.connect(self._exported)
@@ -1175,26 +1176,12 @@ class AnnotatorWidget(QWidget):
                 continue  # deleted or renamed since
             future = self._uptake_pool.submit(lesion_uptake, self.images.pet, lesion)
             self._uptake_jobs[future] = (date, lesion)
-            future.add_done_callback(self._to_gui_thread(self._relay.done.emit))
-
-    def _to_gui_thread(self, emit: Callable[[Any], None]) -> Callable[[Any], None]:
-        """A worker thread's done-callback that hands its result to the GUI thread (a queued
-        signal), unless the window has closed: the widget's Qt objects may be gone by then."""
-
-        def deliver(payload: Any) -> None:
-            if self._closed:
-                return
-            try:
-                emit(payload)
-            except RuntimeError:  # the relay was deleted with the window
-                self._closed = True
-
-        return deliver
+            future.add_done_callback(self._delivery.to(self._relay.done.emit))
 
     def stop_background_work(self) -> None:
         """The window is closing: queued reads and measurements are cancelled, running ones end
         without touching the (deleted) widgets; SR exports of saved readings still finish."""
-        self._closed = True
+        self._delivery.close()
         self._loader.shutdown(wait=False, cancel_futures=True)
         self._uptake_pool.shutdown(wait=False, cancel_futures=True)
         self._export_pool.shutdown(wait=False)
@@ -1727,7 +1714,7 @@ class AnnotatorWidget(QWidget):
             self._say(f"{saved}; {len(result.sr_files)} SR file(s) in {folder}")
             return result
         self._say(f"{saved}; exporting the SR files to {folder} …")
-        relay = self._to_gui_thread(self._relay.exported.emit)
+        relay = self._delivery.to(self._relay.exported.emit)
         future.add_done_callback(lambda f: relay((f, saved, folder, indexed)))
         return result
 

@@ -58,6 +58,7 @@ from recistry_napari._proposals import (
     lesions_to_follow,
     propose_at,
 )
+from recistry_napari._qt._threads import GuiDelivery
 from recistry_napari._reading import Axis, Line, Reading
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class ProposalPanel(QWidget):
         self._jobs = 0
         self._counter = itertools.count(1)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-proposals")
-        self._closed = False
+        self._delivery = GuiDelivery()  # closed with the window: late results are dropped
         self._bridge = _Bridge(self)
         self._bridge.finished.connect(self._on_finished)
         self._bridge.progress.connect(self._on_progress)
@@ -504,7 +505,7 @@ class ProposalPanel(QWidget):
                 date,
                 self.registrations,
                 keys=counter,
-                progress=self._report_progress,
+                progress=self._delivery.to(self._bridge.progress.emit),
             )
 
         self._submit("follow-up", date, job)
@@ -513,24 +514,8 @@ class ProposalPanel(QWidget):
         self._jobs += 1
         self.progress.setVisible(True)
         future = self._worker.submit(job)
-        future.add_done_callback(lambda f: self._deliver((kind, date, f)))
-
-    def _report_progress(self, text: str) -> None:
-        """From the worker thread: a progress line for the GUI thread, unless the panel closed."""
-        if not self._closed:
-            try:
-                self._bridge.progress.emit(text)
-            except RuntimeError:  # the bridge was deleted with the window
-                self._closed = True
-
-    def _deliver(self, done: tuple[str, dt.date, Future[Any]]) -> None:
-        """From the worker thread: hand the result to the GUI thread, unless the panel closed."""
-        if self._closed:
-            return
-        try:
-            self._bridge.finished.emit(done)
-        except RuntimeError:  # the bridge was deleted with the window
-            self._closed = True
+        deliver = self._delivery.to(self._bridge.finished.emit)
+        future.add_done_callback(lambda f: deliver((kind, date, f)))
 
     def _on_progress(self, text: str) -> None:
         self.say(text)
@@ -671,7 +656,7 @@ class ProposalPanel(QWidget):
     def close_worker(self) -> None:
         """Stop the worker thread (the widget is closing): queued jobs are cancelled and a
         running one's result is dropped."""
-        self._closed = True
+        self._delivery.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
 
 
