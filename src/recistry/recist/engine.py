@@ -40,6 +40,7 @@ from recistry.recist.model import (
     Role,
     TargetResponse,
     TimepointAssessment,
+    repeated_row,
 )
 
 __all__ = ["assess_patient", "assess_patients", "organ_of", "validate_patient"]
@@ -430,11 +431,9 @@ def _check_fragments(group: Sequence[Measurement], role: Role) -> None:
                 "'measured' target can be split into fragments",
                 FRAGMENT_KEY,
             )
-    names = [m.extra.get(FRAGMENT_KEY, "") for m in group]
-    for i, m in enumerate(group[1:], start=1):
-        if names[0] and names[i] and names[i] not in names[:i]:
-            continue
-        first = group[names.index(names[i])] if names[i] in names[:i] else group[0]
+    repeat = repeated_row([m.extra.get(FRAGMENT_KEY, "") for m in group])
+    if repeat is not None:
+        m, first = group[repeat[0]], group[repeat[1]]
         at = f" (first at row {first.source.row})" if first.source.row else ""
         raise _error(
             m,

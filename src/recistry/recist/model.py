@@ -7,7 +7,7 @@ Sizes are :class:`decimal.Decimal` millimetres so that the inclusive thresholds 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -147,6 +147,19 @@ class Source:
 FRAGMENT_KEY = "fragment"
 """``extra`` key (the table column) naming one fragment of a split target: several ``measured``
 rows of one target on one date, each with its own name, are summed [EJC09 §4.3.2]."""
+
+
+def repeated_row(fragments: Sequence[str]) -> tuple[int, int] | None:
+    """The first row of one lesion's rows on one date that is not a fragment of its own, as
+    ``(that row, the earlier row it repeats)`` (indexes into ``fragments``); ``None`` when every
+    row is the only one or each has its own non-empty ``fragment`` name."""
+    for i in range(1, len(fragments)):
+        name = fragments[i]
+        if name in fragments[:i]:
+            return i, fragments.index(name)
+        if not (fragments[0] and name):
+            return i, 0
+    return None
 
 
 @dataclass(frozen=True, slots=True)

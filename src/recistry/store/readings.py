@@ -57,6 +57,7 @@ from recistry.recist.model import (
     PatientRecord,
     Role,
     Source,
+    repeated_row,
 )
 from recistry.store.database import Store
 
@@ -280,23 +281,28 @@ def _refuse_as_rescore(measurements: Sequence[Measurement], exc: InputError) -> 
 
 
 def _readings(rows: Sequence[_Row]) -> list[list[_Row]]:
-    """Rows grouped by reading, in input order; a repeated row must be a named fragment."""
-    readings: dict[tuple[str, str, str, str], list[_Row]] = {}
-    for row in rows:
-        group = readings.setdefault(row.key, [])
-        names = [r.fragment for r in group]
-        if group and not (names[0] and row.fragment and row.fragment not in names):
-            first = group[names.index(row.fragment)] if row.fragment in names else group[0]
-            raise InputError(
-                f"lesion {row.lesion_id} of patient {row.patient_id} on {row.scan_date} "
-                f"by reader {row.reader} is given twice (first at row {first.source_row}); "
-                "each fragment of a split target needs its own name in a 'fragment' column",
-                path=row.source_path,
-                row=row.source_row,
-                column=FRAGMENT_KEY,
-            )
-        group.append(row)
-    return list(readings.values())
+    """Rows grouped by reading, in input order; a repeated row must be a named fragment
+    (:func:`~recistry.recist.model.repeated_row`, the engine's rule)."""
+    readings: dict[tuple[str, str, str, str], list[tuple[int, _Row]]] = {}
+    for position, row in enumerate(rows):
+        readings.setdefault(row.key, []).append((position, row))
+    repeats = []
+    for group in readings.values():
+        repeat = repeated_row([r.fragment for _, r in group])
+        if repeat is not None:
+            repeats.append((group[repeat[0]], group[repeat[1]][1]))
+    if repeats:
+        # The first repeat in input order, as a reader of the file meets it.
+        (_, row), first = min(repeats, key=lambda pair: pair[0][0])
+        raise InputError(
+            f"lesion {row.lesion_id} of patient {row.patient_id} on {row.scan_date} "
+            f"by reader {row.reader} is given twice (first at row {first.source_row}); "
+            "each fragment of a split target needs its own name in a 'fragment' column",
+            path=row.source_path,
+            row=row.source_row,
+            column=FRAGMENT_KEY,
+        )
+    return [[row for _, row in group] for group in readings.values()]
 
 
 class _Keys:
