@@ -25,7 +25,7 @@ from recistry.recist.model import (
     PatientRecord,
 )
 from recistry.store.database import Store, utc_now
-from recistry.store.readings import clinical_in_force
+from recistry.store.readings import clinical_in_force, readers_of_patients
 
 if TYPE_CHECKING:  # imported lazily at run time: the store opens without pandas
     import pandas as pd
@@ -63,13 +63,7 @@ class Adjudication:
 
 def readers_by_patient(store: Store) -> dict[str, tuple[str, ...]]:
     """The readers who have measurements of each patient (names sorted)."""
-    readers: dict[str, set[str]] = {}
-    for patient_id, name in store.conn.execute(
-        "SELECT DISTINCT p.patient_id, r.name FROM measurements m "
-        "JOIN lesions l USING (lesion_pk) JOIN patients p USING (patient_pk) "
-        "JOIN readers r ON r.reader_pk = m.reader_pk"
-    ):
-        readers.setdefault(patient_id, set()).add(name)
+    readers = readers_of_patients(store.conn)
     return {p: tuple(sorted(names)) for p, names in sorted(readers.items())}
 
 

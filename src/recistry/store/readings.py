@@ -610,7 +610,7 @@ def save_clinical(
     with store.transaction() as conn:
         lazy = _LazyImport(store, "clinical", source)
         keys = _Keys(conn)
-        read = _readers_by_patient(conn)
+        read = readers_of_patients(conn)
         new = unchanged = 0
         changed: set[tuple[str, str]] = set()
         for record in records:
@@ -665,7 +665,8 @@ def save_clinical(
     )
 
 
-def _readers_by_patient(conn: sqlite3.Connection) -> dict[str, set[str]]:
+def readers_of_patients(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    """The readers who read each patient (any revision, withdrawn or not)."""
     readers_of: dict[str, set[str]] = defaultdict(set)
     for patient_id, name in conn.execute(
         "SELECT DISTINCT p.patient_id, r.name FROM measurements m "
@@ -809,16 +810,10 @@ def chosen_readers(
     known = conn.execute("SELECT 1 FROM readers WHERE name = ?", (reader,)).fetchone()
     if reader is not None and known is None:
         raise StoreError(f"{store.path}: no reader named '{reader}' in the store")
-    readers_of: dict[str, set[str]] = defaultdict(set)
-    for patient_id, name in conn.execute(
-        "SELECT DISTINCT p.patient_id, r.name FROM measurements m "
-        "JOIN lesions l USING (lesion_pk) JOIN patients p USING (patient_pk) "
-        "JOIN readers r ON r.reader_pk = m.reader_pk"
-    ):
-        readers_of[patient_id].add(name)
+    readers_of = readers_of_patients(conn)
     if patient_ids is not None:
         wanted = set(patient_ids)
-        readers_of = defaultdict(set, {p: n for p, n in readers_of.items() if p in wanted})
+        readers_of = {p: n for p, n in readers_of.items() if p in wanted}
     if reader is not None:
         return {p: reader for p, names in sorted(readers_of.items()) if reader in names}
     accepted = dict(
