@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
-from recistry_napari._qt.annotator import AnnotatorWidget
+from recistry_napari._qt.annotator import COLUMNS, AnnotatorWidget
 from recistry_napari._reading import Axis
 from tests.gui._dicom import write_ct_series
 
@@ -46,3 +46,13 @@ def draw(
     # The user draws on the slice shown: go there first.
     widget.viewer.dims.set_point(0, layer.data_to_world(start)[0])
     layer.add_lines(np.array([start, end], dtype=float))
+
+
+def table_cell(widget: AnnotatorWidget, lesion_id: str, column: str) -> str:
+    """The text of the lesion table's ``column`` in ``lesion_id``'s row."""
+    for row in range(widget.table.rowCount()):
+        item = widget.table.item(row, 0)
+        if item is not None and item.text() == lesion_id:
+            cell = widget.table.item(row, COLUMNS.index(column))
+            return "" if cell is None else cell.text()
+    raise KeyError(lesion_id)

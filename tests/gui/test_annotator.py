@@ -19,11 +19,11 @@ from recistry.tables import MEASUREMENT_COLUMNS
 from recistry_napari import PLUGIN_NAME, WIDGET_NAME
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
-from recistry_napari._qt.annotator import COLUMNS, PENDING, AnnotatorWidget
+from recistry_napari._qt.annotator import PENDING, AnnotatorWidget
 from recistry_napari._reader import get_reader
 from recistry_napari._reading import Axis, to_measurements
 from recistry_napari._response import words
-from tests.gui._annotator import draw
+from tests.gui._annotator import draw, table_cell
 from tests.gui._dicom import write_ct_series
 
 pytestmark = pytest.mark.gui
@@ -60,15 +60,6 @@ def widget(make_napari_viewer: Callable[..., Any], study: Path) -> AnnotatorWidg
     return annotator
 
 
-def _cell(widget: AnnotatorWidget, lesion_id: str, column: str) -> str:
-    for row in range(widget.table.rowCount()):
-        item = widget.table.item(row, 0)
-        if item is not None and item.text() == lesion_id:
-            cell = widget.table.item(row, COLUMNS.index(column))
-            return "" if cell is None else cell.text()
-    raise KeyError(lesion_id)
-
-
 def test_reader_claims_dicom_folders_only_and_opens_ct_in_mm(
     make_napari_viewer: Callable[..., Any], study: Path, tmp_path: Path
 ) -> None:
@@ -89,8 +80,8 @@ def test_line_length_in_mm_fills_the_table_and_response_at_once(
     t1 = widget.add_lesion(Role.TARGET, "liver")
     # 20 columns of 0.7 mm along x on slice 3: 14.0 mm.
     draw(widget, t1, (3, 5, 4), (3, 5, 24), Axis.LONG)
-    assert _cell(widget, t1, "Long (mm)") == "14.0"
-    assert _cell(widget, t1, "State") == "measured"
+    assert table_cell(widget, t1, "Long (mm)") == "14.0"
+    assert table_cell(widget, t1, "State") == "measured"
     assert "sum of diameters 14.0 mm" in widget.response_text.toPlainText()
     lesion = widget.reading.at(BASELINE).lesion(t1)  # type: ignore[union-attr]
     assert lesion.long_axis is not None
@@ -103,13 +94,13 @@ def test_line_length_in_mm_fills_the_table_and_response_at_once(
     layer = widget.viewer.layers[LESIONS_LAYER_NAME]
     qtbot.waitUntil(lambda: layer.mode != "add_line")
     layer.add_lines(np.array([(3, 8, 4), (3, 8, 34)], dtype=float))
-    assert _cell(widget, t1, "Long (mm)") == "21.0"
+    assert table_cell(widget, t1, "Long (mm)") == "21.0"
     qtbot.waitUntil(lambda: len(layer.data) == 1)
     assert list(layer.features["label"]) == ["T1 21.0 mm"]
     # With no lesion selected, a line belongs to nobody and changes nothing.
     widget.lesions.assign(None)
     layer.add_lines(np.array([(3, 9, 4), (3, 9, 14)], dtype=float))
-    assert _cell(widget, t1, "Long (mm)") == "21.0"
+    assert table_cell(widget, t1, "Long (mm)") == "21.0"
 
 
 def test_moving_a_vertex_updates_the_length(widget: AnnotatorWidget) -> None:
@@ -119,7 +110,7 @@ def test_moving_a_vertex_updates_the_length(widget: AnnotatorWidget) -> None:
     data = [np.array(d) for d in layer.data]
     data[0][1] = (2, 5, 34)  # 30 columns: 21.0 mm
     layer.data = data
-    assert _cell(widget, t1, "Long (mm)") == "21.0"
+    assert table_cell(widget, t1, "Long (mm)") == "21.0"
 
 
 def test_state_buttons_set_a_state_in_one_click_by_role_recist_4_3(
@@ -128,7 +119,7 @@ def test_state_buttons_set_a_state_in_one_click_by_role_recist_4_3(
     nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
     assert not widget.state_buttons[LesionState.MERGED].isEnabled()  # a target-only state
     qtbot.mouseClick(widget.state_buttons[LesionState.PRESENT], Qt.MouseButton.LeftButton)
-    assert _cell(widget, nt1, "State") == "present"
+    assert table_cell(widget, nt1, "State") == "present"
     # At baseline a non-target is present or not evaluable: no follow-up state is offered.
     assert not widget.state_buttons[LesionState.ABSENT].isEnabled()
     assert not widget.state_buttons[LesionState.PROGRESSION].isEnabled()
@@ -141,11 +132,11 @@ def test_state_buttons_set_a_state_in_one_click_by_role_recist_4_3(
     assert widget.state_buttons[LesionState.TOO_SMALL].isEnabled()
     assert not widget.state_buttons[LesionState.PRESENT].isEnabled()
     qtbot.mouseClick(widget.state_buttons[LesionState.TOO_SMALL], Qt.MouseButton.LeftButton)
-    assert _cell(widget, t1, "State") == "too_small"
-    assert _cell(widget, t1, "Value") == "5.0 mm"
-    assert _cell(widget, t1, "Change") == "-9.0 mm (-64 %)"
+    assert table_cell(widget, t1, "State") == "too_small"
+    assert table_cell(widget, t1, "Value") == "5.0 mm"
+    assert table_cell(widget, t1, "Change") == "-9.0 mm (-64 %)"
     widget.set_krenning(3)
-    assert _cell(widget, t1, "Krenning") == "3"
+    assert table_cell(widget, t1, "Krenning") == "3"
 
 
 def test_follow_up_carries_lesions_pending_with_prior_value_and_keeps_position(
@@ -161,9 +152,9 @@ def test_follow_up_carries_lesions_pending_with_prior_value_and_keeps_position(
     # The follow-up slices are 2 mm apart from −39 mm: the nearest to −32.5 is −33.0.
     assert abs(viewer.dims.point[0] - z_before) <= 1.0
     np.testing.assert_allclose(viewer.layers["CT"].scale, (2.0, 0.9, 0.9))
-    assert _cell(widget, t1, "State") == PENDING
-    assert _cell(widget, t1, "Prior") == "14.0 mm"
-    assert _cell(widget, t1, "Slice z (mm)") == "-32.5"
+    assert table_cell(widget, t1, "State") == PENDING
+    assert table_cell(widget, t1, "Prior") == "14.0 mm"
+    assert table_cell(widget, t1, "Slice z (mm)") == "-32.5"
     assert len(viewer.layers[LESIONS_LAYER_NAME].data) == 0  # nothing drawn here yet
     # The prior scan is beside the current one, its line drawn with ID and length.
     assert viewer.canvas.grid.enabled
@@ -173,7 +164,7 @@ def test_follow_up_carries_lesions_pending_with_prior_value_and_keeps_position(
     assert f"{FOLLOW_UP}: not scored yet" in text
     # 10 columns of 0.9 mm: 9.0 mm, −35.7 % from 14.0: PR (RECIST 1.1 §4.3.1).
     draw(widget, t1, (3, 6, 5), (3, 6, 15), Axis.LONG)
-    assert _cell(widget, t1, "Long (mm)") == "9.0"
+    assert table_cell(widget, t1, "Long (mm)") == "9.0"
     text = widget.response_text.toPlainText()
     assert "Time-point response: partial response (PR)" in text
     assert "Best overall response so far: partial response (PR)" in text

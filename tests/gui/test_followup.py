@@ -23,8 +23,15 @@ from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
 from recistry_napari._persist import sr_folder_for
 from recistry_napari._prior_layers import BASELINE as BASELINE_CELL
 from recistry_napari._prior_layers import PENDING_NAME, prior_layer_names
-from recistry_napari._qt.annotator import COLUMNS, AnnotatorWidget
-from tests.gui._annotator import BASELINE, FOLLOW_UP, draw, open_annotator, two_scan_study
+from recistry_napari._qt.annotator import AnnotatorWidget
+from tests.gui._annotator import (
+    BASELINE,
+    FOLLOW_UP,
+    draw,
+    open_annotator,
+    table_cell,
+    two_scan_study,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -43,15 +50,6 @@ def _click_point(widget: AnnotatorWidget, data_point: Any) -> None:
     assert layer.mode == "add", "the widget should have armed the location tool"
     widget.viewer.dims.set_point(0, layer.data_to_world(data_point)[0])
     layer.add(np.array(data_point, dtype=float))
-
-
-def _cell(widget: AnnotatorWidget, lesion_id: str, column: str) -> str:
-    for row in range(widget.table.rowCount()):
-        item = widget.table.item(row, 0)
-        if item is not None and item.text() == lesion_id:
-            cell = widget.table.item(row, COLUMNS.index(column))
-            return "" if cell is None else cell.text()
-    raise KeyError(lesion_id)
 
 
 def _key(
@@ -145,12 +143,12 @@ def test_undo_redo_keys_and_keyboard_reading(
         draw(widget, t2, (4, 12, 2), (4, 12, 26))
         assert "sum of diameters 30.8 mm" in widget.response_text.toPlainText()
         _key(widget, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo T2's line
-        assert _cell(widget, t2, "State") == "pending"
+        assert table_cell(widget, t2, "State") == "pending"
         assert "sum of diameters 30.8 mm" not in widget.response_text.toPlainText()
         qtbot.waitUntil(lambda: len(widget.viewer.layers[LESIONS_LAYER_NAME].data) == 1)
         shift_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
         _key(widget, Qt.Key.Key_Z, shift_ctrl)  # redo
-        assert _cell(widget, t2, "Long (mm)") == "16.8"
+        assert table_cell(widget, t2, "Long (mm)") == "16.8"
         qtbot.waitUntil(lambda: len(widget.viewer.layers[LESIONS_LAYER_NAME].data) == 2)
         # Next time point, then next pending lesion, then a state key.
         nt1 = widget.add_lesion(Role.NON_TARGET, "bone")
@@ -162,7 +160,7 @@ def test_undo_redo_keys_and_keyboard_reading(
         _key(widget, Qt.Key.Key_N)
         assert widget._selected == t2
         _key(widget, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)  # absent
-        assert _cell(widget, t2, "State") == "absent"
+        assert table_cell(widget, t2, "State") == "absent"
         _key(widget, Qt.Key.Key_N)
         assert widget._selected == nt1  # the next pending one
         _key(widget, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # previous: T1 (T2 done)
@@ -203,9 +201,9 @@ def test_deleting_a_saved_lesion_withdraws_it_by_a_new_revision(
     # Re-role at baseline: T1 becomes a non-target NT1, present, its line kept.
     reopened.show_timepoint(BASELINE)
     assert reopened.change_role(t1, Role.NON_TARGET) == "NT1"
-    assert _cell(reopened, "NT1", "State") == "present"
+    assert table_cell(reopened, "NT1", "State") == "present"
     reopened.rename_lesion("NT1", "NT7")
-    assert _cell(reopened, "NT7", "Site") == "liver"
+    assert table_cell(reopened, "NT7", "Site") == "liver"
     reopened.dirty = False
 
 

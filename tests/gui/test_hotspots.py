@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +17,9 @@ from recistry.cli import main as recistry_main
 from recistry.imaging.hotspots import HotSpot
 from recistry_napari._qt.annotator import AnnotatorWidget
 from tests.gui._annotator import open_annotator
-from tests.gui._proposals import cleanup, repositioned_study, settle, truth_lesion
+from tests.gui._proposals import settle, truth_lesion
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(autouse=True)
-def _no_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qtpy.QtWidgets import QMessageBox
-
-    monkeypatch.setattr(
-        QMessageBox, "question", lambda *_a, **_k: QMessageBox.StandardButton.Discard
-    )
-
-
-@pytest.fixture(scope="module")
-def case() -> Iterator[tuple[Path, dict[str, Any]]]:
-    yield repositioned_study()
-    cleanup()
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dialogs")]
 
 
 def _near(spot: HotSpot, centre: Any) -> bool:
@@ -65,12 +50,12 @@ def _cli_burden(
 
 def test_hot_spots_not_yet_annotated_are_listed_with_the_burden_the_cli_prints(
     make_napari_viewer: Callable[..., Any],
-    case: tuple[Path, dict[str, Any]],
+    repositioned_case: tuple[Path, dict[str, Any]],
     tmp_path: Path,
     qtbot: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    study, truth = case
+    study, truth = repositioned_case
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1600, 1000)
     widget: AnnotatorWidget = open_annotator(viewer, study, tmp_path / "r.db", "Dr Spot")

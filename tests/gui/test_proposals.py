@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,42 +23,26 @@ from recistry_napari._reading import Axis
 from tests.gui._annotator import open_annotator
 from tests.gui._proposals import (
     canvas_position,
-    cleanup,
     click,
     drag,
     press,
-    repositioned_study,
     settle,
     truth_lesion,
 )
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dialogs")]
 
 READER = "Dr Click"
 
 
-@pytest.fixture(autouse=True)
-def _no_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Closing a viewer with unsaved changes asks (a modal box): discard, as a test ends."""
-    from qtpy.QtWidgets import QMessageBox
-
-    monkeypatch.setattr(
-        QMessageBox, "question", lambda *_a, **_k: QMessageBox.StandardButton.Discard
-    )
-
-
-@pytest.fixture(scope="module")
-def case() -> Iterator[tuple[Path, dict[str, Any]]]:
-    yield repositioned_study()
-    cleanup()
-
-
 def _open(
-    make_napari_viewer: Callable[..., Any], case: tuple[Path, dict[str, Any]], store: Path
+    make_napari_viewer: Callable[..., Any],
+    repositioned_case: tuple[Path, dict[str, Any]],
+    store: Path,
 ) -> AnnotatorWidget:
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1600, 1000)
-    widget = open_annotator(viewer, case[0], store, READER)
+    widget = open_annotator(viewer, repositioned_case[0], store, READER)
     widget.prior_check.setChecked(False)  # one view: the clicks land on the current scan
     settle()
     return widget
@@ -77,15 +61,15 @@ def _wait(widget: AnnotatorWidget, qtbot: Any) -> None:
 
 def test_a_click_proposes_the_recist_axes_then_accept_records_them_like_a_drawn_line(
     make_napari_viewer: Callable[..., Any],
-    case: tuple[Path, dict[str, Any]],
+    repositioned_case: tuple[Path, dict[str, Any]],
     tmp_path: Path,
     qtbot: Any,
 ) -> None:
     """RECIST 1.1 §3.1 long axis (and a node's short axis) within one pixel diagonal of the
     true ellipsoid (issue #14 accuracy bar), proposed, accepted, saved with its mask as SEG."""
-    _study, truth = case
+    _study, truth = repositioned_case
     store = tmp_path / "recistry.db"
-    widget = _open(make_napari_viewer, case, store)
+    widget = _open(make_napari_viewer, repositioned_case, store)
     panel = widget.proposal_panel
     tolerance = _pixel_diagonal_mm(widget)
     liver = truth_lesion(truth, 0, "L1")
@@ -131,7 +115,7 @@ def test_a_click_proposes_the_recist_axes_then_accept_records_them_like_a_drawn_
     assert widget.reading.at(widget.date).lesion("T2").short_axis == proposal.short_axis
 
     widget.save()
-    reopened = _open(make_napari_viewer, case, store)
+    reopened = _open(make_napari_viewer, repositioned_case, store)
     baseline = reopened.reading.baseline_date  # type: ignore[union-attr]
     assert reopened.date != baseline  # it opens at the first pending lesion (follow-up)
     t1 = reopened.reading.at(baseline).lesion("T1")  # type: ignore[union-attr]
@@ -187,12 +171,12 @@ def proposal_diameter(panel: Any, lesion_id: str, widget: AnnotatorWidget) -> An
 
 def test_an_adjusted_proposal_records_the_adjusted_line_and_a_rejected_one_nothing(
     make_napari_viewer: Callable[..., Any],
-    case: tuple[Path, dict[str, Any]],
+    repositioned_case: tuple[Path, dict[str, Any]],
     tmp_path: Path,
     qtbot: Any,
 ) -> None:
-    _study, truth = case
-    widget = _open(make_napari_viewer, case, tmp_path / "recistry.db")
+    _study, truth = repositioned_case
+    widget = _open(make_napari_viewer, repositioned_case, tmp_path / "recistry.db")
     panel = widget.proposal_panel
     liver = truth_lesion(truth, 0, "L1")
     widget.site_edit.setText("liver")
@@ -238,11 +222,11 @@ def test_an_adjusted_proposal_records_the_adjusted_line_and_a_rejected_one_nothi
 
 def test_a_click_in_air_gives_one_message_in_the_dock_and_no_proposal(
     make_napari_viewer: Callable[..., Any],
-    case: tuple[Path, dict[str, Any]],
+    repositioned_case: tuple[Path, dict[str, Any]],
     tmp_path: Path,
     qtbot: Any,
 ) -> None:
-    widget = _open(make_napari_viewer, case, tmp_path / "recistry.db")
+    widget = _open(make_napari_viewer, repositioned_case, tmp_path / "recistry.db")
     panel = widget.proposal_panel
     panel.toggle_armed()
     assert widget.images is not None
@@ -256,14 +240,14 @@ def test_a_click_in_air_gives_one_message_in_the_dock_and_no_proposal(
 
 def test_a_follow_up_proposes_every_prior_lesion_in_place_after_repositioning(
     make_napari_viewer: Callable[..., Any],
-    case: tuple[Path, dict[str, Any]],
+    repositioned_case: tuple[Path, dict[str, Any]],
     tmp_path: Path,
     qtbot: Any,
 ) -> None:
     """Registration (background thread) maps each prior lesion onto the repositioned follow-up:
     proposed within 5 mm of the true centre (issue #14), as proposals until accepted."""
-    _study, truth = case
-    widget = _open(make_napari_viewer, case, tmp_path / "recistry.db")
+    _study, truth = repositioned_case
+    widget = _open(make_napari_viewer, repositioned_case, tmp_path / "recistry.db")
     panel = widget.proposal_panel
     for lesion_id, site, nodal in (("L1", "liver", False), ("N1", "lymph node", True)):
         widget._selected = None
