@@ -288,6 +288,9 @@ class AnnotatorWidget(QWidget):
         self._relay.exported.connect(self._exported)
         # SR files are exported from the store off the GUI thread, one save after another.
         self._export_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recistry-sr")
+        # However the window goes (closed shown or hidden, or this widget deleted), no late
+        # result is emitted on the deleted relay; saved readings' SR exports still finish.
+        self._delivery.close_with(self, pools=(self._loader, self._uptake_pool))
         self._mip: Any = None
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)

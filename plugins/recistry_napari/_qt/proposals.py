@@ -112,6 +112,9 @@ class ProposalPanel(QWidget):
         self._bridge = _Bridge(self)
         self._bridge.finished.connect(self._on_finished)
         self._bridge.progress.connect(self._on_progress)
+        # Until docked (a study opened) the panel has no parent: it goes with the annotator.
+        for owner in (self, annotator):
+            self._delivery.close_with(owner, pools=(self._worker,))
         self.armed = False
         self._docked = False
         # Timers owned by the panel: they die with it (a lambda on a bare single shot would
