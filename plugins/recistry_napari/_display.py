@@ -30,6 +30,12 @@ ORIENTATION_LETTERS = {
 FOCUS_FIELD_MM = 160.0
 """Width of patient shown around a lesion when jumping to it: the lesion and its neighbours."""
 
+FOCUS_LEFT_OF_CENTRE = 0.2
+"""Fraction of the field's width by which a lesion jumped to sits left of the view's centre:
+its label runs to the right (from the lesion's upper-left corner), and in the three-view grid
+at 1920 px a label of ``T2 27.0 × 20.8 mm`` takes about two thirds of a view's width (230 of
+345 px), so a centred lesion's label was cut at the view's edge."""
+
 
 def show_overlays(viewer: napari.Viewer) -> None:
     """Orientation letters in every grid cell and a scale bar in mm."""
@@ -90,11 +96,22 @@ def show_readout(viewer: napari.Viewer, text: str) -> None:
         overlay.visible = bool(text)
 
 
+CANVAS_READOUT_SEPARATOR = "\n"
+"""The canvas readout shows one value a line: narrow, it stays clear of the "P" at the bottom
+centre of the current scan's view, however narrow the three-view grid makes that view."""
+
+
 def readout_text(
-    ct: Image | None, pet: Image | None, world: Sequence[float], *, with_z: bool = True
+    ct: Image | None,
+    pet: Image | None,
+    world: Sequence[float],
+    *,
+    with_z: bool = True,
+    separator: str = " · ",
 ) -> str:
     """``"HU 45 · SUV 3.20   (z 12.5 mm)"`` at a world position (mm); a part is left out when
-    its image does not cover the position (the slice position too with ``with_z`` False)."""
+    its image does not cover the position (the slice position too with ``with_z`` False). The
+    canvas passes ``separator=CANVAS_READOUT_SEPARATOR``."""
     parts = []
     for layer, fmt in ((ct, "HU {:.0f}"), (pet, "SUV {:.2f}")):
         if layer is None:
@@ -103,7 +120,7 @@ def readout_text(
         if value is not None:
             parts.append(fmt.format(value))
     z = float(world[0]) if len(world) else float("nan")
-    return " · ".join(parts) + (f"   (z {z:.1f} mm)" if parts and with_z else "")
+    return separator.join(parts) + (f"   (z {z:.1f} mm)" if parts and with_z else "")
 
 
 def _value_at(layer: Image, world: Sequence[float]) -> float | None:
@@ -117,10 +134,13 @@ def _value_at(layer: Image, world: Sequence[float]) -> float | None:
 def focus(
     viewer: napari.Viewer, point_lps: Sequence[float], field_mm: float = FOCUS_FIELD_MM
 ) -> None:
-    """Centre the (axial) view on a patient point (LPS mm), on its slice, ``field_mm`` wide."""
+    """Show a patient point (LPS mm) on its axial slice, ``field_mm`` wide: centred from top to
+    bottom, and :data:`FOCUS_LEFT_OF_CENTRE` left of centre, so that its label fits."""
     z, y, x = lps_to_world(point_lps)
     viewer.dims.ndisplay = 2
     viewer.dims.set_point(0, float(z))
+    # World x grows to the screen's right (the patient's left, see ._geometry).
+    x += FOCUS_LEFT_OF_CENTRE * field_mm
     viewer.scene.camera.center = (float(z), float(y), float(x))
     width = min(viewer.canvas.viewbox_size(viewer.layers))
     if width > 0:
@@ -128,8 +148,11 @@ def focus(
 
 
 def show_name(layer: Image, colour: str = "#ffffff") -> None:
-    """The layer's name in the top-left corner of the grid cell that shows it."""
+    """The layer's name at the top of the grid cell that shows it, centred under the "A" (napari
+    stacks overlays that share a position; in the top-left corner a title as long as "Prior CT
+    2024-03-11" ran under the letter once three views share the canvas)."""
     overlay = layer.name_overlay
+    overlay.position = "top_center"
     overlay.visible = True
     overlay.color = colour
     overlay.font_size = 13

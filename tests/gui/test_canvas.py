@@ -13,7 +13,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QApplication
 
 from recistry.recist.model import Role
-from recistry_napari._display import READOUT_OVERLAY, readout_text
+from recistry_napari._display import CANVAS_READOUT_SEPARATOR, READOUT_OVERLAY, readout_text
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._persist import sr_folder_for
 from recistry_napari._qt.annotator import COLUMNS, AnnotatorWidget
@@ -97,15 +97,19 @@ def test_hu_and_suv_under_the_cursor_show_on_the_canvas(
     # The cursor is where the mouse is (within a canvas pixel), and the canvas shows the HU
     # and SUV there, as the dock does.
     np.testing.assert_allclose(viewer.cursor.position, target, atol=1.5 / viewer.scene.camera.zoom)
-    expected = readout_text(ct, pet, viewer.cursor.position, with_z=False)
-    assert expected.startswith("HU ") and " · SUV " in expected
+    expected = readout_text(
+        ct, pet, viewer.cursor.position, with_z=False, separator=CANVAS_READOUT_SEPARATOR
+    )
+    # One value a line: narrow, clear of the "P" at the bottom centre of a narrow grid cell.
+    assert expected.startswith("HU ") and "\nSUV " in expected
     qtbot.waitUntil(
         lambda: READOUT_OVERLAY in overlays and overlays[READOUT_OVERLAY].text == expected
     )
-    assert widget.readout_label.text().startswith(expected + "   (z ")  # the dock says z too
+    # The dock shows the same values on one line, and the slice position.
+    assert widget.readout_label.text().startswith(expected.replace("\n", " · ") + "   (z ")
     assert overlays[READOUT_OVERLAY].visible and overlays[READOUT_OVERLAY].position == "bottom_left"
     # The same numbers as the images hold: the CT voxel and the PET voxel under the cursor.
     hu = ct.data[tuple(np.rint(ct.world_to_data(viewer.cursor.position)).astype(int))]
     suv = pet.data[tuple(np.rint(pet.world_to_data(viewer.cursor.position)).astype(int))]
-    assert expected.startswith(f"HU {hu:.0f} · SUV {suv:.2f}")
+    assert expected == f"HU {hu:.0f}\nSUV {suv:.2f}"
     widget.dirty = False

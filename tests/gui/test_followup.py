@@ -18,6 +18,7 @@ from qtpy.QtWidgets import QApplication, QMessageBox
 from recistry.cli import main as recistry_main
 from recistry.recist.model import LesionState, Role
 from recistry.store import Store, in_force_measurements
+from recistry_napari._display import FOCUS_FIELD_MM, FOCUS_LEFT_OF_CENTRE
 from recistry_napari._lesion_layer import LESIONS_LAYER_NAME
 from recistry_napari._location_layer import LOCATIONS_LAYER_NAME
 from recistry_napari._persist import sr_folder_for
@@ -89,10 +90,14 @@ def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
     assert list(markers.features["lesion_id"]) == [t1, nt1]
     prior = widget.viewer.layers["Prior lesions"]
     assert sorted(prior.features["label"]) == ["NT1 present", "T1 14.0 mm"]
-    # Selecting the pending NT1 centres the view on where it was, on its slice, zoomed in.
+    # Selecting the pending NT1 shows where it was, on its slice, zoomed in: centred from top to
+    # bottom, a little left of centre (its label runs to the right).
     widget.select_lesion(nt1)
     assert widget.viewer.dims.point[0] == pytest.approx(-37.0, abs=1.0)
-    np.testing.assert_allclose(widget.viewer.scene.camera.center[1:], (-10.4, -3.5), atol=1e-6)
+    right = FOCUS_LEFT_OF_CENTRE * FOCUS_FIELD_MM
+    np.testing.assert_allclose(
+        widget.viewer.scene.camera.center[1:], (-10.4, -3.5 + right), atol=1e-6
+    )
     widget.set_state(LesionState.PRESENT)
     _click_point(widget, (2, 12, 11))
     new = widget.add_lesion(Role.NEW, "liver")
@@ -327,9 +332,10 @@ def test_a_click_on_the_coronal_mip_jumps_the_views_to_the_hot_spot(
     x = (column + 0.5) * panel.label.width() / columns
     y = (row + 0.5) * panel.label.height() / rows
     qtbot.mouseClick(panel.label, Qt.MouseButton.LeftButton, pos=QPoint(int(x), int(y)))
-    # The axial views go to the hot spot's slice, centred on it.
+    # The axial views go to the hot spot's slice, on it (a little left of centre, see focus).
     assert viewer.dims.point[0] == pytest.approx(expected[2], abs=2.5)
-    np.testing.assert_allclose(viewer.scene.camera.center[1:], (expected[1], expected[0]))
+    right = FOCUS_LEFT_OF_CENTRE * FOCUS_FIELD_MM
+    np.testing.assert_allclose(viewer.scene.camera.center[1:], (expected[1], expected[0] + right))
     pet = viewer.layers["PET SUV"]
     index = np.rint(pet.world_to_data((expected[2], expected[1], expected[0]))).astype(int)
     assert pet.data[tuple(index)] == pytest.approx(float(panel.mip.image.max()))

@@ -63,6 +63,7 @@ from recistry.imaging.metrics import VoiUptake, sphere_uptake
 from recistry.recist.model import LesionState, Role
 from recistry_napari import _reading
 from recistry_napari._display import (
+    CANVAS_READOUT_SEPARATOR,
     focus,
     put_image,
     readout_text,
@@ -931,7 +932,9 @@ class AnnotatorWidget(QWidget):
         self.readout_label.setText(readout_text(ct, pet, position))
         # On the canvas too, where the eyes are (short: the slice position is on the slider);
         # at most every _READOUT_MS, as each change redraws the canvas.
-        self._readout = readout_text(ct, pet, position, with_z=False)
+        self._readout = readout_text(
+            ct, pet, position, with_z=False, separator=CANVAS_READOUT_SEPARATOR
+        )
         if not self._readout_timer.isActive():
             self._readout_timer.start()
 
