@@ -313,6 +313,10 @@ class AnnotatorWidget(QWidget):
         self._readout_timer.setInterval(_READOUT_MS)
         self._readout_timer.timeout.connect(self._show_readout)
         viewer.cursor.events.position.connect(self._on_cursor)
+        # The orientation letters and the scale bar are made (and drawn, their GPU programs
+        # built) with the dock, not when a study opens: under software OpenGL that is ~0.7 s of
+        # the first drawing of a study.
+        show_overlays(viewer)
         # Docked after a study folder was opened with our reader: take that study over too.
         for layer in list(viewer.layers):
             root = layer.metadata.get("recistry", {}).get("study_root")
