@@ -91,3 +91,27 @@ def test_a_hidden_viewer_closed_closes_both_deliveries(
     assert not any(d.closed for d in deliveries)
     viewer.close()
     qtbot.waitUntil(lambda: all(d.closed for d in deliveries), timeout=5000)
+
+
+def test_an_uptake_queued_when_the_window_closes_is_dropped(
+    make_napari_viewer: Callable[..., Any], qtbot: Any
+) -> None:
+    # The uptake of an edit starts a moment after it; a window closed meanwhile has shut its
+    # pools down, and submitting to one from the timer raised in a Qt slot.
+    from pathlib import Path
+
+    from recistry.recist.model import Role
+    from recistry_napari._qt.annotator import AnnotatorWidget
+
+    sample = Path(__file__).resolve().parents[2] / "sample_dicom" / "demo_patient" / "SYN1-001"
+    viewer = make_napari_viewer()
+    widget = AnnotatorWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="RECIST annotator")
+    widget.open_study(sample)
+    lesion_id = widget.add_lesion(Role.TARGET, "liver")
+    assert widget.date is not None
+    widget._measure_uptake_later(widget.date, lesion_id)
+    widget.stop_background_work()  # what closing the window does
+    qtbot.wait(600)
+    assert not widget._uptake_jobs
+    widget.dirty = False

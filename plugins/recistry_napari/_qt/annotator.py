@@ -735,8 +735,10 @@ class AnnotatorWidget(QWidget):
 
     def _prefetch_next(self) -> None:
         """Start reading the scan after the one shown, unless it is loaded or loading (or the
-        widget is not on screen: nobody is reading)."""
+        widget is not on screen: nobody is reading; or the window closed, its pools stopped)."""
         if self.study is None or self.date is None or not self.isVisible():
+            return
+        if self._delivery.closed:
             return
         dates = [s.date for s in self.study.scans]
         row = dates.index(self.date) + 1
@@ -1183,6 +1185,8 @@ class AnnotatorWidget(QWidget):
         queued, self._uptake_queue = list(self._uptake_queue), {}
         if self.images is None or self.images.pet is None or self.reading is None:
             return
+        if self._delivery.closed:
+            return  # the window closed (its pools are shut down) before the delay ran out
         for date, lesion_id in queued:
             try:
                 lesion = self.reading.at(date).lesion(lesion_id)

@@ -514,6 +514,8 @@ class ProposalPanel(QWidget):
         self._submit("follow-up", date, job)
 
     def _submit(self, kind: str, date: dt.date, job: Callable[[], object]) -> None:
+        if self._delivery.closed:
+            return  # the window closed (the worker is shut down) before a timer ran out
         self._jobs += 1
         self.progress.setVisible(True)
         future = self._worker.submit(job)
@@ -660,6 +662,7 @@ class ProposalPanel(QWidget):
         """Stop the worker thread (the widget is closing): queued jobs are cancelled and a
         running one's result is dropped."""
         self._delivery.close()
+        self._start_timer.stop()
         self._worker.shutdown(wait=False, cancel_futures=True)
 
 
