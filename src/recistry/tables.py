@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Container, Iterable, Mapping, Sequence
@@ -272,8 +273,7 @@ class _Parsed:
     def tolist(self, rows: np.ndarray | None = None) -> list[Any]:
         """The value of every row (or of ``rows``), sharing the distinct value objects."""
         codes = self.codes if rows is None else self.codes[rows]
-        values = self.values
-        return [values[c] for c in codes.tolist()]
+        return list(map(self.values.__getitem__, codes.tolist()))
 
 
 def _parse_dates(values: pd.Series, path: Path, column: str, required: bool) -> _Parsed:
@@ -419,10 +419,17 @@ class MeasurementTable:
         frame = self.frame
         numbers = range(1, len(frame) + 1) if rows is None else (rows + 1).tolist()
 
-        def column(name: str) -> list[Any]:
-            # Only these rows become Python text (a column may be held by Arrow, compactly).
-            values = frame[name].array
-            return list((values if rows is None else values.take(rows)).to_numpy())
+        if rows is None or (len(rows) and rows[-1] - rows[0] + 1 == len(rows)):
+            # all rows, or one run of them (a table grouped by patient): a slice, not a copy
+            run = slice(None) if rows is None else slice(int(rows[0]), int(rows[-1]) + 1)
+
+            def column(name: str) -> list[Any]:
+                return list(frame[name].array[run].to_numpy())
+        else:
+
+            def column(name: str) -> list[Any]:
+                # Only these rows become Python text (a column may be held by Arrow, compactly).
+                return list(frame[name].array.take(rows).to_numpy())
 
         extra_columns = [c for c in frame.columns if c not in MEASUREMENT_COLUMNS]
         extras: Iterable[Mapping[str, str]]
@@ -438,24 +445,10 @@ class MeasurementTable:
             ]
         else:
             extras = [EMPTY_MAPPING] * len(numbers)
-        path_text = str(self.path)
-        return [
-            _measurement(
-                patient_id=pid,
-                date=date,
-                lesion_id=lid,
-                role=role,
-                site=site,
-                nodal=nod,
-                state=state,
-                long_axis_mm=la,
-                short_axis_mm=sa,
-                slice_thickness_mm=th,
-                extra=ex,
-                source=_source(path_text, i),
-            )
-            for i, pid, date, lid, role, site, nod, state, la, sa, th, ex in zip(
-                numbers,
+        # the columns in the order of Measurement's fields, one value of each per row
+        return list(
+            map(
+                _measurement,
                 column("patient_id"),
                 self.dates.tolist(rows),
                 column("lesion_id"),
@@ -467,9 +460,9 @@ class MeasurementTable:
                 self.short_axis.tolist(rows),
                 self.thickness.tolist(rows),
                 extras,
-                strict=True,
+                map(_source, itertools.repeat(str(self.path)), numbers),
             )
-        ]
+        )
 
 
 def read_measurement_table(path: str | Path) -> MeasurementTable:
