@@ -76,20 +76,32 @@ _ROLES = {r.value: r for r in Role}
 _STATES = {s.value: s for s in LesionState}
 
 
-# Byte pairs that can only occur when a cell starts or ends with a blank (or inside quotes,
-# where they cost a needless strip): searching for them is a fast substring scan.
-_PADDING = (b" ,", b", ", b" \n", b" \r", b"\n ", b"\t")
+# A cell can start or end with a blank only where a space touches a comma or a line break
+# (" ," ", " " \n" " \r" "\n ": or inside quotes, where it costs a needless strip) or where
+# there is a tab.
+_SPACE, _TAB = ord(" "), b"\t"
+_SEPARATORS_BEFORE = np.array([ord(","), ord("\n")], dtype=np.uint8)
+_SEPARATORS_AFTER = np.array([ord(","), ord("\n"), ord("\r")], dtype=np.uint8)
 _BLOCK_BYTES = 1 << 24
 
 
 def _has_padding(path: Path) -> bool:
     """Whether any cell of a CSV may start or end with a blank, read a block at a time (a
-    large table is never held as bytes and as columns at once)."""
+    large table is never held as bytes and as columns at once).
+
+    Only the bytes beside each space are looked at (numpy): six substring scans of the whole
+    file took twice as long as Arrow's read of it.
+    """
     with path.open("rb") as handle:
         previous = b"\n"
         while block := handle.read(_BLOCK_BYTES):
-            window = previous[-1:] + block  # a pair may straddle two blocks
-            if any(pair in window for pair in _PADDING):
+            if _TAB in block:
+                return True
+            window = np.frombuffer(previous[-1:] + block, dtype=np.uint8)  # pairs may straddle
+            spaces = np.flatnonzero(window == _SPACE)
+            before = window[spaces[spaces > 0] - 1]
+            after = window[spaces[spaces < len(window) - 1] + 1]
+            if np.isin(before, _SEPARATORS_BEFORE).any() or np.isin(after, _SEPARATORS_AFTER).any():
                 return True
             previous = block
     return False
