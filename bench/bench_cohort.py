@@ -187,7 +187,7 @@ def _cdisc_parts(m_path: Path, c_path: Path, out: Path) -> dict[str, float]:
 
     from recistry._gc import cyclic_gc_paused
     from recistry.cdisc import SPECS, StudyContext, build_datasets, write_datasets
-    from recistry.cdisc.writer import _frame
+    from recistry.cdisc.writer import _frame, _text_columns
     from recistry.scoring import load_records, score
 
     parts = {}
@@ -196,7 +196,10 @@ def _cdisc_parts(m_path: Path, c_path: Path, out: Path) -> dict[str, float]:
         assessments, parts["score (engine)"] = _cpu(lambda: score(records, AssessmentOptions()))
     datasets, parts["build"] = _cpu(lambda: build_datasets(records, assessments, StudyContext()))
     _, parts["write all"] = _cpu(lambda: write_datasets(datasets, out))
-    frames = [(spec, _frame(spec, datasets[spec.name])) for spec in SPECS]
+    frames = [
+        (spec, _frame(spec, datasets[spec.name], _text_columns(spec, datasets[spec.name])))
+        for spec in SPECS
+    ]
 
     def xpt() -> None:
         for spec, frame in frames:
