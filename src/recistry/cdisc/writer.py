@@ -76,7 +76,8 @@ def _frame(spec: DatasetSpec, columns: Columns, text: Mapping[str, _Text]):  # t
     The categoricals are the cheapest input pyreadstat takes (the same bytes as ``object``
     columns of ``str``): it reads each character column twice, once for the longest value and
     once record by record, and a categorical is turned into Python text by one ``take`` of its
-    few values instead of one ``ndarray.item`` call per record (docs/cdisc.md, "Speed").
+    few values instead of one ``ndarray.item`` call per record (docs/cdisc.md, "Where
+    pyreadstat's time goes").
     """
     import pandas as pd
 
