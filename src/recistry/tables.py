@@ -572,7 +572,8 @@ def read_clinical(path: str | Path) -> dict[str, ClinicalRecord]:
             if column in frame.columns
             else [None] * n
         )
-    covariate_columns = [c for c in frame.columns if c not in CLINICAL_COLUMNS]
+    # Each covariate column as a list once: a cell read by position costs a pandas lookup.
+    covariates = {c: frame[c].tolist() for c in frame.columns if c not in CLINICAL_COLUMNS}
     records: dict[str, ClinicalRecord] = {}
     for i, pid in enumerate(frame["patient_id"].tolist()):
         row = i + 1
@@ -611,7 +612,7 @@ def read_clinical(path: str | Path) -> dict[str, ClinicalRecord]:
             treatment_start=start,
             last_followup=followup,
             death_date=death,
-            covariates={c: str(frame[c].iat[i]) for c in covariate_columns},
+            covariates={c: str(values[i]) for c, values in covariates.items()},
             source=Source(str(path), row),
             new_therapy_date=new_therapy,
         )
