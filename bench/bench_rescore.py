@@ -16,7 +16,10 @@ Then runs, each in its own process pinned to one CPU:
 * pyrecist 0.1.0 (PyPI's RECIST package, target sums and thresholds only) on the target table;
 * where the time goes on the varied table (imports, read and validate, rows, score, JSON,
   cohort), in CPU seconds of one process;
-* one patient (what the napari response panel scores on each edit): median of 200 runs.
+* one patient (what the napari response panel scores on each edit): median of 200 runs;
+* the floor of the JSON contract (bench/_floor.py): the varied table's document made from its
+  already-computed values by Arrow kernels, byte for byte, and written, against Arrow's read
+  in the same process.
 
 Prints wall and CPU time, patients per second, peak resident memory and bytes per row, and the
 ratios measured in this run (by wall and by CPU time: on a shared machine the CPU ratio is the
@@ -35,9 +38,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 PYTHON = sys.executable
 GENERATOR = Path(__file__).resolve().parent / "_gen.py"
+FLOOR = Path(__file__).resolve().parent / "_floor.py"
 
 STAGES = """
 import gc, json, sys, time
@@ -126,6 +131,21 @@ def _rows(path: Path) -> int:
         return sum(1 for _ in handle) - 1
 
 
+def _print_floor(floor: dict[str, Any]) -> None:
+    read = floor["arrow_read_cpu_s"]
+    print(
+        f"floor of the JSON contract (varied table, CPU of one process; Arrow's read "
+        f"{read:.2f} s): the document ({floor['document_bytes']:,} bytes) from computed "
+        f"columns by Arrow kernels {floor['document_by_kernels_cpu_s']:.2f} s "
+        f"({floor['document_by_kernels_cpu_s'] / read:.1f}x the read; again "
+        f"{floor['document_by_kernels_again_cpu_s'] / read:.1f}x; identical: "
+        f"{floor['identical']}), written {floor['write_cpu_s'] / read:.1f}x, one reason per "
+        f"time point {floor['one_reason_per_timepoint_cpu_s'] / read:.1f}x; without reasons "
+        f"and lesions ({floor['compact_document_bytes']:,} bytes) "
+        f"{floor['compact_document_cpu_s'] / read:.1f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000)
@@ -181,6 +201,20 @@ def main() -> None:
                 preexec_fn=_pin_to_one_cpu,
             ).stdout
         )
+        # the floor reads the compact document: more than 1,000 patients (smaller are indented)
+        floor = (
+            json.loads(
+                subprocess.run(
+                    [PYTHON, str(FLOOR), str(tmp / "v.json"), str(varied)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    preexec_fn=_pin_to_one_cpu,
+                ).stdout
+            )
+            if n > 1000
+            else None
+        )
         one = json.loads(
             subprocess.run(
                 [PYTHON, "-c", ONE_PATIENT, str(varied), "7"],
@@ -218,6 +252,8 @@ def main() -> None:
         "where the time goes (varied table, one process): "
         + ", ".join(f"{k} {v:.2f} s ({100 * v / total:.0f}%)" for k, v in stages.items())
     )
+    if floor is not None:
+        _print_floor(floor)
     print(
         f"one patient ({one['rows']} rows), median of 200: {one['median_ms']:.2f} ms "
         "(target < 2 ms)"

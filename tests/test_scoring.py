@@ -79,3 +79,26 @@ def test_validate_patient_raises_what_rescore_raises():
 def test_reader_without_a_store_is_refused():
     with pytest.raises(InputError, match="--reader needs a study store"):
         scoring.load_records(SAMPLE / "measurements.csv", reader="dr.x")
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_table_chunks_build_the_records_load_records_builds(tmp_path, grouped):
+    """Patients built a chunk at a time (a run of rows when the table is grouped by patient,
+    scattered rows when it is not) are the records of the whole table, rows numbered as in
+    the file."""
+    from tests.recist._random_tables import _write_tables
+
+    measurements, _ = _write_tables(tmp_path, seed=3, patients=30, breaches=False)
+    header, *rows = measurements.read_text().splitlines()
+    # grouped: each chunk of patients is one run of rows; else (the generator's order) scattered
+    rows = sorted(rows, key=lambda row: row.split(",")[0]) if grouped else rows
+    measurements.write_text("\n".join([header, *rows]) + "\n")
+    whole = {r.patient_id: r for r in scoring.load_records(measurements)}
+    chunked = [r for chunk in scoring.table_chunks(measurements).records(7) for r in chunk]
+    assert [r.patient_id for r in chunked] == list(whole)
+    for record in chunked:
+        assert sorted(record.measurements, key=lambda m: m.source.row or 0) == sorted(
+            whole[record.patient_id].measurements, key=lambda m: m.source.row or 0
+        )
+    first = chunked[0].measurements[0]
+    assert rows[(first.source.row or 0) - 1].startswith(f"{first.patient_id},")

@@ -206,3 +206,35 @@ def test_malformed_csv_is_reported_with_its_line(tmp_path, content, fragment):
     with pytest.raises(InputError) as err:
         read_measurements(path)
     assert fragment in str(err.value) and "m.csv" in str(err.value)
+
+
+ROW = "P1,2024-01-01,T1,target,liver,false,23.0,,measured"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ROW.replace("P1,", "P1 ,") + "\n",  # " ,"
+        ROW.replace("liver,", "liver, ") + "\n",  # ", "
+        ROW + " \n" + ROW.replace("P1", "P2") + "\n",  # " \n"
+        ROW + " \r\n" + ROW.replace("P1", "P2") + "\r\n",  # " \r"
+        " " + ROW + "\n",  # "\n " (after the header's line break)
+        ROW.replace("T1", "T1\t") + "\n",  # a tab
+    ],
+)
+@pytest.mark.parametrize("block_bytes", [2, 3, 5, 1 << 24])
+def test_a_blank_beside_a_separator_is_found_across_read_blocks(
+    tmp_path, monkeypatch, body, block_bytes
+):
+    """The file is scanned for blanks a block at a time: a blank beside a comma or a line
+    break is found wherever the blocks split it, and the cells are stripped."""
+    from recistry import tables
+
+    monkeypatch.setattr(tables, "_BLOCK_BYTES", block_bytes)
+    path = tmp_path / "m.csv"
+    path.write_bytes(f"{HEADER}\n{body}".encode())
+    m = read_measurements(path)[0]
+    assert (m.patient_id, m.lesion_id, m.site, m.state.value) == ("P1", "T1", "liver", "measured")
+    assert tables._has_padding(path)
+    path.write_bytes(f"{HEADER}\n{ROW}\n{ROW.replace('P1', 'P 2')}\n".encode())  # inner blank
+    assert not tables._has_padding(path)

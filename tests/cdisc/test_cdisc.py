@@ -351,6 +351,41 @@ def test_transport_files_written_by_several_processes_are_the_same(tmp_path):
         )
 
 
+SAS_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
+"""The creation and modification times in a transport file's headers (ddMMMyy:hh:mm:ss)."""
+
+
+def _unstamped(path: Path) -> bytes:
+    return SAS_STAMP.sub(b"-" * 16, path.read_bytes())
+
+
+def test_transport_files_are_what_pyreadstat_writes_from_plain_text_columns(tmp_path):
+    """recistry hands pyreadstat character variables as categoricals (its cheapest input): the
+    files must be byte for byte what pyreadstat writes from the documented object columns of
+    str, but for the time stamps."""
+    import pyreadstat
+
+    from recistry.cdisc import StudyContext, build_datasets, write_datasets
+    from recistry.scoring import load_records, score
+
+    records = load_records(*SOURCES["tables"])
+    datasets = build_datasets(records, score(records), StudyContext())
+    write_datasets(datasets, tmp_path / "out")
+    for spec in SPECS:
+        plain = tmp_path / f"{spec.name}.xpt"
+        pyreadstat.write_xport(
+            pd.DataFrame({n: datasets[spec.name][n] for n in spec.names}),
+            str(plain),
+            file_label=spec.label,
+            column_labels=[v.label for v in spec.variables],
+            table_name=spec.name,
+            file_format_version=5,
+            variable_format={n: "DATE9." for n in ("TRTSDT", "ADT", "STARTDT") if n in spec.names},
+        )
+        ours = _unstamped(tmp_path / "out" / f"{spec.name.lower()}.xpt")
+        assert ours == _unstamped(plain), spec.name
+
+
 def test_bad_study_id_is_refused(tmp_path, capsys):
     measurements, _ = SOURCES["cohort"]
     assert (

@@ -267,6 +267,32 @@ def test_large_table_outputs_equal_the_reference_engine_outputs(
     assert (tmp_path / "fast" / "patients.csv").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_large_document_to_a_file_or_pipe_equals_the_text_written(tmp_path, capsys, monkeypatch):
+    """A large cohort's document goes to stdout from its spool by the kernel (os.sendfile) when
+    stdout is a file or a pipe: the same bytes as written through a text stream."""
+    from recistry import results
+    from tests.recist._random_tables import _write_tables
+
+    measurements, clinical = _write_tables(tmp_path, seed=5, patients=40, breaches=False)
+    args = ["rescore", str(measurements), "--clinical", str(clinical), "--format", "json"]
+    monkeypatch.setattr(results, "PRETTY_JSON_MAX_PATIENTS", 10)
+    assert main(args) == 0
+    as_text = capsys.readouterr().out
+    with capsys.disabled(), (tmp_path / "stdout.json").open("w", encoding="utf-8") as handle:
+        handle.write("first line\n")  # written before the document, kept before it
+        monkeypatch.setattr(sys, "stdout", handle)
+        assert main(args) == 0
+    assert (tmp_path / "stdout.json").read_text(encoding="utf-8") == "first line\n" + as_text
+    read_end, write_end = os.pipe()
+    with capsys.disabled(), open(write_end, "w", encoding="utf-8") as handle:
+        monkeypatch.setattr(sys, "stdout", handle)
+        reader = subprocess.Popen(["cat"], stdin=read_end, stdout=subprocess.PIPE)
+        os.close(read_end)
+        assert main(args) == 0
+    piped, _ = reader.communicate(timeout=60)
+    assert piped.decode() == as_text and len(as_text) > 1 << 16
+
+
 def test_malformed_by_on_a_large_table_writes_nothing(tmp_path, capsys, monkeypatch):
     from recistry import results
     from tests.recist._random_tables import _write_tables

@@ -64,6 +64,25 @@ def test_reads_are_scored_per_reader_as_rescore_would(store_path):
             assert r.baseline_sum_mm == p["baseline_sum_mm"]
 
 
+def test_each_reader_read_in_its_own_process_gives_the_same_reads(store_path):
+    """--workers 2: one process per reader's read; the reads and their order are unchanged."""
+    alone, _ = load_reader_reads(store_path)
+    parallel, _ = load_reader_reads(store_path, workers=2)
+    assert parallel == alone
+    assert [r.reader for r in parallel] == ["ana"] * 25 + ["ben"] * 25
+
+
+def test_reads_scored_on_a_dask_cluster_are_the_same(store_path):
+    from distributed import LocalCluster
+
+    alone, _ = load_reader_reads(store_path, workers=1)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        on_dask, _ = load_reader_reads(store_path, dask_address=cluster.scheduler_address)
+    assert on_dask == alone
+
+
 def test_adjudication_is_a_new_acceptance_with_who_when_why(fresh_store):
     with Store(fresh_store, create=False) as store:
         with pytest.raises(StoreError, match="several reads and none accepted"):

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -46,12 +47,48 @@ SAS_DATE_VARIABLES = frozenset({"TRTSDT", "ADT", "STARTDT"})
 """Numeric SAS dates, written with the DATE9. format."""
 
 
-def _frame(spec: DatasetSpec, columns: Columns):  # type: ignore[no-untyped-def]
-    """The dataset as a pandas frame, the variables in order (character ones as ``object``
-    columns of ``str``: pyreadstat writes those fastest)."""
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A character variable as each record's code into its distinct values (in order of first
+    appearance): one pass over the records serves the transport file, the CSV and define.csv."""
+
+    codes: np.ndarray
+    distinct: list[str]
+
+
+def _coded(values: np.ndarray) -> _Text:
+    """A character column (an object array of ``str``) coded by its distinct values."""
     import pandas as pd
 
-    return pd.DataFrame({name: columns[name] for name in spec.names}, copy=False)
+    codes, distinct = pd.factorize(values)
+    return _Text(codes, cast(list[str], distinct.tolist()))
+
+
+def _text_columns(spec: DatasetSpec, columns: Columns) -> dict[str, _Text]:
+    """Every character variable of a dataset, coded."""
+    return {v.name: _coded(columns[v.name]) for v in spec.variables if v.kind == "Char"}
+
+
+def _frame(spec: DatasetSpec, columns: Columns, text: Mapping[str, _Text]):  # type: ignore[no-untyped-def]
+    """The dataset as a pandas frame for pyreadstat, the variables in order: numbers as
+    ``float64`` (NaN: missing), character variables as categoricals of their distinct values.
+
+    The categoricals are the cheapest input pyreadstat takes (the same bytes as ``object``
+    columns of ``str``): it reads each character column twice, once for the longest value and
+    once record by record, and a categorical is turned into Python text by one ``take`` of its
+    few values instead of one ``ndarray.item`` call per record (docs/cdisc.md, "Where
+    pyreadstat's time goes").
+    """
+    import pandas as pd
+
+    def variable(name: str):  # type: ignore[no-untyped-def]
+        coded = text.get(name)
+        if coded is None or not len(coded.codes):
+            return columns[name]
+        categories = pd.Index(coded.distinct, dtype=object)
+        return pd.Categorical.from_codes(coded.codes, categories, validate=False)
+
+    return pd.DataFrame({name: variable(name) for name in spec.names}, copy=False)
 
 
 def _number_text(values: np.ndarray) -> list[str]:
@@ -77,27 +114,23 @@ def _csv_field(value: str) -> str:
     return buffer.getvalue()
 
 
-def _text_cells(values: list[str], distinct: set[str]) -> list[str]:
+def _text_cells(coded: _Text) -> list[str]:
     """A character column as CSV cells, quoted as the csv module quotes: only values holding a
-    comma, a quote or a line break (looked for among the ``distinct`` values)."""
-    quoted = {v: _csv_field(v) for v in distinct if _NEEDS_QUOTES.search(v)}
-    return [quoted.get(v, v) for v in values] if quoted else values
+    comma, a quote or a line break."""
+    cells = [_csv_field(v) if _NEEDS_QUOTES.search(v) else v for v in coded.distinct]
+    return cast(list[str], np.array(cells, dtype=object)[coded.codes].tolist())
 
 
-def _write_csv(
-    path: Path, spec: DatasetSpec, columns: Columns, distinct: Mapping[str, set[str]]
-) -> None:
+def _write_csv(path: Path, spec: DatasetSpec, columns: Columns, text: Mapping[str, _Text]) -> None:
     """The dataset as CSV, byte for byte what ``csv.writer`` writes (header, then one line per
     record, ``\\n`` line ends), built a column at a time."""
     cells = [
-        _number_text(columns[v.name])
-        if v.kind == "Num"
-        else _text_cells(columns[v.name].tolist(), distinct[v.name])
+        _number_text(columns[v.name]) if v.kind == "Num" else _text_cells(text[v.name])
         for v in spec.variables
     ]
     names = list(spec.names)
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(",".join(_text_cells(names, set(names))) + "\n")
+        handle.write(",".join(_text_cells(_Text(np.arange(len(names)), names))) + "\n")
         for start in range(0, len(cells[0]), _CSV_LINES):
             chunk = [column[start : start + _CSV_LINES] for column in cells]
             handle.write("\n".join(map(",".join, zip(*chunk, strict=True))))
@@ -108,17 +141,12 @@ _CSV_LINES = 100_000
 """Lines joined in memory at a time."""
 
 
-def _distinct_text(spec: DatasetSpec, columns: Columns) -> dict[str, set[str]]:
-    """The distinct values of each character variable (few: codes, dates, identifiers)."""
-    return {v.name: set(columns[v.name].tolist()) for v in spec.variables if v.kind == "Char"}
-
-
-def _lengths(spec: DatasetSpec, distinct: Mapping[str, set[str]]) -> dict[str, int]:
+def _lengths(spec: DatasetSpec, text: Mapping[str, _Text]) -> dict[str, int]:
     """Bytes of the longest value of each character variable (8 for numbers)."""
     return {
         v.name: 8
         if v.kind == "Num"
-        else max((len(x.encode("utf-8")) for x in distinct[v.name]), default=1) or 1
+        else max((len(x.encode("utf-8")) for x in text[v.name].distinct), default=1) or 1
         for v in spec.variables
     }
 
@@ -159,12 +187,14 @@ def write_datasets(datasets: Mapping[str, Columns], out: Path, *, workers: int =
     return written
 
 
-def _write_xpt(spec: DatasetSpec, columns: Columns, folder: Path) -> None:
+def _write_xpt(
+    spec: DatasetSpec, columns: Columns, text: Mapping[str, _Text], folder: Path
+) -> None:
     """One dataset as SAS transport v5 with its member name, labels and date formats."""
     import pyreadstat
 
     pyreadstat.write_xport(
-        _frame(spec, columns),
+        _frame(spec, columns, text),
         str(folder / f"{spec.name.lower()}.xpt"),
         file_label=spec.label,
         column_labels=[v.label for v in spec.variables],
@@ -174,16 +204,18 @@ def _write_xpt(spec: DatasetSpec, columns: Columns, folder: Path) -> None:
     )
 
 
-_FORKED: tuple[Mapping[str, Columns], Path] | None = None
-"""The datasets and folder that forked writer processes find in memory (a fork shares them;
-pickling a 10,000-patient TR alone would cost more than a second)."""
+_FORKED: tuple[Mapping[str, Columns], Mapping[str, Mapping[str, _Text]], Path] | None = None
+"""The datasets, their coded text and the folder that forked writer processes find in memory (a
+fork shares them; pickling a 10,000-patient TR alone would cost more than a second)."""
 
 
 def _write_forked_xpt(name: str) -> None:
     """In a forked process: write dataset ``name`` of :data:`_FORKED`."""
     assert _FORKED is not None, "only called in a process forked by _write_files"
-    datasets, folder = _FORKED
-    _write_xpt(next(spec for spec in SPECS if spec.name == name), datasets[name], folder)
+    datasets, text, folder = _FORKED
+    spec = next(spec for spec in SPECS if spec.name == name)
+    with cyclic_gc_paused():
+        _write_xpt(spec, datasets[name], text[name], folder)
 
 
 def _write_files(datasets: Mapping[str, Columns], tmp: Path, workers: int) -> list[Path]:
@@ -195,9 +227,10 @@ def _write_files(datasets: Mapping[str, Columns], tmp: Path, workers: int) -> li
     """
     global _FORKED
     specs = [spec for spec in SPECS if spec.name in datasets]
+    text = {spec.name: _text_columns(spec, datasets[spec.name]) for spec in specs}
     pool = None
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        _FORKED = (datasets, tmp)
+        _FORKED = (datasets, text, tmp)
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
         largest_first = sorted(
@@ -212,11 +245,10 @@ def _write_files(datasets: Mapping[str, Columns], tmp: Path, workers: int) -> li
             columns = datasets[spec.name]
             name = spec.name.lower()
             if pool is None:
-                _write_xpt(spec, columns, tmp)
-            distinct = _distinct_text(spec, columns)
-            _write_csv(tmp / f"{name}.csv", spec, columns, distinct)
+                _write_xpt(spec, columns, text[spec.name], tmp)
+            _write_csv(tmp / f"{name}.csv", spec, columns, text[spec.name])
             written += [Path(f"{name}.xpt"), Path(f"{name}.csv")]
-            lengths = _lengths(spec, distinct)
+            lengths = _lengths(spec, text[spec.name])
             define_rows.extend(
                 (spec.name, spec.label, spec.klass, v.name, v.label, v.kind, lengths[v.name],
                  v.codelist, v.source)

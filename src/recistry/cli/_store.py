@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 DEFAULT_STORE = Path("recistry.db")
@@ -19,14 +20,20 @@ def add_store_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_batch_arguments(parser: argparse.ArgumentParser, unit: str = "study") -> None:
-    """``--workers``, ``--dask`` and ``--no-progress``; ``unit`` is what one task handles."""
+def add_batch_arguments(
+    parser: argparse.ArgumentParser, unit: str = "study", *, workers_help: str | None = None
+) -> None:
+    """``--workers``, ``--dask`` and ``--no-progress``; ``unit`` is what one task handles.
+
+    With ``workers_help`` (a command whose default is not one process) ``--workers`` has that
+    help and defaults to ``None``, which the command resolves (e.g. with :func:`available_cpus`).
+    """
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=None if workers_help else 1,
         metavar="N",
-        help=f"local processes, one {unit} per task (default: %(default)s)",
+        help=workers_help or f"local processes, one {unit} per task (default: %(default)s)",
     )
     parser.add_argument(
         "--dask",
@@ -69,3 +76,10 @@ def add_csv_guard_argument(parser: argparse.ArgumentParser) -> None:
         help="write CSV text cells as they are; by default a cell starting with = + - @ (not a "
         "number) gets a leading ' so that spreadsheets do not run it as a formula",
     )
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from recistry._gc import cyclic_gc_paused
-from recistry.cli._store import add_batch_arguments
+from recistry.cli._store import add_batch_arguments, available_cpus
 from recistry.errors import InputError
 
 NAME = "cdisc"
@@ -23,9 +23,11 @@ transport v5 (.xpt) and CSV:
                           with change from baseline and nadir, PFS / OS / duration of response
   define.csv              name, label, type, length, codelist and source of every variable
 
-PATH is anything 'recistry rescore' accepts. --workers N also writes the transport files in N
-processes. The folder is written all or nothing (a temporary
-folder renamed into place); an earlier delivery in DIR is replaced. docs/cdisc.md describes every
+PATH is anything 'recistry rescore' accepts. The transport files are written by as many processes
+as there are CPUs available (pyreadstat's writing is most of the work; the files are
+independent); the patients are scored in this process. --workers N: N processes score and N
+write; --workers 1: all in this process. The folder is written all or nothing (a temporary folder
+renamed into place); an earlier delivery in DIR is replaced. docs/cdisc.md describes every
 variable.
 
 examples:
@@ -74,7 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also score by iRECIST: RS records with RSCAT iRECIST, ADRS IOVR/IBOR/ICPD/IUPD",
     )
     parser.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
-    add_batch_arguments(parser, unit="patient")
+    add_batch_arguments(
+        parser,
+        unit="patient",
+        workers_help="processes that score the patients and write the transport files (default: "
+        "score in this process, write with one process per CPU available)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     options = AssessmentOptions(confirm_days=args.confirm_days, sd_min_days=args.sd_min_days)
     with cyclic_gc_paused():
         records = load_records(args.path, args.clinical, args.reader)
-        assessments = score(records, options, workers=args.workers, dask_address=args.dask)
+        scorers = 1 if args.workers is None else args.workers
+        assessments = score(records, options, workers=scorers, dask_address=args.dask)
         irecist = None
         if args.irecist:
             from recistry.recist.irecist import IRecistOptions
@@ -102,14 +110,13 @@ def run(args: argparse.Namespace) -> int:
             i_options = IRecistOptions(recist=options)
             irecist = {
                 a.patient_id: a
-                for a in score_irecist(
-                    records, i_options, workers=args.workers, dask_address=args.dask
-                )
+                for a in score_irecist(records, i_options, workers=scorers, dask_address=args.dask)
             }
     adjudicated = _adjudicated(args.path, args.reader)
     context = StudyContext(args.study_id, adjudicated, irecist)
     datasets = build_datasets(records, assessments, context)
-    written = write_datasets(datasets, args.out, workers=args.workers)
+    writers = available_cpus() if args.workers is None else args.workers
+    written = write_datasets(datasets, args.out, workers=writers)
     counts = ", ".join(f"{name} {len(cols['STUDYID']):,}" for name, cols in datasets.items())
     note = f"; adjudicated: {len(adjudicated)} of {len(records)} patients" if adjudicated else ""
     print(f"{len(written)} files written to {args.out}/ (records: {counts}){note}", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from recistry.cli._store import add_batch_arguments
+from recistry.cli._store import add_batch_arguments, available_cpus
 from recistry.errors import InputError
 
 NAME = "readers"
@@ -53,7 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="compare confirmed best responses (RECIST Table 3; default: unconfirmed)",
     )
-    add_batch_arguments(parser, unit="patient read")
+    add_batch_arguments(
+        parser,
+        unit="patient",
+        workers_help="readers' reads loaded and scored at once, one process each (default: one "
+        "per CPU available)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     reads, adjudicated = load_reader_reads(
         args.store,
         AssessmentOptions(confirm=args.confirm),
-        workers=args.workers,
+        workers=available_cpus() if args.workers is None else args.workers,
         dask_address=args.dask,
         progress=not args.no_progress and sys.stderr.isatty(),
     )

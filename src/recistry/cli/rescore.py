@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from recistry.cli._store import add_batch_arguments, add_csv_guard_argument
 
 if TYPE_CHECKING:  # imported lazily at run time: `recistry --help` stays fast
+    from typing import TextIO
+
     from rich.console import Console
 
     from recistry.recist.irecist import IRecistOptions
@@ -249,7 +251,6 @@ def _stream(
 ) -> None:
     """A large table: patients scored and written a chunk at a time (recistry.results
     .stream_outputs); stdout gets the document only once every patient is scored."""
-    import shutil
     import tempfile
 
     from recistry.batch import progress_bar
@@ -277,8 +278,7 @@ def _stream(
                 warnings=warnings,
                 max_warnings=MAX_WARNINGS_SHOWN,
             )
-        spool.seek(0)
-        shutil.copyfileobj(spool, sys.stdout, 1 << 20)
+        _copy_to_stdout(spool)
     if args.format == "table":
         from rich.console import Console
 
@@ -292,6 +292,33 @@ def _stream(
         _print_large(Console(), document, warnings, len(chunks.patient_ids))
     if args.out is not None:
         print(f"results written to {args.out}/", file=sys.stderr)
+
+
+def _copy_to_stdout(spool: TextIO) -> None:
+    """The spooled document to stdout: by the kernel (``os.sendfile``) when stdout is a file
+    descriptor that takes it, which saves decoding and re-encoding half a gigabyte of text
+    (about 1 s of CPU for 100,000 patients); else as text."""
+    import contextlib
+    import os
+    import shutil
+
+    spool.flush()
+    try:
+        target = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a StringIO (tests, notebooks)
+        spool.seek(0)
+        shutil.copyfileobj(spool, sys.stdout, 1 << 20)
+        return
+    sys.stdout.flush()
+    source, size, offset = spool.fileno(), os.fstat(spool.fileno()).st_size, 0
+    with contextlib.suppress(OSError):  # a descriptor sendfile cannot write to: copied below
+        while offset < size and (sent := os.sendfile(target, source, offset, size - offset)):
+            offset += sent
+    if offset < size:
+        with open(source, "rb", closefd=False) as rest:
+            rest.seek(offset)
+            shutil.copyfileobj(rest, sys.stdout.buffer, 1 << 20)
+        sys.stdout.buffer.flush()
 
 
 def _label(code: str) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from scipy.stats import beta
+# The beta quantile function itself (what scipy.stats.beta.ppf computes, bit for bit): importing
+# scipy.special takes a third of the time of scipy.stats, which recistry readers would pay.
+from scipy.special import betaincinv
 
 CONFIDENCE = 0.95
 """Two-sided confidence level of every interval recistry reports."""
@@ -91,6 +93,8 @@ def exact_proportion(successes: int, n: int, confidence: float = CONFIDENCE) -> 
     if n == 0:
         return Proportion(successes=0, n=0, rate=None, ci95=None)
     alpha = 1.0 - confidence
-    lower = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
-    upper = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
+    lower = 0.0 if successes == 0 else float(betaincinv(successes, n - successes + 1, alpha / 2))
+    upper = (
+        1.0 if successes == n else float(betaincinv(successes + 1, n - successes, 1 - alpha / 2))
+    )
     return Proportion(successes=successes, n=n, rate=successes / n, ci95=(lower, upper))

@@ -40,6 +40,7 @@ from recistry.recist.model import (
     Role,
     TargetResponse,
     TimepointAssessment,
+    fast_constructor,
     repeated_row,
 )
 
@@ -57,6 +58,12 @@ MAX_TARGETS = 5
 MAX_TARGETS_PER_ORGAN = 2
 BASELINE_WINDOW_DAYS = 28
 _DEFAULT_OPTIONS = AssessmentOptions()
+
+# Lesion and time-point values are made per lesion and scan of every patient (millions in a
+# registry): built without the per-field cost of a frozen dataclass's __init__.
+_lesion_value = fast_constructor(LesionValue)
+_timepoint = fast_constructor(TimepointAssessment)
+_patient = fast_constructor(PatientAssessment)
 
 SRC_TARGET = "RECIST 1.1 §4.3.1"
 SRC_SPECIAL = "RECIST 1.1 §4.3.2"
@@ -317,7 +324,7 @@ def assess_patient(
     pfs_days, pfs_event, os_days, os_event = survival(
         record, pfs_scans, origin, pfs_progression, dates[-1], pfs_cutoff, opts
     )
-    return PatientAssessment(
+    return _patient(
         patient_id=record.patient_id,
         options=opts,
         baseline_date=baseline_date,
@@ -544,7 +551,7 @@ def _target_value(lesion: _Lesion, group: Sequence[Measurement]) -> LesionValue:
     """The mm a target contributes: fragments summed, TSTM 5 mm, absent/merged 0 [EJC09 §4.3.2]."""
     counted: Decimal | None
     if not group:
-        return LesionValue(lesion.lesion_id, lesion.role, lesion.site, lesion.nodal, None, None)
+        return _lesion_value(lesion.lesion_id, lesion.role, lesion.site, lesion.nodal, None, None)
     state = group[0].state
     if state is LesionState.MEASURED:
         # a node counts its short axis, any other target its long axis; fragments are summed
@@ -566,14 +573,14 @@ def _target_value(lesion: _Lesion, group: Sequence[Measurement]) -> LesionValue:
         counted = TOO_SMALL_MM
     else:  # absent or merged into another lesion that carries the size
         counted = ZERO
-    return LesionValue(
+    return _lesion_value(
         lesion.lesion_id, lesion.role, lesion.site, lesion.nodal, state, counted, tuple(group)
     )
 
 
 def _non_target_value(lesion: _Lesion, group: Sequence[Measurement]) -> LesionValue:
     state = group[0].state if group else None
-    return LesionValue(
+    return _lesion_value(
         lesion.lesion_id, lesion.role, lesion.site, lesion.nodal, state, None, tuple(group)
     )
 
@@ -703,7 +710,7 @@ def _assess_timepoint(
     if complete and total is not None and total < history.nadir_mm:
         history.nadir_mm, history.nadir_date = total, date
 
-    return TimepointAssessment(
+    return _timepoint(
         date=date,
         target_sum_mm=total if complete else None,
         complete=complete,
@@ -769,7 +776,7 @@ def _new_lesions_call(
 
 def _new_values(new_rows: Sequence[Measurement]) -> Iterable[LesionValue]:
     for m in new_rows:
-        yield LesionValue(m.lesion_id, m.role, m.site, m.nodal, m.state, None, (m,))
+        yield _lesion_value(m.lesion_id, m.role, m.site, m.nodal, m.state, None, (m,))
 
 
 def _abnormal(value: LesionValue) -> bool:

@@ -6,14 +6,58 @@ Sizes are :class:`decimal.Decimal` millimetres so that the inclusive thresholds 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, TypeVar
 
 MONTH_DAYS = Decimal("30.4375")
 """Days per month used for every month figure (365.25 / 12)."""
+
+_V = TypeVar("_V")
+
+
+def fast_constructor(cls: type[_V]) -> type[_V]:
+    """A constructor of the frozen, slotted dataclass ``cls`` for values made by the million.
+
+    It takes the arguments of ``cls(...)`` and returns the same value (equal, hashed alike,
+    immutable, of type ``cls``), about four times faster: the ``__init__`` of a frozen dataclass
+    sets each field through ``object.__setattr__``, which costs most of the time of making one
+    row or lesion value of a large table. The value is filled as a mutable twin with the same
+    slots and then given its class. Typed as ``cls`` so that type checkers check the arguments;
+    use it only to call.
+    """
+    params = getattr(cls, "__dataclass_params__", None)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if (
+        params is None
+        or not params.frozen
+        or "__slots__" not in cls.__dict__
+        or hasattr(cls, "__post_init__")
+        or not all(f.init for f in fields)
+    ):
+        raise TypeError(f"{cls.__name__} is not a frozen slotted dataclass without __post_init__")
+    twin: Callable[..., Any] = dataclasses.make_dataclass(
+        f"_Mutable{cls.__name__}",
+        [
+            (f.name, f.type, field(default=f.default, default_factory=f.default_factory))
+            for f in fields
+        ],
+        slots=True,
+        eq=False,
+        repr=False,
+        match_args=False,
+    )
+
+    def construct(*args: Any, **kwargs: Any) -> _V:
+        value = twin(*args, **kwargs)
+        value.__class__ = cls
+        return value  # type: ignore[no-any-return]
+
+    return construct  # type: ignore[return-value]
 
 
 class _EmptyMapping(Mapping[str, str]):

@@ -168,25 +168,22 @@ def adjudication_note(adjudicated: frozenset[str] | set[str], patients: int) -> 
     return f"adjudicated: {len(adjudicated)} of {patients} patients" if adjudicated else None
 
 
-# Every cell as the text a table file gives ('' when empty), so the rows validate as a table.
-_READS_SQL = """
-WITH latest AS (
-    SELECT lesion_pk, reader_pk, scan_date, MAX(revision) AS revision
-    FROM measurements GROUP BY lesion_pk, reader_pk, scan_date
-)
-SELECT r.name, p.patient_id, m.scan_date, l.lesion_id, m.role, m.site, CAST(m.nodal AS TEXT),
+# One reader's measurements in force, every cell as the text a table file gives ('' when empty),
+# so the rows validate as a table. The latest revision is found per row through the unique index
+# (lesion, reader, date, revision): cheaper than grouping every reader's rows first.
+_READ_SQL = """
+SELECT p.patient_id, m.scan_date, l.lesion_id, m.role, m.site, CAST(m.nodal AS TEXT),
        COALESCE(m.long_axis_mm, ''), COALESCE(m.short_axis_mm, ''), m.state,
        COALESCE(m.slice_thickness_mm, ''), m.fragment
-FROM latest
-JOIN measurements AS m ON m.lesion_pk = latest.lesion_pk AND m.reader_pk = latest.reader_pk
-    AND m.scan_date = latest.scan_date AND m.revision = latest.revision
+FROM measurements AS m
 JOIN lesions AS l ON l.lesion_pk = m.lesion_pk
 JOIN patients AS p ON p.patient_pk = l.patient_pk
-JOIN readers AS r ON r.reader_pk = m.reader_pk
-ORDER BY r.name, p.patient_id, m.scan_date, l.lesion_id, m.measurement_pk
+WHERE m.reader_pk = :reader AND m.revision = (
+    SELECT MAX(n.revision) FROM measurements AS n
+    WHERE n.lesion_pk = m.lesion_pk AND n.reader_pk = m.reader_pk AND n.scan_date = m.scan_date)
+ORDER BY p.patient_id, m.scan_date, l.lesion_id, m.measurement_pk
 """
 _READ_COLUMNS = (
-    "reader",
     "patient_id",
     "date",
     "lesion_id",
@@ -213,60 +210,88 @@ def load_reader_reads(
 
     Each reader's measurements in force are validated as a measurement table and scored by the
     RECIST 1.1 engine with the clinical data stored (the same results as ``recistry rescore
-    --reader NAME``), every read in one batch: in this process, in ``workers`` processes or on
-    a Dask cluster (:func:`recistry.scoring.score`).
+    --reader NAME``). Each reader's read is one task, loaded and scored in this process or, with
+    ``workers`` > 1, in up to that many processes (the reads are independent: two readers on two
+    cores take the time of one); with ``dask_address`` the reads are loaded here and the
+    patients scored on the Dask cluster (:func:`recistry.scoring.score`).
 
     Returns
     -------
     reads, adjudicated
-        One :class:`~recistry.cohort.readers.ReaderRead` per patient and reader, and
-        patient → accepted reader for the patients whose read in use is adjudicated.
+        One :class:`~recistry.cohort.readers.ReaderRead` per patient and reader (readers in
+        name order, patients in identifier order), and patient → accepted reader for the
+        patients whose read in use is adjudicated.
     """
-    with cyclic_gc_paused():
-        return _load_reader_reads(store_path, options, workers, dask_address, progress)
-
-
-def _load_reader_reads(
-    store_path: str | Path,
-    options: AssessmentOptions | None,
-    workers: int,
-    dask_address: str | None,
-    progress: bool,
-) -> tuple[list[ReaderRead], dict[str, str]]:
-    import pandas
-
-    from recistry.scoring import score
-    from recistry.tables import build_records, measurement_table_from_frame
+    from recistry.batch import run_tasks
 
     opts = options or AssessmentOptions()
     with Store(store_path, create=False) as store:
-        rows = store.conn.execute(_READS_SQL).fetchall()
-        clinical = clinical_in_force(store)
+        readers = store.conn.execute(
+            "SELECT name, reader_pk FROM readers "
+            "WHERE reader_pk IN (SELECT reader_pk FROM measurements) ORDER BY name"
+        ).fetchall()
         adjudicated = {p: a.accepted_reader for p, a in adjudications_in_force(store).items()}
-    frame = pandas.DataFrame(rows, columns=list(_READ_COLUMNS), dtype=object)
-    parts: list[tuple[str, pandas.DataFrame, list[PatientRecord]]] = []
-    for reader, part in frame.groupby("reader", sort=True):
-        table = part.drop(columns="reader").reset_index(drop=True)
-        measurements = measurement_table_from_frame(
-            table, f"{store_path} ({reader})"
-        ).measurements()
-        # A reader's read covers some of the cohort: the others' clinical rows are not an error.
-        ids = {m.patient_id for m in measurements}
-        records = build_records(measurements, {p: c for p, c in clinical.items() if p in ids})
-        parts.append((str(reader), table, records))
+    if dask_address is not None:
+        with cyclic_gc_paused():
+            return _scored_on_dask(store_path, readers, opts, dask_address, progress), adjudicated
+    tasks = [(str(store_path), name, pk, opts) for name, pk in readers]
+    done = run_tasks(_reader_read, tasks, workers=workers, label="Scoring reads", progress=progress)
+    return [read for reads in done for read in reads], adjudicated
+
+
+def _reader_read(task: tuple[str, str, int, AssessmentOptions]) -> list[ReaderRead]:
+    """One reader's read of every patient, loaded and scored in this process (a module-level
+    function: it runs in other processes)."""
+    from recistry.recist.engine import assess_patient
+
+    store_path, reader, reader_pk, options = task
+    with cyclic_gc_paused():
+        table, records = _read_records(store_path, reader, reader_pk)
+        return _reads(reader, table, [assess_patient(r, options) for r in records])
+
+
+def _scored_on_dask(
+    store_path: str | Path,
+    readers: Sequence[tuple[str, int]],
+    options: AssessmentOptions,
+    dask_address: str,
+    progress: bool,
+) -> list[ReaderRead]:
+    from recistry.scoring import score
+
+    parts = [(name, *_read_records(store_path, name, pk)) for name, pk in readers]
     scored = iter(
         score(
             [r for _, _, records in parts for r in records],
-            opts,
-            workers=workers,
+            options,
             dask_address=dask_address,
             progress=progress,
         )
     )
-    reads: list[ReaderRead] = []
-    for reader, table, records in parts:
-        reads.extend(_reads(reader, table, [next(scored) for _ in records]))
-    return reads, adjudicated
+    return [
+        read
+        for reader, table, records in parts
+        for read in _reads(reader, table, [next(scored) for _ in records])
+    ]
+
+
+def _read_records(
+    store_path: str | Path, reader: str, reader_pk: int
+) -> tuple[pd.DataFrame, list[PatientRecord]]:
+    """One reader's measurements in force as a validated table's frame, and its patients'
+    records with the clinical data stored."""
+    import pandas
+
+    from recistry.tables import build_records, measurement_table_from_frame
+
+    with Store(store_path, create=False) as store:
+        rows = store.conn.execute(_READ_SQL, {"reader": reader_pk}).fetchall()
+        clinical = clinical_in_force(store)
+    table = pandas.DataFrame(rows, columns=list(_READ_COLUMNS), dtype=object)
+    measurements = measurement_table_from_frame(table, f"{store_path} ({reader})").measurements()
+    # A reader's read covers some of the cohort: the others' clinical rows are not an error.
+    ids = {m.patient_id for m in measurements}
+    return table, build_records(measurements, {p: c for p, c in clinical.items() if p in ids})
 
 
 def _reads(
@@ -276,13 +301,16 @@ def _reads(
     from recistry.cohort.readers import ReaderRead
 
     baseline = {a.patient_id: a.baseline_date.isoformat() for a in assessments}
-    targets = frame[frame["role"] == "target"]
-    at_baseline = targets[targets["date"] == targets["patient_id"].map(baseline)]
     chosen: dict[str, set[str]] = {}
-    for patient_id, lesion_id in zip(
-        at_baseline["patient_id"].tolist(), at_baseline["lesion_id"].tolist(), strict=True
+    for patient_id, date, lesion_id, role in zip(
+        frame["patient_id"].tolist(),
+        frame["date"].tolist(),
+        frame["lesion_id"].tolist(),
+        frame["role"].tolist(),
+        strict=True,
     ):
-        chosen.setdefault(patient_id, set()).add(lesion_id)
+        if role == "target" and date == baseline.get(patient_id):
+            chosen.setdefault(patient_id, set()).add(lesion_id)
     return [
         ReaderRead(
             a.patient_id,
