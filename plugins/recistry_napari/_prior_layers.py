@@ -168,6 +168,7 @@ def show_pending(
         if not marks:
             return None
         mean_spacing = float(np.mean(transform["scale"][1:]))
+        radius = LOCATION_RADIUS_MM / mean_spacing  # image pixels
         layer = viewer.add_points(
             ndim=3,
             name=PENDING_NAME,
@@ -179,8 +180,10 @@ def show_pending(
                 "color": _PENDING_COLOUR,
                 "size": 13,
                 "anchor": "upper_left",
+                # beside the ring, level with its top (at its centre the ring hid the label)
+                "translation": [0.0, -radius, radius],
             },
-            size=2 * LOCATION_RADIUS_MM / mean_spacing,
+            size=2 * radius,
             symbol="ring",
             face_color=_PENDING_COLOUR,
             border_width=0,

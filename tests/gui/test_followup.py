@@ -88,6 +88,10 @@ def test_non_target_and_new_lesions_are_located_saved_restored_with_their_slice(
     assert widget.viewer.canvas.grid.enabled
     markers = widget.viewer.layers[PENDING_NAME]
     assert list(markers.features["lesion_id"]) == [t1, nt1]
+    # Each label starts right of its ring (anchored by its left edge), not on it: at the ring's
+    # centre the ring hid the label.
+    assert str(markers.text.anchor) == "upper_left"
+    assert markers.text.translation[-1] >= markers.size[0] / 2
     prior = widget.viewer.layers["Prior lesions"]
     assert sorted(prior.features["label"]) == ["NT1 present", "T1 14.0 mm"]
     # Selecting the pending NT1 shows where it was, on its slice, zoomed in: centred from top to
