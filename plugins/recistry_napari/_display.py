@@ -8,6 +8,7 @@ top, posterior at the bottom, the patient's right on the screen's left.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -142,9 +143,42 @@ def focus(
     # World x grows to the screen's right (the patient's left, see ._geometry).
     x += FOCUS_LEFT_OF_CENTRE * field_mm
     viewer.scene.camera.center = (float(z), float(y), float(x))
+    _fit_field(viewer, field_mm)
+
+
+def _fit_field(viewer: napari.Viewer, field_mm: float) -> None:
+    """Zoom so that a view (a grid cell) is ``field_mm`` across its narrower side."""
     width = min(viewer.canvas.viewbox_size(viewer.layers))
     if width > 0:
         viewer.scene.camera.zoom = float(width) / field_mm
+
+
+class Focus:
+    """:func:`focus` that keeps the field while the canvas settles.
+
+    napari keeps the zoom (canvas pixels per mm) when its canvas is resized, so a view focused
+    before the window's layout was done (a study opened as the annotator docks, which narrows
+    the canvas) showed about 100 mm instead of 160. Until the reader zooms, a resize fits the
+    field again; after that, the reader's zoom is kept.
+    """
+
+    def __init__(self, viewer: napari.Viewer, field_mm: float = FOCUS_FIELD_MM) -> None:
+        self.viewer = viewer
+        self.field_mm = field_mm
+        self._zoom: float | None = None  # the zoom focus set, while the reader has kept it
+        viewer.canvas.events.size.connect(self._refit)
+
+    def __call__(self, point_lps: Sequence[float]) -> None:
+        focus(self.viewer, point_lps, self.field_mm)
+        self._zoom = float(self.viewer.scene.camera.zoom)
+
+    def _refit(self, _event: Any = None) -> None:
+        camera = self.viewer.scene.camera
+        if self._zoom is None or not math.isclose(camera.zoom, self._zoom):
+            self._zoom = None  # the reader zoomed since: their zoom stays
+            return
+        _fit_field(self.viewer, self.field_mm)
+        self._zoom = float(camera.zoom)
 
 
 def show_name(layer: Image, colour: str = "#ffffff") -> None:

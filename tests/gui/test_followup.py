@@ -385,3 +385,33 @@ def test_the_baseline_joins_prior_and_current_as_a_third_view_when_asked(
     assert not prior_layer_names(viewer, BASELINE_CELL)
     widget.baseline_check.setChecked(False)
     widget.dirty = False
+
+
+def test_a_lesion_shown_as_the_window_settles_is_shown_160_mm_wide(
+    make_napari_viewer: Callable[..., Any],
+    study: Path,
+    tmp_path: Path,
+    qtbot: Any,
+    no_dialogs: None,
+) -> None:
+    viewer = make_napari_viewer(show=True)
+    # Docked and opened at once, as the screenshot script does: the canvas narrows afterwards.
+    widget = _open(viewer, study, tmp_path / "recistry.db")
+    t1 = widget.add_lesion(Role.TARGET, "liver")
+    draw(widget, t1, (3, 5, 4), (3, 5, 24))
+    widget.show_timepoint(FOLLOW_UP)
+    widget.select_lesion(t1)
+    qtbot.wait(300)
+
+    def field_mm() -> float:
+        return float(min(viewer.canvas.viewbox_size(viewer.layers)) / viewer.scene.camera.zoom)
+
+    assert viewer.grid.enabled
+    assert field_mm() == pytest.approx(FOCUS_FIELD_MM)
+    # Once the reader zooms, a resize keeps their zoom (pixels per mm), as napari does.
+    viewer.scene.camera.zoom *= 2
+    zoomed = viewer.scene.camera.zoom
+    size = tuple(viewer.canvas.size)
+    viewer.window._qt_window.resize(1400, 900)
+    qtbot.waitUntil(lambda: tuple(viewer.canvas.size) != size)
+    assert viewer.scene.camera.zoom == pytest.approx(zoomed)

@@ -64,7 +64,7 @@ from recistry.recist.model import LesionState, Role
 from recistry_napari import _reading
 from recistry_napari._display import (
     CANVAS_READOUT_SEPARATOR,
-    focus,
+    Focus,
     put_image,
     readout_text,
     show_name,
@@ -297,6 +297,8 @@ class AnnotatorWidget(QWidget):
         # result is emitted on the deleted relay; saved readings' SR exports still finish.
         self._delivery.close_with(self, pools=(self._loader, self._uptake_pool))
         self._mip: Any = None
+        # a lesion, proposal or hot spot shown FOCUS_FIELD_MM across (the proposal panel too)
+        self.focus_view = Focus(viewer)
         self.lesions = LesionLayer(
             viewer, self._on_lines_changed, schedule=lambda f: QTimer.singleShot(0, f)
         )
@@ -967,7 +969,7 @@ class AnnotatorWidget(QWidget):
         self._mip.show_volume(self.images.pet, None if loaded is None else loaded[1])
 
     def _jump_to_point(self, point_lps: tuple[float, float, float]) -> None:
-        focus(self.viewer, point_lps)
+        self.focus_view(point_lps)
 
     # --- lesions -----------------------------------------------------------------------------
 
@@ -1001,7 +1003,7 @@ class AnnotatorWidget(QWidget):
         self.table.blockSignals(False)
         position = self._position_to_show(lesion_id)
         if position is not None:
-            focus(self.viewer, position)
+            self.focus_view(position)
         lesion = reading.at(date).lesion(lesion_id)
         self.lesions.assign(lesion_id, self._axis_for_new_line(lesion), lesion.role)
         self._update_controls()

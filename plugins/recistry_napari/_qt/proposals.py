@@ -37,7 +37,6 @@ from recistry.errors import RecistryError
 from recistry.imaging.hotspots import HotSpot, PhysiologyRegion
 from recistry.imaging.segment import LesionMeasurement
 from recistry.recist.model import Role
-from recistry_napari._display import focus
 from recistry_napari._geometry import layer_transform, world_to_lps
 from recistry_napari._hotspot_list import (
     HotSpotReview,
@@ -474,7 +473,7 @@ class ProposalPanel(QWidget):
     def _go_to_selected(self) -> None:
         proposal = self._proposal(self._selected_key())
         if proposal is not None:
-            focus(self.viewer, proposal.location_lps)
+            self.annotator.focus_view(proposal.location_lps)
 
     # --- follow-up ----------------------------------------------------------------------------
 
@@ -611,7 +610,7 @@ class ProposalPanel(QWidget):
     def _go_to_spot(self, row: int | None = None) -> None:
         spot = self._spot(row)
         if spot is not None:
-            focus(self.viewer, spot.max_lps_mm)
+            self.annotator.focus_view(spot.max_lps_mm)
 
     def go_to_spot(self, row: int) -> None:
         """Jump the views to a listed hot spot (as clicking it in the list does)."""
@@ -633,7 +632,7 @@ class ProposalPanel(QWidget):
         spot = self._spot(row)
         if spot is None:
             return None
-        focus(self.viewer, spot.max_lps_mm)
+        self.annotator.focus_view(spot.max_lps_mm)
         return self.segment_at(spot.max_lps_mm, ProposalSource.HOT_SPOT)
 
     # --- helpers ------------------------------------------------------------------------------
