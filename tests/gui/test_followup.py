@@ -406,7 +406,7 @@ def test_a_lesion_shown_as_the_window_settles_is_shown_160_mm_wide(
     def field_mm() -> float:
         return float(min(viewer.canvas.viewbox_size(viewer.layers)) / viewer.scene.camera.zoom)
 
-    assert viewer.grid.enabled
+    assert viewer.canvas.grid.enabled
     assert field_mm() == pytest.approx(FOCUS_FIELD_MM)
     # Once the reader zooms, a resize keeps their zoom (pixels per mm), as napari does.
     viewer.scene.camera.zoom *= 2
