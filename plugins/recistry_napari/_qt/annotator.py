@@ -233,6 +233,13 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _set_text(widget: QLabel | QTableWidgetItem, text: str) -> None:
+    """Set a label's or a table cell's text only when it changed: every set lays the dock out
+    and repaints it again (a word-wrapped label, the whole dock), and this runs on every edit."""
+    if widget.text() != text:
+        widget.setText(text)
+
+
 def _header(header: QHeaderView | None) -> QHeaderView:
     assert header is not None  # a QTableWidget always has both headers
     return header
@@ -1458,9 +1465,7 @@ class AnnotatorWidget(QWidget):
         self._fill_table()
         unassigned = _reading.unassigned_warning(self.reading)
         checks = [*([unassigned] if unassigned else []), *self.result.checks]
-        text = "\n".join(f"⚠ {c}" for c in checks)
-        if text != self.checks_label.text():
-            self.checks_label.setText(text)
+        _set_text(self.checks_label, "\n".join(f"⚠ {c}" for c in checks))
         if self.checks_scroll.isVisibleTo(self) != bool(checks):
             self.checks_scroll.setVisible(bool(checks))
         pending = [les.lesion_id for les in self.reading.at(self.date).lesions if les.pending]
@@ -1484,8 +1489,7 @@ class AnnotatorWidget(QWidget):
                 if item is None:
                     item = QTableWidgetItem()
                     self.table.setItem(row, column, item)
-                if item.text() != text:
-                    item.setText(text)
+                _set_text(item, text)
                 if item.font().italic() != lesion.pending:
                     font = item.font()
                     font.setItalic(lesion.pending)
@@ -1557,13 +1561,8 @@ class AnnotatorWidget(QWidget):
         has_pet = self.images is not None and self.images.pet is not None
         for button in self.reference_buttons.values():
             button.setEnabled(has_pet)
-        # Only on change: setting a word-wrapped label's text lays the whole dock out again.
-        for label, text in (
-            (self.reference_label, self._reference_text()),
-            (self.krenning_hint, self._krenning_text(lesion)),
-        ):
-            if label.text() != text:
-                label.setText(text)
+        _set_text(self.reference_label, self._reference_text())
+        _set_text(self.krenning_hint, self._krenning_text(lesion))
 
     def _reference_text(self) -> str:
         if self.reading is None or self.date is None:
