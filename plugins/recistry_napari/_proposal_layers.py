@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from recistry.imaging.segment import LesionMeasurement
+from recistry_napari._display import set_transform
 from recistry_napari._geometry import lps_to_world, world_to_lps
 from recistry_napari._proposals import Proposal
 from recistry_napari._reading import Axis, Line
@@ -90,9 +91,8 @@ class ProposalLayers:
         self._transform = dict(transform)
         self._shape = (int(ct_shape[0]), int(ct_shape[1]), int(ct_shape[2]))
         if self.exists:
-            place = {k: transform[k] for k in ("scale", "translate", "rotate")}
             for layer in (self.masks, self.points, self.shapes):
-                self._place(layer, place)
+                self._place(layer, transform)
 
     @property
     def exists(self) -> bool:
@@ -153,11 +153,11 @@ class ProposalLayers:
             self.viewer.layers.selection.active = active  # an added layer takes the selection
         self._on_created()
 
-    def _place(self, layer: Any, place: Mapping[str, Any]) -> None:
+    def _place(self, layer: Any, transform: Mapping[str, Any]) -> None:
+        """Move ``layer`` onto the CT's transform, its data events ignored meanwhile."""
         self._quiet += 1
         try:
-            for key, value in place.items():
-                setattr(layer, key, value)
+            set_transform(layer, transform)
         finally:
             self._quiet -= 1
 
